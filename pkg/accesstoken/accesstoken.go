@@ -1,0 +1,43 @@
+// Package accesstoken defines Coffer's access token: the RFC 9068 JWT profile that the auth
+// service issues and every resource server (the file service, third parties) verifies.
+//
+// It is the contract between issuer and verifiers, so it lives in one place.
+package accesstoken
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Type is the JOSE "typ" header of an access token (RFC 9068 section 2.1).
+const Type = "at+jwt"
+
+// Algorithm is the only signing algorithm Coffer issues and accepts.
+const Algorithm = "RS256"
+
+// Scopes understood by the file service.
+const (
+	ScopeFilesRead  = "files:read"
+	ScopeFilesWrite = "files:write"
+	ScopeFilesShare = "files:share"
+)
+
+// AllScopes lists every scope, in a stable order.
+var AllScopes = []string{ScopeFilesRead, ScopeFilesWrite, ScopeFilesShare}
+
+// Claims are the claims of an access token.
+type Claims struct {
+	jwt.RegisteredClaims
+	// Scope is the space-separated list of granted scopes (RFC 9068 section 2.2.3).
+	Scope string `json:"scope"`
+	// ClientID names the OAuth client the token was issued to (RFC 9068 section 2.2).
+	ClientID string `json:"client_id,omitempty"`
+}
+
+// Scopes returns the granted scopes as a slice.
+func (c *Claims) Scopes() []string { return strings.Fields(c.Scope) }
+
+// HasScope reports whether scope s was granted.
+func (c *Claims) HasScope(s string) bool { return slices.Contains(c.Scopes(), s) }

@@ -1,0 +1,95 @@
+// Package pgmigrate applies a service's embedded SQL migrations to PostgreSQL.
+//
+// Migrations are files named NNNN_description.sql, applied in order, each in its own
+// transaction, and recorded in a per-service table. The whole run holds a PostgreSQL advisory
+// lock, so replicas that start together (or a Kubernetes migrate Job racing a replica) apply
+// each migration exactly once.
+package pgmigrate
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Apply runs every migration in fsys (the *.sql files at its root) that table does not yet
+// record. It returns the number applied.
+func Apply(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS, table string) (int, error) {
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return 0, fmt.Errorf("pgmigrate: %w", err)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		if _, err := version(n); err != nil {
+			return 0, err
+		}
+	}
+
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("pgmigrate: acquire: %w", err)
+	}
+	defer conn.Release()
+
+	h := fnv.New64a()
+	h.Write([]byte("coffer-migrate:" + table))
+	lockID := int64(h.Sum64())
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockID); err != nil {
+		return 0, fmt.Errorf("pgmigrate: lock: %w", err)
+	}
+	// Unlock on a fresh context: the caller's may already be done.
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockID) //nolint:errcheck
+
+	ident := pgx.Identifier{table}.Sanitize()
+	if _, err := conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+ident+
+		" (version bigint PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"); err != nil {
+		return 0, fmt.Errorf("pgmigrate: create %s: %w", table, err)
+	}
+
+	applied := 0
+	for _, n := range names {
+		v, _ := version(n)
+		var done bool
+		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+ident+" WHERE version = $1)", v).Scan(&done); err != nil {
+			return applied, fmt.Errorf("pgmigrate: %w", err)
+		}
+		if done {
+			continue
+		}
+		sql, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			return applied, fmt.Errorf("pgmigrate: %w", err)
+		}
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, string(sql)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "INSERT INTO "+ident+" (version, name) VALUES ($1, $2)", v, n)
+			return err
+		})
+		if err != nil {
+			return applied, fmt.Errorf("pgmigrate: %s: %w", n, err)
+		}
+		applied++
+	}
+	return applied, nil
+}
+
+func version(name string) (int64, error) {
+	base := path.Base(name)
+	num, _, ok := strings.Cut(base, "_")
+	v, err := strconv.ParseInt(num, 10, 64)
+	if !ok || err != nil {
+		return 0, fmt.Errorf("pgmigrate: %q is not named NNNN_description.sql", name)
+	}
+	return v, nil
+}
