@@ -1,0 +1,101 @@
+package main
+
+import (
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/cofferhq/coffer/pkg/envconf"
+)
+
+// config is every setting of the auth service, read from the environment.
+type config struct {
+	Addr        string        // COFFER_AUTH_ADDR, default ":8081"
+	DatabaseURL string        // COFFER_AUTH_DATABASE_URL, falling back to DATABASE_URL; required
+	Issuer      string        // COFFER_AUTH_ISSUER, default "http://localhost:<port>"
+	Audience    string        // COFFER_AUTH_AUDIENCE, default "coffer-files"
+	AccessTTL   time.Duration // COFFER_AUTH_ACCESS_TOKEN_TTL, default 15m
+	RefreshTTL  time.Duration // COFFER_AUTH_REFRESH_TOKEN_TTL, default 720h
+	Signup      bool          // COFFER_AUTH_SIGNUP, default false
+	KEK         []byte        // COFFER_AUTH_KEK (base64, 32 bytes) or COFFER_AUTH_KEK_FILE; required
+	KeyBits     int           // COFFER_AUTH_KEY_BITS, default 2048
+	KeyReload   time.Duration // COFFER_AUTH_KEY_RELOAD, default 30s: how often replicas re-read keys
+	JWKSMaxAge  time.Duration // COFFER_AUTH_JWKS_MAX_AGE, default 5m
+	HashWorkers int           // COFFER_AUTH_HASH_CONCURRENCY, default GOMAXPROCS
+	Migrate     bool          // COFFER_AUTH_MIGRATE, default true: apply migrations at start
+	DrainDelay  time.Duration // COFFER_AUTH_DRAIN_DELAY, default 0
+	LogLevel    slog.Level    // COFFER_AUTH_LOG_LEVEL, default info
+}
+
+func loadConfig(getenv func(string) string, needKEK bool) (config, error) {
+	r := envconf.New(getenv)
+	c := config{
+		Addr:        r.String("COFFER_AUTH_ADDR", ":8081"),
+		DatabaseURL: r.String("COFFER_AUTH_DATABASE_URL", getenv("DATABASE_URL")),
+		Audience:    r.String("COFFER_AUTH_AUDIENCE", "coffer-files"),
+		AccessTTL:   r.Duration("COFFER_AUTH_ACCESS_TOKEN_TTL", 15*time.Minute),
+		RefreshTTL:  r.Duration("COFFER_AUTH_REFRESH_TOKEN_TTL", 30*24*time.Hour),
+		Signup:      r.Bool("COFFER_AUTH_SIGNUP", false),
+		KeyBits:     r.Int("COFFER_AUTH_KEY_BITS", 2048),
+		KeyReload:   r.Duration("COFFER_AUTH_KEY_RELOAD", 30*time.Second),
+		JWKSMaxAge:  r.Duration("COFFER_AUTH_JWKS_MAX_AGE", 5*time.Minute),
+		HashWorkers: r.Int("COFFER_AUTH_HASH_CONCURRENCY", runtime.GOMAXPROCS(0)),
+		Migrate:     r.Bool("COFFER_AUTH_MIGRATE", true),
+		DrainDelay:  r.Duration("COFFER_AUTH_DRAIN_DELAY", 0),
+	}
+	if c.DatabaseURL == "" {
+		r.Fail("COFFER_AUTH_DATABASE_URL", "required (or DATABASE_URL)")
+	}
+	_, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		r.Fail("COFFER_AUTH_ADDR", "%q is not host:port", c.Addr)
+	}
+	c.Issuer = r.String("COFFER_AUTH_ISSUER", "http://localhost:"+port)
+	if !strings.HasPrefix(c.Issuer, "https://") && !strings.HasPrefix(c.Issuer, "http://") {
+		r.Fail("COFFER_AUTH_ISSUER", "%q must be an http(s) URL", c.Issuer)
+	}
+	if c.AccessTTL < time.Minute || c.AccessTTL > 24*time.Hour {
+		r.Fail("COFFER_AUTH_ACCESS_TOKEN_TTL", "must be between 1m and 24h")
+	}
+	if c.KeyReload <= 0 {
+		r.Fail("COFFER_AUTH_KEY_RELOAD", "must be positive")
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(r.String("COFFER_AUTH_LOG_LEVEL", "info"))); err != nil {
+		r.Fail("COFFER_AUTH_LOG_LEVEL", "must be debug, info, warn or error")
+	}
+	if needKEK {
+		c.KEK = readKEK(r, getenv)
+	}
+	return c, r.Err()
+}
+
+// readKEK reads the key-encryption key from COFFER_AUTH_KEK or the file COFFER_AUTH_KEK_FILE
+// (a mounted Kubernetes Secret). The value is never echoed in errors.
+func readKEK(r *envconf.Reader, getenv func(string) string) []byte {
+	v := strings.TrimSpace(getenv("COFFER_AUTH_KEK"))
+	key := "COFFER_AUTH_KEK"
+	if f := strings.TrimSpace(getenv("COFFER_AUTH_KEK_FILE")); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			r.Fail("COFFER_AUTH_KEK_FILE", "cannot read: %v", err)
+			return nil
+		}
+		v, key = strings.TrimSpace(string(b)), "COFFER_AUTH_KEK_FILE"
+	}
+	if v == "" {
+		r.Fail("COFFER_AUTH_KEK", "required (32 random bytes, base64; for example: openssl rand -base64 32), or COFFER_AUTH_KEK_FILE")
+		return nil
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(v); err == nil && len(b) == 32 {
+			return b
+		}
+	}
+	r.Fail(key, "%s", fmt.Sprintf("must be 32 bytes, base64-encoded"))
+	return nil
+}

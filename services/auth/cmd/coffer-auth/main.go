@@ -1,0 +1,55 @@
+// Command coffer-auth is Coffer's auth service: it signs users and service clients in and
+// issues RS256 access tokens that any party can verify from its JWK Set.
+//
+// Usage:
+//
+//	coffer-auth [serve]                 run the service (default)
+//	coffer-auth migrate                 apply database migrations and exit
+//	coffer-auth users create NAME       create a user; the password is read from stdin
+//
+// Configuration is read from COFFER_AUTH_* environment variables; see config.go.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "coffer-auth:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serveCmd(ctx, getenv, stderr)
+	case "migrate":
+		return migrateCmd(ctx, getenv, stdout, stderr)
+	case "users":
+		return usersCmd(ctx, args, getenv, stdin, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+const usage = `usage:
+  coffer-auth [serve]              run the service
+  coffer-auth migrate              apply database migrations and exit
+  coffer-auth users create NAME    create a user (password on stdin)
+`

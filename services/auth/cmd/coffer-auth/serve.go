@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cofferhq/coffer/pkg/serve"
+	"github.com/cofferhq/coffer/services/auth/internal/api"
+	"github.com/cofferhq/coffer/services/auth/internal/auth"
+	"github.com/cofferhq/coffer/services/auth/internal/keys"
+	"github.com/cofferhq/coffer/services/auth/internal/password"
+	"github.com/cofferhq/coffer/services/auth/internal/postgres"
+)
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})).With("service", "auth")
+}
+
+func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := loadConfig(getenv, true)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	logger := newLogger(stderr, cfg.LogLevel)
+
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer pool.Close()
+	db := postgres.New(pool)
+
+	km, err := keys.NewManager(db, keys.Options{KEK: cfg.KEK, Bits: cfg.KeyBits, Logger: logger})
+	if err != nil {
+		return err
+	}
+	issuer := keys.NewIssuer(km, cfg.Issuer, cfg.Audience, cfg.AccessTTL, nil)
+	hasher := password.NewHasher(password.DefaultParams, cfg.HashWorkers)
+	svc := auth.NewService(db, db, hasher, issuer, auth.Config{SignupEnabled: cfg.Signup, RefreshTTL: cfg.RefreshTTL}, nil)
+
+	// The listener comes up at once; the service reports ready only after the database is
+	// migrated and a signing key is loaded, retrying while PostgreSQL is unreachable.
+	var started atomic.Bool
+	var readiness serve.Readiness
+	ready := func() bool { return started.Load() && readiness.Ready() }
+	srv := api.NewServer(logger, api.Config{Issuer: cfg.Issuer, JWKSMaxAge: cfg.JWKSMaxAge}, svc, km, db, ready)
+
+	go func() {
+		if err := retry(ctx, logger, "start", func() error { return start(ctx, pool, km, cfg) }); err != nil {
+			return
+		}
+		started.Store(true)
+		logger.Info("ready", "issuer", cfg.Issuer, "signup", cfg.Signup)
+		km.Run(ctx, cfg.KeyReload)
+	}()
+
+	return serve.Run(ctx, logger, srv, &readiness, serve.Options{Addr: cfg.Addr, DrainDelay: cfg.DrainDelay})
+}
+
+func start(ctx context.Context, pool *pgxpool.Pool, km *keys.Manager, cfg config) error {
+	if cfg.Migrate {
+		if _, err := postgres.Migrate(ctx, pool); err != nil {
+			return err
+		}
+	}
+	return km.Bootstrap(ctx)
+}
+
+// retry calls f until it succeeds or ctx ends, backing off from 100ms to 5s. A bad
+// key-encryption key is not worth retrying.
+func retry(ctx context.Context, logger *slog.Logger, what string, f func() error) error {
+	delay := 100 * time.Millisecond
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, keys.ErrKEK) {
+			logger.Error(what+" failed; not retrying", "err", err)
+			return err
+		}
+		logger.Warn(what+" failed; retrying", "err", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 5*time.Second)
+	}
+}
+
+func migrateCmd(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(getenv, false)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer pool.Close()
+	n, err := postgres.Migrate(ctx, pool)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "applied %d migration(s)\n", n)
+	return nil
+}
+
+func usersCmd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) != 2 || args[0] != "create" {
+		return fmt.Errorf("usage: coffer-auth users create NAME (password on stdin)")
+	}
+	cfg, err := loadConfig(getenv, false)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, password.MaxLength+2)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read password: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer pool.Close()
+	if _, err := postgres.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	db := postgres.New(pool)
+	svc := auth.NewService(db, db, password.NewHasher(password.DefaultParams, 1), nil, auth.Config{}, nil)
+	u, err := svc.CreateUser(ctx, args[1], pw)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created user %s (%s)\n", u.Username, u.ID)
+	return nil
+}

@@ -1,0 +1,144 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cofferhq/coffer/pkg/accesstoken"
+	"github.com/cofferhq/coffer/pkg/problem"
+)
+
+func (s *Server) handleHealthz() gin.HandlerFunc {
+	return func(c *gin.Context) { encode(c, http.StatusOK, gin.H{"status": "ok"}) }
+}
+
+func (s *Server) handleReadyz() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !s.ready() {
+			s.problem(c, problem.New(http.StatusServiceUnavailable, "not_ready", "shutting down"))
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.db.Ping(ctx); err != nil {
+			s.problem(c, problem.New(http.StatusServiceUnavailable, "not_ready", "database unavailable"))
+			return
+		}
+		if body, _ := s.keys.JWKS(); len(body) == 0 {
+			s.problem(c, problem.New(http.StatusServiceUnavailable, "not_ready", "no signing key loaded"))
+			return
+		}
+		encode(c, http.StatusOK, gin.H{"status": "ready"})
+	}
+}
+
+func (s *Server) handleJWKS() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		body, etag := s.keys.JWKS()
+		h := c.Writer.Header()
+		h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(s.cfg.JWKSMaxAge/time.Second)))
+		h.Set("ETag", etag)
+		if match := c.GetHeader("If-None-Match"); match != "" && etagMatch(match, etag) {
+			c.Status(http.StatusNotModified)
+			return
+		}
+		c.Data(http.StatusOK, "application/jwk-set+json", body)
+	}
+}
+
+// etagMatch implements the weak comparison of If-None-Match (RFC 9110 section 13.1.2).
+func etagMatch(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// discovery is the OpenID Provider / RFC 8414 authorization server metadata document.
+type discovery struct {
+	Issuer                            string   `json:"issuer"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	ScopesSupported                   []string `json:"scopes_supported"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	SubjectTypesSupported             []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
+	AccessTokenSigningAlgValues       []string `json:"access_token_signing_alg_values_supported"`
+}
+
+func (s *Server) handleDiscovery() gin.HandlerFunc {
+	iss := strings.TrimSuffix(s.cfg.Issuer, "/")
+	doc := discovery{
+		Issuer:                            s.cfg.Issuer,
+		JWKSURI:                           iss + "/.well-known/jwks.json",
+		TokenEndpoint:                     iss + "/oauth2/token",
+		RevocationEndpoint:                iss + "/oauth2/revoke",
+		GrantTypesSupported:               []string{"refresh_token", "client_credentials"},
+		ScopesSupported:                   accesstoken.AllScopes,
+		ResponseTypesSupported:            []string{"token"},
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
+		SubjectTypesSupported:             []string{"public"},
+		IDTokenSigningAlgValuesSupported:  []string{accesstoken.Algorithm},
+		AccessTokenSigningAlgValues:       []string{accesstoken.Algorithm},
+	}
+	return func(c *gin.Context) {
+		c.Header("Cache-Control", "public, max-age=3600")
+		c.JSON(http.StatusOK, doc)
+	}
+}
+
+type credentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Scope    string `json:"scope,omitempty"`
+}
+
+func (s *Server) handleSignUp() gin.HandlerFunc {
+	type response struct {
+		ID        string    `json:"id"`
+		Username  string    `json:"username"`
+		CreatedAt time.Time `json:"created_at"`
+	}
+	return func(c *gin.Context) {
+		req, err := decode[credentials](s, c)
+		if err != nil {
+			s.error(c, err)
+			return
+		}
+		u, err := s.accounts.SignUp(c.Request.Context(), req.Username, req.Password)
+		if err != nil {
+			s.error(c, err)
+			return
+		}
+		c.Header("Location", "/v1/users/"+u.ID.String())
+		encode(c, http.StatusCreated, response{ID: u.ID.String(), Username: u.Username, CreatedAt: u.CreatedAt})
+	}
+}
+
+func (s *Server) handleLogin() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		req, err := decode[credentials](s, c)
+		if err != nil {
+			s.error(c, err)
+			return
+		}
+		tok, err := s.accounts.Login(c.Request.Context(), req.Username, req.Password, strings.Fields(req.Scope))
+		if err != nil {
+			s.error(c, err)
+			return
+		}
+		c.Header("Pragma", "no-cache")
+		encode(c, http.StatusOK, tok)
+	}
+}

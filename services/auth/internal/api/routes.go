@@ -1,0 +1,15 @@
+package api
+
+// routes lists the whole API of the auth service.
+func (s *Server) routes() {
+	r := s.engine
+	r.GET("/healthz", s.handleHealthz())
+	r.GET("/readyz", s.handleReadyz())
+
+	r.GET("/.well-known/jwks.json", s.handleJWKS())
+	r.GET("/.well-known/openid-configuration", s.handleDiscovery())
+	r.GET("/.well-known/oauth-authorization-server", s.handleDiscovery())
+
+	r.POST("/v1/users", s.handleSignUp())
+	r.POST("/v1/login", s.handleLogin())
+}

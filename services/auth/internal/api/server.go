@@ -1,0 +1,149 @@
+// Package api is the auth service's HTTP interface: sign-up, login, the OAuth 2.0 token
+// endpoint, the JWK Set and discovery documents. routes.go lists every route.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cofferhq/coffer/pkg/httplog"
+	"github.com/cofferhq/coffer/pkg/problem"
+	"github.com/cofferhq/coffer/services/auth/internal/auth"
+)
+
+// Accounts is what the API needs of the domain service.
+type Accounts interface {
+	SignUp(ctx context.Context, username, password string) (auth.User, error)
+	Login(ctx context.Context, username, password string, scopes []string) (auth.TokenResponse, error)
+}
+
+// KeySet publishes the public signing keys.
+type KeySet interface {
+	// JWKS returns the JWK Set document and its entity tag.
+	JWKS() (body []byte, etag string)
+}
+
+// Pinger reports whether a dependency answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Config holds the HTTP layer's settings.
+type Config struct {
+	// Issuer is the iss of every token and the base of the discovery URLs.
+	Issuer string
+	// JWKSMaxAge is the Cache-Control max-age of the JWK Set. Default 5 minutes.
+	JWKSMaxAge time.Duration
+	// MaxBodyBytes caps JSON request bodies. Default 64 KiB.
+	MaxBodyBytes int64
+}
+
+// Server is the auth service's HTTP handler.
+type Server struct {
+	accounts Accounts
+	keys     KeySet
+	db       Pinger
+	cfg      Config
+	logger   *slog.Logger
+	ready    func() bool
+	engine   *gin.Engine
+}
+
+// NewServer builds the handler. ready reports whether the process should take traffic (it
+// turns false on shutdown before the listener closes).
+func NewServer(logger *slog.Logger, cfg Config, accounts Accounts, keys KeySet, db Pinger, ready func() bool) *Server {
+	if cfg.JWKSMaxAge == 0 {
+		cfg.JWKSMaxAge = 5 * time.Minute
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{accounts: accounts, keys: keys, db: db, cfg: cfg, logger: logger, ready: ready, engine: gin.New()}
+	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger))
+	s.engine.HandleMethodNotAllowed = true
+	s.engine.NoRoute(func(c *gin.Context) {
+		s.problem(c, problem.New(http.StatusNotFound, "not_found", "no such route"))
+	})
+	s.engine.NoMethod(func(c *gin.Context) {
+		s.problem(c, problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route"))
+	})
+	s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// problem writes p and stops the handler chain.
+func (s *Server) problem(c *gin.Context, p *problem.Details) {
+	problem.Write(c.Writer, c.Request, p)
+	c.Abort()
+}
+
+// error maps any error to its problem response: the one place errors become HTTP.
+func (s *Server) error(c *gin.Context, err error) {
+	var p *problem.Details
+	var maxBytes *http.MaxBytesError
+	switch {
+	case errors.As(err, &p):
+	case errors.Is(err, auth.ErrInvalidInput):
+		p = problem.New(http.StatusBadRequest, "invalid_request", err.Error())
+	case errors.Is(err, auth.ErrInvalidScope):
+		p = problem.New(http.StatusBadRequest, "invalid_scope", err.Error())
+	case errors.Is(err, auth.ErrUsernameTaken):
+		p = problem.New(http.StatusConflict, "username_taken", "that username is taken")
+	case errors.Is(err, auth.ErrSignupDisabled):
+		p = problem.New(http.StatusForbidden, "signup_disabled", "self-service sign-up is disabled")
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		p = problem.New(http.StatusUnauthorized, "invalid_credentials", "invalid username or password")
+	case errors.Is(err, auth.ErrBusy):
+		p = problem.New(http.StatusServiceUnavailable, "busy", "the service is at capacity; retry later")
+		p.RetryAfter = time.Second
+	case errors.As(err, &maxBytes):
+		p = problem.New(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body exceeds %d bytes", maxBytes.Limit))
+	case errors.Is(err, context.Canceled):
+		// The client went away; nothing useful to send.
+		p = problem.New(499, "client_closed", "request cancelled")
+	default:
+		s.logger.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		p = problem.New(http.StatusInternalServerError, "internal", "internal error")
+	}
+	s.problem(c, p)
+}
+
+// decode reads a JSON body into v, bounded in size, rejecting unknown fields and trailing data.
+func decode[T any](s *Server, c *gin.Context) (T, error) {
+	var v T
+	if ct := c.ContentType(); ct != "application/json" {
+		return v, problem.New(http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json")
+	}
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		var maxBytes *http.MaxBytesError
+		if errors.As(err, &maxBytes) {
+			return v, err
+		}
+		return v, problem.New(http.StatusBadRequest, "invalid_json", "request body is not the expected JSON object")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return v, problem.New(http.StatusBadRequest, "invalid_json", "request body has data after the JSON object")
+	}
+	return v, nil
+}
+
+// encode writes v as JSON with the given status.
+func encode(c *gin.Context, status int, v any) {
+	c.Header("Cache-Control", "no-store")
+	c.JSON(status, v)
+}

@@ -1,0 +1,128 @@
+// Package postgres stores the auth service's users, signing keys and refresh tokens in
+// PostgreSQL with pgx, and carries the service's schema migrations.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cofferhq/coffer/pkg/pgmigrate"
+	"github.com/cofferhq/coffer/services/auth/internal/auth"
+	"github.com/cofferhq/coffer/services/auth/internal/keys"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// MigrationsTable records which migrations the auth service has applied.
+const MigrationsTable = "auth_schema_migrations"
+
+// DB is the auth service's PostgreSQL storage.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+var (
+	_ auth.UserStore    = (*DB)(nil)
+	_ auth.RefreshStore = (*DB)(nil)
+	_ keys.Store        = (*DB)(nil)
+)
+
+// New wraps a pool.
+func New(pool *pgxpool.Pool) *DB { return &DB{pool: pool} }
+
+// Migrate applies the embedded migrations under an advisory lock.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) (int, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return 0, err
+	}
+	return pgmigrate.Apply(ctx, pool, sub, MigrationsTable)
+}
+
+// Ping checks the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
+
+// CreateUser implements auth.UserStore.
+func (db *DB) CreateUser(ctx context.Context, u auth.User) error {
+	_, err := db.pool.Exec(ctx,
+		`INSERT INTO users (id, username, password_hash, disabled, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		u.ID, u.Username, u.PasswordHash, u.Disabled, u.CreatedAt)
+	if isUniqueViolation(err) {
+		return auth.ErrUsernameTaken
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: create user: %w", err)
+	}
+	return nil
+}
+
+// UserByUsername implements auth.UserStore.
+func (db *DB) UserByUsername(ctx context.Context, username string) (auth.User, error) {
+	var u auth.User
+	err := db.pool.QueryRow(ctx,
+		`SELECT id, username, password_hash, disabled, created_at FROM users WHERE username = $1`, username).
+		Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Disabled, &u.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return auth.User{}, auth.ErrNotFound
+	}
+	if err != nil {
+		return auth.User{}, fmt.Errorf("postgres: user by username: %w", err)
+	}
+	return u, nil
+}
+
+// CreateRefreshToken implements auth.RefreshStore.
+func (db *DB) CreateRefreshToken(ctx context.Context, t auth.RefreshToken) error {
+	_, err := db.pool.Exec(ctx,
+		`INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, scope, created_at, expires_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		t.ID, t.FamilyID, t.UserID, t.Hash, t.Scope, t.CreatedAt, t.ExpiresAt)
+	if err != nil {
+		return fmt.Errorf("postgres: create refresh token: %w", err)
+	}
+	return nil
+}
+
+// ListKeys implements keys.Store.
+func (db *DB) ListKeys(ctx context.Context) ([]keys.Sealed, error) {
+	rows, err := db.pool.Query(ctx,
+		`SELECT kid, state, sealed, created_at, activated_at, retired_at FROM signing_keys ORDER BY created_at`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list keys: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (keys.Sealed, error) {
+		var k keys.Sealed
+		err := r.Scan(&k.ID, &k.State, &k.Sealed, &k.CreatedAt, &k.ActivatedAt, &k.RetiredAt)
+		return k, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list keys: %w", err)
+	}
+	return out, nil
+}
+
+// InsertActiveIfNone implements keys.Store. The partial unique index on the active state
+// makes racing replicas leave exactly one active key.
+func (db *DB) InsertActiveIfNone(ctx context.Context, k keys.Sealed) (bool, error) {
+	tag, err := db.pool.Exec(ctx,
+		`INSERT INTO signing_keys (kid, state, sealed, created_at, activated_at)
+		 VALUES ($1, 'active', $2, $3, $4) ON CONFLICT DO NOTHING`,
+		k.ID, k.Sealed, k.CreatedAt, k.ActivatedAt)
+	if err != nil {
+		return false, fmt.Errorf("postgres: insert key: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
