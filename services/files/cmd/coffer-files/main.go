@@ -1,0 +1,51 @@
+// Command coffer-files is Coffer's file service: it stores and serves files for callers who
+// present an access token from the auth service, verified statelessly against its JWK Set.
+//
+// Usage:
+//
+//	coffer-files [serve]    run the service (default)
+//	coffer-files migrate    apply database migrations and exit
+//
+// Configuration is read from COFFER_FILES_* environment variables; see config.go.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "coffer-files:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "serve":
+		return serveCmd(ctx, getenv, stderr)
+	case "migrate":
+		return migrateCmd(ctx, getenv, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+const usage = `usage:
+  coffer-files [serve]    run the service
+  coffer-files migrate    apply database migrations and exit
+`

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cofferhq/coffer/pkg/serve"
+	"github.com/cofferhq/coffer/services/files/internal/api"
+	"github.com/cofferhq/coffer/services/files/internal/disk"
+	"github.com/cofferhq/coffer/services/files/internal/files"
+	"github.com/cofferhq/coffer/services/files/internal/postgres"
+	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
+)
+
+func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "files")
+
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer pool.Close()
+	db := postgres.New(pool)
+	blobs, err := disk.New(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	verifier, err := tokenauth.New(tokenauth.Options{
+		JWKSURL: cfg.JWKSURL, Issuer: cfg.Issuer, Audience: cfg.Audience,
+		Leeway: cfg.Leeway, RefreshInterval: cfg.JWKSRefresh, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	svc := files.NewService(db, blobs, files.Config{MaxFileSize: cfg.MaxFileSize}, nil, logger)
+
+	rd := &readiness{db: db, verifier: verifier}
+	go verifier.Run(ctx)
+	go func() {
+		// Migrate in the background, retrying while PostgreSQL is down: the node stays up,
+		// reports not ready, and recovers by itself instead of crash-looping.
+		delay := 200 * time.Millisecond
+		for cfg.Migrate {
+			_, err := postgres.Migrate(ctx, pool)
+			if err == nil {
+				break
+			}
+			logger.Warn("migrate failed; retrying", "err", err, "in", delay)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+			delay = min(delay*2, 5*time.Second)
+		}
+		rd.migrated.Store(true)
+	}()
+
+	srv := api.NewServer(logger, svc, verifier, rd)
+	return serve.Run(ctx, logger, srv, &rd.serving, serve.Options{
+		Addr: cfg.Addr, DrainDelay: cfg.DrainDelay, ShutdownTimeout: cfg.ShutdownTimeout,
+	})
+}
+
+// readiness is ready when migrations ran, the database answers, a verification key is
+// loaded, and shutdown has not begun.
+type readiness struct {
+	db       *postgres.DB
+	verifier *tokenauth.Verifier
+	migrated atomic.Bool
+	serving  serve.Readiness
+}
+
+func (r *readiness) Ready(ctx context.Context) error {
+	switch {
+	case !r.serving.Ready():
+		return errors.New("shutting down")
+	case !r.migrated.Load():
+		return errors.New("database not migrated yet")
+	case !r.verifier.Ready(ctx):
+		return errors.New("no token verification key loaded")
+	}
+	if err := r.db.Ping(ctx); err != nil {
+		return errors.New("database unavailable")
+	}
+	return nil
+}
+
+func migrateCmd(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer pool.Close()
+	n, err := postgres.Migrate(ctx, pool)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "applied %d migration(s)\n", n)
+	return nil
+}

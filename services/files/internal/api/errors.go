@@ -1,0 +1,82 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cofferhq/coffer/pkg/problem"
+	"github.com/cofferhq/coffer/services/files/internal/files"
+	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
+)
+
+// Stable problem codes.
+const (
+	codeNotFound          = "not_found"
+	codeInvalidRequest    = "invalid_request"
+	codeTooLarge          = "file_too_large"
+	codeQuota             = "quota_exceeded"
+	codeDigestMismatch    = "digest_mismatch"
+	codeStorageFull       = "insufficient_storage"
+	codeUnavailable       = "unavailable"
+	codeUnauthorized      = "unauthorized"
+	codeInvalidToken      = "invalid_token"
+	codeInsufficientScope = "insufficient_scope"
+)
+
+// error maps any error to its problem response: the one place errors become HTTP. Only
+// unexpected errors are logged, and no error's text reaches the client unless it is a
+// validation message written for the client.
+func (s *Server) error(c *gin.Context, err error) {
+	var p *problem.Details
+	var maxBytes *http.MaxBytesError
+	switch {
+	case errors.As(err, &p):
+	case errors.Is(err, files.ErrNotFound):
+		p = problem.New(http.StatusNotFound, codeNotFound, "file not found")
+	case errors.Is(err, files.ErrTooLarge):
+		p = problem.New(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("files are limited to %d bytes", s.files.MaxFileSize()))
+	case errors.As(err, &maxBytes):
+		p = problem.New(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("request body exceeds %d bytes", maxBytes.Limit))
+	case errors.Is(err, files.ErrQuotaExceeded):
+		p = problem.New(http.StatusRequestEntityTooLarge, codeQuota, "this upload would exceed your storage quota")
+	case errors.Is(err, files.ErrDigestMismatch):
+		p = problem.New(http.StatusBadRequest, codeDigestMismatch, "the body does not match the digest sent with it")
+	case errors.Is(err, files.ErrInvalidInput):
+		p = problem.New(http.StatusBadRequest, codeInvalidRequest, err.Error())
+	case errors.Is(err, files.ErrStorageFull):
+		s.logger.ErrorContext(c.Request.Context(), "storage full", "err", err)
+		p = problem.New(http.StatusInsufficientStorage, codeStorageFull, "the file store is out of space")
+	case errors.Is(err, files.ErrUnavailable):
+		s.logger.WarnContext(c.Request.Context(), "dependency unavailable", "path", c.Request.URL.Path, "err", err)
+		p = problem.New(http.StatusServiceUnavailable, codeUnavailable, "a backing service is unavailable; retry shortly")
+		p.RetryAfter = 2 * time.Second
+	case errors.Is(err, tokenauth.ErrNotReady):
+		p = problem.New(http.StatusServiceUnavailable, codeUnavailable, "token verification keys are not loaded yet")
+		p.RetryAfter = 2 * time.Second
+	case errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil:
+		// The client went away mid-request; there is nobody to answer.
+		p = problem.New(499, "client_closed", "request cancelled")
+	default:
+		s.logger.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		p = problem.New(http.StatusInternalServerError, "internal", "internal error")
+	}
+	s.problem(c, p)
+}
+
+// unauthorized answers 401 with the RFC 6750 challenge. code is empty when no token was sent.
+func (s *Server) unauthorized(c *gin.Context, code, detail string) {
+	challenge := `Bearer realm="coffer"`
+	pc := codeUnauthorized
+	if code != "" {
+		challenge += `, error="` + code + `"`
+		pc = code
+	}
+	p := problem.New(http.StatusUnauthorized, pc, detail)
+	p.Header = http.Header{"Www-Authenticate": {challenge}}
+	s.problem(c, p)
+}

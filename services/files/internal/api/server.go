@@ -1,0 +1,90 @@
+// Package api is the file service's HTTP interface. routes.go lists every route; errors.go is
+// the one place domain errors become RFC 9457 problem responses.
+package api
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/cofferhq/coffer/pkg/accesstoken"
+	"github.com/cofferhq/coffer/pkg/httplog"
+	"github.com/cofferhq/coffer/pkg/problem"
+	"github.com/cofferhq/coffer/services/files/internal/files"
+)
+
+// Files is what the API needs of the domain service.
+type Files interface {
+	Upload(ctx context.Context, req files.UploadRequest) (files.File, error)
+	Get(ctx context.Context, ownerID string, id uuid.UUID) (files.File, error)
+	Open(ctx context.Context, ownerID string, id uuid.UUID) (files.File, files.Blob, error)
+	List(ctx context.Context, ownerID string, opts files.ListOptions) (files.Page, error)
+	Delete(ctx context.Context, ownerID string, id uuid.UUID) error
+	MaxFileSize() int64
+}
+
+// TokenVerifier checks bearer tokens (package tokenauth).
+type TokenVerifier interface {
+	Verify(ctx context.Context, raw string) (*accesstoken.Claims, error)
+}
+
+// Readiness reports whether the node should take traffic.
+type Readiness interface {
+	Ready(ctx context.Context) error
+}
+
+// Server is the file service's HTTP handler.
+type Server struct {
+	files    Files
+	verifier TokenVerifier
+	ready    Readiness
+	logger   *slog.Logger
+	engine   *gin.Engine
+}
+
+// NewServer builds the handler.
+func NewServer(logger *slog.Logger, f Files, v TokenVerifier, ready Readiness) *Server {
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{files: f, verifier: v, ready: ready, logger: logger, engine: gin.New()}
+	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger))
+	s.engine.HandleMethodNotAllowed = true
+	// Paths are matched as sent: an encoded slash or dot-segment never becomes a route.
+	s.engine.UseRawPath = false
+	s.engine.RedirectTrailingSlash = false
+	s.engine.RedirectFixedPath = false
+	s.engine.NoRoute(func(c *gin.Context) {
+		s.problem(c, problem.New(http.StatusNotFound, "not_found", "no such route"))
+	})
+	s.engine.NoMethod(func(c *gin.Context) {
+		s.problem(c, problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route"))
+	})
+	s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// problem writes p and stops the handler chain.
+func (s *Server) problem(c *gin.Context, p *problem.Details) {
+	problem.Write(c.Writer, c.Request, p)
+	c.Abort()
+}
+
+// sendfileWriter gives back the io.ReaderFrom that gin's ResponseWriter hides, so that
+// http.ServeContent copies a file to the socket with sendfile(2) instead of through a buffer.
+type sendfileWriter struct{ gin.ResponseWriter }
+
+func (w sendfileWriter) ReadFrom(r io.Reader) (int64, error) {
+	w.ResponseWriter.WriteHeaderNow()
+	if u, ok := w.ResponseWriter.(interface{ Unwrap() http.ResponseWriter }); ok {
+		if rf, ok := u.Unwrap().(io.ReaderFrom); ok {
+			return rf.ReadFrom(r)
+		}
+	}
+	return io.Copy(struct{ io.Writer }{w.ResponseWriter}, r)
+}

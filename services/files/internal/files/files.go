@@ -1,0 +1,86 @@
+// Package files is the file service's domain: file metadata, the storage interfaces it needs,
+// the errors its operations return, and the Service that ties blob bytes to metadata rows so
+// that a file is visible only once both are durable.
+package files
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Domain errors. The HTTP layer maps each to one problem code.
+var (
+	// ErrNotFound means no file with that id is visible to the caller. Another user's file
+	// returns ErrNotFound too, so ids cannot be probed.
+	ErrNotFound = errors.New("not found")
+	// ErrTooLarge means the upload exceeds the configured maximum size.
+	ErrTooLarge = errors.New("file too large")
+	// ErrQuotaExceeded means the upload would take the owner over their storage quota.
+	ErrQuotaExceeded = errors.New("storage quota exceeded")
+	// ErrDigestMismatch means the client's digest does not match the bytes received.
+	ErrDigestMismatch = errors.New("digest mismatch")
+	// ErrInvalidInput means a request parameter failed validation; wrap it with the reason.
+	ErrInvalidInput = errors.New("invalid input")
+	// ErrStorageFull means the blob store is out of space.
+	ErrStorageFull = errors.New("storage full")
+	// ErrUnavailable means a dependency (database, object store) is unreachable; retry later.
+	ErrUnavailable = errors.New("temporarily unavailable")
+)
+
+// File is one stored file's metadata.
+type File struct {
+	ID          uuid.UUID
+	OwnerID     string // the access token's sub
+	Name        string // as the client named it; metadata only, never part of a path
+	Size        int64
+	SHA256      []byte
+	ContentType string
+	BlobKey     string // where the bytes are in the BlobStore
+	CreatedAt   time.Time
+}
+
+// Page is one page of a listing.
+type Page struct {
+	Files      []File
+	NextCursor string // empty on the last page
+}
+
+// ListOptions selects a page of a user's files, newest first.
+type ListOptions struct {
+	Limit  int
+	Cursor string // opaque, from a previous Page
+	Prefix string // name prefix filter
+}
+
+// MetadataStore keeps file metadata.
+type MetadataStore interface {
+	// CreateFile stores f; it becomes visible when this returns.
+	CreateFile(ctx context.Context, f File) error
+	// FileByID returns the file if ownerID owns it; ErrNotFound otherwise.
+	FileByID(ctx context.Context, ownerID string, id uuid.UUID) (File, error)
+	// ListFiles returns ownerID's files, newest first; ErrInvalidInput for a bad cursor.
+	ListFiles(ctx context.Context, ownerID string, opts ListOptions) (Page, error)
+	// DeleteFile removes the row and returns it; ErrNotFound if ownerID has no such file.
+	DeleteFile(ctx context.Context, ownerID string, id uuid.UUID) (File, error)
+}
+
+// Blob is an open stored object: a seekable reader of known size.
+type Blob interface {
+	io.ReadSeekCloser
+}
+
+// BlobStore keeps file bytes.
+type BlobStore interface {
+	// Put streams r into a new blob under key and returns the bytes written. When Put returns
+	// nil the blob is durable; on error nothing remains under key. ErrStorageFull when out of
+	// space.
+	Put(ctx context.Context, key string, r io.Reader) (int64, error)
+	// Open opens the blob for reading; ErrNotFound if it is gone.
+	Open(ctx context.Context, key string) (Blob, error)
+	// Delete removes the blob; deleting a missing blob is not an error.
+	Delete(ctx context.Context, key string) error
+}

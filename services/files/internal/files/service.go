@@ -1,0 +1,186 @@
+package files
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Config holds the Service's limits.
+type Config struct {
+	// MaxFileSize is the largest upload in bytes. Default 5 GiB.
+	MaxFileSize int64
+}
+
+// Service implements the file operations on top of a MetadataStore and a BlobStore.
+type Service struct {
+	meta   MetadataStore
+	blobs  BlobStore
+	cfg    Config
+	now    func() time.Time
+	logger *slog.Logger
+}
+
+// NewService wires a Service.
+func NewService(meta MetadataStore, blobs BlobStore, cfg Config, now func() time.Time, logger *slog.Logger) *Service {
+	if cfg.MaxFileSize == 0 {
+		cfg.MaxFileSize = 5 << 30
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{meta: meta, blobs: blobs, cfg: cfg, now: now, logger: logger}
+}
+
+// MaxFileSize is the configured upload limit.
+func (s *Service) MaxFileSize() int64 { return s.cfg.MaxFileSize }
+
+// UploadRequest describes one upload.
+type UploadRequest struct {
+	OwnerID     string
+	Name        string
+	ContentType string
+	Body        io.Reader
+	// WantSHA256, when set, is the client's digest of the body; a mismatch rejects the upload.
+	WantSHA256 []byte
+}
+
+// MaxNameBytes bounds a file name.
+const MaxNameBytes = 1024
+
+// ValidateName checks a client file name. Names are metadata only and never touch a path, but
+// they must be printable UTF-8 of bounded size to be safe to echo in headers and listings.
+func ValidateName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: a file name is required", ErrInvalidInput)
+	case len(name) > MaxNameBytes:
+		return fmt.Errorf("%w: file name longer than %d bytes", ErrInvalidInput, MaxNameBytes)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("%w: file name is not valid UTF-8", ErrInvalidInput)
+	case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return fmt.Errorf("%w: file name contains control characters", ErrInvalidInput)
+	}
+	return nil
+}
+
+// Upload streams the body into the blob store, hashing it on the way, then commits the
+// metadata row. The file is visible only after both succeed; on any failure the blob is
+// removed, and a crash between the two leaves only an orphan blob for the collector.
+func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
+	if err := ValidateName(req.Name); err != nil {
+		return File{}, err
+	}
+	if req.ContentType == "" {
+		req.ContentType = "application/octet-stream"
+	}
+	f := File{
+		ID:          uuid.New(),
+		OwnerID:     req.OwnerID,
+		Name:        req.Name,
+		ContentType: req.ContentType,
+	}
+	f.BlobKey = f.ID.String()
+
+	hr := newParallelHash(&limitReader{r: req.Body, left: s.cfg.MaxFileSize}, sha256.New())
+	n, err := s.blobs.Put(ctx, f.BlobKey, hr)
+	sum := hr.Sum()
+	if err != nil {
+		return File{}, err
+	}
+	f.Size, f.SHA256 = n, sum
+	if req.WantSHA256 != nil && subtle.ConstantTimeCompare(req.WantSHA256, sum) != 1 {
+		s.removeBlob(ctx, f.BlobKey)
+		return File{}, ErrDigestMismatch
+	}
+	f.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
+	if err := s.meta.CreateFile(ctx, f); err != nil {
+		s.removeBlob(ctx, f.BlobKey)
+		return File{}, err
+	}
+	return f, nil
+}
+
+// removeBlob deletes a blob that will never be referenced. It runs even when the request's
+// context is done (the client went away), since that is exactly when it is needed.
+func (s *Service) removeBlob(ctx context.Context, key string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := s.blobs.Delete(ctx, key); err != nil {
+		s.logger.Warn("remove unreferenced blob; the collector will retry", "key", key, "err", err)
+	}
+}
+
+// Get returns a file's metadata.
+func (s *Service) Get(ctx context.Context, ownerID string, id uuid.UUID) (File, error) {
+	return s.meta.FileByID(ctx, ownerID, id)
+}
+
+// Open returns a file's metadata and its bytes. A file deleted between the two reads is
+// ErrNotFound, never a torn body.
+func (s *Service) Open(ctx context.Context, ownerID string, id uuid.UUID) (File, Blob, error) {
+	f, err := s.meta.FileByID(ctx, ownerID, id)
+	if err != nil {
+		return File{}, nil, err
+	}
+	b, err := s.blobs.Open(ctx, f.BlobKey)
+	if err != nil {
+		return File{}, nil, err
+	}
+	return f, b, nil
+}
+
+// List returns a page of the owner's files.
+func (s *Service) List(ctx context.Context, ownerID string, opts ListOptions) (Page, error) {
+	switch {
+	case opts.Limit == 0:
+		opts.Limit = 50
+	case opts.Limit < 0 || opts.Limit > 1000:
+		return Page{}, fmt.Errorf("%w: limit must be between 1 and 1000", ErrInvalidInput)
+	}
+	if len(opts.Prefix) > MaxNameBytes {
+		return Page{}, fmt.Errorf("%w: prefix too long", ErrInvalidInput)
+	}
+	return s.meta.ListFiles(ctx, ownerID, opts)
+}
+
+// Delete removes the row first (the file disappears at once), then the blob.
+func (s *Service) Delete(ctx context.Context, ownerID string, id uuid.UUID) error {
+	f, err := s.meta.DeleteFile(ctx, ownerID, id)
+	if err != nil {
+		return err
+	}
+	s.removeBlob(ctx, f.BlobKey)
+	return nil
+}
+
+// limitReader fails with ErrTooLarge as soon as more than left bytes arrive, so an oversized
+// stream is cut off at the limit whatever Content-Length claimed.
+type limitReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return 0, ErrTooLarge
+	}
+	return n, err
+}
+
+// IsUnavailable reports whether err means a dependency is down rather than a bad request.
+func IsUnavailable(err error) bool { return errors.Is(err, ErrUnavailable) }

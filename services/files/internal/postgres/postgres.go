@@ -1,0 +1,183 @@
+// Package postgres keeps the file service's metadata in PostgreSQL with pgx and carries the
+// service's schema migrations.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cofferhq/coffer/pkg/pgmigrate"
+	"github.com/cofferhq/coffer/services/files/internal/files"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// MigrationsTable records which migrations the file service has applied.
+const MigrationsTable = "files_schema_migrations"
+
+// DB is the file service's PostgreSQL storage.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+var _ files.MetadataStore = (*DB)(nil)
+
+// New wraps a pool.
+func New(pool *pgxpool.Pool) *DB { return &DB{pool: pool} }
+
+// Migrate applies the embedded migrations under an advisory lock.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) (int, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return 0, err
+	}
+	n, err := pgmigrate.Apply(ctx, pool, sub, MigrationsTable)
+	return n, mapErr(err)
+}
+
+// Ping checks the database answers.
+func (db *DB) Ping(ctx context.Context) error { return mapErr(db.pool.Ping(ctx)) }
+
+const fileColumns = `id, owner_id, name, size, sha256, content_type, blob_key, created_at`
+
+func scanFile(r pgx.Row) (files.File, error) {
+	var f files.File
+	err := r.Scan(&f.ID, &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.ContentType, &f.BlobKey, &f.CreatedAt)
+	return f, err
+}
+
+// CreateFile implements files.MetadataStore.
+func (db *DB) CreateFile(ctx context.Context, f files.File) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO files (`+fileColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		f.ID, f.OwnerID, f.Name, f.Size, f.SHA256, f.ContentType, f.BlobKey, f.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("postgres: create file: %w", mapErr(err))
+	}
+	return nil
+}
+
+// FileByID implements files.MetadataStore.
+func (db *DB) FileByID(ctx context.Context, ownerID string, id uuid.UUID) (files.File, error) {
+	f, err := scanFile(db.pool.QueryRow(ctx, `SELECT `+fileColumns+` FROM files WHERE id = $1 AND owner_id = $2`, id, ownerID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return files.File{}, files.ErrNotFound
+	}
+	if err != nil {
+		return files.File{}, fmt.Errorf("postgres: file by id: %w", mapErr(err))
+	}
+	return f, nil
+}
+
+// ListFiles implements files.MetadataStore with keyset pagination on (created_at, id).
+func (db *DB) ListFiles(ctx context.Context, ownerID string, opts files.ListOptions) (files.Page, error) {
+	args := []any{ownerID, opts.Limit + 1}
+	where := "owner_id = $1"
+	if opts.Cursor != "" {
+		t, id, err := decodeCursor(opts.Cursor)
+		if err != nil {
+			return files.Page{}, err
+		}
+		args = append(args, t, id)
+		where += fmt.Sprintf(" AND (created_at, id) < ($%d, $%d)", len(args)-1, len(args))
+	}
+	if opts.Prefix != "" {
+		args = append(args, likeEscape(opts.Prefix)+"%")
+		where += fmt.Sprintf(" AND name LIKE $%d", len(args))
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+fileColumns+` FROM files WHERE `+where+
+		` ORDER BY created_at DESC, id DESC LIMIT $2`, args...)
+	if err != nil {
+		return files.Page{}, fmt.Errorf("postgres: list files: %w", mapErr(err))
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.File, error) { return scanFile(r) })
+	if err != nil {
+		return files.Page{}, fmt.Errorf("postgres: list files: %w", mapErr(err))
+	}
+	var page files.Page
+	if len(list) > opts.Limit {
+		list = list[:opts.Limit]
+		last := list[len(list)-1]
+		page.NextCursor = encodeCursor(last.CreatedAt, last.ID)
+	}
+	page.Files = list
+	return page, nil
+}
+
+// DeleteFile implements files.MetadataStore.
+func (db *DB) DeleteFile(ctx context.Context, ownerID string, id uuid.UUID) (files.File, error) {
+	f, err := scanFile(db.pool.QueryRow(ctx, `DELETE FROM files WHERE id = $1 AND owner_id = $2 RETURNING `+fileColumns, id, ownerID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return files.File{}, files.ErrNotFound
+	}
+	if err != nil {
+		return files.File{}, fmt.Errorf("postgres: delete file: %w", mapErr(err))
+	}
+	return f, nil
+}
+
+// A cursor is the (created_at, id) of the last row of a page: 8 bytes of Unix microseconds and
+// 16 bytes of UUID, base64url. It reveals nothing the caller did not already see.
+func encodeCursor(t time.Time, id uuid.UUID) string {
+	var b [24]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMicro()))
+	copy(b[8:], id[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func decodeCursor(s string) (time.Time, uuid.UUID, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) != 24 {
+		return time.Time{}, uuid.UUID{}, fmt.Errorf("%w: malformed cursor", files.ErrInvalidInput)
+	}
+	id, _ := uuid.FromBytes(b[8:])
+	return time.UnixMicro(int64(binary.BigEndian.Uint64(b[:8]))).UTC(), id, nil
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// mapErr marks connection-level failures as files.ErrUnavailable so the API answers 503.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08 (connection), 57P (shutdown), 53 (resources) are transient.
+		if strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P") || strings.HasPrefix(pgErr.Code, "53") {
+			return fmt.Errorf("%w: %w", files.ErrUnavailable, err)
+		}
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if pgconn.SafeToRetry(err) || isConnErr(err) {
+		return fmt.Errorf("%w: %w", files.ErrUnavailable, err)
+	}
+	return err
+}
+
+func isConnErr(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	s := err.Error()
+	return strings.Contains(s, "connection refused") || strings.Contains(s, "no such file or directory") ||
+		strings.Contains(s, "unexpected EOF") || strings.Contains(s, "broken pipe") || strings.Contains(s, "connection reset")
+}
