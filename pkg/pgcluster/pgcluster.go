@@ -137,6 +137,10 @@ func (c *Cluster) StartServer(ctx context.Context) error {
 		opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 	}
 	logFile := filepath.Join(filepath.Dir(c.dataDir), "postgres.log")
+	if _, err := os.Stat(filepath.Join(c.dataDir, "postmaster.pid")); err == nil {
+		// A server left running by a killed parent: stop it so this start owns the cluster.
+		_ = c.command(ctx, "pg_ctl", "stop", "-w", "-t", "30", "-m", "fast", "-D", c.dataDir)
+	}
 	if err := c.command(ctx, "pg_ctl", "start", "-w", "-t", "60", "-D", c.dataDir, "-l", logFile, "-o", opts); err != nil {
 		log, _ := os.ReadFile(logFile)
 		return fmt.Errorf("pgcluster: start: %w\n%s", err, tail(log, 2000))
