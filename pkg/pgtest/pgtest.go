@@ -26,10 +26,11 @@ var adminURL string
 
 // Main runs the tests of a package against a real PostgreSQL and exits with their status.
 func Main(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(Run(m))
 }
 
-func run(m *testing.M) int {
+// Run is Main for a TestMain that has more to clean up: it returns the exit status.
+func Run(m interface{ Run() int }) int {
 	if u := os.Getenv("DATABASE_URL"); u != "" {
 		adminURL = u
 		return m.Run()

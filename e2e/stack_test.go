@@ -1,0 +1,286 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cofferhq/coffer/e2e/harness"
+	"github.com/cofferhq/coffer/pkg/pgtest"
+)
+
+// bins are the service binaries, built once for the whole test binary by TestMain.
+var bins harness.Binaries
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "coffer-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	bins, err = harness.Build(ctx, dir)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := pgtest.Run(m)
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// stack is a running auth service and the file nodes that trust it.
+type stack struct {
+	t      testing.TB
+	Auth   *harness.Process
+	Files  []*harness.Process
+	kek    string
+	authDB string
+	fileDB string
+}
+
+type stackOptions struct {
+	FileNodes   int
+	AuthEnv     map[string]string
+	FilesEnv    map[string]string
+	MaxFileSize string
+}
+
+// startStack starts auth and file nodes on fresh databases and waits until all are ready.
+func startStack(t testing.TB, opts stackOptions) *stack {
+	t.Helper()
+	if opts.FileNodes == 0 {
+		opts.FileNodes = 1
+	}
+	var k [32]byte
+	rand.Read(k[:])
+	s := &stack{t: t, kek: base64.StdEncoding.EncodeToString(k[:]), authDB: pgtest.NewDatabase(t), fileDB: pgtest.NewDatabase(t)}
+	s.Auth = s.StartAuth(opts.AuthEnv)
+	dataDir := t.TempDir()
+	for range opts.FileNodes {
+		env := map[string]string{"COFFER_FILES_DATA_DIR": dataDir}
+		if opts.MaxFileSize != "" {
+			env["COFFER_FILES_MAX_FILE_SIZE"] = opts.MaxFileSize
+		}
+		for k, v := range opts.FilesEnv {
+			env[k] = v
+		}
+		s.Files = append(s.Files, s.StartFiles(env))
+	}
+	return s
+}
+
+// StartAuth starts one more auth process on the stack's database.
+func (s *stack) StartAuth(extra map[string]string) *harness.Process {
+	s.t.Helper()
+	addr := freeAddr(s.t)
+	if a, ok := extra["COFFER_AUTH_ADDR"]; ok {
+		addr = a
+	}
+	env := map[string]string{
+		"COFFER_AUTH_ADDR":         addr,
+		"COFFER_AUTH_DATABASE_URL": s.authDB,
+		"COFFER_AUTH_ISSUER":       "http://" + addr,
+		"COFFER_AUTH_KEK":          s.kek,
+		"COFFER_AUTH_SIGNUP":       "true",
+	}
+	if s.Auth != nil { // replicas share the first one's issuer
+		env["COFFER_AUTH_ISSUER"] = s.Auth.URL
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return s.start("auth", bins.Auth, addr, env)
+}
+
+// StartFiles starts one more file node trusting the stack's auth service.
+func (s *stack) StartFiles(extra map[string]string) *harness.Process {
+	s.t.Helper()
+	addr := freeAddr(s.t)
+	if a, ok := extra["COFFER_FILES_ADDR"]; ok {
+		addr = a
+	}
+	env := map[string]string{
+		"COFFER_FILES_ADDR":         addr,
+		"COFFER_FILES_DATABASE_URL": s.fileDB,
+		"COFFER_FILES_AUTH_URL":     s.Auth.URL,
+		"COFFER_FILES_DATA_DIR":     s.t.TempDir(),
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return s.start("files", bins.Files, addr, env)
+}
+
+func (s *stack) start(name, bin, addr string, env map[string]string) *harness.Process {
+	s.t.Helper()
+	p, err := harness.Start(harness.Spec{Name: name, Bin: bin, Addr: addr, Env: harness.Env(env)})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() {
+		if err := p.Stop(20 * time.Second); err != nil {
+			s.t.Errorf("%s did not exit cleanly: %v\n%s", name, err, p.Logs())
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.WaitReady(ctx, "/readyz"); err != nil {
+		s.t.Fatal(err)
+	}
+	return p
+}
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	a, err := harness.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// client is a tiny API client for the tests.
+type client struct {
+	t     testing.TB
+	http  *http.Client
+	auth  string
+	files string
+}
+
+func (s *stack) client() *client {
+	return &client{t: s.t, http: &http.Client{Timeout: 30 * time.Second}, auth: s.Auth.URL, files: s.Files[0].URL}
+}
+
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("response %d is not JSON: %v\n%s", r.Status, err, r.Body)
+	}
+}
+
+// problemCode returns the code member of a problem+json body.
+func (r response) problemCode(t testing.TB) string {
+	t.Helper()
+	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type = %q, want application/problem+json; body %s", ct, r.Body)
+	}
+	var p struct {
+		Code   string `json:"code"`
+		Status int    `json:"status"`
+	}
+	r.JSON(t, &p)
+	if p.Status != r.Status {
+		t.Fatalf("problem status %d != HTTP status %d", p.Status, r.Status)
+	}
+	return p.Code
+}
+
+func (c *client) do(method, url string, body io.Reader, header map[string]string) response {
+	c.t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatalf("%s %s: read body: %v", method, url, err)
+	}
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+func (c *client) postJSON(url string, v any) response {
+	c.t.Helper()
+	b, _ := json.Marshal(v)
+	return c.do("POST", url, bytes.NewReader(b), map[string]string{"Content-Type": "application/json"})
+}
+
+// signUp creates a user and returns an access token for them.
+func (c *client) signUp(username string) string {
+	c.t.Helper()
+	pw := "pw-" + username + "-long-enough"
+	if r := c.postJSON(c.auth+"/v1/users", map[string]string{"username": username, "password": pw}); r.Status != http.StatusCreated {
+		c.t.Fatalf("sign up %s: %d %s", username, r.Status, r.Body)
+	}
+	return c.login(username, pw)
+}
+
+func (c *client) login(username, pw string) string {
+	c.t.Helper()
+	r := c.postJSON(c.auth+"/v1/login", map[string]string{"username": username, "password": pw})
+	if r.Status != http.StatusOK {
+		c.t.Fatalf("login %s: %d %s", username, r.Status, r.Body)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	r.JSON(c.t, &tok)
+	return tok.AccessToken
+}
+
+func bearer(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+
+type fileJSON struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Size        int64     `json:"size"`
+	SHA256      string    `json:"sha256"`
+	ContentType string    `json:"content_type"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// upload sends a raw upload and requires 201.
+func (c *client) upload(tok, name string, data []byte) fileJSON {
+	c.t.Helper()
+	r := c.do("POST", c.files+"/v1/files?name="+urlQueryEscape(name), bytes.NewReader(data),
+		map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "application/octet-stream"})
+	if r.Status != http.StatusCreated {
+		c.t.Fatalf("upload %s: %d %s", name, r.Status, r.Body)
+	}
+	var f fileJSON
+	r.JSON(c.t, &f)
+	return f
+}
+
+func urlQueryEscape(s string) string {
+	return strings.NewReplacer("%", "%25", "&", "%26", "+", "%2B", " ", "%20", "#", "%23", "?", "%3F").Replace(s)
+}
+
+// countFiles counts the blobs (and temp files) under a file node's data folder.
+func countFiles(t testing.TB, dir string) int {
+	t.Helper()
+	n := 0
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return nil
+	})
+	return n
+}
