@@ -30,9 +30,11 @@ type DB struct {
 }
 
 var (
-	_ auth.UserStore    = (*DB)(nil)
-	_ auth.RefreshStore = (*DB)(nil)
-	_ keys.Store        = (*DB)(nil)
+	_ auth.UserStore     = (*DB)(nil)
+	_ auth.RefreshStore  = (*DB)(nil)
+	_ auth.ClientStore   = (*DB)(nil)
+	_ auth.ThrottleStore = (*DB)(nil)
+	_ keys.Store         = (*DB)(nil)
 )
 
 // New wraps a pool.
@@ -77,18 +79,6 @@ func (db *DB) UserByUsername(ctx context.Context, username string) (auth.User, e
 		return auth.User{}, fmt.Errorf("postgres: user by username: %w", err)
 	}
 	return u, nil
-}
-
-// CreateRefreshToken implements auth.RefreshStore.
-func (db *DB) CreateRefreshToken(ctx context.Context, t auth.RefreshToken) error {
-	_, err := db.pool.Exec(ctx,
-		`INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, scope, created_at, expires_at)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		t.ID, t.FamilyID, t.UserID, t.Hash, t.Scope, t.CreatedAt, t.ExpiresAt)
-	if err != nil {
-		return fmt.Errorf("postgres: create refresh token: %w", err)
-	}
-	return nil
 }
 
 // ListKeys implements keys.Store.
