@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
+	"github.com/cofferhq/coffer/services/auth/internal/keys"
 	"github.com/cofferhq/coffer/services/auth/internal/password"
 	"github.com/cofferhq/coffer/services/auth/internal/postgres"
 )
@@ -125,4 +128,58 @@ func clientsCmd(ctx context.Context, args []string, getenv func(string) string, 
 	fmt.Fprintf(stdout, "client_id: %s\nclient_secret: %s\nscopes: %s\n(store the secret now: it cannot be shown again)\n",
 		c.ID, secret, strings.Join(c.Scopes, " "))
 	return nil
+}
+
+const keysUsage = `usage:
+  coffer-auth keys list      list signing keys with their states and times
+  coffer-auth keys rotate    publish a new signing key; running replicas make it sign once
+                             it has been published for two JWKS max-ages`
+
+func keysCmd(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) != 1 || (args[0] != "list" && args[0] != "rotate") {
+		return errors.New(keysUsage)
+	}
+	cfg, pool, err := adminDB(ctx, getenv, true)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	km, err := keys.NewManager(postgres.New(pool), keyOptions(cfg, nil))
+	if err != nil {
+		return err
+	}
+	if err := km.Bootstrap(ctx); err != nil {
+		return err
+	}
+	if args[0] == "rotate" {
+		kid, at, err := km.RotateSoon(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "next key %s is published and signs from %s\n", kid, at.Format(time.RFC3339))
+		return nil
+	}
+	list, err := km.ListSealed(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tSTATE\tCREATED\tSIGNS FROM\tRETIRED\tREMOVED AT")
+	ts := func(t *time.Time) string {
+		if t == nil || t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	for _, k := range list {
+		signs, removed := k.ActivatedAt, (*time.Time)(nil)
+		if at, ok := km.ActivationTime(k); ok {
+			signs = &at
+		}
+		if at, ok := km.RemovalTime(k); ok {
+			removed = &at
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.State, ts(&k.CreatedAt), ts(signs), ts(k.RetiredAt), ts(removed))
+	}
+	return tw.Flush()
 }

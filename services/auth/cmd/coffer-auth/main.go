@@ -10,6 +10,8 @@
 //	coffer-auth users disable NAME      disable a user; ends their sessions
 //	coffer-auth clients create ID --scopes "files:read ..."
 //	                                    create a service client; prints its secret once
+//	coffer-auth keys list               list signing keys with their states and times
+//	coffer-auth keys rotate             publish a new key; it signs once verifiers have it
 //
 // Configuration is read from COFFER_AUTH_* environment variables; see config.go.
 package main
@@ -47,6 +49,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return usersCmd(ctx, args, getenv, stdin, stdout)
 	case "clients":
 		return clientsCmd(ctx, args, getenv, stdout, stderr)
+	case "keys":
+		return keysCmd(ctx, args, getenv, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -62,4 +66,6 @@ const usage = `usage:
   coffer-auth users disable NAME   disable a user; ends their sessions
   coffer-auth clients create ID --scopes "files:read files:write"
                                    create a service client; prints its secret once
+  coffer-auth keys list            list signing keys with their states and times
+  coffer-auth keys rotate          publish a new key; it signs once verifiers have it
 `

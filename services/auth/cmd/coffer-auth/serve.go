@@ -37,7 +37,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	defer pool.Close()
 	db := postgres.New(pool)
 
-	km, err := keys.NewManager(db, keys.Options{KEK: cfg.KEK, Bits: cfg.KeyBits, Logger: logger})
+	km, err := keys.NewManager(db, keyOptions(cfg, logger))
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,10 @@ func start(ctx context.Context, pool *pgxpool.Pool, km *keys.Manager, cfg config
 			return err
 		}
 	}
-	return km.Bootstrap(ctx)
+	if err := km.Bootstrap(ctx); err != nil {
+		return err
+	}
+	return km.Step(ctx)
 }
 
 // retry calls f until it succeeds or ctx ends, backing off from 100ms to 5s. A bad
@@ -112,6 +115,18 @@ func migrateCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 	}
 	fmt.Fprintf(stdout, "applied %d migration(s)\n", n)
 	return nil
+}
+
+// keyOptions derives the rotation contract from the settings that verifiers depend on.
+func keyOptions(cfg config, logger *slog.Logger) keys.Options {
+	return keys.Options{KEK: cfg.KEK, Bits: cfg.KeyBits, Logger: logger, Rotation: keys.Rotation{
+		Interval: cfg.KeyRotation,
+		// Two JWKS cache lifetimes, plus the time replicas take to notice the new key.
+		PublishLead: 2*cfg.JWKSMaxAge + cfg.KeyReload,
+		// Every token the key signed has expired, verifiers' leeway included, counting from
+		// the last replica to stop signing with it.
+		RetainAfterRetire: cfg.AccessTTL + cfg.KeyLeeway + cfg.KeyReload,
+	}}
 }
 
 func stores(db *postgres.DB) auth.Stores {
