@@ -2,7 +2,10 @@ module github.com/cofferhq/coffer/e2e
 
 go 1.26.8
 
-require github.com/cofferhq/coffer/pkg v0.0.0
+require (
+	github.com/cofferhq/coffer/pkg v0.0.0
+	github.com/go-jose/go-jose/v4 v4.1.9
+)
 
 require (
 	github.com/jackc/pgpassfile v1.0.0 // indirect
