@@ -63,6 +63,8 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (n int64, err 
 		return 0, err
 	}
 	dir := filepath.Dir(final)
+	_, statErr := os.Stat(dir)
+	newDir := errors.Is(statErr, fs.ErrNotExist)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return 0, mapErr(err)
 	}
@@ -90,9 +92,17 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (n int64, err 
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return n, mapErr(err)
 	}
-	if err := syncDir(dir); err != nil {
-		os.Remove(final)
-		return n, mapErr(err)
+	// The rename is durable once its directory is synced, and a directory created for this
+	// blob is durable once its parent is: sync up to the root when the fan-out was new.
+	syncs := []string{dir}
+	if newDir {
+		syncs = append(syncs, filepath.Dir(dir), s.root)
+	}
+	for _, d := range syncs {
+		if err := syncDir(d); err != nil {
+			os.Remove(final)
+			return n, mapErr(err)
+		}
 	}
 	return n, nil
 }
