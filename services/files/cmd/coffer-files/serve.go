@@ -13,7 +13,6 @@ import (
 
 	"github.com/cofferhq/coffer/pkg/serve"
 	"github.com/cofferhq/coffer/services/files/internal/api"
-	"github.com/cofferhq/coffer/services/files/internal/disk"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
 	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
@@ -32,7 +31,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	}
 	defer pool.Close()
 	db := postgres.New(pool)
-	blobs, err := disk.New(cfg.DataDir)
+	blobs, err := openBlobStore(cfg)
 	if err != nil {
 		return err
 	}
@@ -65,6 +64,10 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 			delay = min(delay*2, 5*time.Second)
 		}
 		rd.migrated.Store(true)
+		if cfg.GCInterval > 0 {
+			// Every node collects; the collector's advisory lock lets one run at a time.
+			newCollector(cfg, blobs, db, false, logger).Run(ctx, cfg.GCInterval)
+		}
 	}()
 
 	srv := api.NewServer(logger, svc, verifier, rd)
