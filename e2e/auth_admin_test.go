@@ -12,7 +12,7 @@ import (
 // changing a password end their sessions; keys rotate publishes a next key that keys list
 // and the JWKS show before it signs; a client secret is printed once and works.
 func TestAdminCommands(t *testing.T) {
-	s := startStack(t, stackOptions{AuthEnv: map[string]string{"COFFER_AUTH_KEY_RELOAD": "500ms"}})
+	s := startStack(t, stackOptions{AuthEnv: map[string]string{"COFFER_AUTH_KEY_RELOAD": "500ms", "COFFER_AUTH_LOG_LEVEL": "debug"}})
 	c := s.client()
 	refresh := func(rt string) response {
 		return c.postForm(s.Auth.URL+"/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, nil)
@@ -59,6 +59,21 @@ func TestAdminCommands(t *testing.T) {
 	var tk tokens
 	if r.JSON(t, &tk); r.Status != http.StatusOK || tk.Scope != "files:write" || tk.RefreshToken != "" {
 		t.Fatalf("client_secret_post: %d %s", r.Status, r.Body)
+	}
+	// A failed client authentication and a failed login, then: no secret in the logs.
+	c.postForm(s.Auth.URL+"/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"ci-bot"}, "client_secret": {secret + "-wrong"}}, nil)
+	c.postJSON(s.Auth.URL+"/v1/login", map[string]string{"username": "trudy", "password": "trudy-wrong-password"})
+	logs := s.Auth.Logs()
+	for name, secretValue := range map[string]string{
+		"password": "trudy-new-password", "wrong password": "trudy-wrong-password", "client secret": secret,
+		"refresh token": m.RefreshToken, "access token": tk.AccessToken, "key-encryption key": s.kek,
+	} {
+		if strings.Contains(logs, secretValue) {
+			t.Errorf("auth logs contain the %s", name)
+		}
+	}
+	if !strings.Contains(logs, "/oauth2/token") {
+		t.Fatal("auth logs do not show requests: the check above proves nothing")
 	}
 }
 
