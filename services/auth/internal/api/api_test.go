@@ -28,12 +28,12 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 type fixture struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 	svc *auth.Service
 }
 
-func newFixture(t *testing.T, cfg auth.Config) *fixture {
+func newFixture(t testing.TB, cfg auth.Config) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
