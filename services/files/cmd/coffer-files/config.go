@@ -1,12 +1,14 @@
 package main
 
 import (
+	"encoding/base64"
 	"log/slog"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/cofferhq/coffer/pkg/envconf"
+	"github.com/cofferhq/coffer/services/files/internal/linktoken"
 )
 
 // config is every setting of the file service, read from the environment.
@@ -21,13 +23,17 @@ type config struct {
 	Leeway          time.Duration // COFFER_FILES_CLOCK_LEEWAY, default 30s
 	DataDir         string        // COFFER_FILES_DATA_DIR, default "./data"
 	MaxFileSize     int64         // COFFER_FILES_MAX_FILE_SIZE, default 5G (suffixes K, M, G, T)
+	UserQuota       int64         // COFFER_FILES_USER_QUOTA, default 0 (unlimited): bytes each user may store
+	LinkKey         []byte        // COFFER_FILES_LINK_KEY (base64, >= 32 bytes) or COFFER_FILES_LINK_KEY_FILE; unset disables signed links
+	LinkMaxTTL      time.Duration // COFFER_FILES_LINK_MAX_TTL, default 168h: the longest expires_in
+	PublicURL       string        // COFFER_FILES_PUBLIC_URL, default "": base of link URLs (relative when empty)
 	Migrate         bool          // COFFER_FILES_MIGRATE, default true
 	DrainDelay      time.Duration // COFFER_FILES_DRAIN_DELAY, default 0
 	ShutdownTimeout time.Duration // COFFER_FILES_SHUTDOWN_TIMEOUT, default 30s
 	LogLevel        slog.Level    // COFFER_FILES_LOG_LEVEL, default info
 }
 
-func loadConfig(getenv func(string) string) (config, error) {
+func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error)) (config, error) {
 	r := envconf.New(getenv)
 	c := config{
 		Addr:            r.String("COFFER_FILES_ADDR", ":8082"),
@@ -38,6 +44,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Leeway:          r.Duration("COFFER_FILES_CLOCK_LEEWAY", 30*time.Second),
 		DataDir:         r.String("COFFER_FILES_DATA_DIR", "./data"),
 		MaxFileSize:     r.Int64("COFFER_FILES_MAX_FILE_SIZE", 5<<30),
+		UserQuota:       r.Int64("COFFER_FILES_USER_QUOTA", 0),
+		LinkMaxTTL:      r.Duration("COFFER_FILES_LINK_MAX_TTL", 7*24*time.Hour),
+		PublicURL:       strings.TrimSuffix(r.String("COFFER_FILES_PUBLIC_URL", ""), "/"),
 		Migrate:         r.Bool("COFFER_FILES_MIGRATE", true),
 		DrainDelay:      r.Duration("COFFER_FILES_DRAIN_DELAY", 0),
 		ShutdownTimeout: r.Duration("COFFER_FILES_SHUTDOWN_TIMEOUT", 30*time.Second),
@@ -53,6 +62,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.MaxFileSize <= 0 {
 		r.Fail("COFFER_FILES_MAX_FILE_SIZE", "must be positive")
 	}
+	if c.UserQuota < 0 {
+		r.Fail("COFFER_FILES_USER_QUOTA", "must not be negative")
+	}
+	c.LinkKey = linkKey(r, readFile)
+	if c.LinkMaxTTL < time.Second {
+		r.Fail("COFFER_FILES_LINK_MAX_TTL", "at least 1s")
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			r.Fail("COFFER_FILES_PUBLIC_URL", "%q is not an http(s) URL", c.PublicURL)
+		}
+	}
 	if c.Leeway > 5*time.Minute {
 		r.Fail("COFFER_FILES_CLOCK_LEEWAY", "at most 5m")
 	}
@@ -63,4 +84,36 @@ func loadConfig(getenv func(string) string) (config, error) {
 		r.Fail("COFFER_FILES_LOG_LEVEL", "must be debug, info, warn or error")
 	}
 	return c, r.Err()
+}
+
+// linkKey reads the signed-link key from COFFER_FILES_LINK_KEY or the file named by
+// COFFER_FILES_LINK_KEY_FILE (for mounted secrets); both hold base64 of at least 32 bytes.
+// Every file node must share it. Unset leaves links disabled.
+func linkKey(r *envconf.Reader, readFile func(string) ([]byte, error)) []byte {
+	const env, envFile = "COFFER_FILES_LINK_KEY", "COFFER_FILES_LINK_KEY_FILE"
+	val, name := r.String(env, ""), env
+	if path := r.String(envFile, ""); path != "" {
+		if val != "" {
+			r.Fail(envFile, "set only one of %s and %s", env, envFile)
+			return nil
+		}
+		b, err := readFile(path)
+		if err != nil {
+			r.Fail(envFile, "cannot read %q: %v", path, err)
+			return nil
+		}
+		val, name = strings.TrimSpace(string(b)), envFile
+	}
+	if val == "" {
+		return nil
+	}
+	key, err := base64.StdEncoding.DecodeString(val)
+	if err != nil {
+		key, err = base64.RawURLEncoding.DecodeString(strings.TrimRight(val, "="))
+	}
+	if err != nil || len(key) < linktoken.MinKeyBytes {
+		r.Fail(name, "must be base64 of at least %d random bytes", linktoken.MinKeyBytes)
+		return nil
+	}
+	return key
 }

@@ -71,7 +71,9 @@ func (db *DB) CreateFile(ctx context.Context, f files.File) error {
 
 // FileByID implements files.MetadataStore.
 func (db *DB) FileByID(ctx context.Context, ownerID string, id uuid.UUID) (files.File, error) {
-	f, err := scanFile(db.pool.QueryRow(ctx, `SELECT `+fileColumns+` FROM files WHERE id = $1 AND owner_id = $2`, id, ownerID))
+	// The owner, and any user the owner shared the file with, may read it.
+	f, err := scanFile(db.pool.QueryRow(ctx, `SELECT `+fileColumns+` FROM files WHERE id = $1 AND (owner_id = $2
+		OR EXISTS (SELECT 1 FROM file_shares WHERE file_id = $1 AND user_id = $2))`, id, ownerID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return files.File{}, files.ErrNotFound
 	}
@@ -106,14 +108,19 @@ func (db *DB) ListFiles(ctx context.Context, ownerID string, opts files.ListOpti
 	if err != nil {
 		return files.Page{}, fmt.Errorf("postgres: list files: %w", mapErr(err))
 	}
-	var page files.Page
-	if len(list) > opts.Limit {
-		list = list[:opts.Limit]
+	return page(list, opts.Limit), nil
+}
+
+// page cuts a list fetched with limit+1 rows into a page and the cursor of the next.
+func page(list []files.File, limit int) files.Page {
+	var p files.Page
+	if len(list) > limit {
+		list = list[:limit]
 		last := list[len(list)-1]
-		page.NextCursor = encodeCursor(last.CreatedAt, last.ID)
+		p.NextCursor = encodeCursor(last.CreatedAt, last.ID)
 	}
-	page.Files = list
-	return page, nil
+	p.Files = list
+	return p
 }
 
 // DeleteFile implements files.MetadataStore.
