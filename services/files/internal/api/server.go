@@ -93,9 +93,11 @@ func NewServer(logger *slog.Logger, f Files, v TokenVerifier, ready Readiness, o
 	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{files: f, verifier: v, ready: ready, opts: opts, logger: logger, engine: gin.New()}
-	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger))
+	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger), s.canonicalPath)
 	s.engine.HandleMethodNotAllowed = true
-	// Paths are matched as sent: an encoded slash or dot-segment never becomes a route.
+	// Routes match the decoded path, and canonicalPath refuses any path whose encoding is not
+	// the canonical one (%2f, %2e, double encoding), so an encoded slash or dot-segment never
+	// becomes a route.
 	s.engine.UseRawPath = false
 	s.engine.RedirectTrailingSlash = false
 	s.engine.RedirectFixedPath = false
@@ -111,6 +113,16 @@ func NewServer(logger *slog.Logger, f Files, v TokenVerifier, ready Readiness, o
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// canonicalPath answers 404 to a path sent with non-canonical escapes: net/url records
+// those in RawPath, which is empty for every path our routes produce.
+func (s *Server) canonicalPath(c *gin.Context) {
+	if c.Request.URL.RawPath != "" {
+		s.problem(c, problem.New(http.StatusNotFound, "not_found", "no such route"))
+		return
+	}
+	c.Next()
+}
 
 // problem writes p and stops the handler chain.
 func (s *Server) problem(c *gin.Context, p *problem.Details) {

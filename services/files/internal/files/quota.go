@@ -25,7 +25,8 @@ type QuotaStore interface {
 type QuotaConfig struct {
 	// PerUser is each user's storage quota in bytes. 0 means unlimited.
 	PerUser int64
-	// Step is how much a streamed upload of unknown size reserves at a time. Default 8 MiB.
+	// Step is the most a streamed upload of undeclared size reserves at a time (it starts
+	// with what it has read and doubles). Default 8 MiB.
 	Step int64
 	// TTL is how long a reservation outlives its last extension (a crashed node's holds
 	// lapse after it). Default 1 hour.
@@ -104,7 +105,9 @@ func (r *quotaReader) Read(p []byte) (int, error) {
 	r.read += int64(n)
 	if r.read > r.granted {
 		need := r.read - r.granted
-		if e := r.reserve(need, max(need, r.q.cfg.Step)); e != nil {
+		// Grow geometrically up to Step: few round trips for a large upload, yet a small one
+		// does not hold far more than it needs while parallel uploads compete for the rest.
+		if e := r.reserve(need, max(need, min(r.q.cfg.Step, r.granted))); e != nil {
 			return 0, e
 		}
 	}
