@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -156,3 +157,5 @@ func rawHTTP(t testing.TB, addr string, request []byte) int {
 type chunked struct{ r io.Reader }
 
 func (c chunked) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func jsonBytes(v any) ([]byte, error) { return json.Marshal(v) }

@@ -105,10 +105,13 @@ func (l *Links) Create(ctx context.Context, ownerID string, fileID uuid.UUID, tt
 	if _, err := rand.Read(b[:]); err != nil {
 		return Link{}, "", fmt.Errorf("link id: %w", err)
 	}
-	now := l.now().UTC().Truncate(time.Second)
+	// JWT times are whole seconds: round the expiry up so a link never lives less than asked.
+	now := l.now().UTC()
+	exp := now.Add(ttl + time.Second - 1).Truncate(time.Second)
+	now = now.Truncate(time.Second)
 	link, err := l.store.CreateLink(ctx, ownerID, Link{
 		ID: uuid.New(), FileID: fileID, JTI: base64.RawURLEncoding.EncodeToString(b[:]),
-		ExpiresAt: now.Add(ttl), DownloadsLeft: maxDownloads, CreatedAt: now,
+		ExpiresAt: exp, DownloadsLeft: maxDownloads, CreatedAt: now,
 	})
 	if err != nil {
 		return Link{}, "", err
