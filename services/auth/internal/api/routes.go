@@ -5,6 +5,7 @@ func (s *Server) routes() {
 	r := s.engine
 	r.GET("/healthz", s.handleHealthz())
 	r.GET("/readyz", s.handleReadyz())
+	r.GET("/openapi.json", s.handleOpenAPI())
 
 	r.GET("/.well-known/jwks.json", s.handleJWKS())
 	r.GET("/.well-known/openid-configuration", s.handleDiscovery())
