@@ -8,6 +8,7 @@ require (
 	github.com/cofferhq/coffer/pkg v0.0.0
 	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/google/uuid v1.6.0
+	github.com/jackc/pgx/v5 v5.12.0
 )
 
 require (
@@ -23,7 +24,6 @@ require (
 	github.com/aws/smithy-go v1.28.9 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
-	github.com/jackc/pgx/v5 v5.12.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 )
 
