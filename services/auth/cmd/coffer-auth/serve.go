@@ -153,6 +153,6 @@ func stores(db *postgres.DB) auth.Stores {
 func serviceConfig(cfg config) auth.Config {
 	return auth.Config{
 		SignupEnabled: cfg.Signup, RefreshTTL: cfg.RefreshTTL, RefreshIdleTTL: cfg.RefreshIdle,
-		LoginWindow: cfg.LoginWindow, AccountAttempts: cfg.AccountMax, AddressAttempts: cfg.AddressMax,
+		LoginWindow: cfg.LoginWindow, PairAttempts: cfg.PairMax, AccountAttempts: cfg.AccountMax, AddressAttempts: cfg.AddressMax,
 	}
 }

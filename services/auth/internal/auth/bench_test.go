@@ -34,7 +34,7 @@ func BenchmarkClientCredentials(b *testing.B) {
 func BenchmarkRefresh(b *testing.B) {
 	ctx := context.Background()
 	e := newEnv(b)
-	svc := e.service(auth.Config{AccountAttempts: 1 << 30}, cheap)
+	svc := e.service(auth.Config{PairAttempts: 1 << 30, AccountAttempts: 1 << 30}, cheap)
 	pw := e.user(svc, "bench")
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -70,7 +70,7 @@ func TestClientCredentials(t *testing.T) {
 func TestLoginThrottleSharedAcrossReplicas(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	cfg := auth.Config{LoginWindow: time.Minute, AccountAttempts: 3, AddressAttempts: 6}
+	cfg := auth.Config{LoginWindow: time.Minute, PairAttempts: 2, AccountAttempts: 3, AddressAttempts: 6}
 	a, b := e.service(cfg, cheap), e.service(cfg, cheap)
 	pw := e.user(a, "heidi")
 	try := func(svc *auth.Service, user, pw, addr string) error {
@@ -118,6 +118,21 @@ func TestLoginThrottleSharedAcrossReplicas(t *testing.T) {
 	if err := try(b, "heidi", pw, "203.0.113.8"); err != nil {
 		t.Fatalf("another address is not throttled: %v", err)
 	}
+
+	// A single stranger guessing a password blocks only themselves: after their two failures
+	// they get 429, and the real user, from her own address, still logs in (the account-wide
+	// limit, default 50, is for guessers spread over many addresses).
+	c := e.service(auth.Config{LoginWindow: time.Minute, PairAttempts: 2}, cheap)
+	ivyPW := e.user(c, "ivy")
+	for range 2 {
+		try(c, "ivy", "stranger-guess", "198.51.100.66")
+	}
+	if err := try(c, "ivy", "stranger-guess", "198.51.100.66"); !errors.Is(err, auth.ErrThrottled) {
+		t.Fatalf("stranger's 3rd guess = %v, want ErrThrottled", err)
+	}
+	if err := try(c, "ivy", ivyPW, "198.51.100.77"); err != nil {
+		t.Fatalf("the real user is locked out by a stranger: %v", err)
+	}
 }
 
 // TestLoginTimingUnknownUserEqualsWrongPassword compares the CPU time the process spends on
@@ -128,7 +143,7 @@ func TestLoginThrottleSharedAcrossReplicas(t *testing.T) {
 func TestLoginTimingUnknownUserEqualsWrongPassword(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	svc := e.service(auth.Config{AccountAttempts: 1000, AddressAttempts: 1000}, password.DefaultParams)
+	svc := e.service(auth.Config{PairAttempts: 1000, AccountAttempts: 1000, AddressAttempts: 1000}, password.DefaultParams)
 	e.user(svc, "ivan")
 
 	cpu := func(user string) time.Duration {
@@ -176,7 +191,7 @@ func TestLoginStormIsBounded(t *testing.T) {
 	st := auth.Stores{Users: e.db, Refresh: e.db, Clients: e.db, Throttle: e.db}
 	issuer := keys.NewIssuer(e.keys, "https://auth.test", "coffer-files", time.Minute, nil)
 	svc := auth.NewService(st, password.NewHasher(password.DefaultParams, 1), issuer,
-		auth.Config{HashWait: 20 * time.Millisecond, AccountAttempts: 1000, AddressAttempts: 1000}, e.clock.Now)
+		auth.Config{HashWait: 20 * time.Millisecond, PairAttempts: 1000, AccountAttempts: 1000, AddressAttempts: 1000}, e.clock.Now)
 	const n = 12
 	errs := make(chan error, n)
 	for range n {

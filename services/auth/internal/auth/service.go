@@ -50,8 +50,12 @@ type Config struct {
 	HashWait time.Duration
 	// LoginWindow is the throttling window. Default 15 minutes.
 	LoginWindow time.Duration
-	// AccountAttempts is how many failed logins one username may take per window, from any
-	// address. Default 10.
+	// PairAttempts is how many failed logins one username may take per window from one
+	// client address. Default 5. This is the limit a single guesser meets; it does not lock
+	// the real user, who comes from another address, out.
+	PairAttempts int
+	// AccountAttempts is how many failed logins one username may take per window, from all
+	// addresses together: the limit for a guesser spread over many addresses. Default 50.
 	AccountAttempts int
 	// AddressAttempts is how many failed logins one client address may make per window,
 	// for any usernames. Default 100.
@@ -87,8 +91,11 @@ func NewService(st Stores, hasher PasswordHasher, issuer AccessTokenIssuer, cfg 
 	if cfg.LoginWindow == 0 {
 		cfg.LoginWindow = 15 * time.Minute
 	}
+	if cfg.PairAttempts == 0 {
+		cfg.PairAttempts = 5
+	}
 	if cfg.AccountAttempts == 0 {
-		cfg.AccountAttempts = 10
+		cfg.AccountAttempts = 50
 	}
 	if cfg.AddressAttempts == 0 {
 		cfg.AddressAttempts = 100
@@ -174,8 +181,8 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenResponse, e
 		return TokenResponse{}, err
 	}
 	username := strings.ToLower(req.Username)
-	accountKey, addressKey := "account:"+username, "address:"+req.Address
-	if err := s.throttle(ctx, accountKey, addressKey); err != nil {
+	keys := throttleKeys{account: "account:" + username, address: "address:" + req.Address, pair: "pair:" + req.Address + " " + username}
+	if err := s.throttle(ctx, keys); err != nil {
 		return TokenResponse{}, err
 	}
 	u, err := s.st.Users.UserByUsername(ctx, username)
@@ -190,19 +197,20 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenResponse, e
 	cancel()
 	if errors.Is(err, password.ErrBusy) {
 		// Not the caller's fault: the attempt does not count.
-		_ = s.st.Throttle.ForgetLoginAttempt(ctx, accountKey, false)
-		_ = s.st.Throttle.ForgetLoginAttempt(ctx, addressKey, false)
+		for _, k := range []string{keys.account, keys.address, keys.pair} {
+			_ = s.st.Throttle.ForgetLoginAttempt(ctx, k, false)
+		}
 		return TokenResponse{}, ErrBusy
 	}
 	if err != nil || u.Disabled {
 		return TokenResponse{}, ErrInvalidCredentials
 	}
-	// Only failures count: a success clears the account and gives the address its attempt back.
-	if err := s.st.Throttle.ForgetLoginAttempt(ctx, accountKey, true); err != nil {
-		return TokenResponse{}, err
-	}
-	if err := s.st.Throttle.ForgetLoginAttempt(ctx, addressKey, false); err != nil {
-		return TokenResponse{}, err
+	// Only failures count: a success clears the account's counts and gives the address its
+	// attempt back.
+	for k, reset := range map[string]bool{keys.account: true, keys.pair: true, keys.address: false} {
+		if err := s.st.Throttle.ForgetLoginAttempt(ctx, k, reset); err != nil {
+			return TokenResponse{}, err
+		}
 	}
 	now := s.now().UTC()
 	return s.issueForUser(ctx, u.ID, granted, RefreshToken{
@@ -211,20 +219,26 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenResponse, e
 	}, s.st.Refresh.CreateRefreshToken)
 }
 
+// throttleKeys are the counters one login attempt touches.
+type throttleKeys struct{ account, address, pair string }
+
 // throttle counts one attempt against each key and refuses once a key is over its limit.
-// Counting first (one atomic statement per key) keeps parallel attempts on several replicas
-// from slipping past the limit together.
-func (s *Service) throttle(ctx context.Context, accountKey, addressKey string) error {
+// Counting first (one atomic statement) keeps parallel attempts on several replicas from
+// slipping past the limit together.
+func (s *Service) throttle(ctx context.Context, k throttleKeys) error {
 	now := s.now().UTC()
-	counts, err := s.st.Throttle.CountLoginAttempt(ctx, []string{accountKey, addressKey}, now, now.Add(-s.cfg.LoginWindow))
+	counts, err := s.st.Throttle.CountLoginAttempt(ctx, []string{k.account, k.address, k.pair}, now, now.Add(-s.cfg.LoginWindow))
 	if err != nil {
 		return err
 	}
 	var wait time.Duration
 	for _, a := range counts {
 		limit := s.cfg.AddressAttempts
-		if a.Key == accountKey {
+		switch a.Key {
+		case k.account:
 			limit = s.cfg.AccountAttempts
+		case k.pair:
+			limit = s.cfg.PairAttempts
 		}
 		if a.Count > limit {
 			wait = max(wait, a.WindowStart.Add(s.cfg.LoginWindow).Sub(now))
