@@ -108,6 +108,9 @@ func NewService(st Stores, hasher PasswordHasher, issuer AccessTokenIssuer, cfg 
 
 var usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{2,63}$`)
 
+// maxUsernameLen is the longest valid username, in bytes.
+const maxUsernameLen = 64
+
 // ValidateUsername checks a username: 3 to 64 of a-z, 0-9, '.', '_', '-', starting with a
 // letter or digit. Usernames are compared case-insensitively, so they are stored lower-case.
 func ValidateUsername(u string) (string, error) {
@@ -173,7 +176,9 @@ type LoginRequest struct {
 // within the window return a *ThrottledError before any hashing; ErrBusy when no hashing
 // slot frees within Config.HashWait.
 func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenResponse, error) {
-	if len(req.Password) > password.MaxLength {
+	// Neither can match: refuse before any hashing or storage (a username longer than any
+	// valid one cannot exist, so this tells nothing about which users do).
+	if len(req.Password) > password.MaxLength || len(req.Username) > maxUsernameLen {
 		return TokenResponse{}, ErrInvalidCredentials
 	}
 	granted, err := narrowScopes(req.Scopes, accesstoken.AllScopes, s.cfg.DefaultScopes)
