@@ -1,13 +1,14 @@
 package main
 
 import (
+	"encoding/base64"
 	"log/slog"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/cofferhq/coffer/pkg/envconf"
+	"github.com/cofferhq/coffer/services/files/internal/linktoken"
 )
 
 // config is every setting of the file service, read from the environment.
@@ -22,6 +23,10 @@ type config struct {
 	Leeway          time.Duration // COFFER_FILES_CLOCK_LEEWAY, default 30s
 	DataDir         string        // COFFER_FILES_DATA_DIR, default "./data"
 	MaxFileSize     int64         // COFFER_FILES_MAX_FILE_SIZE, default 5G (suffixes K, M, G, T)
+	UserQuota       int64         // COFFER_FILES_USER_QUOTA, default 0 (unlimited): bytes each user may store
+	LinkKey         []byte        // COFFER_FILES_LINK_KEY (base64, >= 32 bytes) or COFFER_FILES_LINK_KEY_FILE; unset disables signed links
+	LinkMaxTTL      time.Duration // COFFER_FILES_LINK_MAX_TTL, default 168h: the longest expires_in
+	PublicURL       string        // COFFER_FILES_PUBLIC_URL, default "": base of link URLs (relative when empty)
 	Migrate         bool          // COFFER_FILES_MIGRATE, default true
 	DrainDelay      time.Duration // COFFER_FILES_DRAIN_DELAY, default 0
 	ShutdownTimeout time.Duration // COFFER_FILES_SHUTDOWN_TIMEOUT, default 30s
@@ -46,7 +51,7 @@ type s3Config struct {
 	PartSize  int64  // COFFER_FILES_S3_PART_SIZE, default 5M: multipart part size (memory per upload is about 3 parts)
 }
 
-func loadConfig(getenv func(string) string) (config, error) {
+func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error)) (config, error) {
 	r := envconf.New(getenv)
 	c := config{
 		Addr:            r.String("COFFER_FILES_ADDR", ":8082"),
@@ -57,6 +62,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Leeway:          r.Duration("COFFER_FILES_CLOCK_LEEWAY", 30*time.Second),
 		DataDir:         r.String("COFFER_FILES_DATA_DIR", "./data"),
 		MaxFileSize:     r.Int64("COFFER_FILES_MAX_FILE_SIZE", 5<<30),
+		UserQuota:       r.Int64("COFFER_FILES_USER_QUOTA", 0),
+		LinkMaxTTL:      r.Duration("COFFER_FILES_LINK_MAX_TTL", 7*24*time.Hour),
+		PublicURL:       strings.TrimSuffix(r.String("COFFER_FILES_PUBLIC_URL", ""), "/"),
 		Migrate:         r.Bool("COFFER_FILES_MIGRATE", true),
 		DrainDelay:      r.Duration("COFFER_FILES_DRAIN_DELAY", 0),
 		ShutdownTimeout: r.Duration("COFFER_FILES_SHUTDOWN_TIMEOUT", 30*time.Second),
@@ -73,8 +81,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 			Bucket:    r.String("COFFER_FILES_S3_BUCKET", ""),
 			Region:    r.String("COFFER_FILES_S3_REGION", "us-east-1"),
 			Prefix:    r.String("COFFER_FILES_S3_PREFIX", ""),
-			AccessKey: secret(r, getenv, "COFFER_FILES_S3_ACCESS_KEY"),
-			SecretKey: secret(r, getenv, "COFFER_FILES_S3_SECRET_KEY"),
+			AccessKey: r.Secret("COFFER_FILES_S3_ACCESS_KEY", readFile),
+			SecretKey: r.Secret("COFFER_FILES_S3_SECRET_KEY", readFile),
 			PartSize:  r.Int64("COFFER_FILES_S3_PART_SIZE", 5<<20),
 		}
 		if c.S3.Bucket == "" {
@@ -108,6 +116,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.MaxFileSize <= 0 {
 		r.Fail("COFFER_FILES_MAX_FILE_SIZE", "must be positive")
 	}
+	if c.UserQuota < 0 {
+		r.Fail("COFFER_FILES_USER_QUOTA", "must not be negative")
+	}
+	c.LinkKey = linkKey(r, readFile)
+	if c.LinkMaxTTL < time.Second {
+		r.Fail("COFFER_FILES_LINK_MAX_TTL", "at least 1s")
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			r.Fail("COFFER_FILES_PUBLIC_URL", "%q is not an http(s) URL", c.PublicURL)
+		}
+	}
 	if c.Leeway > 5*time.Minute {
 		r.Fail("COFFER_FILES_CLOCK_LEEWAY", "at most 5m")
 	}
@@ -120,22 +140,22 @@ func loadConfig(getenv func(string) string) (config, error) {
 	return c, r.Err()
 }
 
-// secret reads key from the environment or, when key+"_FILE" is set, from that file (a
-// mounted Kubernetes or Docker secret), trimmed. Setting both is an error.
-func secret(r *envconf.Reader, getenv func(string) string, key string) string {
-	v := strings.TrimSpace(getenv(key))
-	file := strings.TrimSpace(getenv(key + "_FILE"))
-	switch {
-	case file == "":
-		return v
-	case v != "":
-		r.Fail(key, "set either %s or %s_FILE, not both", key, key)
-		return ""
+// linkKey reads the signed-link key from COFFER_FILES_LINK_KEY or the file named by
+// COFFER_FILES_LINK_KEY_FILE (for mounted secrets); both hold base64 of at least 32 bytes.
+// Every file node must share it. Unset leaves links disabled.
+func linkKey(r *envconf.Reader, readFile func(string) ([]byte, error)) []byte {
+	const name = "COFFER_FILES_LINK_KEY"
+	val := r.Secret(name, readFile)
+	if val == "" {
+		return nil
 	}
-	b, err := os.ReadFile(file)
+	key, err := base64.StdEncoding.DecodeString(val)
 	if err != nil {
-		r.Fail(key+"_FILE", "cannot read: %v", err)
-		return ""
+		key, err = base64.RawURLEncoding.DecodeString(strings.TrimRight(val, "="))
 	}
-	return strings.TrimSpace(string(b))
+	if err != nil || len(key) < linktoken.MinKeyBytes {
+		r.Fail(name, "must be base64 of at least %d random bytes", linktoken.MinKeyBytes)
+		return nil
+	}
+	return key
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -14,12 +15,13 @@ import (
 	"github.com/cofferhq/coffer/pkg/serve"
 	"github.com/cofferhq/coffer/services/files/internal/api"
 	"github.com/cofferhq/coffer/services/files/internal/files"
+	"github.com/cofferhq/coffer/services/files/internal/linktoken"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
 	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
 )
 
 func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
-	cfg, err := loadConfig(getenv)
+	cfg, err := loadConfig(getenv, os.ReadFile)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
@@ -70,7 +72,20 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		}
 	}()
 
-	srv := api.NewServer(logger, svc, verifier, rd)
+	var signer files.LinkSigner
+	if cfg.LinkKey != nil {
+		if signer, err = linktoken.New(cfg.LinkKey); err != nil {
+			return err
+		}
+	} else {
+		logger.Info("signed links disabled: COFFER_FILES_LINK_KEY is not set")
+	}
+	srv := api.NewServer(logger, svc, verifier, rd, api.Options{
+		Uploads:   files.NewQuota(svc, db, files.QuotaConfig{PerUser: cfg.UserQuota}),
+		Shares:    files.NewSharing(db, nil),
+		Links:     files.NewLinks(db, blobs, signer, files.LinkConfig{MaxTTL: cfg.LinkMaxTTL}, nil),
+		PublicURL: cfg.PublicURL,
+	})
 	return serve.Run(ctx, logger, srv, &rd.serving, serve.Options{
 		Addr: cfg.Addr, DrainDelay: cfg.DrainDelay, ShutdownTimeout: cfg.ShutdownTimeout,
 	})
@@ -101,7 +116,7 @@ func (r *readiness) Ready(ctx context.Context) error {
 }
 
 func migrateCmd(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := loadConfig(getenv)
+	cfg, err := loadConfig(getenv, os.ReadFile)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}

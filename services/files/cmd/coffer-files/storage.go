@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -48,7 +49,7 @@ func newCollector(cfg config, blobs blobStore, db *postgres.DB, wait bool, logge
 
 // gcCmd runs the garbage collector once, waiting for any node's run in progress to finish.
 func gcCmd(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig(getenv)
+	cfg, err := loadConfig(getenv, os.ReadFile)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}

@@ -55,7 +55,7 @@ func TestStorageConfig(t *testing.T) {
 					env[k] = v
 				}
 			}
-			c, err := loadConfig(func(k string) string { return env[k] })
+			c, err := loadConfig(func(k string) string { return env[k] }, os.ReadFile)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one naming %s", err, tt.wantErr)

@@ -60,7 +60,8 @@ type ListOptions struct {
 type MetadataStore interface {
 	// CreateFile stores f; it becomes visible when this returns.
 	CreateFile(ctx context.Context, f File) error
-	// FileByID returns the file if ownerID owns it; ErrNotFound otherwise.
+	// FileByID returns the file if ownerID owns it or it is shared with ownerID (see
+	// ShareStore); ErrNotFound otherwise.
 	FileByID(ctx context.Context, ownerID string, id uuid.UUID) (File, error)
 	// ListFiles returns ownerID's files, newest first; ErrInvalidInput for a bad cursor.
 	ListFiles(ctx context.Context, ownerID string, opts ListOptions) (Page, error)
