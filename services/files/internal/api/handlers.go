@@ -147,6 +147,7 @@ func (s *Server) handleUpload() gin.HandlerFunc {
 		} else {
 			req.ContentType = ""
 		}
+		req.Body = bodyReader{req.Body}
 		if !isMultipart && r.ContentLength > 0 {
 			req.SizeHint = r.ContentLength
 		}
@@ -159,6 +160,19 @@ func (s *Server) handleUpload() gin.HandlerFunc {
 		c.Header("Repr-Digest", formatDigest(f.SHA256))
 		c.JSON(http.StatusCreated, toJSON(f))
 	}
+}
+
+// bodyReader marks a failure to read the request body (a truncated multipart body, a
+// client that hung up) as bad input, not a server fault; the size limit keeps its own error.
+type bodyReader struct{ r io.Reader }
+
+func (b bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	var maxBytes *http.MaxBytesError
+	if err != nil && err != io.EOF && !errors.As(err, &maxBytes) {
+		err = fmt.Errorf("%w: the request body could not be read (%v)", files.ErrInvalidInput, err)
+	}
+	return n, err
 }
 
 // maxSkippedParts bounds how many non-file parts a multipart upload may carry.
