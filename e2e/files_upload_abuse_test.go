@@ -173,3 +173,31 @@ func TestReadsDuringDelete(t *testing.T) {
 		}
 	}
 }
+
+// TestSilentUploadIsCutOff: an upload whose body goes silent longer than
+// COFFER_FILES_UPLOAD_IDLE_TIMEOUT is cut off, keeps nothing and releases its quota hold.
+func TestSilentUploadIsCutOff(t *testing.T) {
+	s, dir := filesStack(t, map[string]string{"COFFER_FILES_UPLOAD_IDLE_TIMEOUT": "300ms", "COFFER_FILES_USER_QUOTA": "1M"})
+	c := s.client()
+	alice := c.newUser("alice", "")
+	for _, ct := range []string{"application/octet-stream", "multipart/form-data; boundary=b"} {
+		conn, err := net.Dial("tcp", s.Files[0].Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /v1/files?name=silent HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\nContent-Length: 1000\r\n\r\nabc", alice.Token, ct)
+		conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		buf := make([]byte, 4096)
+		n, _ := conn.Read(buf) // returns once the server gives up on the body
+		conn.Close()
+		if n > 0 && !strings.Contains(string(buf[:n]), " 400 ") {
+			t.Fatalf("%s: server answered %q, want 400 or a closed connection", ct, buf[:n])
+		}
+		if n == 0 {
+			t.Fatalf("%s: connection closed without an answer", ct)
+		}
+	}
+	if rows, blobs, held := s.fileRows(), countFiles(t, dir), s.queryInt(`SELECT count(*) FROM file_quota_reservations`); rows != 0 || blobs != 0 || held != 0 {
+		t.Fatalf("after silent uploads: %d rows, %d files, %d reservations; want none", rows, blobs, held)
+	}
+}

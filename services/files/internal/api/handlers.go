@@ -115,7 +115,7 @@ func (s *Server) handleUpload() gin.HandlerFunc {
 			s.error(c, files.ErrTooLarge)
 			return
 		}
-		r.Body = http.MaxBytesReader(c.Writer, r.Body, limit)
+		r.Body = idleReader{ReadCloser: http.MaxBytesReader(c.Writer, r.Body, limit), rc: http.NewResponseController(c.Writer), idle: s.opts.UploadIdleTimeout}
 
 		req := files.UploadRequest{OwnerID: owner(c)}
 		if isMultipart {
@@ -162,8 +162,22 @@ func (s *Server) handleUpload() gin.HandlerFunc {
 	}
 }
 
+// idleReader requires each read of an upload body to make progress within idle, so a client
+// that goes silent cannot hold an upload (and its quota reservation) open for ever.
+type idleReader struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (r idleReader) Read(p []byte) (int, error) {
+	_ = r.rc.SetReadDeadline(time.Now().Add(r.idle)) // a writer without deadlines keeps none
+	return r.ReadCloser.Read(p)
+}
+
 // bodyReader marks a failure to read the request body (a truncated multipart body, a
-// client that hung up) as bad input, not a server fault; the size limit keeps its own error.
+// client that hung up or went silent) as bad input, not a server fault; the size limit keeps
+// its own error.
 type bodyReader struct{ r io.Reader }
 
 func (b bodyReader) Read(p []byte) (int, error) {
