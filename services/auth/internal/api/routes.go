@@ -1,11 +1,13 @@
 package api
 
+import "github.com/cofferhq/coffer/pkg/openapi"
+
 // routes lists the whole API of the auth service.
 func (s *Server) routes() {
 	r := s.engine
 	r.GET("/healthz", s.handleHealthz())
 	r.GET("/readyz", s.handleReadyz())
-	r.GET("/openapi.json", s.handleOpenAPI())
+	r.GET("/openapi.json", openapi.Handler(openAPI))
 
 	r.GET("/.well-known/jwks.json", s.handleJWKS())
 	r.GET("/.well-known/openid-configuration", s.handleDiscovery())
@@ -13,4 +15,8 @@ func (s *Server) routes() {
 
 	r.POST("/v1/users", s.handleSignUp())
 	r.POST("/v1/login", s.handleLogin())
+
+	// OAuth 2.0 (RFC 6749 form encoding and JSON errors, RFC 7009 revocation).
+	r.POST("/oauth2/token", s.handleToken())
+	r.POST("/oauth2/revoke", s.handleRevoke())
 }

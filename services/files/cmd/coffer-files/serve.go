@@ -14,7 +14,6 @@ import (
 
 	"github.com/cofferhq/coffer/pkg/serve"
 	"github.com/cofferhq/coffer/services/files/internal/api"
-	"github.com/cofferhq/coffer/services/files/internal/disk"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/linktoken"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
@@ -34,7 +33,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	}
 	defer pool.Close()
 	db := postgres.New(pool)
-	blobs, err := disk.New(cfg.DataDir)
+	blobs, err := openBlobStore(cfg)
 	if err != nil {
 		return err
 	}
@@ -67,6 +66,10 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 			delay = min(delay*2, 5*time.Second)
 		}
 		rd.migrated.Store(true)
+		if cfg.GCInterval > 0 {
+			// Every node collects; the collector's advisory lock lets one run at a time.
+			newCollector(cfg, blobs, db, false, logger).Run(ctx, cfg.GCInterval)
+		}
 	}()
 
 	var signer files.LinkSigner

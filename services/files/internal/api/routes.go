@@ -1,13 +1,16 @@
 package api
 
-import "github.com/cofferhq/coffer/pkg/accesstoken"
+import (
+	"github.com/cofferhq/coffer/pkg/accesstoken"
+	"github.com/cofferhq/coffer/pkg/openapi"
+)
 
 // routes lists the whole API of the file service.
 func (s *Server) routes() {
 	r := s.engine
 	r.GET("/healthz", s.handleHealthz())
 	r.GET("/readyz", s.handleReadyz())
-	r.GET("/openapi.json", s.handleOpenAPI())
+	r.GET("/openapi.json", openapi.Handler(openAPI))
 
 	read := s.authenticate(accesstoken.ScopeFilesRead)
 	write := s.authenticate(accesstoken.ScopeFilesWrite)

@@ -8,6 +8,7 @@ package tokenauth
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,6 +56,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// CacheSize is how many verified tokens are remembered. Default 10,000; negative
+	// disables the cache.
+	CacheSize int
 }
 
 // Verifier checks access tokens.
@@ -62,6 +66,7 @@ type Verifier struct {
 	opts   Options
 	kf     atomic.Pointer[keyfunc.Keyfunc]
 	parser *jwt.Parser
+	cache  *verifiedCache
 }
 
 // New returns a Verifier. Call Run to load and refresh keys; until the first key arrives,
@@ -88,7 +93,13 @@ func New(opts Options) (*Verifier, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	v := &Verifier{opts: opts}
+	switch {
+	case opts.CacheSize == 0:
+		opts.CacheSize = 10_000
+	case opts.CacheSize < 0:
+		opts.CacheSize = 0
+	}
+	v := &Verifier{opts: opts, cache: newVerifiedCache(opts.CacheSize)}
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{accesstoken.Algorithm}),
 		jwt.WithIssuer(opts.Issuer),
@@ -164,21 +175,52 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*accesstoken.Claims,
 	if len(raw) > MaxTokenBytes || strings.Count(raw, ".") != 2 {
 		return nil, fmt.Errorf("%w: malformed", ErrInvalidToken)
 	}
+	now := v.opts.Now()
+	if e, ok := v.cache.get(raw, now); ok {
+		if jwk, err := (*kfp).Storage().KeyRead(ctx, e.kid); err == nil && samePublicKey(jwk.Key(), e.key) {
+			return e.claims, nil
+		}
+		v.cache.remove(raw)
+		return nil, fmt.Errorf("%w: signing key no longer published", ErrInvalidToken)
+	}
 	kf := (*kfp).KeyfuncCtx(ctx)
-	var claims accesstoken.Claims
-	_, err := v.parser.ParseWithClaims(raw, &claims, func(t *jwt.Token) (any, error) {
+	var sc strictClaims
+	var kid string
+	var key any
+	_, err := v.parser.ParseWithClaims(raw, &sc, func(t *jwt.Token) (any, error) {
+		kid, _ = t.Header["kid"].(string)
 		if err := checkHeader(t.Header); err != nil {
 			return nil, err
 		}
-		return kf(t)
+		k, err := kf(t)
+		key = k
+		return k, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
+	claims := sc.accessClaims()
 	if claims.Subject == "" {
 		return nil, fmt.Errorf("%w: no sub", ErrInvalidToken)
 	}
-	return &claims, nil
+	if kid != "" {
+		v.cache.put(raw, cacheEntry{claims: claims, kid: kid, key: key, expires: claims.ExpiresAt.Add(v.opts.Leeway)})
+	}
+	return claims, nil
+}
+
+// samePublicKey reports whether a (the key now published under a kid) is b (the key that
+// verified a cached token).
+func samePublicKey(a, b any) bool {
+	type publicKeyer interface{ Public() crypto.PublicKey }
+	if pk, ok := a.(publicKeyer); ok {
+		a = pk.Public()
+	}
+	if a == b { // the same parsed key: the common case between JWKS refreshes
+		return true
+	}
+	ka, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && ka.Equal(b)
 }
 
 // checkHeader enforces the RFC 9068 typ and refuses headers that would change how the token
