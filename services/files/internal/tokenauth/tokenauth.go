@@ -178,6 +178,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*accesstoken.Claims,
 	if claims.Subject == "" {
 		return nil, fmt.Errorf("%w: no sub", ErrInvalidToken)
 	}
+	if err := checkDuplicates(raw); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
 	return &claims, nil
 }
 
