@@ -57,4 +57,3 @@ func TestDefaultParamsMeetOWASPMinimum(t *testing.T) {
 		t.Fatalf("DefaultParams = %+v, below m=19MiB t=2 p=1", p)
 	}
 }
-

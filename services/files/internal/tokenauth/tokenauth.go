@@ -8,6 +8,8 @@ package tokenauth
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -175,6 +177,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*accesstoken.Claims,
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
+	if err := checkClaimTypes(raw); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
 	if claims.Subject == "" {
 		return nil, fmt.Errorf("%w: no sub", ErrInvalidToken)
 	}
@@ -183,6 +188,45 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*accesstoken.Claims,
 	}
 	return &claims, nil
 }
+
+// checkClaimTypes rejects claims of the wrong JSON type that lenient decoding would accept:
+// golang-jwt reads a NumericDate from a JSON string ("exp":"9999999999") and from any float
+// (1e300). Times must be JSON numbers in a sane range; identifiers must be strings.
+func checkClaimTypes(raw string) error {
+	first := strings.IndexByte(raw, '.')
+	last := strings.LastIndexByte(raw, '.')
+	payload, err := base64.RawURLEncoding.DecodeString(raw[first+1 : last])
+	if err != nil {
+		return errors.New("payload encoding")
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &m); err != nil {
+		return errors.New("payload is not a JSON object")
+	}
+	for _, k := range []string{"exp", "nbf", "iat"} {
+		v, ok := m[k]
+		if !ok {
+			continue
+		}
+		var n json.Number
+		if len(v) == 0 || v[0] == '"' || json.Unmarshal(v, &n) != nil {
+			return fmt.Errorf("%s is not a number", k)
+		}
+		f, err := n.Float64()
+		if err != nil || f < 0 || f > maxNumericDate {
+			return fmt.Errorf("%s out of range", k)
+		}
+	}
+	for _, k := range []string{"iss", "sub", "jti", "scope", "client_id"} {
+		if v, ok := m[k]; ok && (len(v) == 0 || v[0] != '"') {
+			return fmt.Errorf("%s is not a string", k)
+		}
+	}
+	return nil
+}
+
+// maxNumericDate is the year 5138: far beyond any real token, far below float overflow.
+const maxNumericDate = 1e11
 
 // checkHeader enforces the RFC 9068 typ and refuses headers that would change how the token
 // is processed: crit (RFC 7515 4.1.11: unknown extensions must be rejected) and key-carrying
