@@ -5,17 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"slices"
 	"strings"
 )
 
 // errDuplicateMember is returned for a JOSE header or claims set that names a member twice.
 var errDuplicateMember = errors.New("duplicate member")
-
-// errNotNumericDate is returned for an exp, nbf or iat that is not a JSON number. golang-jwt
-// reads NumericDate through json.Number, which also takes a numeric string ("exp":"9999999999");
-// RFC 7519 section 2 says a NumericDate is a JSON numeric value.
-var errNotNumericDate = errors.New("exp, nbf and iat must be JSON numbers")
 
 // checkDuplicates refuses a token whose header or claims set repeats a member name.
 // encoding/json keeps the last duplicate, another parser may keep the first: such a token means
@@ -24,16 +18,12 @@ var errNotNumericDate = errors.New("exp, nbf and iat must be JSON numbers")
 func checkDuplicates(raw string) error {
 	header, rest, _ := strings.Cut(raw, ".")
 	payload, _, _ := strings.Cut(rest, ".")
-	for i, seg := range []string{header, payload} {
+	for _, seg := range []string{header, payload} {
 		b, err := base64.RawURLEncoding.DecodeString(seg)
 		if err != nil {
 			return err
 		}
-		var dates []string
-		if i == 1 {
-			dates = []string{"exp", "nbf", "iat"}
-		}
-		if err := uniqueMembers(b, dates...); err != nil {
+		if err := uniqueMembers(b); err != nil {
 			return err
 		}
 	}
@@ -41,9 +31,8 @@ func checkDuplicates(raw string) error {
 }
 
 // uniqueMembers reports errDuplicateMember if any object in the JSON document b repeats a
-// member name (after unescaping, so "s\u0075b" and "sub" are the same name), and
-// errNotNumericDate if a top-level member named in numbers holds anything but a number.
-func uniqueMembers(b []byte, numbers ...string) error {
+// member name (after unescaping, so "s\u0075b" and "sub" are the same name).
+func uniqueMembers(b []byte) error {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	type frame struct {
 		obj   bool
@@ -51,7 +40,6 @@ func uniqueMembers(b []byte, numbers ...string) error {
 		names map[string]struct{}
 	}
 	var stack []*frame
-	wantNumber := false
 	for {
 		tok, err := dec.Token()
 		if err != nil {
@@ -75,14 +63,7 @@ func uniqueMembers(b []byte, numbers ...string) error {
 			}
 			top.names[name] = struct{}{}
 			top.key = false
-			wantNumber = len(stack) == 1 && slices.Contains(numbers, name)
 			continue
-		}
-		if wantNumber {
-			if _, ok := tok.(float64); !ok {
-				return errNotNumericDate
-			}
-			wantNumber = false
 		}
 		if top != nil && top.obj {
 			top.key = true // this token is a value; the next is a name
