@@ -270,6 +270,9 @@ func serveBlob(c *gin.Context, f files.File, blob files.Blob) {
 	// Uploaded HTML or SVG opened directly still cannot run script or reach the origin.
 	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
 	h.Set("Cache-Control", "private, no-cache")
+	if rng := c.Request.Header.Get("Range"); rng != "" {
+		c.Request.Header.Set("Range", normalizeRange(rng, f.Size))
+	}
 	http.ServeContent(sendfileWriter{c.Writer}, c.Request, "", f.CreatedAt, blob)
 }
 
