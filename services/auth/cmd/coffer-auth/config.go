@@ -20,12 +20,19 @@ type config struct {
 	Issuer      string        // COFFER_AUTH_ISSUER, default "http://localhost:<port>"
 	Audience    string        // COFFER_AUTH_AUDIENCE, default "coffer-files"
 	AccessTTL   time.Duration // COFFER_AUTH_ACCESS_TOKEN_TTL, default 15m
-	RefreshTTL  time.Duration // COFFER_AUTH_REFRESH_TOKEN_TTL, default 720h
+	RefreshTTL  time.Duration // COFFER_AUTH_REFRESH_TOKEN_TTL, default 720h: a family's absolute lifetime
+	RefreshIdle time.Duration // COFFER_AUTH_REFRESH_TOKEN_IDLE_TTL, default 168h: an unused token's lifetime
 	Signup      bool          // COFFER_AUTH_SIGNUP, default false
 	KEK         []byte        // COFFER_AUTH_KEK (base64, 32 bytes) or COFFER_AUTH_KEK_FILE; required
 	KeyBits     int           // COFFER_AUTH_KEY_BITS, default 2048
 	KeyReload   time.Duration // COFFER_AUTH_KEY_RELOAD, default 30s: how often replicas re-read keys
 	JWKSMaxAge  time.Duration // COFFER_AUTH_JWKS_MAX_AGE, default 5m
+	KeyRotation time.Duration // COFFER_AUTH_KEY_ROTATION, default 720h: how long a key signs; 0 turns scheduled rotation off
+	KeyLeeway   time.Duration // COFFER_AUTH_KEY_LEEWAY, default 5m: verifiers' clock leeway, added before a retired key is removed
+	LoginWindow time.Duration // COFFER_AUTH_LOGIN_WINDOW, default 15m: the login throttling window
+	AccountMax  int           // COFFER_AUTH_LOGIN_ACCOUNT_ATTEMPTS, default 10: failed logins per username per window
+	AddressMax  int           // COFFER_AUTH_LOGIN_ADDRESS_ATTEMPTS, default 100: failed logins per client address per window
+	Proxies     []string      // COFFER_AUTH_TRUSTED_PROXIES, default none: comma-separated CIDRs whose X-Forwarded-For is believed
 	HashWorkers int           // COFFER_AUTH_HASH_CONCURRENCY, default GOMAXPROCS
 	Migrate     bool          // COFFER_AUTH_MIGRATE, default true: apply migrations at start
 	DrainDelay  time.Duration // COFFER_AUTH_DRAIN_DELAY, default 0
@@ -40,10 +47,17 @@ func loadConfig(getenv func(string) string, needKEK bool) (config, error) {
 		Audience:    r.String("COFFER_AUTH_AUDIENCE", "coffer-files"),
 		AccessTTL:   r.Duration("COFFER_AUTH_ACCESS_TOKEN_TTL", 15*time.Minute),
 		RefreshTTL:  r.Duration("COFFER_AUTH_REFRESH_TOKEN_TTL", 30*24*time.Hour),
+		RefreshIdle: r.Duration("COFFER_AUTH_REFRESH_TOKEN_IDLE_TTL", 7*24*time.Hour),
 		Signup:      r.Bool("COFFER_AUTH_SIGNUP", false),
 		KeyBits:     r.Int("COFFER_AUTH_KEY_BITS", 2048),
 		KeyReload:   r.Duration("COFFER_AUTH_KEY_RELOAD", 30*time.Second),
 		JWKSMaxAge:  r.Duration("COFFER_AUTH_JWKS_MAX_AGE", 5*time.Minute),
+		KeyRotation: r.Duration("COFFER_AUTH_KEY_ROTATION", 30*24*time.Hour),
+		KeyLeeway:   r.Duration("COFFER_AUTH_KEY_LEEWAY", 5*time.Minute),
+		LoginWindow: r.Duration("COFFER_AUTH_LOGIN_WINDOW", 15*time.Minute),
+		AccountMax:  r.Int("COFFER_AUTH_LOGIN_ACCOUNT_ATTEMPTS", 10),
+		AddressMax:  r.Int("COFFER_AUTH_LOGIN_ADDRESS_ATTEMPTS", 100),
+		Proxies:     strings.FieldsFunc(r.String("COFFER_AUTH_TRUSTED_PROXIES", ""), func(r rune) bool { return r == ',' || r == ' ' }),
 		HashWorkers: r.Int("COFFER_AUTH_HASH_CONCURRENCY", runtime.GOMAXPROCS(0)),
 		Migrate:     r.Bool("COFFER_AUTH_MIGRATE", true),
 		DrainDelay:  r.Duration("COFFER_AUTH_DRAIN_DELAY", 0),
@@ -59,8 +73,35 @@ func loadConfig(getenv func(string) string, needKEK bool) (config, error) {
 	if !strings.HasPrefix(c.Issuer, "https://") && !strings.HasPrefix(c.Issuer, "http://") {
 		r.Fail("COFFER_AUTH_ISSUER", "%q must be an http(s) URL", c.Issuer)
 	}
-	if c.AccessTTL < time.Minute || c.AccessTTL > 24*time.Hour {
-		r.Fail("COFFER_AUTH_ACCESS_TOKEN_TTL", "must be between 1m and 24h")
+	// Seconds are allowed so tests can watch tokens and keys expire; use minutes in production.
+	if c.AccessTTL < time.Second || c.AccessTTL > 24*time.Hour {
+		r.Fail("COFFER_AUTH_ACCESS_TOKEN_TTL", "must be between 1s and 24h")
+	}
+	if c.RefreshTTL < time.Minute {
+		r.Fail("COFFER_AUTH_REFRESH_TOKEN_TTL", "must be at least 1m")
+	}
+	if c.RefreshIdle < time.Minute {
+		r.Fail("COFFER_AUTH_REFRESH_TOKEN_IDLE_TTL", "must be at least 1m")
+	}
+	if c.KeyRotation != 0 && c.KeyRotation < time.Second {
+		r.Fail("COFFER_AUTH_KEY_ROTATION", "must be 0 (off) or at least 1s")
+	}
+	if c.JWKSMaxAge < time.Second {
+		r.Fail("COFFER_AUTH_JWKS_MAX_AGE", "must be at least 1s")
+	}
+	if c.LoginWindow < time.Second {
+		r.Fail("COFFER_AUTH_LOGIN_WINDOW", "must be at least 1s")
+	}
+	if c.AccountMax < 1 {
+		r.Fail("COFFER_AUTH_LOGIN_ACCOUNT_ATTEMPTS", "must be at least 1")
+	}
+	if c.AddressMax < 1 {
+		r.Fail("COFFER_AUTH_LOGIN_ADDRESS_ATTEMPTS", "must be at least 1")
+	}
+	for _, p := range c.Proxies {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			r.Fail("COFFER_AUTH_TRUSTED_PROXIES", "%q is not an IP address or CIDR", p)
+		}
 	}
 	if c.KeyReload <= 0 {
 		r.Fail("COFFER_AUTH_KEY_RELOAD", "must be positive")

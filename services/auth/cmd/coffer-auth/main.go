@@ -6,6 +6,12 @@
 //	coffer-auth [serve]                 run the service (default)
 //	coffer-auth migrate                 apply database migrations and exit
 //	coffer-auth users create NAME       create a user; the password is read from stdin
+//	coffer-auth users passwd NAME       set a user's password (stdin); ends their sessions
+//	coffer-auth users disable NAME      disable a user; ends their sessions
+//	coffer-auth clients create ID --scopes "files:read ..."
+//	                                    create a service client; prints its secret once
+//	coffer-auth keys list               list signing keys with their states and times
+//	coffer-auth keys rotate             publish a new key; it signs once verifiers have it
 //
 // Configuration is read from COFFER_AUTH_* environment variables; see config.go.
 package main
@@ -40,7 +46,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "migrate":
 		return migrateCmd(ctx, getenv, stdout, stderr)
 	case "users":
-		return usersCmd(ctx, args, getenv, stdin, stdout, stderr)
+		return usersCmd(ctx, args, getenv, stdin, stdout)
+	case "clients":
+		return clientsCmd(ctx, args, getenv, stdout, stderr)
+	case "keys":
+		return keysCmd(ctx, args, getenv, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -52,4 +62,10 @@ const usage = `usage:
   coffer-auth [serve]              run the service
   coffer-auth migrate              apply database migrations and exit
   coffer-auth users create NAME    create a user (password on stdin)
+  coffer-auth users passwd NAME    set a user's password (on stdin); ends their sessions
+  coffer-auth users disable NAME   disable a user; ends their sessions
+  coffer-auth clients create ID --scopes "files:read files:write"
+                                   create a service client; prints its secret once
+  coffer-auth keys list            list signing keys with their states and times
+  coffer-auth keys rotate          publish a new key; it signs once verifiers have it
 `

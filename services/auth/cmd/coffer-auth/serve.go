@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -39,20 +37,20 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	defer pool.Close()
 	db := postgres.New(pool)
 
-	km, err := keys.NewManager(db, keys.Options{KEK: cfg.KEK, Bits: cfg.KeyBits, Logger: logger})
+	km, err := keys.NewManager(db, keyOptions(cfg, logger))
 	if err != nil {
 		return err
 	}
 	issuer := keys.NewIssuer(km, cfg.Issuer, cfg.Audience, cfg.AccessTTL, nil)
 	hasher := password.NewHasher(password.DefaultParams, cfg.HashWorkers)
-	svc := auth.NewService(db, db, hasher, issuer, auth.Config{SignupEnabled: cfg.Signup, RefreshTTL: cfg.RefreshTTL}, nil)
+	svc := auth.NewService(stores(db), hasher, issuer, serviceConfig(cfg), nil)
 
 	// The listener comes up at once; the service reports ready only after the database is
 	// migrated and a signing key is loaded, retrying while PostgreSQL is unreachable.
 	var started atomic.Bool
 	var readiness serve.Readiness
 	ready := func() bool { return started.Load() && readiness.Ready() }
-	srv := api.NewServer(logger, api.Config{Issuer: cfg.Issuer, JWKSMaxAge: cfg.JWKSMaxAge}, svc, km, db, ready)
+	srv := api.NewServer(logger, api.Config{Issuer: cfg.Issuer, JWKSMaxAge: cfg.JWKSMaxAge, TrustedProxies: cfg.Proxies}, svc, km, db, ready)
 
 	go func() {
 		if err := retry(ctx, logger, "start", func() error { return start(ctx, pool, km, cfg) }); err != nil {
@@ -72,7 +70,10 @@ func start(ctx context.Context, pool *pgxpool.Pool, km *keys.Manager, cfg config
 			return err
 		}
 	}
-	return km.Bootstrap(ctx)
+	if err := km.Bootstrap(ctx); err != nil {
+		return err
+	}
+	return km.Step(ctx)
 }
 
 // retry calls f until it succeeds or ctx ends, backing off from 100ms to 5s. A bad
@@ -116,33 +117,25 @@ func migrateCmd(ctx context.Context, getenv func(string) string, stdout, stderr 
 	return nil
 }
 
-func usersCmd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) != 2 || args[0] != "create" {
-		return fmt.Errorf("usage: coffer-auth users create NAME (password on stdin)")
+// keyOptions derives the rotation contract from the settings that verifiers depend on.
+func keyOptions(cfg config, logger *slog.Logger) keys.Options {
+	return keys.Options{KEK: cfg.KEK, Bits: cfg.KeyBits, Logger: logger, Rotation: keys.Rotation{
+		Interval: cfg.KeyRotation,
+		// Two JWKS cache lifetimes, plus the time replicas take to notice the new key.
+		PublishLead: 2*cfg.JWKSMaxAge + cfg.KeyReload,
+		// Every token the key signed has expired, verifiers' leeway included, counting from
+		// the last replica to stop signing with it.
+		RetainAfterRetire: cfg.AccessTTL + cfg.KeyLeeway + cfg.KeyReload,
+	}}
+}
+
+func stores(db *postgres.DB) auth.Stores {
+	return auth.Stores{Users: db, Refresh: db, Clients: db, Throttle: db}
+}
+
+func serviceConfig(cfg config) auth.Config {
+	return auth.Config{
+		SignupEnabled: cfg.Signup, RefreshTTL: cfg.RefreshTTL, RefreshIdleTTL: cfg.RefreshIdle,
+		LoginWindow: cfg.LoginWindow, AccountAttempts: cfg.AccountMax, AddressAttempts: cfg.AddressMax,
 	}
-	cfg, err := loadConfig(getenv, false)
-	if err != nil {
-		return fmt.Errorf("configuration:\n%w", err)
-	}
-	line, err := bufio.NewReader(io.LimitReader(stdin, password.MaxLength+2)).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read password: %w", err)
-	}
-	pw := strings.TrimRight(line, "\r\n")
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return fmt.Errorf("database: %w", err)
-	}
-	defer pool.Close()
-	if _, err := postgres.Migrate(ctx, pool); err != nil {
-		return err
-	}
-	db := postgres.New(pool)
-	svc := auth.NewService(db, db, password.NewHasher(password.DefaultParams, 1), nil, auth.Config{}, nil)
-	u, err := svc.CreateUser(ctx, args[1], pw)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "created user %s (%s)\n", u.Username, u.ID)
-	return nil
 }

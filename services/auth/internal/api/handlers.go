@@ -11,6 +11,7 @@ import (
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
 	"github.com/cofferhq/coffer/pkg/problem"
+	"github.com/cofferhq/coffer/services/auth/internal/auth"
 )
 
 func (s *Server) handleHealthz() gin.HandlerFunc {
@@ -133,7 +134,9 @@ func (s *Server) handleLogin() gin.HandlerFunc {
 			s.error(c, err)
 			return
 		}
-		tok, err := s.accounts.Login(c.Request.Context(), req.Username, req.Password, strings.Fields(req.Scope))
+		tok, err := s.accounts.Login(c.Request.Context(), auth.LoginRequest{
+			Username: req.Username, Password: req.Password, Scopes: strings.Fields(req.Scope), Address: c.ClientIP(),
+		})
 		if err != nil {
 			s.error(c, err)
 			return

@@ -12,4 +12,8 @@ func (s *Server) routes() {
 
 	r.POST("/v1/users", s.handleSignUp())
 	r.POST("/v1/login", s.handleLogin())
+
+	// OAuth 2.0 (RFC 6749 form encoding and JSON errors, RFC 7009 revocation).
+	r.POST("/oauth2/token", s.handleToken())
+	r.POST("/oauth2/revoke", s.handleRevoke())
 }

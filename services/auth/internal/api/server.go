@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -22,7 +23,10 @@ import (
 // Accounts is what the API needs of the domain service.
 type Accounts interface {
 	SignUp(ctx context.Context, username, password string) (auth.User, error)
-	Login(ctx context.Context, username, password string, scopes []string) (auth.TokenResponse, error)
+	Login(ctx context.Context, req auth.LoginRequest) (auth.TokenResponse, error)
+	Refresh(ctx context.Context, refreshToken string, scopes []string) (auth.TokenResponse, error)
+	ClientCredentials(ctx context.Context, clientID, secret string, scopes []string) (auth.TokenResponse, error)
+	Revoke(ctx context.Context, token string) error
 }
 
 // KeySet publishes the public signing keys.
@@ -42,8 +46,11 @@ type Config struct {
 	Issuer string
 	// JWKSMaxAge is the Cache-Control max-age of the JWK Set. Default 5 minutes.
 	JWKSMaxAge time.Duration
-	// MaxBodyBytes caps JSON request bodies. Default 64 KiB.
+	// MaxBodyBytes caps JSON and form request bodies. Default 64 KiB.
 	MaxBodyBytes int64
+	// TrustedProxies are the CIDRs whose X-Forwarded-For names the client address (for
+	// login throttling). Default none: the peer address is the client.
+	TrustedProxies []string
 }
 
 // Server is the auth service's HTTP handler.
@@ -68,6 +75,10 @@ func NewServer(logger *slog.Logger, cfg Config, accounts Accounts, keys KeySet, 
 	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{accounts: accounts, keys: keys, db: db, cfg: cfg, logger: logger, ready: ready, engine: gin.New()}
+	if err := s.engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		// Validated by the caller's configuration; a bad list trusts no one.
+		_ = s.engine.SetTrustedProxies(nil)
+	}
 	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger))
 	s.engine.HandleMethodNotAllowed = true
 	s.engine.NoRoute(func(c *gin.Context) {
@@ -89,22 +100,56 @@ func (s *Server) problem(c *gin.Context, p *problem.Details) {
 	c.Abort()
 }
 
-// error maps any error to its problem response: the one place errors become HTTP.
-func (s *Server) error(c *gin.Context, err error) {
+// error writes err as a problem+json response.
+func (s *Server) error(c *gin.Context, err error) { s.problem(c, s.toProblem(c, err)) }
+
+// oauthError writes err as an RFC 6749 section 5.2 error response ({"error": ...}), which
+// OAuth clients expect from the token and revocation endpoints. The status and code come from
+// the same mapping as every other error.
+func (s *Server) oauthError(c *gin.Context, err error) {
+	p := s.toProblem(c, err)
+	h := c.Writer.Header()
+	if p.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int((p.RetryAfter+time.Second-1)/time.Second)))
+	}
+	if p.Status == http.StatusUnauthorized {
+		// RFC 6749 section 5.2: invalid_client answers with the scheme the client may use.
+		h.Set("WWW-Authenticate", `Basic realm="coffer"`)
+	}
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	c.JSON(p.Status, gin.H{"error": p.Code, "error_description": p.Detail})
+	c.Abort()
+}
+
+// toProblem maps any error to its problem: the one place errors become HTTP. Codes on the
+// OAuth endpoints are RFC 6749 error codes.
+func (s *Server) toProblem(c *gin.Context, err error) *problem.Details {
 	var p *problem.Details
 	var maxBytes *http.MaxBytesError
+	var throttled *auth.ThrottledError
 	switch {
 	case errors.As(err, &p):
 	case errors.Is(err, auth.ErrInvalidInput):
 		p = problem.New(http.StatusBadRequest, "invalid_request", err.Error())
 	case errors.Is(err, auth.ErrInvalidScope):
 		p = problem.New(http.StatusBadRequest, "invalid_scope", err.Error())
+	case errors.Is(err, auth.ErrInvalidGrant):
+		// One answer for unknown, expired, revoked and reused tokens.
+		p = problem.New(http.StatusBadRequest, "invalid_grant", "the refresh token is invalid, expired or revoked")
+	case errors.Is(err, auth.ErrInvalidClient):
+		p = problem.New(http.StatusUnauthorized, "invalid_client", "client authentication failed")
+	case errors.Is(err, auth.ErrUnsupportedGrantType):
+		p = problem.New(http.StatusBadRequest, "unsupported_grant_type", "grant_type must be refresh_token or client_credentials")
 	case errors.Is(err, auth.ErrUsernameTaken):
 		p = problem.New(http.StatusConflict, "username_taken", "that username is taken")
 	case errors.Is(err, auth.ErrSignupDisabled):
 		p = problem.New(http.StatusForbidden, "signup_disabled", "self-service sign-up is disabled")
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		p = problem.New(http.StatusUnauthorized, "invalid_credentials", "invalid username or password")
+	case errors.As(err, &throttled):
+		p = problem.New(http.StatusTooManyRequests, "too_many_attempts", "too many login attempts; retry later")
+		p.RetryAfter = throttled.RetryAfter
 	case errors.Is(err, auth.ErrBusy):
 		p = problem.New(http.StatusServiceUnavailable, "busy", "the service is at capacity; retry later")
 		p.RetryAfter = time.Second
@@ -117,7 +162,7 @@ func (s *Server) error(c *gin.Context, err error) {
 		s.logger.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 		p = problem.New(http.StatusInternalServerError, "internal", "internal error")
 	}
-	s.problem(c, p)
+	return p
 }
 
 // decode reads a JSON body into v, bounded in size, rejecting unknown fields and trailing data.

@@ -20,12 +20,13 @@ import (
 
 // PasswordHasher hashes and checks passwords (package password).
 type PasswordHasher interface {
+	// Hash returns the encoded hash; password.ErrBusy when no slot frees before ctx ends.
 	Hash(ctx context.Context, pw string) (string, error)
 	// Verify returns nil on a match; an empty hash must cost as much as a real one.
 	Verify(ctx context.Context, pw, hash string) error
 }
 
-// AccessTokenIssuer signs access tokens (package tokens).
+// AccessTokenIssuer signs access tokens (package keys).
 type AccessTokenIssuer interface {
 	Issue(ctx context.Context, subject, clientID string, scopes []string) (token string, ttl time.Duration, err error)
 }
@@ -34,38 +35,68 @@ type AccessTokenIssuer interface {
 // serves Coffer's own clients (CLI, web).
 const FirstPartyClientID = "coffer"
 
-// Config holds the Service's policy settings.
+// Config holds the Service's policy settings. Zero values take the defaults named here.
 type Config struct {
 	// SignupEnabled allows self-service sign-up. Default off.
 	SignupEnabled bool
 	// RefreshTTL is a refresh token family's absolute lifetime. Default 30 days.
 	RefreshTTL time.Duration
+	// RefreshIdleTTL is how long an unused refresh token stays valid. Default 7 days.
+	RefreshIdleTTL time.Duration
 	// DefaultScopes are granted to users when a request names none. Default files:read files:write.
 	DefaultScopes []string
+	// HashWait bounds how long a login waits for a password-hashing slot before ErrBusy.
+	// Default 2s.
+	HashWait time.Duration
+	// LoginWindow is the throttling window. Default 15 minutes.
+	LoginWindow time.Duration
+	// AccountAttempts is how many failed logins one username may take per window, from any
+	// address. Default 10.
+	AccountAttempts int
+	// AddressAttempts is how many failed logins one client address may make per window,
+	// for any usernames. Default 100.
+	AddressAttempts int
 }
 
-// Service implements sign-up and login.
+// Service implements sign-up, login and the OAuth 2.0 token and revocation endpoints.
 type Service struct {
-	users   UserStore
-	refresh RefreshStore
-	hasher  PasswordHasher
-	issuer  AccessTokenIssuer
-	cfg     Config
-	now     func() time.Time
+	st     Stores
+	hasher PasswordHasher
+	issuer AccessTokenIssuer
+	cfg    Config
+	now    func() time.Time
+	// dummyClientHash is compared against when a client id is unknown, so that unknown and
+	// known clients cost the same.
+	dummyClientHash []byte
 }
 
-// NewService wires a Service.
-func NewService(users UserStore, refresh RefreshStore, hasher PasswordHasher, issuer AccessTokenIssuer, cfg Config, now func() time.Time) *Service {
+// NewService wires a Service. now is the clock (nil: time.Now).
+func NewService(st Stores, hasher PasswordHasher, issuer AccessTokenIssuer, cfg Config, now func() time.Time) *Service {
 	if cfg.RefreshTTL == 0 {
 		cfg.RefreshTTL = 30 * 24 * time.Hour
+	}
+	if cfg.RefreshIdleTTL == 0 {
+		cfg.RefreshIdleTTL = 7 * 24 * time.Hour
 	}
 	if cfg.DefaultScopes == nil {
 		cfg.DefaultScopes = []string{accesstoken.ScopeFilesRead, accesstoken.ScopeFilesWrite}
 	}
+	if cfg.HashWait == 0 {
+		cfg.HashWait = 2 * time.Second
+	}
+	if cfg.LoginWindow == 0 {
+		cfg.LoginWindow = 15 * time.Minute
+	}
+	if cfg.AccountAttempts == 0 {
+		cfg.AccountAttempts = 10
+	}
+	if cfg.AddressAttempts == 0 {
+		cfg.AddressAttempts = 100
+	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{users: users, refresh: refresh, hasher: hasher, issuer: issuer, cfg: cfg, now: now}
+	return &Service{st: st, hasher: hasher, issuer: issuer, cfg: cfg, now: now, dummyClientHash: HashSecret("coffer-dummy-client")}
 }
 
 var usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{2,63}$`)
@@ -99,77 +130,193 @@ func (s *Service) CreateUser(ctx context.Context, username, pw string) (User, er
 		return User{}, mapPasswordErr(err)
 	}
 	u := User{ID: uuid.New(), Username: username, PasswordHash: hash, CreatedAt: s.now().UTC()}
-	if err := s.users.CreateUser(ctx, u); err != nil {
+	if err := s.st.Users.CreateUser(ctx, u); err != nil {
 		return User{}, err
 	}
 	return u, nil
 }
 
+// DisableUser disables a user and ends every refresh token family they hold; ErrNotFound if
+// there is no such user.
+func (s *Service) DisableUser(ctx context.Context, username string) error {
+	return s.st.Users.DisableUser(ctx, strings.ToLower(username), s.now().UTC())
+}
+
+// SetPassword changes a user's password and ends every refresh token family they hold.
+func (s *Service) SetPassword(ctx context.Context, username, pw string) error {
+	hash, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return mapPasswordErr(err)
+	}
+	return s.st.Users.SetPasswordHash(ctx, strings.ToLower(username), hash, s.now().UTC())
+}
+
+// LoginRequest is a password login.
+type LoginRequest struct {
+	Username string
+	Password string
+	Scopes   []string
+	// Address is the client's network address, for per-address throttling.
+	Address string
+}
+
 // Login checks a username and password and issues an access token and a refresh token.
 // Unknown users, disabled users and wrong passwords all return ErrInvalidCredentials after
-// the same amount of hashing work.
-func (s *Service) Login(ctx context.Context, username, pw string, scopes []string) (TokenResponse, error) {
-	if len(pw) > password.MaxLength {
+// the same amount of hashing work. Too many attempts for the username or from the address
+// within the window return a *ThrottledError before any hashing; ErrBusy when no hashing
+// slot frees within Config.HashWait.
+func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenResponse, error) {
+	if len(req.Password) > password.MaxLength {
 		return TokenResponse{}, ErrInvalidCredentials
 	}
-	granted, err := s.narrowScopes(scopes)
+	granted, err := narrowScopes(req.Scopes, accesstoken.AllScopes, s.cfg.DefaultScopes)
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	u, err := s.users.UserByUsername(ctx, strings.ToLower(username))
+	username := strings.ToLower(req.Username)
+	accountKey, addressKey := "account:"+username, "address:"+req.Address
+	if err := s.throttle(ctx, accountKey, addressKey); err != nil {
+		return TokenResponse{}, err
+	}
+	u, err := s.st.Users.UserByUsername(ctx, username)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		u = User{} // Verify against the dummy hash below.
 	case err != nil:
 		return TokenResponse{}, err
 	}
-	if err := s.hasher.Verify(ctx, pw, u.PasswordHash); err != nil {
-		if errors.Is(err, password.ErrBusy) {
-			return TokenResponse{}, ErrBusy
-		}
+	hctx, cancel := context.WithTimeout(ctx, s.cfg.HashWait)
+	err = s.hasher.Verify(hctx, req.Password, u.PasswordHash)
+	cancel()
+	if errors.Is(err, password.ErrBusy) {
+		// Not the caller's fault: the attempt does not count.
+		_ = s.st.Throttle.ForgetLoginAttempt(ctx, accountKey, false)
+		_ = s.st.Throttle.ForgetLoginAttempt(ctx, addressKey, false)
+		return TokenResponse{}, ErrBusy
+	}
+	if err != nil || u.Disabled {
 		return TokenResponse{}, ErrInvalidCredentials
 	}
-	if u.Disabled {
-		return TokenResponse{}, ErrInvalidCredentials
+	// Only failures count: a success clears the account and gives the address its attempt back.
+	if err := s.st.Throttle.ForgetLoginAttempt(ctx, accountKey, true); err != nil {
+		return TokenResponse{}, err
 	}
-	return s.issue(ctx, u, uuid.New(), granted)
+	if err := s.st.Throttle.ForgetLoginAttempt(ctx, addressKey, false); err != nil {
+		return TokenResponse{}, err
+	}
+	now := s.now().UTC()
+	return s.issueForUser(ctx, u.ID, granted, RefreshToken{
+		ID: uuid.New(), FamilyID: uuid.New(), UserID: u.ID, Scope: strings.Join(granted, " "),
+		CreatedAt: now, ExpiresAt: now.Add(min(s.cfg.RefreshIdleTTL, s.cfg.RefreshTTL)), FamilyExpiresAt: now.Add(s.cfg.RefreshTTL),
+	}, s.st.Refresh.CreateRefreshToken)
 }
 
-func (s *Service) issue(ctx context.Context, u User, family uuid.UUID, scopes []string) (TokenResponse, error) {
-	at, ttl, err := s.issuer.Issue(ctx, u.ID.String(), FirstPartyClientID, scopes)
+// throttle counts one attempt against each key and refuses once a key is over its limit.
+// Counting first (one atomic statement per key) keeps parallel attempts on several replicas
+// from slipping past the limit together.
+func (s *Service) throttle(ctx context.Context, accountKey, addressKey string) error {
+	now := s.now().UTC()
+	counts, err := s.st.Throttle.CountLoginAttempt(ctx, []string{accountKey, addressKey}, now, now.Add(-s.cfg.LoginWindow))
 	if err != nil {
-		return TokenResponse{}, err
+		return err
+	}
+	var wait time.Duration
+	for _, a := range counts {
+		limit := s.cfg.AddressAttempts
+		if a.Key == accountKey {
+			limit = s.cfg.AccountAttempts
+		}
+		if a.Count > limit {
+			wait = max(wait, a.WindowStart.Add(s.cfg.LoginWindow).Sub(now))
+		}
+	}
+	if wait > 0 {
+		return &ThrottledError{RetryAfter: max(wait, time.Second)}
+	}
+	return nil
+}
+
+// Refresh exchanges a refresh token for a new access token and a new refresh token in the
+// same family (RFC 6749 section 6). The presented token is used up; presenting it again
+// revokes the family (ErrRefreshReused). scopes may narrow the access token's scope within
+// the family's; the new refresh token keeps the family's scope.
+func (s *Service) Refresh(ctx context.Context, token string, scopes []string) (TokenResponse, error) {
+	if !plausibleSecret(token) {
+		return TokenResponse{}, ErrInvalidGrant
 	}
 	rt, hash, err := NewRefreshSecret()
 	if err != nil {
 		return TokenResponse{}, err
 	}
+	var resp TokenResponse
 	now := s.now().UTC()
-	scope := strings.Join(scopes, " ")
-	if err := s.refresh.CreateRefreshToken(ctx, RefreshToken{
-		ID: uuid.New(), FamilyID: family, UserID: u.ID, Hash: hash, Scope: scope,
-		CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL),
-	}); err != nil {
+	err = s.st.Refresh.RotateRefreshToken(ctx, HashRefreshSecret(token), now, func(used RefreshToken) (RefreshToken, error) {
+		granted, err := narrowScopes(scopes, strings.Fields(used.Scope), strings.Fields(used.Scope))
+		if err != nil {
+			return RefreshToken{}, err
+		}
+		at, ttl, err := s.issuer.Issue(ctx, used.UserID.String(), FirstPartyClientID, granted)
+		if err != nil {
+			return RefreshToken{}, err
+		}
+		resp = TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int(ttl / time.Second), RefreshToken: rt, Scope: strings.Join(granted, " ")}
+		return RefreshToken{
+			ID: uuid.New(), FamilyID: used.FamilyID, UserID: used.UserID, Hash: hash, Scope: used.Scope,
+			CreatedAt: now, ExpiresAt: minTime(now.Add(s.cfg.RefreshIdleTTL), used.FamilyExpiresAt), FamilyExpiresAt: used.FamilyExpiresAt,
+		}, nil
+	})
+	if err != nil {
 		return TokenResponse{}, err
 	}
-	return TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int(ttl / time.Second), RefreshToken: rt, Scope: scope}, nil
+	return resp, nil
 }
 
-// narrowScopes returns the requested scopes if each is allowed for users, or the defaults.
-func (s *Service) narrowScopes(requested []string) ([]string, error) {
+// Revoke ends the family of a refresh token (RFC 7009). Unknown or malformed tokens, and
+// access tokens (which are stateless), are accepted silently, as the RFC asks.
+func (s *Service) Revoke(ctx context.Context, token string) error {
+	if !plausibleSecret(token) {
+		return nil
+	}
+	return s.st.Refresh.RevokeRefreshFamily(ctx, HashRefreshSecret(token), s.now().UTC())
+}
+
+// issueForUser signs an access token and stores a new refresh token built from rt.
+func (s *Service) issueForUser(ctx context.Context, userID uuid.UUID, scopes []string, rt RefreshToken, store func(context.Context, RefreshToken) error) (TokenResponse, error) {
+	at, ttl, err := s.issuer.Issue(ctx, userID.String(), FirstPartyClientID, scopes)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	secret, hash, err := NewRefreshSecret()
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	rt.Hash = hash
+	if err := store(ctx, rt); err != nil {
+		return TokenResponse{}, err
+	}
+	return TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int(ttl / time.Second), RefreshToken: secret, Scope: strings.Join(scopes, " ")}, nil
+}
+
+// narrowScopes returns the requested scopes if each is in allowed, or def when none is asked.
+func narrowScopes(requested, allowed, def []string) ([]string, error) {
 	if len(requested) == 0 {
-		return s.cfg.DefaultScopes, nil
+		return def, nil
 	}
 	out := make([]string, 0, len(requested))
 	for _, r := range requested {
-		if !slices.Contains(accesstoken.AllScopes, r) {
-			return nil, fmt.Errorf("%w: %q", ErrInvalidScope, r)
+		if !slices.Contains(allowed, r) {
+			return nil, fmt.Errorf("%w: %q is not allowed", ErrInvalidScope, r)
 		}
 		if !slices.Contains(out, r) {
 			out = append(out, r)
 		}
 	}
 	return out, nil
+}
+
+// ParseScopes validates a space-separated scope list against the scopes Coffer knows.
+func ParseScopes(s string) ([]string, error) {
+	return narrowScopes(strings.Fields(s), accesstoken.AllScopes, nil)
 }
 
 // NewRefreshSecret returns a new opaque refresh token (256 random bits, base64url) and the
@@ -184,9 +331,22 @@ func NewRefreshSecret() (token string, hash []byte, err error) {
 }
 
 // HashRefreshSecret is the stored form of a refresh token.
-func HashRefreshSecret(token string) []byte {
-	sum := sha256.Sum256([]byte(token))
+func HashRefreshSecret(token string) []byte { return HashSecret(token) }
+
+// HashSecret is the stored form of a high-entropy secret (refresh token, client secret).
+func HashSecret(secret string) []byte {
+	sum := sha256.Sum256([]byte(secret))
 	return sum[:]
+}
+
+// plausibleSecret rejects values that cannot be a secret Coffer issued, before any lookup.
+func plausibleSecret(s string) bool { return len(s) >= 32 && len(s) <= 256 }
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func mapPasswordErr(err error) error {

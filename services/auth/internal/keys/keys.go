@@ -56,6 +56,7 @@ type Sealed struct {
 	CreatedAt   time.Time
 	ActivatedAt *time.Time
 	RetiredAt   *time.Time
+	ActivateAt  *time.Time // when a next key is due to start signing
 }
 
 // Store persists sealed keys. Implementations must keep at most one key active.
@@ -65,6 +66,17 @@ type Store interface {
 	// InsertActiveIfNone stores k as the active key unless an active key exists already;
 	// it reports whether k was stored. Replicas racing here leave exactly one active key.
 	InsertActiveIfNone(ctx context.Context, k Sealed) (bool, error)
+	// InsertNextIfNone stores k in the next state unless a next key exists already; it
+	// reports whether k was stored. Of racing replicas exactly one stores its key.
+	InsertNextIfNone(ctx context.Context, k Sealed) (bool, error)
+	// Promote retires the key activeID and activates the key nextID at now, in one
+	// transaction, only if activeID is still active and nextID still next (compare and
+	// swap). It reports whether it did; of racing replicas exactly one does.
+	Promote(ctx context.Context, activeID, nextID string, now time.Time) (bool, error)
+	// ScheduleNext moves the activation of the next key kid to at, if that is earlier.
+	ScheduleNext(ctx context.Context, kid string, at time.Time) error
+	// RemoveRetired deletes keys retired at or before retiredBy and returns their ids.
+	RemoveRetired(ctx context.Context, retiredBy time.Time) ([]string, error)
 }
 
 // Key is an opened signing key.
@@ -85,6 +97,29 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives reload errors. Default: discard.
 	Logger *slog.Logger
+	// Rotation is the rotation schedule and its contract with verifiers.
+	Rotation Rotation
+}
+
+// Rotation is the key rotation contract. A key moves next → active → retired → removed:
+//
+//   - next: published in the JWKS, not signing, for at least PublishLead, so every verifier
+//     that caches the JWKS (for up to its max-age) has fetched it before its first token;
+//   - active: the one key that signs, for Interval;
+//   - retired: no longer signing, still published for RetainAfterRetire, until every token
+//     it signed has expired;
+//   - removed: deleted from storage, gone from the JWKS; its tokens no longer verify.
+type Rotation struct {
+	// Interval is how long a key signs before the next one takes over. 0 turns scheduled
+	// rotation off (on-demand rotation still works).
+	Interval time.Duration
+	// PublishLead is how long a next key is published before it signs. Set it to at least
+	// two JWKS max-ages plus the replicas' reload interval. Default 10 minutes + 30s.
+	PublishLead time.Duration
+	// RetainAfterRetire is how long a retired key stays published: the access token lifetime
+	// plus verifiers' clock leeway plus the replicas' reload interval (a replica that has not
+	// reloaded yet still signs with it). Default 15m + 5m + 30s.
+	RetainAfterRetire time.Duration
 }
 
 // Manager holds the current keys in memory and reloads them from the store.
@@ -94,6 +129,7 @@ type Manager struct {
 	bits   int
 	now    func() time.Time
 	logger *slog.Logger
+	rot    Rotation
 
 	mu     sync.RWMutex
 	active *Key
@@ -128,6 +164,13 @@ func NewManager(store Store, opts Options) (*Manager, error) {
 	}
 	if m.logger == nil {
 		m.logger = slog.New(slog.DiscardHandler)
+	}
+	m.rot = opts.Rotation
+	if m.rot.PublishLead == 0 {
+		m.rot.PublishLead = 10*time.Minute + 30*time.Second
+	}
+	if m.rot.RetainAfterRetire == 0 {
+		m.rot.RetainAfterRetire = 20*time.Minute + 30*time.Second
 	}
 	return m, nil
 }
@@ -240,7 +283,9 @@ func (m *Manager) Reload(ctx context.Context) error {
 	return nil
 }
 
-// Run reloads keys every interval until ctx ends, so a replica sees keys another created.
+// Run advances the rotation and reloads keys every interval until ctx ends, so a replica
+// sees keys another created. Every replica runs it; the store's compare-and-swap updates make
+// sure only one of them changes each key.
 func (m *Manager) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -249,8 +294,8 @@ func (m *Manager) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := m.Reload(ctx); err != nil && ctx.Err() == nil {
-				m.logger.Error("reload signing keys", "err", err)
+			if err := m.Step(ctx); err != nil && ctx.Err() == nil {
+				m.logger.Error("rotate signing keys", "err", err)
 			}
 		}
 	}

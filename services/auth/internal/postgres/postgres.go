@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -30,9 +31,11 @@ type DB struct {
 }
 
 var (
-	_ auth.UserStore    = (*DB)(nil)
-	_ auth.RefreshStore = (*DB)(nil)
-	_ keys.Store        = (*DB)(nil)
+	_ auth.UserStore     = (*DB)(nil)
+	_ auth.RefreshStore  = (*DB)(nil)
+	_ auth.ClientStore   = (*DB)(nil)
+	_ auth.ThrottleStore = (*DB)(nil)
+	_ keys.Store         = (*DB)(nil)
 )
 
 // New wraps a pool.
@@ -79,28 +82,16 @@ func (db *DB) UserByUsername(ctx context.Context, username string) (auth.User, e
 	return u, nil
 }
 
-// CreateRefreshToken implements auth.RefreshStore.
-func (db *DB) CreateRefreshToken(ctx context.Context, t auth.RefreshToken) error {
-	_, err := db.pool.Exec(ctx,
-		`INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, scope, created_at, expires_at)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		t.ID, t.FamilyID, t.UserID, t.Hash, t.Scope, t.CreatedAt, t.ExpiresAt)
-	if err != nil {
-		return fmt.Errorf("postgres: create refresh token: %w", err)
-	}
-	return nil
-}
-
 // ListKeys implements keys.Store.
 func (db *DB) ListKeys(ctx context.Context) ([]keys.Sealed, error) {
 	rows, err := db.pool.Query(ctx,
-		`SELECT kid, state, sealed, created_at, activated_at, retired_at FROM signing_keys ORDER BY created_at`)
+		`SELECT kid, state, sealed, created_at, activated_at, retired_at, activate_at FROM signing_keys ORDER BY created_at`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list keys: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (keys.Sealed, error) {
 		var k keys.Sealed
-		err := r.Scan(&k.ID, &k.State, &k.Sealed, &k.CreatedAt, &k.ActivatedAt, &k.RetiredAt)
+		err := r.Scan(&k.ID, &k.State, &k.Sealed, &k.CreatedAt, &k.ActivatedAt, &k.RetiredAt, &k.ActivateAt)
 		return k, err
 	})
 	if err != nil {
@@ -120,6 +111,71 @@ func (db *DB) InsertActiveIfNone(ctx context.Context, k keys.Sealed) (bool, erro
 		return false, fmt.Errorf("postgres: insert key: %w", err)
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// InsertNextIfNone implements keys.Store, through the partial unique index on the next state.
+func (db *DB) InsertNextIfNone(ctx context.Context, k keys.Sealed) (bool, error) {
+	tag, err := db.pool.Exec(ctx,
+		`INSERT INTO signing_keys (kid, state, sealed, created_at, activate_at)
+		 VALUES ($1, 'next', $2, $3, $4) ON CONFLICT DO NOTHING`,
+		k.ID, k.Sealed, k.CreatedAt, k.ActivateAt)
+	if err != nil {
+		return false, fmt.Errorf("postgres: insert next key: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// Promote implements keys.Store. The first UPDATE takes the active row's lock; a racing
+// replica waits for it, then finds the row no longer active and gives up.
+func (db *DB) Promote(ctx context.Context, activeID, nextID string, now time.Time) (bool, error) {
+	errLost := errors.New("lost the race")
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE signing_keys SET state = 'retired', retired_at = $2 WHERE kid = $1 AND state = 'active'`, activeID, now)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return errLost
+		}
+		tag, err = tx.Exec(ctx, `UPDATE signing_keys SET state = 'active', activated_at = $2, activate_at = NULL WHERE kid = $1 AND state = 'next'`, nextID, now)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return errLost
+		}
+		return nil
+	})
+	if errors.Is(err, errLost) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("postgres: promote key: %w", err)
+	}
+	return true, nil
+}
+
+// ScheduleNext implements keys.Store.
+func (db *DB) ScheduleNext(ctx context.Context, kid string, at time.Time) error {
+	_, err := db.pool.Exec(ctx,
+		`UPDATE signing_keys SET activate_at = $2 WHERE kid = $1 AND state = 'next' AND (activate_at IS NULL OR activate_at > $2)`, kid, at)
+	if err != nil {
+		return fmt.Errorf("postgres: schedule key: %w", err)
+	}
+	return nil
+}
+
+// RemoveRetired implements keys.Store.
+func (db *DB) RemoveRetired(ctx context.Context, retiredBy time.Time) ([]string, error) {
+	rows, err := db.pool.Query(ctx, `DELETE FROM signing_keys WHERE state = 'retired' AND retired_at <= $1 RETURNING kid`, retiredBy)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: remove retired keys: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: remove retired keys: %w", err)
+	}
+	return ids, nil
 }
 
 func isUniqueViolation(err error) bool {

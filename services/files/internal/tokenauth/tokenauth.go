@@ -8,8 +8,7 @@ package tokenauth
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
+	"crypto"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -57,6 +56,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// CacheSize is how many verified tokens are remembered. Default 10,000; negative
+	// disables the cache.
+	CacheSize int
 }
 
 // Verifier checks access tokens.
@@ -64,6 +66,7 @@ type Verifier struct {
 	opts   Options
 	kf     atomic.Pointer[keyfunc.Keyfunc]
 	parser *jwt.Parser
+	cache  *verifiedCache
 }
 
 // New returns a Verifier. Call Run to load and refresh keys; until the first key arrives,
@@ -90,7 +93,13 @@ func New(opts Options) (*Verifier, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	v := &Verifier{opts: opts}
+	switch {
+	case opts.CacheSize == 0:
+		opts.CacheSize = 10_000
+	case opts.CacheSize < 0:
+		opts.CacheSize = 0
+	}
+	v := &Verifier{opts: opts, cache: newVerifiedCache(opts.CacheSize)}
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{accesstoken.Algorithm}),
 		jwt.WithIssuer(opts.Issuer),
@@ -166,67 +175,56 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*accesstoken.Claims,
 	if len(raw) > MaxTokenBytes || strings.Count(raw, ".") != 2 {
 		return nil, fmt.Errorf("%w: malformed", ErrInvalidToken)
 	}
+	now := v.opts.Now()
+	if e, ok := v.cache.get(raw, now); ok {
+		if jwk, err := (*kfp).Storage().KeyRead(ctx, e.kid); err == nil && samePublicKey(jwk.Key(), e.key) {
+			return e.claims, nil
+		}
+		v.cache.remove(raw)
+		return nil, fmt.Errorf("%w: signing key no longer published", ErrInvalidToken)
+	}
 	kf := (*kfp).KeyfuncCtx(ctx)
-	var claims accesstoken.Claims
-	_, err := v.parser.ParseWithClaims(raw, &claims, func(t *jwt.Token) (any, error) {
+	var sc strictClaims
+	var kid string
+	var key any
+	_, err := v.parser.ParseWithClaims(raw, &sc, func(t *jwt.Token) (any, error) {
+		kid, _ = t.Header["kid"].(string)
 		if err := checkHeader(t.Header); err != nil {
 			return nil, err
 		}
-		return kf(t)
+		k, err := kf(t)
+		key = k
+		return k, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	if err := checkClaimTypes(raw); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
-	}
+	claims := sc.accessClaims()
 	if claims.Subject == "" {
 		return nil, fmt.Errorf("%w: no sub", ErrInvalidToken)
 	}
 	if err := checkDuplicates(raw); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	return &claims, nil
+	if kid != "" {
+		v.cache.put(raw, cacheEntry{claims: claims, kid: kid, key: key, expires: claims.ExpiresAt.Add(v.opts.Leeway)})
+	}
+	return claims, nil
 }
 
-// checkClaimTypes rejects claims of the wrong JSON type that lenient decoding would accept:
-// golang-jwt reads a NumericDate from a JSON string ("exp":"9999999999") and from any float
-// (1e300). Times must be JSON numbers in a sane range; identifiers must be strings.
-func checkClaimTypes(raw string) error {
-	first := strings.IndexByte(raw, '.')
-	last := strings.LastIndexByte(raw, '.')
-	payload, err := base64.RawURLEncoding.DecodeString(raw[first+1 : last])
-	if err != nil {
-		return errors.New("payload encoding")
+// samePublicKey reports whether a (the key now published under a kid) is b (the key that
+// verified a cached token).
+func samePublicKey(a, b any) bool {
+	type publicKeyer interface{ Public() crypto.PublicKey }
+	if pk, ok := a.(publicKeyer); ok {
+		a = pk.Public()
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &m); err != nil {
-		return errors.New("payload is not a JSON object")
+	if a == b { // the same parsed key: the common case between JWKS refreshes
+		return true
 	}
-	for _, k := range []string{"exp", "nbf", "iat"} {
-		v, ok := m[k]
-		if !ok {
-			continue
-		}
-		var n json.Number
-		if len(v) == 0 || v[0] == '"' || json.Unmarshal(v, &n) != nil {
-			return fmt.Errorf("%s is not a number", k)
-		}
-		f, err := n.Float64()
-		if err != nil || f < 0 || f > maxNumericDate {
-			return fmt.Errorf("%s out of range", k)
-		}
-	}
-	for _, k := range []string{"iss", "sub", "jti", "scope", "client_id"} {
-		if v, ok := m[k]; ok && (len(v) == 0 || v[0] != '"') {
-			return fmt.Errorf("%s is not a string", k)
-		}
-	}
-	return nil
+	ka, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && ka.Equal(b)
 }
-
-// maxNumericDate is the year 5138: far beyond any real token, far below float overflow.
-const maxNumericDate = 1e11
 
 // checkHeader enforces the RFC 9068 typ and refuses headers that would change how the token
 // is processed: crit (RFC 7515 4.1.11: unknown extensions must be rejected) and key-carrying

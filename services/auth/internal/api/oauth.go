@@ -1,0 +1,143 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cofferhq/coffer/services/auth/internal/auth"
+)
+
+// handleToken is the OAuth 2.0 token endpoint (RFC 6749 section 3.2) for the refresh_token
+// and client_credentials grants.
+func (s *Server) handleToken() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		form, err := s.decodeForm(c)
+		if err != nil {
+			s.oauthError(c, err)
+			return
+		}
+		id, secret, hasClient, err := clientAuth(c.Request, form)
+		if err != nil {
+			s.oauthError(c, err)
+			return
+		}
+		scopes := strings.Fields(form.Get("scope"))
+		var tok auth.TokenResponse
+		switch form.Get("grant_type") {
+		case "refresh_token":
+			// Refresh tokens belong to Coffer's own public client; no other may use them.
+			if hasClient && id != auth.FirstPartyClientID {
+				s.oauthError(c, auth.ErrInvalidGrant)
+				return
+			}
+			rt := form.Get("refresh_token")
+			if rt == "" {
+				s.oauthError(c, fmt.Errorf("%w: refresh_token is required", auth.ErrInvalidInput))
+				return
+			}
+			tok, err = s.accounts.Refresh(c.Request.Context(), rt, scopes)
+		case "client_credentials":
+			if !hasClient || secret == "" {
+				s.oauthError(c, auth.ErrInvalidClient)
+				return
+			}
+			tok, err = s.accounts.ClientCredentials(c.Request.Context(), id, secret, scopes)
+		case "":
+			err = fmt.Errorf("%w: grant_type is required", auth.ErrInvalidInput)
+		default:
+			err = auth.ErrUnsupportedGrantType
+		}
+		if err != nil {
+			s.oauthError(c, err)
+			return
+		}
+		c.Header("Pragma", "no-cache")
+		encode(c, http.StatusOK, tok)
+	}
+}
+
+// handleRevoke is the RFC 7009 revocation endpoint. Refresh tokens are held by Coffer's
+// public client, so possession of the token is the authorisation to revoke it. The answer is
+// 200 whether or not the token was known (RFC 7009 section 2.2).
+func (s *Server) handleRevoke() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		form, err := s.decodeForm(c)
+		if err != nil {
+			s.oauthError(c, err)
+			return
+		}
+		tok := form.Get("token")
+		if tok == "" {
+			s.oauthError(c, fmt.Errorf("%w: token is required", auth.ErrInvalidInput))
+			return
+		}
+		if err := s.accounts.Revoke(c.Request.Context(), tok); err != nil {
+			s.oauthError(c, err)
+			return
+		}
+		c.Header("Cache-Control", "no-store")
+		c.Status(http.StatusOK)
+	}
+}
+
+// decodeForm reads an application/x-www-form-urlencoded body, bounded in size, refusing
+// repeated parameters (RFC 6749 section 3.2).
+func (s *Server) decodeForm(c *gin.Context) (url.Values, error) {
+	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, fmt.Errorf("%w: send application/x-www-form-urlencoded", auth.ErrInvalidInput)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var maxBytes *http.MaxBytesError
+		if errors.As(err, &maxBytes) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: cannot read the request body", auth.ErrInvalidInput)
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, fmt.Errorf("%w: malformed form body", auth.ErrInvalidInput)
+	}
+	for k, vs := range form {
+		if len(vs) > 1 {
+			return nil, fmt.Errorf("%w: parameter %q repeated", auth.ErrInvalidInput, k)
+		}
+	}
+	return form, nil
+}
+
+// clientAuth reads client credentials from HTTP Basic (client_secret_basic, with the
+// form-encoding of RFC 6749 section 2.3.1) or the form (client_secret_post). Using both at
+// once is refused (section 2.3).
+func clientAuth(r *http.Request, form url.Values) (id, secret string, ok bool, err error) {
+	bid, bsecret, basic := r.BasicAuth()
+	if r.Header.Get("Authorization") != "" && !basic {
+		return "", "", false, auth.ErrInvalidClient
+	}
+	_, postID := form["client_id"]
+	_, postSecret := form["client_secret"]
+	if basic {
+		if postSecret || (postID && form.Get("client_id") != "") {
+			return "", "", false, fmt.Errorf("%w: use one client authentication method", auth.ErrInvalidInput)
+		}
+		if id, err = url.QueryUnescape(bid); err != nil {
+			return "", "", false, auth.ErrInvalidClient
+		}
+		if secret, err = url.QueryUnescape(bsecret); err != nil {
+			return "", "", false, auth.ErrInvalidClient
+		}
+		return id, secret, true, nil
+	}
+	if postID {
+		return form.Get("client_id"), form.Get("client_secret"), true, nil
+	}
+	return "", "", false, nil
+}

@@ -1,0 +1,81 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cofferhq/coffer/services/auth/internal/auth"
+)
+
+// CreateClient implements auth.ClientStore.
+func (db *DB) CreateClient(ctx context.Context, c auth.Client) error {
+	_, err := db.pool.Exec(ctx,
+		`INSERT INTO clients (id, secret_hash, scopes, disabled, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		c.ID, c.SecretHash, strings.Join(c.Scopes, " "), c.Disabled, c.CreatedAt)
+	if isUniqueViolation(err) {
+		return auth.ErrClientExists
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: create client: %w", err)
+	}
+	return nil
+}
+
+// ClientByID implements auth.ClientStore.
+func (db *DB) ClientByID(ctx context.Context, id string) (auth.Client, error) {
+	var c auth.Client
+	var scopes string
+	err := db.pool.QueryRow(ctx, `SELECT id, secret_hash, scopes, disabled, created_at FROM clients WHERE id = $1`, id).
+		Scan(&c.ID, &c.SecretHash, &scopes, &c.Disabled, &c.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return auth.Client{}, auth.ErrNotFound
+	}
+	if err != nil {
+		return auth.Client{}, fmt.Errorf("postgres: client by id: %w", err)
+	}
+	c.Scopes = strings.Fields(scopes)
+	return c, nil
+}
+
+// CountLoginAttempt implements auth.ThrottleStore. Keys are upserted in sorted order so two
+// attempts touching the same keys cannot deadlock.
+func (db *DB) CountLoginAttempt(ctx context.Context, keys []string, now, windowStartedBefore time.Time) ([]auth.Attempts, error) {
+	rows, err := db.pool.Query(ctx,
+		`INSERT INTO login_throttle AS t (key, window_start, attempts)
+		 SELECT k, $2, 1 FROM unnest($1::text[]) AS k ORDER BY k
+		 ON CONFLICT (key) DO UPDATE SET
+		   attempts     = CASE WHEN t.window_start <= $3 THEN 1 ELSE t.attempts + 1 END,
+		   window_start = CASE WHEN t.window_start <= $3 THEN $2 ELSE t.window_start END
+		 RETURNING key, attempts, window_start`, keys, now, windowStartedBefore)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: count login attempt: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (auth.Attempts, error) {
+		var a auth.Attempts
+		err := r.Scan(&a.Key, &a.Count, &a.WindowStart)
+		return a, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: count login attempt: %w", err)
+	}
+	return out, nil
+}
+
+// ForgetLoginAttempt implements auth.ThrottleStore.
+func (db *DB) ForgetLoginAttempt(ctx context.Context, key string, reset bool) error {
+	var err error
+	if reset {
+		_, err = db.pool.Exec(ctx, `DELETE FROM login_throttle WHERE key = $1`, key)
+	} else {
+		_, err = db.pool.Exec(ctx, `UPDATE login_throttle SET attempts = greatest(attempts - 1, 0) WHERE key = $1`, key)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: forget login attempt: %w", err)
+	}
+	return nil
+}

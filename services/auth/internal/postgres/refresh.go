@@ -1,0 +1,95 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/cofferhq/coffer/services/auth/internal/auth"
+)
+
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// CreateRefreshToken implements auth.RefreshStore.
+func (db *DB) CreateRefreshToken(ctx context.Context, t auth.RefreshToken) error {
+	return createRefreshToken(ctx, db.pool, t)
+}
+
+func createRefreshToken(ctx context.Context, q execer, t auth.RefreshToken) error {
+	_, err := q.Exec(ctx,
+		`INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, scope, created_at, expires_at, family_expires_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		t.ID, t.FamilyID, t.UserID, t.Hash, t.Scope, t.CreatedAt, t.ExpiresAt, t.FamilyExpiresAt)
+	if err != nil {
+		return fmt.Errorf("postgres: create refresh token: %w", err)
+	}
+	return nil
+}
+
+// RotateRefreshToken implements auth.RefreshStore. The single UPDATE ... WHERE used_at IS
+// NULL takes the row lock: a concurrent rotation of the same token waits for it, then finds
+// the row used and matches nothing, so at most one wins.
+func (db *DB) RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, next func(auth.RefreshToken) (auth.RefreshToken, error)) error {
+	reused := false
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var used auth.RefreshToken
+		err := tx.QueryRow(ctx,
+			`UPDATE refresh_tokens r SET used_at = $2
+			 FROM users u
+			 WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.revoked_at IS NULL
+			   AND r.expires_at > $2 AND r.family_expires_at > $2
+			   AND u.id = r.user_id AND NOT u.disabled
+			 RETURNING r.id, r.family_id, r.user_id, r.token_hash, r.scope, r.created_at, r.expires_at, r.family_expires_at`,
+			hash, now).Scan(&used.ID, &used.FamilyID, &used.UserID, &used.Hash, &used.Scope, &used.CreatedAt, &used.ExpiresAt, &used.FamilyExpiresAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			var family uuid.UUID
+			var usedAt *time.Time
+			err := tx.QueryRow(ctx, `SELECT family_id, used_at FROM refresh_tokens WHERE token_hash = $1`, hash).Scan(&family, &usedAt)
+			if errors.Is(err, pgx.ErrNoRows) || (err == nil && usedAt == nil) {
+				return auth.ErrInvalidGrant // unknown, revoked, expired, or its user is disabled
+			}
+			if err != nil {
+				return fmt.Errorf("postgres: rotate refresh token: %w", err)
+			}
+			// Replay of a used token: someone else may hold the family. End it.
+			if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL`, family, now); err != nil {
+				return fmt.Errorf("postgres: revoke refresh family: %w", err)
+			}
+			reused = true
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: rotate refresh token: %w", err)
+		}
+		n, err := next(used)
+		if err != nil {
+			return err
+		}
+		return createRefreshToken(ctx, tx, n)
+	})
+	if err != nil {
+		return err
+	}
+	if reused {
+		return auth.ErrRefreshReused
+	}
+	return nil
+}
+
+// RevokeRefreshFamily implements auth.RefreshStore.
+func (db *DB) RevokeRefreshFamily(ctx context.Context, hash []byte, now time.Time) error {
+	_, err := db.pool.Exec(ctx,
+		`UPDATE refresh_tokens SET revoked_at = $2
+		 WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL`, hash, now)
+	if err != nil {
+		return fmt.Errorf("postgres: revoke refresh family: %w", err)
+	}
+	return nil
+}
