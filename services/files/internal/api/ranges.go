@@ -5,9 +5,10 @@ import (
 	"strings"
 )
 
-// normalizeRange drops zero-length suffix ranges ("bytes=-0") from a Range field before
-// http.ServeContent sees it. ServeContent answers "bytes=-0" with 206 and the impossible
-// Content-Range "bytes N-(N-1)/N"; RFC 9110 section 14.1.1 makes a zero suffix unsatisfiable.
+// normalizeRange drops zero-length suffix ranges ("bytes=-0", or any suffix of an empty file)
+// from a Range field before http.ServeContent sees it. ServeContent answers them with 206 and
+// an impossible Content-Range ("bytes N-(N-1)/N", "bytes 0--1/0"); RFC 9110 section 14.1.1
+// makes them unsatisfiable.
 // When nothing else is left, the field asks for a range starting at the end of the file, which
 // ServeContent answers with 416 and "bytes */N" (and still honours a stale If-Range).
 func normalizeRange(field string, size int64) string {
@@ -20,7 +21,7 @@ func normalizeRange(field string, size int64) string {
 	for _, spec := range strings.Split(specs, ",") {
 		start, end, _ := strings.Cut(strings.TrimSpace(spec), "-")
 		if strings.TrimSpace(start) == "" {
-			if n, err := strconv.ParseInt(strings.TrimSpace(end), 10, 64); err == nil && n == 0 {
+			if n, err := strconv.ParseInt(strings.TrimSpace(end), 10, 64); err == nil && (n == 0 || size == 0) {
 				dropped = true
 				continue
 			}

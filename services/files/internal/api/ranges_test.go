@@ -17,4 +17,10 @@ func TestNormalizeRange(t *testing.T) {
 			t.Errorf("normalizeRange(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
+	// Nothing of an empty file is satisfiable, suffix or not.
+	for in, want := range map[string]string{"bytes=-1": "bytes=0-", "bytes=-5,0-1": "bytes=0-1"} {
+		if got := normalizeRange(in, 0); got != want {
+			t.Errorf("normalizeRange(%q, 0) = %q, want %q", in, got, want)
+		}
+	}
 }
