@@ -140,6 +140,11 @@ func TestAbortedUploadLeavesNothing(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			b := newBackend(t)
 			s := startStack(t, stackOptions{FilesEnv: b.env})
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("file node logs:\n%s", s.Files[0].Logs())
+				}
+			})
 			c := s.client()
 			tok := c.signUp("alice")
 
