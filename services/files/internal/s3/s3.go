@@ -160,7 +160,11 @@ func (s *Store) objectKey(key string) string { return s.prefix + key }
 // it part by part.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
 	cr := &countingReader{ctx: ctx, r: r}
-	_, err := s.uploader.Upload(ctx, &s3.PutObjectInput{
+	// The body stops at once when ctx ends (countingReader checks it), but parts already
+	// being sent are let finish: a part request cut off on our side can still be stored by
+	// the server after the abort below, which brings the upload back. So the requests run
+	// on a context that the client's departure does not cancel; the SDK's timeouts bound them.
+	_, err := s.uploader.Upload(context.WithoutCancel(ctx), &s3.PutObjectInput{
 		Bucket: aws.String(s.bucket),
 		Key:    aws.String(s.objectKey(key)),
 		Body:   cr,
