@@ -105,6 +105,7 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
 		s.removeBlob(ctx, f.BlobKey)
 		return File{}, ErrDigestMismatch
 	}
+	crashPoint("after-blob") // fault suite: the blob is durable, the row is not
 	f.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
 	if err := s.meta.CreateFile(ctx, f); err != nil {
 		s.removeBlob(ctx, f.BlobKey)
