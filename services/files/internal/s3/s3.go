@@ -36,6 +36,7 @@ type S3API interface {
 	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, opts ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 	ListMultipartUploads(ctx context.Context, in *s3.ListMultipartUploadsInput, opts ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error)
+	ListParts(ctx context.Context, in *s3.ListPartsInput, opts ...func(*s3.Options)) (*s3.ListPartsOutput, error)
 }
 
 // Config locates the bucket and tunes uploads.
@@ -159,7 +160,11 @@ func (s *Store) objectKey(key string) string { return s.prefix + key }
 // it part by part.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
 	cr := &countingReader{ctx: ctx, r: r}
-	_, err := s.uploader.Upload(ctx, &s3.PutObjectInput{
+	// The body stops at once when ctx ends (countingReader checks it), but parts already
+	// being sent are let finish: a part request cut off on our side can still be stored by
+	// the server after the abort below, which brings the upload back. So the requests run
+	// on a context that the client's departure does not cancel; the SDK's timeouts bound them.
+	_, err := s.uploader.Upload(context.WithoutCancel(ctx), &s3.PutObjectInput{
 		Bucket: aws.String(s.bucket),
 		Key:    aws.String(s.objectKey(key)),
 		Body:   cr,
@@ -171,20 +176,48 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error)
 	// began, and delete the object in case completion succeeded but its answer was lost.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 	defer cancel()
+	var cleanupErr error
 	var mf manager.MultiUploadFailure
 	if errors.As(err, &mf) && mf.UploadID() != "" {
-		if _, aerr := s.api.AbortMultipartUpload(cctx, &s3.AbortMultipartUploadInput{
-			Bucket: aws.String(s.bucket), Key: aws.String(s.objectKey(key)), UploadId: aws.String(mf.UploadID()),
-		}); aerr != nil && !isNoSuchUpload(aerr) {
-			err = errors.Join(err, fmt.Errorf("abort multipart upload: %w", aerr))
+		if aerr := s.abort(cctx, s.objectKey(key), mf.UploadID()); aerr != nil {
+			cleanupErr = fmt.Errorf("s3: abort multipart upload (the collector will): %w", aerr)
 		}
 		_ = s.Delete(cctx, key)
 	}
 	if cr.err != nil {
 		// The body's own error (too large, client gone) explains the failure best.
-		return cr.n, fmt.Errorf("s3: put %s: %w", key, cr.err)
+		return cr.n, errors.Join(fmt.Errorf("s3: put %s: %w", key, cr.err), cleanupErr)
 	}
-	return cr.n, mapErr("put", err)
+	return cr.n, errors.Join(mapErr("put", err), cleanupErr)
+}
+
+// abort aborts a multipart upload until it is gone. A part upload still running on the server
+// can outlive one abort and bring parts back (S3's documentation says to abort again), so it
+// checks with ListParts and retries, backing off, until the upload is unknown or ctx ends.
+func (s *Store) abort(ctx context.Context, objectKey, uploadID string) error {
+	delay := 50 * time.Millisecond
+	for {
+		_, err := s.api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+			Bucket: aws.String(s.bucket), Key: aws.String(objectKey), UploadId: aws.String(uploadID),
+		})
+		if err == nil || isNoSuchUpload(err) {
+			_, err = s.api.ListParts(ctx, &s3.ListPartsInput{
+				Bucket: aws.String(s.bucket), Key: aws.String(objectKey), UploadId: aws.String(uploadID), MaxParts: aws.Int32(1),
+			})
+			if isNoSuchUpload(err) {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = errors.New("the upload is still listed")
+			}
+			return fmt.Errorf("%w (last: %w)", ctx.Err(), err)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, time.Second)
+	}
 }
 
 // Open implements files.BlobStore. It starts a GET of the whole object at once: the size comes
