@@ -252,7 +252,7 @@ func TestRouteTraversal(t *testing.T) {
 	}
 	for _, p := range paths {
 		req := "GET " + p + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + alice.Token + "\r\nConnection: close\r\n\r\n"
-		code := rawHTTP(t, s.Files[0].Addr, []byte(req))
+		code, _ := rawHTTP(t, s.Files[0].Addr, req)
 		if code != http.StatusBadRequest && code != http.StatusNotFound {
 			t.Errorf("GET %s = %d, want 400 or 404", p, code)
 		}

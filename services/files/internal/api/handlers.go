@@ -325,6 +325,8 @@ func serveBlob(c *gin.Context, f files.File, blob files.Blob, cacheControl strin
 	// whole file is sent instead, as RFC 9110 section 14.2 allows.
 	if rg := c.Request.Header.Get("Range"); len(rg) > maxRangeHeader || strings.Count(rg, ",") >= maxRanges {
 		c.Request.Header.Del("Range")
+	} else if rg != "" {
+		c.Request.Header.Set("Range", normalizeRange(rg, f.Size))
 	}
 	http.ServeContent(sendfileWriter{c.Writer}, c.Request, "", f.CreatedAt, blob)
 }

@@ -203,6 +203,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*accesstoken.Claims,
 	if claims.Subject == "" {
 		return nil, fmt.Errorf("%w: no sub", ErrInvalidToken)
 	}
+	if err := checkDuplicates(raw); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
 	if kid != "" {
 		v.cache.put(raw, cacheEntry{claims: claims, kid: kid, key: key, expires: claims.ExpiresAt.Add(v.opts.Leeway)})
 	}
