@@ -44,5 +44,15 @@ tidy:
 bench: tools
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
+## fuzz: run every Fuzz target in the workspace for FUZZTIME each
+FUZZTIME ?= 20s
+fuzz:
+	@for d in $$(grep -rl --include='*_test.go' '^func Fuzz' services pkg e2e | xargs -n1 dirname | sort -u); do \
+		for f in $$(grep -h '^func Fuzz' $$d/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+			echo "fuzz $$d $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./$$d || exit 1; \
+		done; \
+	done
+
 clean:
 	rm -rf bin $(RUN_DIR)

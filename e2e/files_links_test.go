@@ -188,6 +188,10 @@ func TestSignedLinks(t *testing.T) {
 	}
 	c.do("DELETE", c.files+"/v1/files/"+f.ID, nil, bearer(alice.Token))
 	expectProblem(t, "link to a deleted file", get("GET", ta, nil), http.StatusNotFound, "not_found")
+	// Link tokens are credentials: the request log shows the route, not the token.
+	if logs := s.Files[0].Logs(); strings.Contains(logs, parts[2]) || strings.Contains(logs, jti) || !strings.Contains(logs, "/v1/links/{token}") {
+		t.Fatal("the file node's log holds a link token (or no link request at all)")
+	}
 	if n := s.queryInt(`SELECT count(*) FROM file_links WHERE file_id = $1`, f.ID); n != 0 {
 		t.Fatalf("%d link rows outlive their file", n)
 	}

@@ -23,13 +23,9 @@ func Gin(logger *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		path := c.Request.URL.Path
-		if p := c.GetString(PathKey); p != "" {
-			path = p
-		}
 		logger.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
 			slog.String("method", c.Request.Method),
-			slog.String("path", path),
+			slog.String("path", loggedPath(c)),
 			slog.Int("status", c.Writer.Status()),
 			slog.Int("bytes", c.Writer.Size()),
 			slog.Duration("duration", time.Since(start)),
@@ -50,7 +46,7 @@ func Recovery(logger *slog.Logger) gin.HandlerFunc {
 			if r == http.ErrAbortHandler {
 				panic(r)
 			}
-			logger.ErrorContext(c.Request.Context(), "panic", "method", c.Request.Method, "path", c.Request.URL.Path, "err", fmt.Sprint(r))
+			logger.ErrorContext(c.Request.Context(), "panic", "method", c.Request.Method, "path", loggedPath(c), "err", fmt.Sprint(r))
 			if !c.Writer.Written() {
 				problem.Write(c.Writer, c.Request, problem.New(http.StatusInternalServerError, "internal", "internal error"))
 			}
@@ -58,4 +54,12 @@ func Recovery(logger *slog.Logger) gin.HandlerFunc {
 		}()
 		c.Next()
 	}
+}
+
+// loggedPath is the request path, or what a handler put under PathKey instead.
+func loggedPath(c *gin.Context) string {
+	if p := c.GetString(PathKey); p != "" {
+		return p
+	}
+	return c.Request.URL.Path
 }

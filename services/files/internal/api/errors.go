@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/cofferhq/coffer/pkg/httplog"
 	"github.com/cofferhq/coffer/pkg/problem"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
@@ -62,7 +63,7 @@ func (s *Server) error(c *gin.Context, err error) {
 		s.logger.ErrorContext(c.Request.Context(), "storage full", "err", err)
 		p = problem.New(http.StatusInsufficientStorage, codeStorageFull, "the file store is out of space")
 	case errors.Is(err, files.ErrUnavailable):
-		s.logger.WarnContext(c.Request.Context(), "dependency unavailable", "path", c.Request.URL.Path, "err", err)
+		s.logger.WarnContext(c.Request.Context(), "dependency unavailable", "path", logPath(c), "err", err)
 		p = problem.New(http.StatusServiceUnavailable, codeUnavailable, "a backing service is unavailable; retry shortly")
 		p.RetryAfter = 2 * time.Second
 	case errors.Is(err, tokenauth.ErrNotReady):
@@ -72,7 +73,7 @@ func (s *Server) error(c *gin.Context, err error) {
 		// The client went away mid-request; there is nobody to answer.
 		p = problem.New(499, "client_closed", "request cancelled")
 	default:
-		s.logger.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		s.logger.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "path", logPath(c), "err", err)
 		p = problem.New(http.StatusInternalServerError, "internal", "internal error")
 	}
 	s.problem(c, p)
@@ -89,4 +90,12 @@ func (s *Server) unauthorized(c *gin.Context, code, detail string) {
 	p := problem.New(http.StatusUnauthorized, pc, detail)
 	p.Header = http.Header{"Www-Authenticate": {challenge}}
 	s.problem(c, p)
+}
+
+// logPath is the request path as logs may show it: without a link token (see httplog.PathKey).
+func logPath(c *gin.Context) string {
+	if p := c.GetString(httplog.PathKey); p != "" {
+		return p
+	}
+	return c.Request.URL.Path
 }
