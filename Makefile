@@ -5,7 +5,7 @@ GO ?= go
 MODULES := pkg services/auth services/files e2e
 RUN_DIR := .run
 
-.PHONY: all build run test test-short vet fmt tidy bench fuzz soak clean
+.PHONY: all build run test test-short vet fmt tidy tools bench fuzz soak clean
 
 all: build
 
@@ -19,8 +19,16 @@ run:
 	$(GO) build -o $(RUN_DIR)/bin/ ./services/auth/cmd/coffer-auth ./services/files/cmd/coffer-files ./e2e/cmd/coffer-dev
 	@exec $(RUN_DIR)/bin/coffer-dev -dir $(RUN_DIR) -auth $(RUN_DIR)/bin/coffer-auth -files $(RUN_DIR)/bin/coffer-files
 
-## test: vet, then unit, integration and end-to-end tests against real PostgreSQL
-test: vet
+## tools: build the test-only servers into the git-ignored .cache/bin (versitygw, a real S3
+## server; keep its version in step with pkg/s3test.Module). Tests build it too if missing.
+VERSITYGW := github.com/versity/versitygw/cmd/versitygw@v1.8.0
+tools: .cache/bin/versitygw
+.cache/bin/versitygw:
+	@mkdir -p .cache/bin
+	GOBIN=$(CURDIR)/.cache/bin GOWORK=off $(GO) install $(VERSITYGW)
+
+## test: vet, then unit, integration and end-to-end tests against real PostgreSQL and S3
+test: vet tools
 	$(GO) test -count=1 -timeout 15m $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
 vet:
@@ -33,7 +41,7 @@ tidy:
 	for m in $(MODULES); do (cd $$m && $(GO) mod tidy) || exit 1; done
 
 ## bench: micro-benchmarks (compare runs with benchstat)
-bench:
+bench: tools
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
 clean:

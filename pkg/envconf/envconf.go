@@ -103,3 +103,24 @@ func (r *Reader) Bool(key string, def bool) bool {
 	}
 	return b
 }
+
+// Secret reads a secret from key or, when key+"_FILE" is set, from that file (a mounted
+// Kubernetes or Docker secret), trimmed. Setting both is an error. The value never appears
+// in an error message. readFile is os.ReadFile outside tests.
+func (r *Reader) Secret(key string, readFile func(string) ([]byte, error)) string {
+	v := strings.TrimSpace(r.getenv(key))
+	file := strings.TrimSpace(r.getenv(key + "_FILE"))
+	switch {
+	case file == "":
+		return v
+	case v != "":
+		r.Fail(key, "set either %s or %s_FILE, not both", key, key)
+		return ""
+	}
+	b, err := readFile(file)
+	if err != nil {
+		r.Fail(key+"_FILE", "cannot read: %v", err)
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}

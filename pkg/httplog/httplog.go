@@ -14,14 +14,22 @@ import (
 	"github.com/cofferhq/coffer/pkg/problem"
 )
 
+// PathKey is the gin context key under which a handler may put the path to log instead of
+// the real one, for routes whose path carries a secret (a signed link's token).
+const PathKey = "httplog.path"
+
 // Gin logs one line per request: method, path, status, duration and client address.
 func Gin(logger *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
+		path := c.Request.URL.Path
+		if p := c.GetString(PathKey); p != "" {
+			path = p
+		}
 		logger.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
 			slog.String("method", c.Request.Method),
-			slog.String("path", c.Request.URL.Path),
+			slog.String("path", path),
 			slog.Int("status", c.Writer.Status()),
 			slog.Int("bytes", c.Writer.Size()),
 			slog.Duration("duration", time.Since(start)),

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/base64"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -110,24 +109,15 @@ func loadConfig(getenv func(string) string, needKEK bool) (config, error) {
 		r.Fail("COFFER_AUTH_LOG_LEVEL", "must be debug, info, warn or error")
 	}
 	if needKEK {
-		c.KEK = readKEK(r, getenv)
+		c.KEK = readKEK(r)
 	}
 	return c, r.Err()
 }
 
 // readKEK reads the key-encryption key from COFFER_AUTH_KEK or the file COFFER_AUTH_KEK_FILE
 // (a mounted Kubernetes Secret). The value is never echoed in errors.
-func readKEK(r *envconf.Reader, getenv func(string) string) []byte {
-	v := strings.TrimSpace(getenv("COFFER_AUTH_KEK"))
-	key := "COFFER_AUTH_KEK"
-	if f := strings.TrimSpace(getenv("COFFER_AUTH_KEK_FILE")); f != "" {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			r.Fail("COFFER_AUTH_KEK_FILE", "cannot read: %v", err)
-			return nil
-		}
-		v, key = strings.TrimSpace(string(b)), "COFFER_AUTH_KEK_FILE"
-	}
+func readKEK(r *envconf.Reader) []byte {
+	v := r.Secret("COFFER_AUTH_KEK", os.ReadFile)
 	if v == "" {
 		r.Fail("COFFER_AUTH_KEK", "required (32 random bytes, base64; for example: openssl rand -base64 32), or COFFER_AUTH_KEK_FILE")
 		return nil
@@ -137,6 +127,6 @@ func readKEK(r *envconf.Reader, getenv func(string) string) []byte {
 			return b
 		}
 	}
-	r.Fail(key, "%s", fmt.Sprintf("must be 32 bytes, base64-encoded"))
+	r.Fail("COFFER_AUTH_KEK", "must be 32 bytes, base64-encoded")
 	return nil
 }

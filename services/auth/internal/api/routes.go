@@ -1,10 +1,13 @@
 package api
 
+import "github.com/cofferhq/coffer/pkg/openapi"
+
 // routes lists the whole API of the auth service.
 func (s *Server) routes() {
 	r := s.engine
 	r.GET("/healthz", s.handleHealthz())
 	r.GET("/readyz", s.handleReadyz())
+	r.GET("/openapi.json", openapi.Handler(openAPI))
 
 	r.GET("/.well-known/jwks.json", s.handleJWKS())
 	r.GET("/.well-known/openid-configuration", s.handleDiscovery())

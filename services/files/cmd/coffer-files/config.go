@@ -1,12 +1,14 @@
 package main
 
 import (
+	"encoding/base64"
 	"log/slog"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/cofferhq/coffer/pkg/envconf"
+	"github.com/cofferhq/coffer/services/files/internal/linktoken"
 )
 
 // config is every setting of the file service, read from the environment.
@@ -21,13 +23,35 @@ type config struct {
 	Leeway          time.Duration // COFFER_FILES_CLOCK_LEEWAY, default 30s
 	DataDir         string        // COFFER_FILES_DATA_DIR, default "./data"
 	MaxFileSize     int64         // COFFER_FILES_MAX_FILE_SIZE, default 5G (suffixes K, M, G, T)
+	UserQuota       int64         // COFFER_FILES_USER_QUOTA, default 0 (unlimited): bytes each user may store
+	LinkKey         []byte        // COFFER_FILES_LINK_KEY (base64, >= 32 bytes) or COFFER_FILES_LINK_KEY_FILE; unset disables signed links
+	LinkMaxTTL      time.Duration // COFFER_FILES_LINK_MAX_TTL, default 168h: the longest expires_in
+	PublicURL       string        // COFFER_FILES_PUBLIC_URL, default "": base of link URLs (relative when empty)
 	Migrate         bool          // COFFER_FILES_MIGRATE, default true
 	DrainDelay      time.Duration // COFFER_FILES_DRAIN_DELAY, default 0
 	ShutdownTimeout time.Duration // COFFER_FILES_SHUTDOWN_TIMEOUT, default 30s
 	LogLevel        slog.Level    // COFFER_FILES_LOG_LEVEL, default info
+
+	Storage string   // COFFER_FILES_STORAGE, default "disk": where blobs live, "disk" (DataDir) or "s3"
+	S3      s3Config // COFFER_FILES_S3_*, used when Storage is "s3"
+
+	GCInterval      time.Duration // COFFER_FILES_GC_INTERVAL, default 1h; 0 turns the periodic collector off
+	GCGrace         time.Duration // COFFER_FILES_GC_GRACE, default 1h: unreferenced blobs younger than this are kept
+	GCIncompleteAge time.Duration // COFFER_FILES_GC_INCOMPLETE_AGE, default 24h: interrupted writes older than this are swept
 }
 
-func loadConfig(getenv func(string) string) (config, error) {
+// s3Config locates the bucket of the S3 blob store.
+type s3Config struct {
+	Endpoint  string // COFFER_FILES_S3_ENDPOINT, default "" (AWS); e.g. http://minio:9000
+	Bucket    string // COFFER_FILES_S3_BUCKET, required with s3
+	Region    string // COFFER_FILES_S3_REGION, default "us-east-1"
+	Prefix    string // COFFER_FILES_S3_PREFIX, default "": put before every key
+	AccessKey string // COFFER_FILES_S3_ACCESS_KEY or the file named by COFFER_FILES_S3_ACCESS_KEY_FILE; required with s3
+	SecretKey string // COFFER_FILES_S3_SECRET_KEY or the file named by COFFER_FILES_S3_SECRET_KEY_FILE; required with s3
+	PartSize  int64  // COFFER_FILES_S3_PART_SIZE, default 5M: multipart part size (memory per upload is about 3 parts)
+}
+
+func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error)) (config, error) {
 	r := envconf.New(getenv)
 	c := config{
 		Addr:            r.String("COFFER_FILES_ADDR", ":8082"),
@@ -38,9 +62,48 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Leeway:          r.Duration("COFFER_FILES_CLOCK_LEEWAY", 30*time.Second),
 		DataDir:         r.String("COFFER_FILES_DATA_DIR", "./data"),
 		MaxFileSize:     r.Int64("COFFER_FILES_MAX_FILE_SIZE", 5<<30),
+		UserQuota:       r.Int64("COFFER_FILES_USER_QUOTA", 0),
+		LinkMaxTTL:      r.Duration("COFFER_FILES_LINK_MAX_TTL", 7*24*time.Hour),
+		PublicURL:       strings.TrimSuffix(r.String("COFFER_FILES_PUBLIC_URL", ""), "/"),
 		Migrate:         r.Bool("COFFER_FILES_MIGRATE", true),
 		DrainDelay:      r.Duration("COFFER_FILES_DRAIN_DELAY", 0),
 		ShutdownTimeout: r.Duration("COFFER_FILES_SHUTDOWN_TIMEOUT", 30*time.Second),
+	}
+	c.Storage = r.String("COFFER_FILES_STORAGE", "disk")
+	c.GCInterval = r.Duration("COFFER_FILES_GC_INTERVAL", time.Hour)
+	c.GCGrace = r.Duration("COFFER_FILES_GC_GRACE", time.Hour)
+	c.GCIncompleteAge = r.Duration("COFFER_FILES_GC_INCOMPLETE_AGE", 24*time.Hour)
+	switch c.Storage {
+	case "disk":
+	case "s3":
+		c.S3 = s3Config{
+			Endpoint:  strings.TrimSuffix(r.String("COFFER_FILES_S3_ENDPOINT", ""), "/"),
+			Bucket:    r.String("COFFER_FILES_S3_BUCKET", ""),
+			Region:    r.String("COFFER_FILES_S3_REGION", "us-east-1"),
+			Prefix:    r.String("COFFER_FILES_S3_PREFIX", ""),
+			AccessKey: r.Secret("COFFER_FILES_S3_ACCESS_KEY", readFile),
+			SecretKey: r.Secret("COFFER_FILES_S3_SECRET_KEY", readFile),
+			PartSize:  r.Int64("COFFER_FILES_S3_PART_SIZE", 5<<20),
+		}
+		if c.S3.Bucket == "" {
+			r.Fail("COFFER_FILES_S3_BUCKET", "required when COFFER_FILES_STORAGE=s3")
+		}
+		if c.S3.AccessKey == "" {
+			r.Fail("COFFER_FILES_S3_ACCESS_KEY", "required when COFFER_FILES_STORAGE=s3 (or COFFER_FILES_S3_ACCESS_KEY_FILE)")
+		}
+		if c.S3.SecretKey == "" {
+			r.Fail("COFFER_FILES_S3_SECRET_KEY", "required when COFFER_FILES_STORAGE=s3 (or COFFER_FILES_S3_SECRET_KEY_FILE)")
+		}
+		if c.S3.Endpoint != "" {
+			if u, err := url.Parse(c.S3.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				r.Fail("COFFER_FILES_S3_ENDPOINT", "%q is not an http(s) URL", c.S3.Endpoint)
+			}
+		}
+		if c.S3.PartSize < 5<<20 || c.S3.PartSize > 5<<30 {
+			r.Fail("COFFER_FILES_S3_PART_SIZE", "must be between 5M and 5G")
+		}
+	default:
+		r.Fail("COFFER_FILES_STORAGE", "%q is not disk or s3", c.Storage)
 	}
 	c.JWKSURL = r.String("COFFER_FILES_JWKS_URL", c.AuthURL+"/.well-known/jwks.json")
 	c.Issuer = r.String("COFFER_FILES_ISSUER", c.AuthURL)
@@ -53,6 +116,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.MaxFileSize <= 0 {
 		r.Fail("COFFER_FILES_MAX_FILE_SIZE", "must be positive")
 	}
+	if c.UserQuota < 0 {
+		r.Fail("COFFER_FILES_USER_QUOTA", "must not be negative")
+	}
+	c.LinkKey = linkKey(r, readFile)
+	if c.LinkMaxTTL < time.Second {
+		r.Fail("COFFER_FILES_LINK_MAX_TTL", "at least 1s")
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			r.Fail("COFFER_FILES_PUBLIC_URL", "%q is not an http(s) URL", c.PublicURL)
+		}
+	}
 	if c.Leeway > 5*time.Minute {
 		r.Fail("COFFER_FILES_CLOCK_LEEWAY", "at most 5m")
 	}
@@ -63,4 +138,24 @@ func loadConfig(getenv func(string) string) (config, error) {
 		r.Fail("COFFER_FILES_LOG_LEVEL", "must be debug, info, warn or error")
 	}
 	return c, r.Err()
+}
+
+// linkKey reads the signed-link key from COFFER_FILES_LINK_KEY or the file named by
+// COFFER_FILES_LINK_KEY_FILE (for mounted secrets); both hold base64 of at least 32 bytes.
+// Every file node must share it. Unset leaves links disabled.
+func linkKey(r *envconf.Reader, readFile func(string) ([]byte, error)) []byte {
+	const name = "COFFER_FILES_LINK_KEY"
+	val := r.Secret(name, readFile)
+	if val == "" {
+		return nil
+	}
+	key, err := base64.StdEncoding.DecodeString(val)
+	if err != nil {
+		key, err = base64.RawURLEncoding.DecodeString(strings.TrimRight(val, "="))
+	}
+	if err != nil || len(key) < linktoken.MinKeyBytes {
+		r.Fail(name, "must be base64 of at least %d random bytes", linktoken.MinKeyBytes)
+		return nil
+	}
+	return key
 }

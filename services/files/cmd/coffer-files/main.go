@@ -5,6 +5,7 @@
 //
 //	coffer-files [serve]    run the service (default)
 //	coffer-files migrate    apply database migrations and exit
+//	coffer-files gc         collect orphan blobs and interrupted uploads once, and exit
 //
 // Configuration is read from COFFER_FILES_* environment variables; see config.go.
 package main
@@ -38,6 +39,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serveCmd(ctx, getenv, stderr)
 	case "migrate":
 		return migrateCmd(ctx, getenv, stdout)
+	case "gc":
+		return gcCmd(ctx, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -48,4 +51,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 const usage = `usage:
   coffer-files [serve]    run the service
   coffer-files migrate    apply database migrations and exit
+  coffer-files gc         collect orphan blobs and interrupted uploads once, and exit
 `

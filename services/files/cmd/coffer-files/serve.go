@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -13,14 +14,14 @@ import (
 
 	"github.com/cofferhq/coffer/pkg/serve"
 	"github.com/cofferhq/coffer/services/files/internal/api"
-	"github.com/cofferhq/coffer/services/files/internal/disk"
 	"github.com/cofferhq/coffer/services/files/internal/files"
+	"github.com/cofferhq/coffer/services/files/internal/linktoken"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
 	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
 )
 
 func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
-	cfg, err := loadConfig(getenv)
+	cfg, err := loadConfig(getenv, os.ReadFile)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
@@ -32,7 +33,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	}
 	defer pool.Close()
 	db := postgres.New(pool)
-	blobs, err := disk.New(cfg.DataDir)
+	blobs, err := openBlobStore(cfg)
 	if err != nil {
 		return err
 	}
@@ -65,9 +66,26 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 			delay = min(delay*2, 5*time.Second)
 		}
 		rd.migrated.Store(true)
+		if cfg.GCInterval > 0 {
+			// Every node collects; the collector's advisory lock lets one run at a time.
+			newCollector(cfg, blobs, db, false, logger).Run(ctx, cfg.GCInterval)
+		}
 	}()
 
-	srv := api.NewServer(logger, svc, verifier, rd)
+	var signer files.LinkSigner
+	if cfg.LinkKey != nil {
+		if signer, err = linktoken.New(cfg.LinkKey); err != nil {
+			return err
+		}
+	} else {
+		logger.Info("signed links disabled: COFFER_FILES_LINK_KEY is not set")
+	}
+	srv := api.NewServer(logger, svc, verifier, rd, api.Options{
+		Uploads:   files.NewQuota(svc, db, files.QuotaConfig{PerUser: cfg.UserQuota}),
+		Shares:    files.NewSharing(db, nil),
+		Links:     files.NewLinks(db, blobs, signer, files.LinkConfig{MaxTTL: cfg.LinkMaxTTL}, nil),
+		PublicURL: cfg.PublicURL,
+	})
 	return serve.Run(ctx, logger, srv, &rd.serving, serve.Options{
 		Addr: cfg.Addr, DrainDelay: cfg.DrainDelay, ShutdownTimeout: cfg.ShutdownTimeout,
 	})
@@ -98,7 +116,7 @@ func (r *readiness) Ready(ctx context.Context) error {
 }
 
 func migrateCmd(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := loadConfig(getenv)
+	cfg, err := loadConfig(getenv, os.ReadFile)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}

@@ -26,6 +26,7 @@ const (
 	codeUnauthorized      = "unauthorized"
 	codeInvalidToken      = "invalid_token"
 	codeInsufficientScope = "insufficient_scope"
+	codeLinksDisabled     = "links_disabled"
 )
 
 // error maps any error to its problem response: the one place errors become HTTP. Only
@@ -46,6 +47,8 @@ func (s *Server) error(c *gin.Context, err error) {
 		p = problem.New(http.StatusRequestEntityTooLarge, codeQuota, "this upload would exceed your storage quota")
 	case errors.Is(err, files.ErrDigestMismatch):
 		p = problem.New(http.StatusBadRequest, codeDigestMismatch, "the body does not match the digest sent with it")
+	case errors.Is(err, files.ErrLinksDisabled):
+		p = problem.New(http.StatusNotImplemented, codeLinksDisabled, "signed links are not configured on this service")
 	case errors.Is(err, files.ErrInvalidInput):
 		p = problem.New(http.StatusBadRequest, codeInvalidRequest, err.Error())
 	case errors.Is(err, files.ErrStorageFull):

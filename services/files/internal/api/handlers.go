@@ -147,7 +147,10 @@ func (s *Server) handleUpload() gin.HandlerFunc {
 		} else {
 			req.ContentType = ""
 		}
-		f, err := s.files.Upload(r.Context(), req)
+		if !isMultipart && r.ContentLength > 0 {
+			req.SizeHint = r.ContentLength
+		}
+		f, err := s.opts.Uploads.Upload(r.Context(), req)
 		if err != nil {
 			s.error(c, err)
 			return
@@ -207,7 +210,20 @@ func (s *Server) handleList() gin.HandlerFunc {
 			}
 			opts.Limit = n
 		}
-		page, err := s.files.List(c.Request.Context(), owner(c), opts)
+		var page files.Page
+		var err error
+		switch c.Query("shared") {
+		case "", "false":
+			page, err = s.files.List(c.Request.Context(), owner(c), opts)
+		case "true":
+			if s.opts.Shares == nil {
+				err = files.ErrNotFound
+				break
+			}
+			page, err = s.opts.Shares.ListShared(c.Request.Context(), owner(c), opts)
+		default:
+			err = fmt.Errorf("%w: shared must be true or false", files.ErrInvalidInput)
+		}
 		if err != nil {
 			s.error(c, err)
 			return
@@ -254,13 +270,19 @@ func (s *Server) handleContent() gin.HandlerFunc {
 			return
 		}
 		defer blob.Close()
-		serveBlob(c, f, blob)
+		serveBlob(c, f, blob, "private, no-cache")
 	}
 }
 
+// Bounds on the Range header a download honours.
+const (
+	maxRanges      = 64
+	maxRangeHeader = 4096
+)
+
 // serveBlob sends a file's bytes with the headers a download needs. http.ServeContent does
 // HEAD, single, suffix and multiple ranges, If-Range, If-None-Match, If-Modified-Since and 416.
-func serveBlob(c *gin.Context, f files.File, blob files.Blob) {
+func serveBlob(c *gin.Context, f files.File, blob files.Blob, cacheControl string) {
 	h := c.Writer.Header()
 	h.Set("Content-Type", f.ContentType)
 	h.Set("ETag", etag(f.SHA256))
@@ -269,7 +291,13 @@ func serveBlob(c *gin.Context, f files.File, blob files.Blob) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	// Uploaded HTML or SVG opened directly still cannot run script or reach the origin.
 	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
-	h.Set("Cache-Control", "private, no-cache")
+	h.Set("Cache-Control", cacheControl)
+	// net/http ignores a Range whose parts add up to more than the file, but not one of
+	// thousands of tiny parts, each of which costs a multipart header: past maxRanges the
+	// whole file is sent instead, as RFC 9110 section 14.2 allows.
+	if rg := c.Request.Header.Get("Range"); len(rg) > maxRangeHeader || strings.Count(rg, ",") >= maxRanges {
+		c.Request.Header.Del("Range")
+	}
 	if rng := c.Request.Header.Get("Range"); rng != "" {
 		c.Request.Header.Set("Range", normalizeRange(rng, f.Size))
 	}

@@ -127,7 +127,7 @@ func FuzzServeRanges(f *testing.F) {
 			c.Request.Header.Set("If-Range", ifRange)
 		}
 		serveBlob(c, files.File{Name: "f.bin", Size: int64(size), SHA256: sum[:], ContentType: "application/octet-stream", CreatedAt: time.Unix(1e9, 0)},
-			nopCloser{bytes.NewReader(data)})
+			nopCloser{bytes.NewReader(data)}, "private, no-cache")
 		body := w.Body.Bytes()
 		cr := w.Header().Get("Content-Range")
 		switch w.Code {

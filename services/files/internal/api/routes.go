@@ -1,21 +1,35 @@
 package api
 
-import "github.com/cofferhq/coffer/pkg/accesstoken"
+import (
+	"github.com/cofferhq/coffer/pkg/accesstoken"
+	"github.com/cofferhq/coffer/pkg/openapi"
+)
 
 // routes lists the whole API of the file service.
 func (s *Server) routes() {
 	r := s.engine
 	r.GET("/healthz", s.handleHealthz())
 	r.GET("/readyz", s.handleReadyz())
+	r.GET("/openapi.json", openapi.Handler(openAPI))
 
 	read := s.authenticate(accesstoken.ScopeFilesRead)
 	write := s.authenticate(accesstoken.ScopeFilesWrite)
+	share := s.authenticate(accesstoken.ScopeFilesShare)
 
 	r.POST("/v1/files", write, s.handleUpload())
-	r.GET("/v1/files", read, s.handleList())
+	r.GET("/v1/files", read, s.handleList()) // ?limit=&cursor=&prefix=&shared=true
 	r.GET("/v1/files/:id", read, s.handleGet())
 	r.HEAD("/v1/files/:id", read, s.handleGet())
 	r.GET("/v1/files/:id/content", read, s.handleContent())
 	r.HEAD("/v1/files/:id/content", read, s.handleContent())
 	r.DELETE("/v1/files/:id", write, s.handleDelete())
+
+	r.POST("/v1/files/:id/shares", share, s.handleShare())
+	r.DELETE("/v1/files/:id/shares/:user_id", share, s.handleUnshare())
+	r.POST("/v1/files/:id/links", share, s.handleCreateLink())
+	r.DELETE("/v1/files/:id/links/:link_id", share, s.handleRevokeLink())
+
+	// Signed links authenticate by their token alone: no Authorization header.
+	r.GET("/v1/links/:token", s.handleLinkDownload())
+	r.HEAD("/v1/links/:token", s.handleLinkDownload())
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -37,22 +39,65 @@ type Readiness interface {
 	Ready(ctx context.Context) error
 }
 
+// Uploader stores uploads; files.Quota wraps the domain service to enforce quotas.
+type Uploader interface {
+	Upload(ctx context.Context, req files.UploadRequest) (files.File, error)
+}
+
+// Shares is what the API needs for sharing (files.Sharing).
+type Shares interface {
+	Share(ctx context.Context, ownerID string, fileID uuid.UUID, userID string) (files.Share, error)
+	Unshare(ctx context.Context, ownerID string, fileID uuid.UUID, userID string) error
+	ListShared(ctx context.Context, userID string, opts files.ListOptions) (files.Page, error)
+}
+
+// Links is what the API needs for signed links (files.Links).
+type Links interface {
+	Create(ctx context.Context, ownerID string, fileID uuid.UUID, ttl time.Duration, maxDownloads *int) (files.Link, string, error)
+	Revoke(ctx context.Context, ownerID string, fileID, linkID uuid.UUID) error
+	Open(ctx context.Context, token string, count bool) (files.File, files.Blob, error)
+}
+
+// Options holds the optional parts of the Server.
+type Options struct {
+	// Uploads stores uploads. Default: the Files service itself (no quota).
+	Uploads Uploader
+	// Shares and Links serve the sharing and link routes; nil answers them 404.
+	Shares Shares
+	Links  Links
+	// PublicURL is the base of link URLs (e.g. https://files.example.com). Default "": link
+	// URLs are relative to the node that made them.
+	PublicURL string
+	// MaxJSONBytes caps JSON request bodies. Default 64 KiB.
+	MaxJSONBytes int64
+}
+
 // Server is the file service's HTTP handler.
 type Server struct {
 	files    Files
 	verifier TokenVerifier
 	ready    Readiness
+	opts     Options
 	logger   *slog.Logger
 	engine   *gin.Engine
 }
 
 // NewServer builds the handler.
-func NewServer(logger *slog.Logger, f Files, v TokenVerifier, ready Readiness) *Server {
+func NewServer(logger *slog.Logger, f Files, v TokenVerifier, ready Readiness, opts Options) *Server {
+	if opts.Uploads == nil {
+		opts.Uploads = f
+	}
+	if opts.MaxJSONBytes == 0 {
+		opts.MaxJSONBytes = 64 << 10
+	}
+	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{files: f, verifier: v, ready: ready, logger: logger, engine: gin.New()}
-	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger))
+	s := &Server{files: f, verifier: v, ready: ready, opts: opts, logger: logger, engine: gin.New()}
+	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger), s.canonicalPath)
 	s.engine.HandleMethodNotAllowed = true
-	// Paths are matched as sent: an encoded slash or dot-segment never becomes a route.
+	// Routes match the decoded path, and canonicalPath refuses any path whose encoding is not
+	// the canonical one (%2f, %2e, double encoding), so an encoded slash or dot-segment never
+	// becomes a route.
 	s.engine.UseRawPath = false
 	s.engine.RedirectTrailingSlash = false
 	s.engine.RedirectFixedPath = false
@@ -68,6 +113,16 @@ func NewServer(logger *slog.Logger, f Files, v TokenVerifier, ready Readiness) *
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// canonicalPath answers 404 to a path sent with non-canonical escapes: net/url records
+// those in RawPath, which is empty for every path our routes produce.
+func (s *Server) canonicalPath(c *gin.Context) {
+	if c.Request.URL.RawPath != "" {
+		s.problem(c, problem.New(http.StatusNotFound, "not_found", "no such route"))
+		return
+	}
+	c.Next()
+}
 
 // problem writes p and stops the handler chain.
 func (s *Server) problem(c *gin.Context, p *problem.Details) {

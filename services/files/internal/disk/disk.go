@@ -2,7 +2,7 @@
 //
 // A blob is written to a temporary file in its final directory, fsynced, renamed into place,
 // and the directory fsynced, so after Put returns the blob survives a crash, and before that
-// nothing but a ".tmp-" file exists, which SweepTemp collects.
+// nothing but a ".tmp-" file exists, which SweepIncomplete collects.
 package disk
 
 import (
@@ -27,7 +27,11 @@ type Store struct {
 	root string
 }
 
-var _ files.BlobStore = (*Store)(nil)
+var (
+	_ files.BlobStore         = (*Store)(nil)
+	_ files.BlobLister        = (*Store)(nil)
+	_ files.IncompleteSweeper = (*Store)(nil)
+)
 
 // New opens (creating if needed) a store rooted at dir.
 func New(dir string) (*Store, error) {
@@ -59,6 +63,8 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (n int64, err 
 		return 0, err
 	}
 	dir := filepath.Dir(final)
+	_, statErr := os.Stat(dir)
+	newDir := errors.Is(statErr, fs.ErrNotExist)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return 0, mapErr(err)
 	}
@@ -86,9 +92,17 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (n int64, err 
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return n, mapErr(err)
 	}
-	if err := syncDir(dir); err != nil {
-		os.Remove(final)
-		return n, mapErr(err)
+	// The rename is durable once its directory is synced, and a directory created for this
+	// blob is durable once its parent is: sync up to the root when the fan-out was new.
+	syncs := []string{dir}
+	if newDir {
+		syncs = append(syncs, filepath.Dir(dir), s.root)
+	}
+	for _, d := range syncs {
+		if err := syncDir(d); err != nil {
+			os.Remove(final)
+			return n, mapErr(err)
+		}
 	}
 	return n, nil
 }
@@ -121,15 +135,52 @@ func (s *Store) Delete(_ context.Context, key string) error {
 	return nil
 }
 
-// SweepTemp removes temporary files older than age: uploads that a crash or kill cut short.
-// It returns how many it removed.
-func (s *Store) SweepTemp(age time.Duration, now time.Time) (int, error) {
+// ListBlobs implements files.BlobLister. Temporary files are never listed.
+func (s *Store) ListBlobs(ctx context.Context, before time.Time, fn func(files.BlobInfo) error) error {
+	err := filepath.WalkDir(s.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() || strings.HasPrefix(d.Name(), tmpPrefix) {
+			return nil
+		}
+		if _, err := s.path(d.Name()); err != nil {
+			return nil // not a blob of ours
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil // removed since the directory was read
+		}
+		if !info.ModTime().Before(before) {
+			return nil
+		}
+		return fn(files.BlobInfo{Key: d.Name(), Size: info.Size(), ModTime: info.ModTime()})
+	})
+	if err != nil {
+		return fmt.Errorf("disk: list blobs: %w", err)
+	}
+	return nil
+}
+
+// SweepIncomplete implements files.IncompleteSweeper: it removes temporary files last written
+// before before, the remains of uploads that a crash or kill cut short. A live upload writes
+// its temporary file continuously, so its modification time stays recent.
+func (s *Store) SweepIncomplete(ctx context.Context, before time.Time) (int, error) {
 	removed := 0
 	err := filepath.WalkDir(s.root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
 			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if d.IsDir() || !strings.HasPrefix(d.Name(), tmpPrefix) {
@@ -139,14 +190,19 @@ func (s *Store) SweepTemp(age time.Duration, now time.Time) (int, error) {
 		if err != nil {
 			return nil
 		}
-		if now.Sub(info.ModTime()) >= age {
-			if os.Remove(p) == nil {
+		if info.ModTime().Before(before) {
+			if err := os.Remove(p); err == nil {
 				removed++
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return err
 			}
 		}
 		return nil
 	})
-	return removed, err
+	if err != nil {
+		return removed, fmt.Errorf("disk: sweep temporary files: %w", err)
+	}
+	return removed, nil
 }
 
 func syncDir(dir string) error {

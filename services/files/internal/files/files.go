@@ -60,7 +60,8 @@ type ListOptions struct {
 type MetadataStore interface {
 	// CreateFile stores f; it becomes visible when this returns.
 	CreateFile(ctx context.Context, f File) error
-	// FileByID returns the file if ownerID owns it; ErrNotFound otherwise.
+	// FileByID returns the file if ownerID owns it or it is shared with ownerID (see
+	// ShareStore); ErrNotFound otherwise.
 	FileByID(ctx context.Context, ownerID string, id uuid.UUID) (File, error)
 	// ListFiles returns ownerID's files, newest first; ErrInvalidInput for a bad cursor.
 	ListFiles(ctx context.Context, ownerID string, opts ListOptions) (Page, error)
@@ -83,4 +84,27 @@ type BlobStore interface {
 	Open(ctx context.Context, key string) (Blob, error)
 	// Delete removes the blob; deleting a missing blob is not an error.
 	Delete(ctx context.Context, key string) error
+}
+
+// BlobInfo describes one complete blob, as a BlobLister reports it.
+type BlobInfo struct {
+	Key     string
+	Size    int64
+	ModTime time.Time // when the blob was completed
+}
+
+// BlobLister is a BlobStore that can enumerate its complete blobs, which the garbage
+// collector needs to find orphans. In-progress writes are never listed.
+type BlobLister interface {
+	// ListBlobs calls fn for every complete blob last modified before before, in no
+	// particular order, and stops at fn's first error, which it returns.
+	ListBlobs(ctx context.Context, before time.Time, fn func(BlobInfo) error) error
+}
+
+// IncompleteSweeper is a BlobStore whose interrupted writes can leave debris behind (temporary
+// files after a crash, multipart uploads after a lost connection).
+type IncompleteSweeper interface {
+	// SweepIncomplete removes interrupted writes begun (or last written) before before and
+	// returns how many it removed. A write still in progress must be younger than before.
+	SweepIncomplete(ctx context.Context, before time.Time) (int, error)
 }

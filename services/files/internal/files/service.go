@@ -52,6 +52,9 @@ type UploadRequest struct {
 	Body        io.Reader
 	// WantSHA256, when set, is the client's digest of the body; a mismatch rejects the upload.
 	WantSHA256 []byte
+	// SizeHint, when positive, is the size the client declared (Content-Length); the quota
+	// is checked against it before any byte is read.
+	SizeHint int64
 }
 
 // MaxNameBytes bounds a file name.

@@ -1,0 +1,248 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/google/uuid"
+
+	"github.com/cofferhq/coffer/pkg/s3test"
+)
+
+// storageBackend is one way to configure file nodes' blob storage for a test, with probes of
+// what the backend holds.
+type storageBackend struct {
+	env        map[string]string
+	incomplete func(t testing.TB) int // temp files or multipart uploads in progress
+	blobs      func(t testing.TB) int // complete blobs
+	orphan     func(t testing.TB)     // plants a blob no row references, as a crash would
+}
+
+func diskBackend(t testing.TB) storageBackend {
+	dir := t.TempDir()
+	return storageBackend{
+		env: map[string]string{"COFFER_FILES_STORAGE": "disk", "COFFER_FILES_DATA_DIR": dir},
+		incomplete: func(testing.TB) int {
+			_, temps := blobFiles(dir)
+			return len(temps)
+		},
+		blobs: func(testing.TB) int {
+			blobs, _ := blobFiles(dir)
+			return len(blobs)
+		},
+		orphan: func(t testing.TB) {
+			k := uuid.NewString()
+			sub := filepath.Join(dir, k[:2], k[2:4])
+			if err := os.MkdirAll(sub, 0o750); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(sub, k), []byte("orphan"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
+}
+
+func s3Backend(t testing.TB) storageBackend {
+	srv := s3test.Start(t)
+	ctx := context.Background()
+	return storageBackend{
+		env: s3Env(srv, srv.Bucket),
+		incomplete: func(t testing.TB) int {
+			ups, err := srv.MultipartUploads(ctx, srv.Bucket)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(ups)
+		},
+		blobs: func(t testing.TB) int {
+			objs, err := srv.Objects(ctx, srv.Bucket)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(objs)
+		},
+		orphan: func(t testing.TB) {
+			_, err := srv.Client().PutObject(ctx, &awss3.PutObjectInput{
+				Bucket: aws.String(srv.Bucket), Key: aws.String(uuid.NewString()), Body: strings.NewReader("orphan"),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
+}
+
+var backends = map[string]func(t testing.TB) storageBackend{"disk": diskBackend, "s3": s3Backend}
+
+// TestTwoNodesShareStorage: with PostgreSQL and the blob store shared, a file uploaded through
+// one node downloads through the other at once, byte for byte, whole and by range, and a
+// delete through either is seen by both.
+func TestTwoNodesShareStorage(t *testing.T) {
+	for name, newBackend := range backends {
+		t.Run(name, func(t *testing.T) {
+			b := newBackend(t)
+			s := startStack(t, stackOptions{FileNodes: 2, FilesEnv: b.env})
+			a := s.client()
+			bNode := a.on(s.Files[1])
+			tok := a.signUp("alice")
+
+			for i, size := range []int{0, 1000, 13<<20 + 5} { // the last spans three S3 parts
+				data := make([]byte, size)
+				rand.Read(data)
+				f := a.upload(tok, fmt.Sprintf("f%d.bin", i), data)
+				r := bNode.do("GET", bNode.files+"/v1/files/"+f.ID+"/content", nil, bearer(tok))
+				if r.Status != http.StatusOK || !bytes.Equal(r.Body, data) {
+					t.Fatalf("size %d through the other node: status %d, %d bytes, equal %v", size, r.Status, len(r.Body), bytes.Equal(r.Body, data))
+				}
+				if size > 100 {
+					r = bNode.do("GET", bNode.files+"/v1/files/"+f.ID+"/content", nil,
+						map[string]string{"Authorization": "Bearer " + tok, "Range": "bytes=17-99"})
+					if r.Status != http.StatusPartialContent || !bytes.Equal(r.Body, data[17:100]) {
+						t.Fatalf("range through the other node: status %d, %d bytes", r.Status, len(r.Body))
+					}
+				}
+			}
+			if got := bNode.listCount(tok); got != 3 {
+				t.Fatalf("the other node lists %d files, want 3", got)
+			}
+			f := a.upload(tok, "gone.bin", []byte("soon deleted"))
+			if r := bNode.do("DELETE", bNode.files+"/v1/files/"+f.ID, nil, bearer(tok)); r.Status != http.StatusNoContent {
+				t.Fatalf("delete through the other node: %d %s", r.Status, r.Body)
+			}
+			if r := a.do("GET", a.files+"/v1/files/"+f.ID+"/content", nil, bearer(tok)); r.Status != http.StatusNotFound {
+				t.Fatalf("deleted file through the first node: %d, want 404", r.Status)
+			}
+			if got, want := b.blobs(t), 3; got != want {
+				t.Fatalf("%d blobs stored, want %d (the deleted file's blob must go)", got, want)
+			}
+		})
+	}
+}
+
+// TestAbortedUploadLeavesNothing: a client that drops the connection mid-body leaves no file
+// visible, no temporary file or multipart upload, no blob, and nothing for the collector.
+func TestAbortedUploadLeavesNothing(t *testing.T) {
+	for name, newBackend := range backends {
+		t.Run(name, func(t *testing.T) {
+			b := newBackend(t)
+			s := startStack(t, stackOptions{FilesEnv: b.env})
+			c := s.client()
+			tok := c.signUp("alice")
+
+			// 12 MiB sent of 64 MiB declared: on S3 the multipart upload has begun.
+			up := startPartialUpload(t, s.Files[0], tok, 64<<20, 12<<20)
+			eventually(t, "the upload is in progress in the store", func() (bool, string) {
+				n := b.incomplete(t)
+				return n == 1, fmt.Sprintf("%d in progress", n)
+			})
+			up.Abort()
+			eventually(t, "the aborted upload is cleaned up", func() (bool, string) {
+				inc, blobs := b.incomplete(t), b.blobs(t)
+				return inc == 0 && blobs == 0, fmt.Sprintf("%d in progress, %d blobs", inc, blobs)
+			})
+			if n := c.listCount(tok); n != 0 {
+				t.Fatalf("%d files visible after an aborted upload, want 0", n)
+			}
+			out := s.runGC(b.env)
+			if !strings.Contains(out, "removed 0 orphan blob(s) and 0 interrupted write(s)") {
+				t.Fatalf("gc after a cleaned-up abort: %q, want nothing to remove", out)
+			}
+			// The node still works.
+			c.upload(tok, "after.bin", []byte("fine"))
+			if n := c.listCount(tok); n != 1 {
+				t.Fatalf("%d files after a good upload, want 1", n)
+			}
+		})
+	}
+}
+
+// TestCrashLeavesNothingAfterGC: a node killed mid-upload leaves a temporary file or an open
+// multipart upload, and a crash between a blob's write and its row's commit leaves an orphan
+// blob. Neither is ever visible, and one `coffer-files gc` removes both and nothing else.
+func TestCrashLeavesNothingAfterGC(t *testing.T) {
+	for name, newBackend := range backends {
+		t.Run(name, func(t *testing.T) {
+			b := newBackend(t)
+			s := startStack(t, stackOptions{FilesEnv: b.env})
+			c := s.client()
+			tok := c.signUp("alice")
+			kept := make([]byte, 6<<20)
+			rand.Read(kept)
+			f := c.upload(tok, "kept.bin", kept)
+
+			victim := s.startKillableFiles(b.env)
+			startPartialUpload(t, victim, tok, 64<<20, 12<<20)
+			eventually(t, "the upload is in progress in the store", func() (bool, string) {
+				n := b.incomplete(t)
+				return n == 1, fmt.Sprintf("%d in progress", n)
+			})
+			victim.Kill()
+			b.orphan(t)
+			if inc, blobs := b.incomplete(t), b.blobs(t); inc != 1 || blobs != 2 {
+				t.Fatalf("after the crash: %d in progress, %d blobs; want 1 and 2", inc, blobs)
+			}
+			if n := c.listCount(tok); n != 1 {
+				t.Fatalf("%d files visible after the crash, want 1", n)
+			}
+
+			out := s.runGC(b.env)
+			if !strings.Contains(out, "removed 1 orphan blob(s) and 1 interrupted write(s)") {
+				t.Fatalf("gc: %q, want 1 orphan and 1 interrupted write removed", out)
+			}
+			if inc, blobs := b.incomplete(t), b.blobs(t); inc != 0 || blobs != 1 {
+				t.Fatalf("after gc: %d in progress, %d blobs; want 0 and 1", inc, blobs)
+			}
+			r := c.do("GET", c.files+"/v1/files/"+f.ID+"/content", nil, bearer(tok))
+			if r.Status != http.StatusOK || !bytes.Equal(r.Body, kept) {
+				t.Fatalf("the committed file after gc: status %d, equal %v", r.Status, bytes.Equal(r.Body, kept))
+			}
+			// A second run has nothing left to do.
+			if out := s.runGC(b.env); !strings.Contains(out, "removed 0 orphan blob(s) and 0 interrupted write(s)") {
+				t.Fatalf("second gc: %q", out)
+			}
+		})
+	}
+}
+
+// TestS3Unavailable: with the object store down, uploads and downloads answer 503 with
+// Retry-After and a problem body, no row is created, and the node recovers when it returns.
+func TestS3Unavailable(t *testing.T) {
+	srv := s3test.Start(t)
+	s := startStack(t, stackOptions{FilesEnv: s3Env(srv, srv.Bucket)})
+	c := s.client()
+	tok := c.signUp("alice")
+	f := c.upload(tok, "before.bin", []byte("stored before the outage"))
+
+	// A second node pointed at a dead endpoint stands in for an outage of the first's.
+	deadEnv := s3Env(srv, srv.Bucket)
+	deadEnv["COFFER_FILES_S3_ENDPOINT"] = "http://" + freeAddr(t)
+	dead := c.on(s.StartFiles(deadEnv))
+	start := time.Now()
+	r := dead.do("POST", dead.files+"/v1/files?name=x.bin", bytes.NewReader(make([]byte, 7<<20)),
+		map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "application/octet-stream"})
+	if r.Status != http.StatusServiceUnavailable || r.problemCode(t) != "unavailable" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("upload with S3 down: %d %s (Retry-After %q), want 503 unavailable", r.Status, r.Body, r.Header.Get("Retry-After"))
+	}
+	r = dead.do("GET", dead.files+"/v1/files/"+f.ID+"/content", nil, bearer(tok))
+	if r.Status != http.StatusServiceUnavailable || r.problemCode(t) != "unavailable" {
+		t.Fatalf("download with S3 down: %d %s, want 503 unavailable", r.Status, r.Body)
+	}
+	t.Logf("503s answered in %v", time.Since(start))
+	if n := c.listCount(tok); n != 1 {
+		t.Fatalf("%d files after the failed upload, want 1 (no row for it)", n)
+	}
+	if ups, err := srv.MultipartUploads(context.Background(), srv.Bucket); err != nil || len(ups) != 0 {
+		t.Fatalf("multipart uploads left: %v, %v", ups, err)
+	}
+}

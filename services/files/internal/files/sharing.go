@@ -1,0 +1,102 @@
+package files
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Share is read access to one file granted by its owner to another user.
+type Share struct {
+	FileID    uuid.UUID
+	UserID    string // the recipient's token sub
+	CreatedAt time.Time
+}
+
+// ShareStore keeps shares. A share lets its recipient read the file through
+// MetadataStore.FileByID (and so Service.Get and Service.Open); only the owner can change it.
+type ShareStore interface {
+	// CreateShare grants s.UserID read access to s.FileID; granting it again is not an
+	// error. ErrNotFound if ownerID does not own the file.
+	CreateShare(ctx context.Context, ownerID string, s Share) error
+	// DeleteShare revokes a share; ErrNotFound if ownerID does not own the file or it is not
+	// shared with userID.
+	DeleteShare(ctx context.Context, ownerID string, fileID uuid.UUID, userID string) error
+	// ListShared returns the files others shared with userID, newest first, with the same
+	// keyset cursor as ListFiles; ErrInvalidInput for a bad cursor.
+	ListShared(ctx context.Context, userID string, opts ListOptions) (Page, error)
+}
+
+// Sharing implements sharing files between users.
+type Sharing struct {
+	store ShareStore
+	now   func() time.Time
+}
+
+// NewSharing wires Sharing; now defaults to time.Now.
+func NewSharing(store ShareStore, now func() time.Time) *Sharing {
+	if now == nil {
+		now = time.Now
+	}
+	return &Sharing{store: store, now: now}
+}
+
+// MaxUserIDBytes bounds a recipient id.
+const MaxUserIDBytes = 255
+
+// ValidateUserID checks a recipient id: a token sub, 1 to 255 printable ASCII characters.
+func ValidateUserID(id string) error {
+	if id == "" || len(id) > MaxUserIDBytes || strings.ContainsFunc(id, func(r rune) bool { return r <= 0x20 || r >= 0x7f }) {
+		return fmt.Errorf("%w: user_id must be 1 to %d printable ASCII characters", ErrInvalidInput, MaxUserIDBytes)
+	}
+	return nil
+}
+
+// Share grants userID read access to ownerID's file.
+func (s *Sharing) Share(ctx context.Context, ownerID string, fileID uuid.UUID, userID string) (Share, error) {
+	if err := ValidateUserID(userID); err != nil {
+		return Share{}, err
+	}
+	if userID == ownerID {
+		return Share{}, fmt.Errorf("%w: a file cannot be shared with its owner", ErrInvalidInput)
+	}
+	sh := Share{FileID: fileID, UserID: userID, CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
+	if err := s.store.CreateShare(ctx, ownerID, sh); err != nil {
+		return Share{}, err
+	}
+	return sh, nil
+}
+
+// Unshare revokes userID's access at once.
+func (s *Sharing) Unshare(ctx context.Context, ownerID string, fileID uuid.UUID, userID string) error {
+	if ValidateUserID(userID) != nil {
+		return ErrNotFound
+	}
+	return s.store.DeleteShare(ctx, ownerID, fileID, userID)
+}
+
+// ListShared returns a page of the files shared with userID.
+func (s *Sharing) ListShared(ctx context.Context, userID string, opts ListOptions) (Page, error) {
+	opts, err := opts.normalize()
+	if err != nil {
+		return Page{}, err
+	}
+	return s.store.ListShared(ctx, userID, opts)
+}
+
+// normalize applies the listing defaults and bounds (the same as Service.List).
+func (o ListOptions) normalize() (ListOptions, error) {
+	switch {
+	case o.Limit == 0:
+		o.Limit = 50
+	case o.Limit < 0 || o.Limit > 1000:
+		return o, fmt.Errorf("%w: limit must be between 1 and 1000", ErrInvalidInput)
+	}
+	if len(o.Prefix) > MaxNameBytes {
+		return o, fmt.Errorf("%w: prefix too long", ErrInvalidInput)
+	}
+	return o, nil
+}

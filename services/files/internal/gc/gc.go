@@ -1,0 +1,174 @@
+// Package gc is the file service's garbage collector. It removes what interrupted work leaves
+// in the blob store: temporary files and multipart uploads of uploads that a crash cut short,
+// and orphan blobs, complete blobs that no file row references (a crash between the blob's
+// write and its row's commit, or a delete whose blob removal failed).
+//
+// It is safe to run on every node at once: a PostgreSQL advisory lock lets one node collect at
+// a time, and every removal is idempotent, so even two collectors racing would only both
+// delete what is garbage. Blobs younger than a grace period are never touched, so an upload in
+// flight, whose row is not committed yet, keeps its blob.
+package gc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cofferhq/coffer/services/files/internal/files"
+)
+
+// Store is what the collector needs of a blob store. If it also implements
+// files.IncompleteSweeper, interrupted writes are swept too.
+type Store interface {
+	files.BlobStore
+	files.BlobLister
+}
+
+// Refs tells which blobs are referenced by a file row.
+type Refs interface {
+	// MissingBlobKeys returns the keys among keys that no file references.
+	MissingBlobKeys(ctx context.Context, keys []string) ([]string, error)
+}
+
+// Locker is a lock shared by all nodes.
+type Locker interface {
+	// Lock takes lock id, waiting for it if wait is set; ok is false when it is held
+	// elsewhere and wait is not set. release gives it back.
+	Lock(ctx context.Context, id int64, wait bool) (release func(), ok bool, err error)
+}
+
+// LockID is the advisory lock the collectors of all file nodes share ("coffergc").
+const LockID int64 = 0x636f6666657267
+
+// Config tunes the collector.
+type Config struct {
+	// Grace is the age below which an unreferenced blob is kept, since its upload may still
+	// be about to commit its row. Default 1h.
+	Grace time.Duration
+	// IncompleteAge is the age beyond which an interrupted write (temporary file, multipart
+	// upload) is swept. It must exceed the longest upload on S3, where a multipart upload's
+	// age counts from its start. Default 24h.
+	IncompleteAge time.Duration
+	// WaitForLock makes a run wait for another node's run to finish rather than skip.
+	// Default false (periodic runs skip; one-off runs from the gc command wait).
+	WaitForLock bool
+	// BatchSize is how many blob keys are checked against the database at once. Default 500.
+	BatchSize int
+}
+
+// Collector removes garbage from a blob store.
+type Collector struct {
+	blobs  Store
+	refs   Refs
+	locker Locker
+	cfg    Config
+	now    func() time.Time
+	logger *slog.Logger
+}
+
+// New returns a Collector. locker may be nil when only one collector ever runs.
+func New(blobs Store, refs Refs, locker Locker, cfg Config, now func() time.Time, logger *slog.Logger) *Collector {
+	if cfg.Grace == 0 {
+		cfg.Grace = time.Hour
+	}
+	if cfg.IncompleteAge == 0 {
+		cfg.IncompleteAge = 24 * time.Hour
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = 500
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Collector{blobs: blobs, refs: refs, locker: locker, cfg: cfg, now: now, logger: logger}
+}
+
+// Result counts what one run removed.
+type Result struct {
+	Orphans    int  // unreferenced blobs deleted
+	Incomplete int  // temporary files or multipart uploads removed
+	Skipped    bool // another node held the lock
+}
+
+// RunOnce collects once.
+func (c *Collector) RunOnce(ctx context.Context) (Result, error) {
+	var res Result
+	if c.locker != nil {
+		release, ok, err := c.locker.Lock(ctx, LockID, c.cfg.WaitForLock)
+		if err != nil {
+			return res, fmt.Errorf("gc: %w", err)
+		}
+		if !ok {
+			res.Skipped = true
+			return res, nil
+		}
+		defer release()
+	}
+	now := c.now()
+	var errs []error
+	if sw, ok := c.blobs.(files.IncompleteSweeper); ok {
+		n, err := sw.SweepIncomplete(ctx, now.Add(-c.cfg.IncompleteAge))
+		res.Incomplete = n
+		if err != nil {
+			errs = append(errs, fmt.Errorf("gc: sweep incomplete writes: %w", err))
+		}
+	}
+	batch := make([]string, 0, c.cfg.BatchSize)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		missing, err := c.refs.MissingBlobKeys(ctx, batch)
+		batch = batch[:0]
+		if err != nil {
+			return fmt.Errorf("gc: %w", err)
+		}
+		for _, k := range missing {
+			if err := c.blobs.Delete(ctx, k); err != nil {
+				return fmt.Errorf("gc: delete orphan blob: %w", err)
+			}
+			res.Orphans++
+			c.logger.Debug("orphan blob deleted", "key", k)
+		}
+		return nil
+	}
+	err := c.blobs.ListBlobs(ctx, now.Add(-c.cfg.Grace), func(bi files.BlobInfo) error {
+		batch = append(batch, bi.Key)
+		if len(batch) < c.cfg.BatchSize {
+			return nil
+		}
+		return flush()
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		errs = append(errs, err)
+	}
+	return res, errors.Join(errs...)
+}
+
+// Run collects now and then every interval until ctx ends. Failures are logged and retried at
+// the next tick.
+func (c *Collector) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		res, err := c.RunOnce(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			c.logger.Warn("garbage collection failed", "err", err)
+		case res.Orphans > 0 || res.Incomplete > 0:
+			c.logger.Info("garbage collected", "orphans", res.Orphans, "incomplete", res.Incomplete)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
