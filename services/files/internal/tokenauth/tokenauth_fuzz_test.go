@@ -78,8 +78,8 @@ func FuzzVerify(f *testing.F) {
 	f.Add(sign(map[string]any{"typ": "JWT", "kid": kid}, claims))
 	f.Add(sign(map[string]any{"typ": "at+jwt", "kid": kid, "crit": []string{"exp"}}, claims))
 	f.Add(sign(map[string]any{"typ": "at+jwt", "kid": kid}, jwt.MapClaims{"iss": issuer, "aud": audience, "sub": "u", "exp": "9999999999"}))
-	f.Add(b64(`{"alg":"none","typ":"at+jwt","kid":"` + kid + `"}`) + "." + p[1] + ".")
-	f.Add(b64(`{"alg":"HS256","typ":"at+jwt","kid":"` + kid + `"}`) + "." + p[1] + "." + p[2])
+	f.Add(b64(`{"alg":"none","typ":"at+jwt","kid":"`+kid+`"}`) + "." + p[1] + ".")
+	f.Add(b64(`{"alg":"HS256","typ":"at+jwt","kid":"`+kid+`"}`) + "." + p[1] + "." + p[2])
 	f.Add(strings.Repeat(".", 100))
 
 	f.Fuzz(func(t *testing.T, tok string) {
