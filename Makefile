@@ -44,5 +44,27 @@ tidy:
 bench: tools
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
+## fuzz: run each fuzz target for FUZZTIME (make test runs only their seed corpora). One
+## worker each (FUZZ_PARALLEL): the machine is shared and small.
+FUZZTIME ?= 20s
+FUZZ_PARALLEL ?= 1
+FUZZ_TARGETS := \
+	services/files/internal/tokenauth:FuzzVerify \
+	services/files/internal/api:FuzzParseDigest \
+	services/files/internal/api:FuzzServeRanges \
+	services/files/internal/api:FuzzContentDisposition \
+	services/files/internal/api:FuzzFilePart
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$fn ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -parallel $(FUZZ_PARALLEL) ./$$pkg; \
+	done
+
+## soak: mixed traffic against a file node for SOAK_DURATION, reporting errors, memory,
+## threads, open files and goroutines at start and end (build tag soak; not in make test)
+SOAK_DURATION ?= 3m
+soak:
+	COFFER_SOAK_DURATION=$(SOAK_DURATION) $(GO) test -tags soak -count=1 -timeout 60m -run '^TestSoak$$' -v ./e2e/
+
 clean:
 	rm -rf bin $(RUN_DIR)
