@@ -181,10 +181,11 @@ loop:
 	}
 }
 
-var goroutineHeader = regexp.MustCompile(`(?m)^goroutine \d+ \[`)
+var goroutineHeader = regexp.MustCompile(`(?m)^goroutine [1-9]\d* `)
 
 // goroutinesAtExit sends SIGQUIT, which makes the Go runtime print every goroutine and exit,
-// and counts them. GOTRACEBACK is not set, so the dump holds every user goroutine.
+// and counts them (goroutine 0, the scheduler, excluded). Headers look like
+// "goroutine 7 gp=0x... m=nil [select]:".
 func goroutinesAtExit(t testing.TB, p *harness.Process) int {
 	t.Helper()
 	if err := p.Signal(syscall.SIGQUIT); err != nil {
