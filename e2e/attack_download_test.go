@@ -196,7 +196,7 @@ func TestAttackRouteTraversal(t *testing.T) {
 		"//v1/files/" + f.ID + "/content",
 		"/v1/files/" + f.ID + "/content/..",
 	} {
-		status, body := rawExchange(t, addr, "GET "+p+" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+e.alice+"\r\nConnection: close\r\n\r\n")
+		status, body := rawHTTP(t, addr, "GET "+p+" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+e.alice+"\r\nConnection: close\r\n\r\n")
 		if status != 400 && status != 404 {
 			t.Errorf("GET %.80s: %d, want 400 or 404", p, status)
 		}

@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -117,7 +116,7 @@ func TestAttackUploadTooLarge(t *testing.T) {
 	t.Run("lying_content_length", func(t *testing.T) {
 		// Content-Length says 10 bytes, 2 MiB follow: only the 10 declared bytes are a body;
 		// the rest is garbage on the connection, never part of a file.
-		status, _ := rawExchange(t, e.s.Files[0].Addr, "POST /v1/files?name=liar.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+e.alice+
+		status, _ := rawHTTP(t, e.s.Files[0].Addr, "POST /v1/files?name=liar.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+e.alice+
 			"\r\nContent-Type: application/octet-stream\r\nContent-Length: 10\r\n\r\n"+strings.Repeat("z", 2<<20))
 		if status != http.StatusCreated {
 			t.Fatalf("status %d", status)
@@ -134,7 +133,7 @@ func TestAttackUploadTooLarge(t *testing.T) {
 		e.eventuallyUnchanged(t, list, blobs)
 	})
 	t.Run("content_length_and_chunked", func(t *testing.T) {
-		status, _ := rawExchange(t, e.s.Files[0].Addr, "POST /v1/files?name=smuggle.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+e.alice+
+		status, _ := rawHTTP(t, e.s.Files[0].Addr, "POST /v1/files?name=smuggle.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+e.alice+
 			"\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
 		// RFC 9112 section 6.3: refuse, or let Transfer-Encoding win. Either way the file is
 		// the 5 chunked bytes, never more.
@@ -157,26 +156,6 @@ func TestAttackUploadTooLarge(t *testing.T) {
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
-
-// rawExchange writes a request byte for byte and returns the status and the first response's
-// headers and body.
-func rawExchange(t testing.TB, addr, req string) (int, string) {
-	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	go func() { io.WriteString(conn, req) }()
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("read response: %v", err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, string(b)
-}
 
 // TestAttackHostileFilenames: a name is metadata. Every blob stays a server-generated name
 // inside the data folder; names are echoed byte for byte or refused with 400, and

@@ -101,8 +101,8 @@ func tempFiles(t testing.TB, dir string) []string {
 	return out
 }
 
-// committedBlobs lists the committed-looking blobs (not temp files) under dir.
-func committedBlobs(t testing.TB, dir string) []string {
+// blobPaths lists the committed-looking blobs (not temp files) under dir.
+func blobPaths(t testing.TB, dir string) []string {
 	t.Helper()
 	var out []string
 	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {

@@ -59,11 +59,11 @@ func TestFaultKillNodeMidUpload(t *testing.T) {
 	if r := c.do("GET", c.files+"/v1/files/"+kept.ID+"/content", nil, bearer(alice)); string(r.Body) != "survives the crash" {
 		t.Fatalf("kept.txt after crash: %d %q", r.Status, r.Body)
 	}
-	if n := len(committedBlobs(t, dataDir)); n != 1 {
+	if n := len(blobPaths(t, dataDir)); n != 1 {
 		t.Fatalf("%d blobs after the crash, want 1", n)
 	}
 	poll(t, 30*time.Second, "the periodic collector to sweep the temp file", func() bool { return len(tempFiles(t, dataDir)) == 0 })
-	if n := len(committedBlobs(t, dataDir)); n != 1 {
+	if n := len(blobPaths(t, dataDir)); n != 1 {
 		t.Fatalf("%d blobs after the sweep, want kept.txt's only", n)
 	}
 }
@@ -101,7 +101,7 @@ func TestFaultCrashBetweenBlobAndCommit(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("node still running after its crash point")
 	}
-	orphans := committedBlobs(t, dataDir)
+	orphans := blobPaths(t, dataDir)
 	if len(orphans) != 1 {
 		t.Fatalf("blobs after crash: %v, want the one durable orphan", orphans)
 	}
@@ -126,7 +126,7 @@ func TestFaultCrashBetweenBlobAndCommit(t *testing.T) {
 			t.Fatalf("GET %s of the orphan: %d", p, r.Status)
 		}
 	}
-	poll(t, 30*time.Second, "the periodic collector to remove the orphan blob", func() bool { return len(committedBlobs(t, dataDir)) == 0 })
+	poll(t, 30*time.Second, "the periodic collector to remove the orphan blob", func() bool { return len(blobPaths(t, dataDir)) == 0 })
 }
 
 // TestFaultSIGTERMDuringTransfer: on SIGTERM readiness fails first, an upload and a download

@@ -53,6 +53,19 @@ func TestDownloadHTTPFeatures(t *testing.T) {
 		t.Errorf("Content-Disposition = %q, want attachment", cd)
 	}
 
+	// Active content (HTML, SVG) is only ever an attachment in a sandbox, never sniffed.
+	for ct, body := range map[string]string{"text/html": "<script>alert(1)</script>", "image/svg+xml": `<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>`} {
+		r := c.do("POST", c.files+"/v1/files?name=active", strings.NewReader(body), with(alice.Token, map[string]string{"Content-Type": ct}))
+		var af fileJSON
+		r.JSON(t, &af)
+		r = c.do("GET", c.files+"/v1/files/"+af.ID+"/content", nil, bearer(alice.Token))
+		if !strings.HasPrefix(r.Header.Get("Content-Disposition"), "attachment;") || !strings.HasPrefix(r.Header.Get("Content-Security-Policy"), "sandbox") ||
+			r.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s served with Content-Disposition %q, CSP %q, X-Content-Type-Options %q", ct, r.Header.Get("Content-Disposition"),
+				r.Header.Get("Content-Security-Policy"), r.Header.Get("X-Content-Type-Options"))
+		}
+	}
+
 	head := get("HEAD", nil)
 	if head.Status != 200 || len(head.Body) != 0 || head.Header.Get("Content-Length") != "1000" || head.Header.Get("ETag") != etag {
 		t.Fatalf("HEAD: %d, %d body bytes, Content-Length %q, ETag %q", head.Status, len(head.Body), head.Header.Get("Content-Length"), head.Header.Get("ETag"))
@@ -239,7 +252,7 @@ func TestRouteTraversal(t *testing.T) {
 	}
 	for _, p := range paths {
 		req := "GET " + p + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + alice.Token + "\r\nConnection: close\r\n\r\n"
-		code := rawHTTP(t, s.Files[0].Addr, []byte(req))
+		code, _ := rawHTTP(t, s.Files[0].Addr, req)
 		if code != http.StatusBadRequest && code != http.StatusNotFound {
 			t.Errorf("GET %s = %d, want 400 or 404", p, code)
 		}

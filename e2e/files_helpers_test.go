@@ -132,9 +132,9 @@ func expectProblem(t testing.TB, what string, r response, status int, code strin
 	}
 }
 
-// rawHTTP sends request bytes as written (no client normalisation) and returns the status
-// code of the first response line, or 0 if the server closed without answering.
-func rawHTTP(t testing.TB, addr string, request []byte) int {
+// rawHTTP sends a request byte for byte (no client normalisation) and returns the status and
+// body of the first response, or 0 if the server closed without answering.
+func rawHTTP(t testing.TB, addr, req string) (int, string) {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -142,15 +142,14 @@ func rawHTTP(t testing.TB, addr string, request []byte) int {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := conn.Write(request); err != nil {
-		t.Fatalf("write: %v", err)
-	}
+	go func() { io.WriteString(conn, req) }()
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
-		return 0
+		return 0, ""
 	}
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, string(b)
 }
 
 // chunked hides a reader's length so the client sends it with chunked transfer coding.

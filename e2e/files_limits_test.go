@@ -46,7 +46,7 @@ func TestUploadSizeLimit(t *testing.T) {
 	// A Content-Length that claims less than is sent: only the declared bytes are read as
 	// the body; the rest is a malformed next request on the same connection.
 	req := fmt.Sprintf("POST /v1/files?name=liar HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/octet-stream\r\nContent-Length: 10\r\n\r\n", alice.Token)
-	if code := rawHTTP(t, s.Files[0].Addr, append([]byte(req), over...)); code != http.StatusCreated {
+	if code, _ := rawHTTP(t, s.Files[0].Addr, req+string(over)); code != http.StatusCreated {
 		t.Fatalf("lying Content-Length: status %d, want 201 for its 10 declared bytes", code)
 	}
 	l, _ := c.list(alice.Token, "")

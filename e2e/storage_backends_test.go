@@ -246,3 +246,35 @@ func TestS3Unavailable(t *testing.T) {
 		t.Fatalf("multipart uploads left: %v, %v", ups, err)
 	}
 }
+
+// TestPeriodicGC: a node's own collector, running on its interval, removes crash debris
+// without anyone running the gc command, and leaves committed files alone.
+func TestPeriodicGC(t *testing.T) {
+	b := diskBackend(t)
+	s := startStack(t, stackOptions{FilesEnv: b.env})
+	c := s.client()
+	tok := c.signUp("alice")
+	f := c.upload(tok, "kept.txt", []byte("kept"))
+
+	victim := s.startKillableFiles(b.env)
+	startPartialUpload(t, victim, tok, 64<<20, 1<<20)
+	eventually(t, "the upload is in progress", func() (bool, string) {
+		n := b.incomplete(t)
+		return n == 1, fmt.Sprintf("%d in progress", n)
+	})
+	victim.Kill()
+	b.orphan(t)
+
+	env := map[string]string{"COFFER_FILES_GC_INTERVAL": "50ms", "COFFER_FILES_GC_GRACE": "1ns", "COFFER_FILES_GC_INCOMPLETE_AGE": "1ns"}
+	for k, v := range b.env {
+		env[k] = v
+	}
+	s.StartFiles(env)
+	eventually(t, "the node's collector removes the debris", func() (bool, string) {
+		inc, blobs := b.incomplete(t), b.blobs(t)
+		return inc == 0 && blobs == 1, fmt.Sprintf("%d in progress, %d blobs", inc, blobs)
+	})
+	if r := c.do("GET", c.files+"/v1/files/"+f.ID+"/content", nil, bearer(tok)); r.Status != http.StatusOK || string(r.Body) != "kept" {
+		t.Fatalf("the committed file: %d %q", r.Status, r.Body)
+	}
+}

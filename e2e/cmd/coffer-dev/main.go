@@ -74,6 +74,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := ensureKEK(kekFile); err != nil {
 		return err
 	}
+	linkKeyFile := filepath.Join(dir, "link-key") // 32 random bytes, like the KEK
+	if err := ensureKEK(linkKeyFile); err != nil {
+		return err
+	}
 	logFile, err := os.OpenFile(filepath.Join(dir, "services.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
@@ -98,10 +102,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	filesProc, err := harness.Start(harness.Spec{
 		Name: "files", Bin: *filesBin, Addr: filesAddr, Log: logFile,
 		Env: harness.Env(map[string]string{
-			"COFFER_FILES_ADDR":         filesAddr,
-			"COFFER_FILES_DATABASE_URL": filesDB,
-			"COFFER_FILES_AUTH_URL":     authURL,
-			"COFFER_FILES_DATA_DIR":     filepath.Join(dir, "files"),
+			"COFFER_FILES_ADDR":          filesAddr,
+			"COFFER_FILES_DATABASE_URL":  filesDB,
+			"COFFER_FILES_AUTH_URL":      authURL,
+			"COFFER_FILES_DATA_DIR":      filepath.Join(dir, "files"),
+			"COFFER_FILES_LINK_KEY_FILE": linkKeyFile,
 		}),
 	})
 	if err != nil {

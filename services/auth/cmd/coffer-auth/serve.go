@@ -58,10 +58,27 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		}
 		started.Store(true)
 		logger.Info("ready", "issuer", cfg.Issuer, "signup", cfg.Signup)
+		go sweep(ctx, logger, svc, cfg.LoginWindow)
 		km.Run(ctx, cfg.KeyReload)
 	}()
 
 	return serve.Run(ctx, logger, srv, &readiness, serve.Options{Addr: cfg.Addr, DrainDelay: cfg.DrainDelay})
+}
+
+// sweep deletes expired refresh tokens and old login counts every interval until ctx ends.
+func sweep(ctx context.Context, logger *slog.Logger, svc *auth.Service, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := svc.Sweep(ctx); err != nil && ctx.Err() == nil {
+				logger.Warn("sweep expired rows", "err", err)
+			}
+		}
+	}
 }
 
 func start(ctx context.Context, pool *pgxpool.Pool, km *keys.Manager, cfg config) error {

@@ -28,12 +28,12 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 type fixture struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 	svc *auth.Service
 }
 
-func newFixture(t *testing.T, cfg auth.Config) *fixture {
+func newFixture(t testing.TB, cfg auth.Config) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
@@ -278,7 +278,7 @@ func TestKeysAndDiscovery(t *testing.T) {
 		for field, want := range map[string]string{
 			"grant_types_supported":                 "client_credentials refresh_token",
 			"scopes_supported":                      "files:read files:share files:write",
-			"token_endpoint_auth_methods_supported": "client_secret_basic client_secret_post",
+			"token_endpoint_auth_methods_supported": "client_secret_basic client_secret_post none",
 		} {
 			var got []string
 			for _, v := range doc[field].([]any) {

@@ -73,6 +73,7 @@ type discovery struct {
 	ScopesSupported                   []string `json:"scopes_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	RevocationEndpointAuthMethods     []string `json:"revocation_endpoint_auth_methods_supported"`
 	SubjectTypesSupported             []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
 	AccessTokenSigningAlgValues       []string `json:"access_token_signing_alg_values_supported"`
@@ -81,14 +82,17 @@ type discovery struct {
 func (s *Server) handleDiscovery() gin.HandlerFunc {
 	iss := strings.TrimSuffix(s.cfg.Issuer, "/")
 	doc := discovery{
-		Issuer:                            s.cfg.Issuer,
-		JWKSURI:                           iss + "/.well-known/jwks.json",
-		TokenEndpoint:                     iss + "/oauth2/token",
-		RevocationEndpoint:                iss + "/oauth2/revoke",
-		GrantTypesSupported:               []string{"refresh_token", "client_credentials"},
-		ScopesSupported:                   accesstoken.AllScopes,
-		ResponseTypesSupported:            []string{"token"},
-		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
+		Issuer:                 s.cfg.Issuer,
+		JWKSURI:                iss + "/.well-known/jwks.json",
+		TokenEndpoint:          iss + "/oauth2/token",
+		RevocationEndpoint:     iss + "/oauth2/revoke",
+		GrantTypesSupported:    []string{"refresh_token", "client_credentials"},
+		ScopesSupported:        accesstoken.AllScopes,
+		ResponseTypesSupported: []string{"token"},
+		// Service clients authenticate with a secret; Coffer's own public client ("none")
+		// refreshes and revokes with the refresh token alone.
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post", "none"},
+		RevocationEndpointAuthMethods:     []string{"none"},
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  []string{accesstoken.Algorithm},
 		AccessTokenSigningAlgValues:       []string{accesstoken.Algorithm},

@@ -111,6 +111,9 @@ type RefreshStore interface {
 	// RevokeRefreshFamily revokes, at now, every token in the family of the token with this
 	// hash. An unknown hash is not an error (RFC 7009 section 2.2).
 	RevokeRefreshFamily(ctx context.Context, hash []byte, now time.Time) error
+	// DeleteExpiredRefreshTokens deletes the tokens of families whose absolute lifetime
+	// ended before now (used tokens are kept until then, to detect their reuse).
+	DeleteExpiredRefreshTokens(ctx context.Context, now time.Time) (int64, error)
 }
 
 // ClientStore keeps service clients.
@@ -137,6 +140,8 @@ type ThrottleStore interface {
 	// ForgetLoginAttempt removes one attempt from key (not below zero), so that only failures
 	// count against a shared address; reset true clears the key instead.
 	ForgetLoginAttempt(ctx context.Context, key string, reset bool) error
+	// DeleteLoginAttempts deletes the counts of windows that began at or before t.
+	DeleteLoginAttempts(ctx context.Context, t time.Time) (int64, error)
 }
 
 // Stores are the storage the Service uses.

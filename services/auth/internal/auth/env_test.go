@@ -36,14 +36,14 @@ func (c *clock) Add(d time.Duration) {
 
 // env is one database with the stores, a key manager and a clock.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	pool  *pgxpool.Pool
 	db    *postgres.DB
 	keys  *keys.Manager
 	clock *clock
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
+	"github.com/cofferhq/coffer/services/auth/internal/keys"
 	"github.com/cofferhq/coffer/services/auth/internal/password"
 )
 
@@ -164,4 +165,76 @@ func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// TestLoginStormIsBounded: with one hashing slot and a short wait, a burst of logins gets
+// ErrBusy (503) for those that cannot get a slot, instead of queueing argon2 work without
+// bound; the busy attempts do not count towards throttling.
+func TestLoginStormIsBounded(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	st := auth.Stores{Users: e.db, Refresh: e.db, Clients: e.db, Throttle: e.db}
+	issuer := keys.NewIssuer(e.keys, "https://auth.test", "coffer-files", time.Minute, nil)
+	svc := auth.NewService(st, password.NewHasher(password.DefaultParams, 1), issuer,
+		auth.Config{HashWait: 20 * time.Millisecond, AccountAttempts: 1000, AddressAttempts: 1000}, e.clock.Now)
+	const n = 12
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := svc.Login(ctx, auth.LoginRequest{Username: "nobody", Password: "wrong-password", Address: "192.0.2.9"})
+			errs <- err
+		}()
+	}
+	busy := 0
+	for range n {
+		switch err := <-errs; {
+		case errors.Is(err, auth.ErrBusy):
+			busy++
+		case !errors.Is(err, auth.ErrInvalidCredentials):
+			t.Fatalf("storm login = %v", err)
+		}
+	}
+	if busy == 0 {
+		t.Fatalf("none of %d concurrent logins on one hashing slot was refused as busy", n)
+	}
+	var attempts int
+	if err := e.pool.QueryRow(ctx, `SELECT attempts FROM login_throttle WHERE key = 'account:nobody'`).Scan(&attempts); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != n-busy {
+		t.Fatalf("throttle counted %d attempts, want %d (busy ones do not count)", attempts, n-busy)
+	}
+}
+
+func TestSweepDeletesExpiredRows(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	svc := e.service(auth.Config{RefreshIdleTTL: time.Hour, RefreshTTL: 2 * time.Hour, LoginWindow: time.Minute}, cheap)
+	pw := e.user(svc, "judy")
+	old := login(t, svc, "judy", pw)
+	svc.Login(ctx, auth.LoginRequest{Username: "judy", Password: "wrong-password", Address: "192.0.2.1"})
+	e.clock.Add(3 * time.Hour)
+	fresh := login(t, svc, "judy", pw)
+	if err := svc.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	count := func(q string, args ...any) int {
+		var n int
+		if err := e.pool.QueryRow(ctx, q, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(`SELECT count(*) FROM refresh_tokens`); n != 1 {
+		t.Fatalf("%d refresh tokens after sweep, want 1 (the live family)", n)
+	}
+	if n := count(`SELECT count(*) FROM login_throttle WHERE window_start < $1`, e.clock.Now().Add(-time.Minute)); n != 0 {
+		t.Fatalf("%d stale throttle rows after sweep", n)
+	}
+	if _, err := svc.Refresh(ctx, fresh.RefreshToken, nil); err != nil {
+		t.Fatalf("live family after sweep: %v", err)
+	}
+	if _, err := svc.Refresh(ctx, old.RefreshToken, nil); !errors.Is(err, auth.ErrInvalidGrant) {
+		t.Fatalf("swept token = %v", err)
+	}
 }

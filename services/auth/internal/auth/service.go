@@ -280,6 +280,17 @@ func (s *Service) Revoke(ctx context.Context, token string) error {
 	return s.st.Refresh.RevokeRefreshFamily(ctx, HashRefreshSecret(token), s.now().UTC())
 }
 
+// Sweep deletes refresh token families past their absolute lifetime and login counts of
+// ended windows. Every replica may run it; it is idempotent.
+func (s *Service) Sweep(ctx context.Context) error {
+	now := s.now().UTC()
+	if _, err := s.st.Refresh.DeleteExpiredRefreshTokens(ctx, now); err != nil {
+		return err
+	}
+	_, err := s.st.Throttle.DeleteLoginAttempts(ctx, now.Add(-s.cfg.LoginWindow))
+	return err
+}
+
 // issueForUser signs an access token and stores a new refresh token built from rt.
 func (s *Service) issueForUser(ctx context.Context, userID uuid.UUID, scopes []string, rt RefreshToken, store func(context.Context, RefreshToken) error) (TokenResponse, error) {
 	at, ttl, err := s.issuer.Issue(ctx, userID.String(), FirstPartyClientID, scopes)

@@ -79,3 +79,12 @@ func (db *DB) ForgetLoginAttempt(ctx context.Context, key string, reset bool) er
 	}
 	return nil
 }
+
+// DeleteLoginAttempts implements auth.ThrottleStore.
+func (db *DB) DeleteLoginAttempts(ctx context.Context, t time.Time) (int64, error) {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM login_throttle WHERE window_start <= $1`, t)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: delete login attempts: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -93,3 +93,12 @@ func (db *DB) RevokeRefreshFamily(ctx context.Context, hash []byte, now time.Tim
 	}
 	return nil
 }
+
+// DeleteExpiredRefreshTokens implements auth.RefreshStore.
+func (db *DB) DeleteExpiredRefreshTokens(ctx context.Context, now time.Time) (int64, error) {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM refresh_tokens WHERE family_expires_at < $1`, now)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: delete expired refresh tokens: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

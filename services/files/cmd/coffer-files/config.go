@@ -26,6 +26,7 @@ type config struct {
 	UserQuota       int64         // COFFER_FILES_USER_QUOTA, default 0 (unlimited): bytes each user may store
 	LinkKey         []byte        // COFFER_FILES_LINK_KEY (base64, >= 32 bytes) or COFFER_FILES_LINK_KEY_FILE; unset disables signed links
 	LinkMaxTTL      time.Duration // COFFER_FILES_LINK_MAX_TTL, default 168h: the longest expires_in
+	UploadIdle      time.Duration // COFFER_FILES_UPLOAD_IDLE_TIMEOUT, default 1m: an upload body silent this long is cut off
 	PublicURL       string        // COFFER_FILES_PUBLIC_URL, default "": base of link URLs (relative when empty)
 	Migrate         bool          // COFFER_FILES_MIGRATE, default true
 	DrainDelay      time.Duration // COFFER_FILES_DRAIN_DELAY, default 0
@@ -64,6 +65,7 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		MaxFileSize:     r.Int64("COFFER_FILES_MAX_FILE_SIZE", 5<<30),
 		UserQuota:       r.Int64("COFFER_FILES_USER_QUOTA", 0),
 		LinkMaxTTL:      r.Duration("COFFER_FILES_LINK_MAX_TTL", 7*24*time.Hour),
+		UploadIdle:      r.Duration("COFFER_FILES_UPLOAD_IDLE_TIMEOUT", time.Minute),
 		PublicURL:       strings.TrimSuffix(r.String("COFFER_FILES_PUBLIC_URL", ""), "/"),
 		Migrate:         r.Bool("COFFER_FILES_MIGRATE", true),
 		DrainDelay:      r.Duration("COFFER_FILES_DRAIN_DELAY", 0),
@@ -115,6 +117,9 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 	}
 	if c.MaxFileSize <= 0 {
 		r.Fail("COFFER_FILES_MAX_FILE_SIZE", "must be positive")
+	}
+	if c.UploadIdle < 100*time.Millisecond {
+		r.Fail("COFFER_FILES_UPLOAD_IDLE_TIMEOUT", "at least 100ms")
 	}
 	if c.UserQuota < 0 {
 		r.Fail("COFFER_FILES_USER_QUOTA", "must not be negative")

@@ -81,10 +81,11 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		logger.Info("signed links disabled: COFFER_FILES_LINK_KEY is not set")
 	}
 	srv := api.NewServer(logger, svc, verifier, rd, api.Options{
-		Uploads:   files.NewQuota(svc, db, files.QuotaConfig{PerUser: cfg.UserQuota}),
-		Shares:    files.NewSharing(db, nil),
-		Links:     files.NewLinks(db, blobs, signer, files.LinkConfig{MaxTTL: cfg.LinkMaxTTL}, nil),
-		PublicURL: cfg.PublicURL,
+		Uploads:           files.NewQuota(svc, db, files.QuotaConfig{PerUser: cfg.UserQuota}),
+		Shares:            files.NewSharing(db, nil),
+		Links:             files.NewLinks(db, blobs, signer, files.LinkConfig{MaxTTL: cfg.LinkMaxTTL}, nil),
+		PublicURL:         cfg.PublicURL,
+		UploadIdleTimeout: cfg.UploadIdle,
 	})
 	return serve.Run(ctx, logger, srv, &rd.serving, serve.Options{
 		Addr: cfg.Addr, DrainDelay: cfg.DrainDelay, ShutdownTimeout: cfg.ShutdownTimeout,

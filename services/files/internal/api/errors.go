@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -50,7 +51,13 @@ func (s *Server) error(c *gin.Context, err error) {
 	case errors.Is(err, files.ErrLinksDisabled):
 		p = problem.New(http.StatusNotImplemented, codeLinksDisabled, "signed links are not configured on this service")
 	case errors.Is(err, files.ErrInvalidInput):
-		p = problem.New(http.StatusBadRequest, codeInvalidRequest, err.Error())
+		// The message from "invalid input" on is written for the client; what a lower layer
+		// wrapped around it (a package prefix) is not.
+		detail := err.Error()
+		if i := strings.Index(detail, files.ErrInvalidInput.Error()); i > 0 {
+			detail = detail[i:]
+		}
+		p = problem.New(http.StatusBadRequest, codeInvalidRequest, detail)
 	case errors.Is(err, files.ErrStorageFull):
 		s.logger.ErrorContext(c.Request.Context(), "storage full", "err", err)
 		p = problem.New(http.StatusInsufficientStorage, codeStorageFull, "the file store is out of space")

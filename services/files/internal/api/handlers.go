@@ -115,7 +115,7 @@ func (s *Server) handleUpload() gin.HandlerFunc {
 			s.error(c, files.ErrTooLarge)
 			return
 		}
-		r.Body = http.MaxBytesReader(c.Writer, r.Body, limit)
+		r.Body = idleReader{ReadCloser: http.MaxBytesReader(c.Writer, r.Body, limit), rc: http.NewResponseController(c.Writer), idle: s.opts.UploadIdleTimeout}
 
 		req := files.UploadRequest{OwnerID: owner(c)}
 		if isMultipart {
@@ -147,6 +147,7 @@ func (s *Server) handleUpload() gin.HandlerFunc {
 		} else {
 			req.ContentType = ""
 		}
+		req.Body = bodyReader{req.Body}
 		if !isMultipart && r.ContentLength > 0 {
 			req.SizeHint = r.ContentLength
 		}
@@ -159,6 +160,33 @@ func (s *Server) handleUpload() gin.HandlerFunc {
 		c.Header("Repr-Digest", formatDigest(f.SHA256))
 		c.JSON(http.StatusCreated, toJSON(f))
 	}
+}
+
+// idleReader requires each read of an upload body to make progress within idle, so a client
+// that goes silent cannot hold an upload (and its quota reservation) open for ever.
+type idleReader struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (r idleReader) Read(p []byte) (int, error) {
+	_ = r.rc.SetReadDeadline(time.Now().Add(r.idle)) // a writer without deadlines keeps none
+	return r.ReadCloser.Read(p)
+}
+
+// bodyReader marks a failure to read the request body (a truncated multipart body, a
+// client that hung up or went silent) as bad input, not a server fault; the size limit keeps
+// its own error.
+type bodyReader struct{ r io.Reader }
+
+func (b bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	var maxBytes *http.MaxBytesError
+	if err != nil && err != io.EOF && !errors.As(err, &maxBytes) {
+		err = fmt.Errorf("%w: the request body could not be read (%v)", files.ErrInvalidInput, err)
+	}
+	return n, err
 }
 
 // maxSkippedParts bounds how many non-file parts a multipart upload may carry.
@@ -297,9 +325,8 @@ func serveBlob(c *gin.Context, f files.File, blob files.Blob, cacheControl strin
 	// whole file is sent instead, as RFC 9110 section 14.2 allows.
 	if rg := c.Request.Header.Get("Range"); len(rg) > maxRangeHeader || strings.Count(rg, ",") >= maxRanges {
 		c.Request.Header.Del("Range")
-	}
-	if rng := c.Request.Header.Get("Range"); rng != "" {
-		c.Request.Header.Set("Range", normalizeRange(rng, f.Size))
+	} else if rg != "" {
+		c.Request.Header.Set("Range", normalizeRange(rg, f.Size))
 	}
 	http.ServeContent(sendfileWriter{c.Writer}, c.Request, "", f.CreatedAt, blob)
 }

@@ -70,6 +70,9 @@ type Options struct {
 	PublicURL string
 	// MaxJSONBytes caps JSON request bodies. Default 64 KiB.
 	MaxJSONBytes int64
+	// UploadIdleTimeout is how long an upload body may send nothing before it is cut off.
+	// Default 1 minute.
+	UploadIdleTimeout time.Duration
 }
 
 // Server is the file service's HTTP handler.
@@ -86,6 +89,9 @@ type Server struct {
 func NewServer(logger *slog.Logger, f Files, v TokenVerifier, ready Readiness, opts Options) *Server {
 	if opts.Uploads == nil {
 		opts.Uploads = f
+	}
+	if opts.UploadIdleTimeout == 0 {
+		opts.UploadIdleTimeout = time.Minute
 	}
 	if opts.MaxJSONBytes == 0 {
 		opts.MaxJSONBytes = 64 << 10

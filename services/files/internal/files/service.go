@@ -92,7 +92,7 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
 		Name:        req.Name,
 		ContentType: req.ContentType,
 	}
-	f.BlobKey = f.ID.String()
+	f.BlobKey = NewBlobKey(f.ID)
 
 	hr := newParallelHash(&limitReader{r: req.Body, left: s.cfg.MaxFileSize}, sha256.New())
 	n, err := s.blobs.Put(ctx, f.BlobKey, hr)
@@ -112,6 +112,16 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
 		return File{}, err
 	}
 	return f, nil
+}
+
+// NewBlobKey is the key of a new file's blob: its id, so a blob can be traced to its row.
+func NewBlobKey(id uuid.UUID) string { return id.String() }
+
+// IsBlobKey reports whether key has the form NewBlobKey gives. The garbage collector touches
+// nothing else, so objects that share a bucket or folder with the blobs are never collected.
+func IsBlobKey(key string) bool {
+	id, err := uuid.Parse(key)
+	return err == nil && id.String() == key
 }
 
 // removeBlob deletes a blob that will never be referenced. It runs even when the request's

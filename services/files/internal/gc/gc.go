@@ -6,7 +6,8 @@
 // It is safe to run on every node at once: a PostgreSQL advisory lock lets one node collect at
 // a time, and every removal is idempotent, so even two collectors racing would only both
 // delete what is garbage. Blobs younger than a grace period are never touched, so an upload in
-// flight, whose row is not committed yet, keeps its blob.
+// flight, whose row is not committed yet, keeps its blob. Only keys of the form the service
+// gives blobs (files.IsBlobKey) are considered, so other objects in a shared bucket are safe.
 package gc
 
 import (
@@ -135,6 +136,9 @@ func (c *Collector) RunOnce(ctx context.Context) (Result, error) {
 		return nil
 	}
 	err := c.blobs.ListBlobs(ctx, now.Add(-c.cfg.Grace), func(bi files.BlobInfo) error {
+		if !files.IsBlobKey(bi.Key) {
+			return nil // not made by the service: never ours to delete
+		}
 		batch = append(batch, bi.Key)
 		if len(batch) < c.cfg.BatchSize {
 			return nil

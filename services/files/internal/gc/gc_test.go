@@ -121,6 +121,11 @@ func TestCollect(t *testing.T) {
 				t.Fatal(err)
 			}
 			b.interrupted(t)
+			// An object the service did not make, sharing the store: never collected.
+			foreign := "notes-keep-me"
+			if _, err := b.store.Put(ctx, foreign, bytes.NewReader([]byte("not a blob"))); err != nil {
+				t.Fatal(err)
+			}
 
 			// Within the grace period nothing is touched: the orphan could be an upload
 			// about to commit.
@@ -147,6 +152,9 @@ func TestCollect(t *testing.T) {
 			}
 			if !exists(t, b.store, kept.BlobKey) {
 				t.Fatal("a referenced blob was collected")
+			}
+			if !exists(t, b.store, foreign) {
+				t.Fatal("an object the service did not make was collected")
 			}
 			if _, blob, err := svc.Open(ctx, "u1", kept.ID); err != nil {
 				t.Fatalf("kept file: %v", err)

@@ -187,16 +187,15 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error)
 	return cr.n, mapErr("put", err)
 }
 
-// Open implements files.BlobStore. It learns the size with a HEAD request; bytes are fetched
-// on the first Read, from the offset the last Seek chose.
+// Open implements files.BlobStore. It starts a GET of the whole object at once: the size comes
+// from its answer, a whole download needs no other request, and a delete that follows cannot
+// tear a body whose GET has begun. A Seek elsewhere before reading switches to a ranged GET.
 func (s *Store) Open(ctx context.Context, key string) (files.Blob, error) {
-	hctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	out, err := s.api.HeadObject(hctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.objectKey(key))})
+	out, err := s.api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.objectKey(key))})
 	if err != nil {
 		return nil, mapErr("open", err)
 	}
-	return &blob{s: s, ctx: ctx, key: s.objectKey(key), size: aws.ToInt64(out.ContentLength), etag: out.ETag}, nil
+	return &blob{s: s, ctx: ctx, key: s.objectKey(key), size: aws.ToInt64(out.ContentLength), etag: out.ETag, body: out.Body}, nil
 }
 
 // Delete implements files.BlobStore. S3 answers success for a missing key.
@@ -276,8 +275,9 @@ func (s *Store) withTimeoutMU(ctx context.Context, in *s3.ListMultipartUploadsIn
 	return s.api.ListMultipartUploads(ctx, in)
 }
 
-// blob reads an object lazily: Seek only records the offset, and Read opens a ranged GET from
-// there when the offset moved or no body is open. Sequential reads reuse one response.
+// blob reads an object: Seek only records the offset, and Read opens a ranged GET from there
+// when the offset moved away from the open response (or none is open). Sequential reads reuse
+// one response.
 type blob struct {
 	s    *Store
 	ctx  context.Context // the request's: a client that leaves stops the GET

@@ -49,6 +49,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) files.BlobStore, opts Op
 		{"ServeContentRanges", testServeContentRanges},
 		{"OpenMissing", testOpenMissing},
 		{"Delete", testDelete},
+		{"ReadWhileDeleted", testReadWhileDeleted},
 		{"InvisibleUntilComplete", testInvisibleUntilComplete},
 		{"FailingReaderLeavesNothing", testFailingReader},
 		{"FailingReaderAfterManyBytes", testFailingReaderLate},
@@ -353,6 +354,30 @@ func testDelete(t *testing.T, s files.BlobStore) {
 	if got := readAll(t, s, other); string(got) != "other" {
 		t.Fatalf("other blob = %q", got)
 	}
+}
+
+// testReadWhileDeleted: a blob opened before its Delete still reads whole, so a download that
+// races a delete is whole or 404, never torn.
+func testReadWhileDeleted(t *testing.T, s files.BlobStore) {
+	key := newKey()
+	data := randomBytes(8<<20, 11) // larger than any socket buffer
+	put(t, s, key, data)
+	b, err := s.Open(ctxT(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := s.Delete(ctxT(t), key); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(b)
+	if err != nil {
+		t.Fatalf("read after Delete: %v (after %d bytes)", err, len(got))
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("read %d bytes after Delete that differ from the %d written", len(got), len(data))
+	}
+	requireGone(t, s, key)
 }
 
 // gateReader sends first, then blocks until release is closed (or stop), then sends rest.
