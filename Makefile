@@ -44,15 +44,23 @@ tidy:
 bench: tools
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
-## fuzz: run every Fuzz target in the workspace for FUZZTIME each
+## fuzz: run every Fuzz target in the workspace for FUZZTIME each (make test runs only their
+## seed corpora). One worker each (FUZZ_PARALLEL): the machine is shared and small.
 FUZZTIME ?= 20s
+FUZZ_PARALLEL ?= 1
 fuzz:
 	@for d in $$(grep -rl --include='*_test.go' '^func Fuzz' services pkg e2e | xargs -n1 dirname | sort -u); do \
 		for f in $$(grep -h '^func Fuzz' $$d/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
-			echo "fuzz $$d $$f"; \
-			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./$$d || exit 1; \
+			echo "== $$f ($$d, $(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -parallel $(FUZZ_PARALLEL) ./$$d || exit 1; \
 		done; \
 	done
+
+## soak: mixed traffic against a file node for SOAK_DURATION, reporting errors, memory,
+## threads, open files and goroutines at start and end (build tag soak; not in make test)
+SOAK_DURATION ?= 3m
+soak:
+	COFFER_SOAK_DURATION=$(SOAK_DURATION) $(GO) test -tags soak -count=1 -timeout 60m -run '^TestSoak$$' -v ./e2e/
 
 clean:
 	rm -rf bin $(RUN_DIR)

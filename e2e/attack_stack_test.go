@@ -44,6 +44,14 @@ type forgeStack struct {
 // for the victim.
 func startForgeStack(t *testing.T) *forgeStack {
 	t.Helper()
+	return startForgeStackJWK(t, true)
+}
+
+// startForgeStackJWK is startForgeStack with a choice: withAlg false publishes the trusted key
+// without its "alg" member (RFC 7517 makes it optional), so the node's own algorithm pin, not
+// keyfunc's check of the JWK's alg, is what stands between a token and a wrong algorithm.
+func startForgeStackJWK(t *testing.T, withAlg bool) *forgeStack {
+	t.Helper()
 	f := &forgeStack{
 		t: t, Trusted: forge.NewKey("coffer-" + randHex(4)), Attacker: forge.NewKey("attacker-1"),
 		Issuer: "http://issuer.coffer.test", Audience: "coffer-files", Victim: "user-" + randHex(16),
@@ -52,7 +60,11 @@ func startForgeStack(t *testing.T) *forgeStack {
 		f.jwksHits.Add(1)
 		w.Header().Set("Content-Type", "application/jwk-set+json")
 		w.Header().Set("Cache-Control", "public, max-age=300")
-		w.Write(forge.JWKS(f.Trusted))
+		jwk := f.Trusted.JWK()
+		if !withAlg {
+			delete(jwk, "alg")
+		}
+		json.NewEncoder(w).Encode(map[string]any{"keys": []any{jwk}})
 	}))
 	t.Cleanup(jwks.Close)
 	f.JWKSURL = jwks.URL + "/.well-known/jwks.json"

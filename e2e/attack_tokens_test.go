@@ -80,8 +80,9 @@ func TestAttackTamperedToken(t *testing.T) {
 
 // TestAttackHMACKeyConfusion: HS256/384/512 signed with the RSA public key taken from the
 // JWKS, as PEM (with and without the final newline), DER, the JWK JSON, and the raw modulus.
+// The JWKS carries no "alg", as in TestAttackOtherAlgorithms.
 func TestAttackHMACKeyConfusion(t *testing.T) {
-	f := startForgeStack(t)
+	f := startForgeStackJWK(t, false)
 	// The attacker takes the key from the same JWKS the node trusts.
 	r := f.c.do("GET", f.JWKSURL, nil, nil)
 	var set struct {
@@ -180,9 +181,10 @@ func TestAttackKidTricks(t *testing.T) {
 }
 
 // TestAttackOtherAlgorithms: only RS256 is accepted, even when the signature is genuine under
-// the other algorithm with the trusted key.
+// the other algorithm with the trusted key. The JWKS here carries no "alg", so the node's own
+// pin (jwt.WithValidMethods) is what is tested, not keyfunc's match of the JWK's alg.
 func TestAttackOtherAlgorithms(t *testing.T) {
-	f := startForgeStack(t)
+	f := startForgeStackJWK(t, false)
 	claims := f.Claims("files:read files:write")
 	h := func(alg string) map[string]any {
 		return map[string]any{"alg": alg, "typ": "at+jwt", "kid": f.Trusted.Kid}

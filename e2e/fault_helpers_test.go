@@ -101,7 +101,7 @@ func tempFiles(t testing.TB, dir string) []string {
 	return out
 }
 
-// blobFiles lists the committed-looking blobs (not temp files) under dir.
+// blobPaths lists the committed-looking blobs (not temp files) under dir.
 func blobPaths(t testing.TB, dir string) []string {
 	t.Helper()
 	var out []string
