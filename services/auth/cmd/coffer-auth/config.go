@@ -29,7 +29,7 @@ type config struct {
 	KeyRotation time.Duration // COFFER_AUTH_KEY_ROTATION, default 720h: how long a key signs; 0 turns scheduled rotation off
 	KeyLeeway   time.Duration // COFFER_AUTH_KEY_LEEWAY, default 5m: verifiers' clock leeway, added before a retired key is removed
 	LoginWindow time.Duration // COFFER_AUTH_LOGIN_WINDOW, default 15m: the login throttling window
-	PairMax     int           // COFFER_AUTH_LOGIN_PAIR_ATTEMPTS, default 5: failed logins per username from one address per window
+	PairMax     int           // COFFER_AUTH_LOGIN_PAIR_ATTEMPTS, default 10: failed logins per username from one address per window
 	AccountMax  int           // COFFER_AUTH_LOGIN_ACCOUNT_ATTEMPTS, default 50: failed logins per username from all addresses per window
 	AddressMax  int           // COFFER_AUTH_LOGIN_ADDRESS_ATTEMPTS, default 100: failed logins per client address per window
 	Proxies     []string      // COFFER_AUTH_TRUSTED_PROXIES, default none: comma-separated CIDRs whose X-Forwarded-For is believed
@@ -55,7 +55,7 @@ func loadConfig(getenv func(string) string, needKEK bool) (config, error) {
 		KeyRotation: r.Duration("COFFER_AUTH_KEY_ROTATION", 30*24*time.Hour),
 		KeyLeeway:   r.Duration("COFFER_AUTH_KEY_LEEWAY", 5*time.Minute),
 		LoginWindow: r.Duration("COFFER_AUTH_LOGIN_WINDOW", 15*time.Minute),
-		PairMax:     r.Int("COFFER_AUTH_LOGIN_PAIR_ATTEMPTS", 5),
+		PairMax:     r.Int("COFFER_AUTH_LOGIN_PAIR_ATTEMPTS", 10),
 		AccountMax:  r.Int("COFFER_AUTH_LOGIN_ACCOUNT_ATTEMPTS", 50),
 		AddressMax:  r.Int("COFFER_AUTH_LOGIN_ADDRESS_ATTEMPTS", 100),
 		Proxies:     strings.FieldsFunc(r.String("COFFER_AUTH_TRUSTED_PROXIES", ""), func(r rune) bool { return r == ',' || r == ' ' }),

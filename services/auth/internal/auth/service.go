@@ -51,7 +51,7 @@ type Config struct {
 	// LoginWindow is the throttling window. Default 15 minutes.
 	LoginWindow time.Duration
 	// PairAttempts is how many failed logins one username may take per window from one
-	// client address. Default 5. This is the limit a single guesser meets; it does not lock
+	// client address. Default 10. This is the limit a single guesser meets; it does not lock
 	// the real user, who comes from another address, out.
 	PairAttempts int
 	// AccountAttempts is how many failed logins one username may take per window, from all
@@ -92,7 +92,7 @@ func NewService(st Stores, hasher PasswordHasher, issuer AccessTokenIssuer, cfg 
 		cfg.LoginWindow = 15 * time.Minute
 	}
 	if cfg.PairAttempts == 0 {
-		cfg.PairAttempts = 5
+		cfg.PairAttempts = 10
 	}
 	if cfg.AccountAttempts == 0 {
 		cfg.AccountAttempts = 50
