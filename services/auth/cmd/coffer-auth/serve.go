@@ -50,7 +50,8 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	var started atomic.Bool
 	var readiness serve.Readiness
 	ready := func() bool { return started.Load() && readiness.Ready() }
-	srv := api.NewServer(logger, api.Config{Issuer: cfg.Issuer, JWKSMaxAge: cfg.JWKSMaxAge, TrustedProxies: cfg.Proxies}, svc, km, db, ready)
+	verifier := keys.NewVerifier(km, cfg.Issuer, cfg.Audience, 0, nil)
+	srv := api.NewServer(logger, api.Config{Issuer: cfg.Issuer, JWKSMaxAge: cfg.JWKSMaxAge, TrustedProxies: cfg.Proxies}, svc, km, verifier, db, ready)
 
 	go func() {
 		if err := retry(ctx, logger, "start", func() error { return start(ctx, pool, km, cfg) }); err != nil {

@@ -31,6 +31,7 @@ type fixture struct {
 	t   testing.TB
 	srv *httptest.Server
 	svc *auth.Service
+	km  *keys.Manager
 }
 
 func newFixture(t testing.TB, cfg auth.Config) *fixture {
@@ -58,10 +59,10 @@ func newFixture(t testing.TB, cfg auth.Config) *fixture {
 	issuer := keys.NewIssuer(km, "https://auth.test", "coffer-files", 15*time.Minute, nil)
 	svc := auth.NewService(auth.Stores{Users: db, Refresh: db, Clients: db, Throttle: db},
 		password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 2), issuer, cfg, nil)
-	h := api.NewServer(slog.New(slog.DiscardHandler), api.Config{Issuer: "https://auth.test", JWKSMaxAge: 90 * time.Second}, svc, km, db, func() bool { return true })
+	h := api.NewServer(slog.New(slog.DiscardHandler), api.Config{Issuer: "https://auth.test", JWKSMaxAge: 90 * time.Second}, svc, km, keys.NewVerifier(km, "https://auth.test", "coffer-files", 0, nil), db, func() bool { return true })
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &fixture{t: t, srv: srv, svc: svc}
+	return &fixture{t: t, srv: srv, svc: svc, km: km}
 }
 
 type reply struct {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -147,5 +148,46 @@ func (s *Server) handleLogin() gin.HandlerFunc {
 		}
 		c.Header("Pragma", "no-cache")
 		encode(c, http.StatusOK, tok)
+	}
+}
+
+// authenticate requires a valid access token of ours carrying scope, and stores its claims.
+func (s *Server) authenticate(scope string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.GetHeader("Authorization")
+		scheme, raw, ok := strings.Cut(h, " ")
+		raw = strings.TrimSpace(raw)
+		if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" {
+			s.error(c, auth.ErrNoToken)
+			return
+		}
+		claims, err := s.tokens.Verify(c.Request.Context(), raw)
+		if err != nil {
+			s.error(c, fmt.Errorf("%w: %w", auth.ErrInvalidToken, err))
+			return
+		}
+		if !claims.HasScope(scope) {
+			s.error(c, &auth.ScopeError{Scope: scope})
+			return
+		}
+		c.Next()
+	}
+}
+
+// handleLookupUser lets a resource server (the file service, on behalf of a user who shares
+// a file) turn a username into the user's id, the sub of their tokens.
+func (s *Server) handleLookupUser() gin.HandlerFunc {
+	type response struct {
+		ID       string `json:"id"`
+		Username string `json:"username"`
+	}
+	return func(c *gin.Context) {
+		u, err := s.accounts.LookupUser(c.Request.Context(), c.Param("username"))
+		if err != nil {
+			s.error(c, err)
+			return
+		}
+		c.Header("Vary", "Authorization")
+		encode(c, http.StatusOK, response{ID: u.ID.String(), Username: u.Username})
 	}
 }

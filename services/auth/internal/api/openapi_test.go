@@ -33,5 +33,5 @@ var discard = slog.New(slog.DiscardHandler)
 // newTestServer builds the handler with no dependencies: enough to register routes and serve
 // the document.
 func newTestServer() *Server {
-	return NewServer(discard, Config{Issuer: "http://issuer.test"}, nil, nil, nil, func() bool { return true })
+	return NewServer(discard, Config{Issuer: "http://issuer.test"}, nil, nil, nil, nil, func() bool { return true })
 }

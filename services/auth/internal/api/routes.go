@@ -1,6 +1,9 @@
 package api
 
-import "github.com/cofferhq/coffer/pkg/openapi"
+import (
+	"github.com/cofferhq/coffer/pkg/accesstoken"
+	"github.com/cofferhq/coffer/pkg/openapi"
+)
 
 // routes lists the whole API of the auth service.
 func (s *Server) routes() {
@@ -15,6 +18,8 @@ func (s *Server) routes() {
 
 	r.POST("/v1/users", s.handleSignUp())
 	r.POST("/v1/login", s.handleLogin())
+	// For resource servers acting for a user: a username to the id their tokens carry.
+	r.GET("/v1/users/:username", s.authenticate(accesstoken.ScopeFilesShare), s.handleLookupUser())
 
 	// OAuth 2.0 (RFC 6749 form encoding and JSON errors, RFC 7009 revocation).
 	r.POST("/oauth2/token", s.handleToken())

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/cofferhq/coffer/pkg/accesstoken"
 	"github.com/cofferhq/coffer/pkg/httplog"
 	"github.com/cofferhq/coffer/pkg/problem"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
@@ -27,6 +28,14 @@ type Accounts interface {
 	Refresh(ctx context.Context, refreshToken string, scopes []string) (auth.TokenResponse, error)
 	ClientCredentials(ctx context.Context, clientID, secret string, scopes []string) (auth.TokenResponse, error)
 	Revoke(ctx context.Context, token string) error
+	// LookupUser returns the enabled user with that username; auth.ErrNotFound otherwise.
+	LookupUser(ctx context.Context, username string) (auth.User, error)
+}
+
+// TokenVerifier checks the access tokens this service issued (keys.Verifier), for the few
+// routes that resource servers call on behalf of a user.
+type TokenVerifier interface {
+	Verify(ctx context.Context, raw string) (*accesstoken.Claims, error)
 }
 
 // KeySet publishes the public signing keys.
@@ -57,6 +66,7 @@ type Config struct {
 type Server struct {
 	accounts Accounts
 	keys     KeySet
+	tokens   TokenVerifier
 	db       Pinger
 	cfg      Config
 	logger   *slog.Logger
@@ -66,7 +76,7 @@ type Server struct {
 
 // NewServer builds the handler. ready reports whether the process should take traffic (it
 // turns false on shutdown before the listener closes).
-func NewServer(logger *slog.Logger, cfg Config, accounts Accounts, keys KeySet, db Pinger, ready func() bool) *Server {
+func NewServer(logger *slog.Logger, cfg Config, accounts Accounts, keys KeySet, tokens TokenVerifier, db Pinger, ready func() bool) *Server {
 	if cfg.JWKSMaxAge == 0 {
 		cfg.JWKSMaxAge = 5 * time.Minute
 	}
@@ -74,7 +84,7 @@ func NewServer(logger *slog.Logger, cfg Config, accounts Accounts, keys KeySet, 
 		cfg.MaxBodyBytes = 64 << 10
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{accounts: accounts, keys: keys, db: db, cfg: cfg, logger: logger, ready: ready, engine: gin.New()}
+	s := &Server{accounts: accounts, keys: keys, tokens: tokens, db: db, cfg: cfg, logger: logger, ready: ready, engine: gin.New()}
 	if err := s.engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		// Validated by the caller's configuration; a bad list trusts no one.
 		_ = s.engine.SetTrustedProxies(nil)
@@ -128,6 +138,7 @@ func (s *Server) toProblem(c *gin.Context, err error) *problem.Details {
 	var p *problem.Details
 	var maxBytes *http.MaxBytesError
 	var throttled *auth.ThrottledError
+	var scope *auth.ScopeError
 	switch {
 	case errors.As(err, &p):
 	case errors.Is(err, auth.ErrInvalidInput):
@@ -145,6 +156,18 @@ func (s *Server) toProblem(c *gin.Context, err error) *problem.Details {
 		p = problem.New(http.StatusConflict, "username_taken", "that username is taken")
 	case errors.Is(err, auth.ErrSignupDisabled):
 		p = problem.New(http.StatusForbidden, "signup_disabled", "self-service sign-up is disabled")
+	case errors.Is(err, auth.ErrNoToken):
+		p = problem.New(http.StatusUnauthorized, "unauthorized", "a bearer access token is required")
+		p.Header = http.Header{"Www-Authenticate": {`Bearer realm="coffer"`}}
+	case errors.Is(err, auth.ErrInvalidToken):
+		s.logger.DebugContext(c.Request.Context(), "token rejected", "err", err)
+		p = problem.New(http.StatusUnauthorized, "invalid_token", "the access token is invalid or expired")
+		p.Header = http.Header{"Www-Authenticate": {`Bearer realm="coffer", error="invalid_token"`}}
+	case errors.As(err, &scope):
+		p = problem.New(http.StatusForbidden, "insufficient_scope", "the access token lacks the "+scope.Scope+" scope")
+		p.Header = http.Header{"Www-Authenticate": {`Bearer realm="coffer", error="insufficient_scope", scope="` + scope.Scope + `"`}}
+	case errors.Is(err, auth.ErrNotFound):
+		p = problem.New(http.StatusNotFound, "not_found", "no such user")
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		p = problem.New(http.StatusUnauthorized, "invalid_credentials", "invalid username or password")
 	case errors.As(err, &throttled):

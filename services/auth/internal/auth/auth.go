@@ -42,6 +42,14 @@ var (
 	ErrUnsupportedGrantType = errors.New("unsupported grant type")
 	// ErrThrottled means too many login attempts; errors.As a *ThrottledError for how long.
 	ErrThrottled = errors.New("too many attempts")
+	// ErrNoToken means a protected route was called without a bearer access token.
+	ErrNoToken = errors.New("no bearer token")
+	// ErrInvalidToken means the bearer access token is malformed, forged, expired or not
+	// one of ours; wrap it with the reason (which is logged, never sent).
+	ErrInvalidToken = errors.New("invalid access token")
+	// ErrInsufficientScope means the access token lacks the scope a route requires;
+	// errors.As a *ScopeError for which.
+	ErrInsufficientScope = errors.New("insufficient scope")
 )
 
 // ThrottledError says when a throttled caller may try again. It matches ErrThrottled.
@@ -53,6 +61,14 @@ func (e *ThrottledError) Error() string {
 
 // Is makes errors.Is(err, ErrThrottled) true.
 func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
+
+// ScopeError names the scope an access token lacks. It matches ErrInsufficientScope.
+type ScopeError struct{ Scope string }
+
+func (e *ScopeError) Error() string { return "insufficient scope: " + e.Scope + " required" }
+
+// Is makes errors.Is(err, ErrInsufficientScope) true.
+func (e *ScopeError) Is(target error) bool { return target == ErrInsufficientScope }
 
 // User is an end user who owns files.
 type User struct {

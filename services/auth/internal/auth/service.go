@@ -390,3 +390,24 @@ func mapPasswordErr(err error) error {
 	}
 	return err
 }
+
+// LookupUser finds an enabled user by username, compared case-insensitively, so that a
+// resource server can turn the name a person types into the id their tokens carry. Unknown,
+// malformed and disabled usernames all return ErrNotFound.
+func (s *Service) LookupUser(ctx context.Context, username string) (User, error) {
+	if len(username) > maxUsernameLen {
+		return User{}, ErrNotFound
+	}
+	username, err := ValidateUsername(username)
+	if err != nil {
+		return User{}, ErrNotFound
+	}
+	u, err := s.st.Users.UserByUsername(ctx, username)
+	if err != nil {
+		return User{}, err
+	}
+	if u.Disabled {
+		return User{}, ErrNotFound
+	}
+	return u, nil
+}
