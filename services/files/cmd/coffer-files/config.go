@@ -15,7 +15,8 @@ import (
 type config struct {
 	Addr            string        // COFFER_FILES_ADDR, default ":8082"
 	DatabaseURL     string        // COFFER_FILES_DATABASE_URL, falling back to DATABASE_URL; required
-	AuthURL         string        // COFFER_FILES_AUTH_URL, default "http://localhost:8081": base of the JWKS URL
+	AuthURL         string        // COFFER_FILES_AUTH_URL, default "http://localhost:8081": base of the JWKS URL and of user lookups (sharing by username)
+	AuthTimeout     time.Duration // COFFER_FILES_AUTH_TIMEOUT, default 5s: bounds one user lookup at the auth service
 	JWKSURL         string        // COFFER_FILES_JWKS_URL, default AuthURL + "/.well-known/jwks.json"
 	Issuer          string        // COFFER_FILES_ISSUER, default AuthURL: the required iss
 	Audience        string        // COFFER_FILES_AUDIENCE, default "coffer-files": the required aud
@@ -61,6 +62,7 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		Audience:        r.String("COFFER_FILES_AUDIENCE", "coffer-files"),
 		JWKSRefresh:     r.Duration("COFFER_FILES_JWKS_REFRESH", 5*time.Minute),
 		Leeway:          r.Duration("COFFER_FILES_CLOCK_LEEWAY", 30*time.Second),
+		AuthTimeout:     r.Duration("COFFER_FILES_AUTH_TIMEOUT", 5*time.Second),
 		DataDir:         r.String("COFFER_FILES_DATA_DIR", "./data"),
 		MaxFileSize:     r.Int64("COFFER_FILES_MAX_FILE_SIZE", 5<<30),
 		UserQuota:       r.Int64("COFFER_FILES_USER_QUOTA", 0),
@@ -112,6 +114,9 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 	if c.DatabaseURL == "" {
 		r.Fail("COFFER_FILES_DATABASE_URL", "required (or DATABASE_URL)")
 	}
+	if u, err := url.Parse(c.AuthURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		r.Fail("COFFER_FILES_AUTH_URL", "%q is not an http(s) URL", c.AuthURL)
+	}
 	if u, err := url.Parse(c.JWKSURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		r.Fail("COFFER_FILES_JWKS_URL", "%q is not an http(s) URL", c.JWKSURL)
 	}
@@ -132,6 +137,9 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			r.Fail("COFFER_FILES_PUBLIC_URL", "%q is not an http(s) URL", c.PublicURL)
 		}
+	}
+	if c.AuthTimeout < 100*time.Millisecond || c.AuthTimeout > time.Minute {
+		r.Fail("COFFER_FILES_AUTH_TIMEOUT", "between 100ms and 1m")
 	}
 	if c.Leeway > 5*time.Minute {
 		r.Fail("COFFER_FILES_CLOCK_LEEWAY", "at most 5m")

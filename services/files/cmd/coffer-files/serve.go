@@ -14,6 +14,7 @@ import (
 
 	"github.com/cofferhq/coffer/pkg/serve"
 	"github.com/cofferhq/coffer/services/files/internal/api"
+	"github.com/cofferhq/coffer/services/files/internal/authclient"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/linktoken"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
@@ -80,9 +81,14 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	} else {
 		logger.Info("signed links disabled: COFFER_FILES_LINK_KEY is not set")
 	}
+	users, err := authclient.New(authclient.Options{BaseURL: cfg.AuthURL, Timeout: cfg.AuthTimeout})
+	if err != nil {
+		return err
+	}
 	srv := api.NewServer(logger, svc, verifier, rd, api.Options{
 		Uploads:           files.NewQuota(svc, db, files.QuotaConfig{PerUser: cfg.UserQuota}),
 		Shares:            files.NewSharing(db, nil),
+		Users:             users,
 		Links:             files.NewLinks(db, blobs, signer, files.LinkConfig{MaxTTL: cfg.LinkMaxTTL}, nil),
 		PublicURL:         cfg.PublicURL,
 		UploadIdleTimeout: cfg.UploadIdle,

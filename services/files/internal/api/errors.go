@@ -29,6 +29,7 @@ const (
 	codeInvalidToken      = "invalid_token"
 	codeInsufficientScope = "insufficient_scope"
 	codeLinksDisabled     = "links_disabled"
+	codeUserNotFound      = "user_not_found"
 )
 
 // error maps any error to its problem response: the one place errors become HTTP. Only
@@ -39,6 +40,8 @@ func (s *Server) error(c *gin.Context, err error) {
 	var maxBytes *http.MaxBytesError
 	switch {
 	case errors.As(err, &p):
+	case errors.Is(err, files.ErrUserNotFound):
+		p = problem.New(http.StatusNotFound, codeUserNotFound, "no user has that username")
 	case errors.Is(err, files.ErrNotFound):
 		p = problem.New(http.StatusNotFound, codeNotFound, "file not found")
 	case errors.Is(err, files.ErrTooLarge):

@@ -51,6 +51,15 @@ type Shares interface {
 	ListShared(ctx context.Context, userID string, opts files.ListOptions) (files.Page, error)
 }
 
+// Users turns the username a person types into the user id (token sub) that shares store.
+// The file service holds no user directory; authclient.Client asks the auth service.
+type Users interface {
+	// LookupUser returns the id of the enabled user with that username, asking on behalf of
+	// the caller whose bearer access token is token. files.ErrUserNotFound if there is no
+	// such user; files.ErrUnavailable if the directory cannot answer.
+	LookupUser(ctx context.Context, token, username string) (userID string, err error)
+}
+
 // Links is what the API needs for signed links (files.Links).
 type Links interface {
 	Create(ctx context.Context, ownerID string, fileID uuid.UUID, ttl time.Duration, maxDownloads *int) (files.Link, string, error)
@@ -65,6 +74,8 @@ type Options struct {
 	// Shares and Links serve the sharing and link routes; nil answers them 404.
 	Shares Shares
 	Links  Links
+	// Users resolves share recipients named by username; nil: shares must name a user_id.
+	Users Users
 	// PublicURL is the base of link URLs (e.g. https://files.example.com). Default "": link
 	// URLs are relative to the node that made them.
 	PublicURL string

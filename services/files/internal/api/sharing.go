@@ -1,7 +1,9 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -16,12 +18,13 @@ type shareJSON struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// handleShare grants another user read access. The recipient is named by user_id, the sub of
-// their access tokens (the id the auth service returns at sign-up): the file service holds no
-// user directory and makes no call to the auth service per request.
+// handleShare grants another user read access. The recipient is named either by username,
+// which the auth service resolves (one call at share time, made with the caller's own token),
+// or by user_id, the sub of their access tokens. The file service holds no user directory.
 func (s *Server) handleShare() gin.HandlerFunc {
 	type request struct {
-		UserID string `json:"user_id"`
+		UserID   *string `json:"user_id"`
+		Username *string `json:"username"`
 	}
 	return func(c *gin.Context) {
 		id, err := fileID(c)
@@ -34,7 +37,20 @@ func (s *Server) handleShare() gin.HandlerFunc {
 			s.error(c, err)
 			return
 		}
-		sh, err := s.opts.Shares.Share(c.Request.Context(), owner(c), id, req.UserID)
+		var userID string
+		switch {
+		case (req.UserID == nil) == (req.Username == nil):
+			s.error(c, fmt.Errorf("%w: name the recipient by exactly one of username or user_id", files.ErrInvalidInput))
+			return
+		case req.UserID != nil:
+			userID = *req.UserID
+		default:
+			if userID, err = s.lookupUser(c, *req.Username); err != nil {
+				s.error(c, err)
+				return
+			}
+		}
+		sh, err := s.opts.Shares.Share(c.Request.Context(), owner(c), id, userID)
 		if err != nil {
 			s.error(c, err)
 			return
@@ -42,6 +58,22 @@ func (s *Server) handleShare() gin.HandlerFunc {
 		c.Header("Cache-Control", "no-store")
 		c.JSON(http.StatusCreated, shareJSON{FileID: sh.FileID.String(), UserID: sh.UserID, CreatedAt: sh.CreatedAt})
 	}
+}
+
+// maxUsernameBytes bounds a username before it is sent anywhere; no valid one is longer.
+const maxUsernameBytes = 64
+
+// lookupUser resolves a username with the caller's bearer token (already verified by
+// authenticate).
+func (s *Server) lookupUser(c *gin.Context, username string) (string, error) {
+	if username == "" || len(username) > maxUsernameBytes {
+		return "", fmt.Errorf("%w: username must be 1 to %d bytes", files.ErrInvalidInput, maxUsernameBytes)
+	}
+	if s.opts.Users == nil {
+		return "", fmt.Errorf("%w: sharing by username is not configured; send user_id", files.ErrInvalidInput)
+	}
+	_, raw, _ := strings.Cut(c.GetHeader("Authorization"), " ")
+	return s.opts.Users.LookupUser(c.Request.Context(), strings.TrimSpace(raw), username)
 }
 
 func (s *Server) handleUnshare() gin.HandlerFunc {

@@ -29,6 +29,8 @@ var (
 	ErrStorageFull = errors.New("storage full")
 	// ErrUnavailable means a dependency (database, object store) is unreachable; retry later.
 	ErrUnavailable = errors.New("temporarily unavailable")
+	// ErrUserNotFound means no enabled user has the username a share names.
+	ErrUserNotFound = errors.New("user not found")
 )
 
 // File is one stored file's metadata.
