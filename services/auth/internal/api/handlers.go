@@ -127,7 +127,7 @@ func (s *Server) handleSignUp() gin.HandlerFunc {
 			s.error(c, err)
 			return
 		}
-		c.Header("Location", "/v1/users/"+u.ID.String())
+		c.Header("Location", "/v1/users/"+u.Username) // the lookup route (needs files:share)
 		encode(c, http.StatusCreated, response{ID: u.ID.String(), Username: u.Username, CreatedAt: u.CreatedAt})
 	}
 }
