@@ -1,4 +1,4 @@
-package tokenauth
+package accesstoken
 
 import (
 	"errors"
@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/cofferhq/coffer/pkg/accesstoken"
 )
 
 // strictClaims decodes an access token's claims, refusing values of the wrong JSON type that
@@ -63,8 +61,8 @@ func (c *strictClaims) GetIssuer() (string, error)              { return c.Issue
 func (c *strictClaims) GetSubject() (string, error)             { return c.Subject, nil }
 func (c *strictClaims) GetAudience() (jwt.ClaimStrings, error)  { return c.Audience, nil }
 
-func (c *strictClaims) accessClaims() *accesstoken.Claims {
-	return &accesstoken.Claims{
+func (c *strictClaims) accessClaims() *Claims {
+	return &Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer: c.Issuer, Subject: c.Subject, Audience: c.Audience, ID: c.ID,
 			ExpiresAt: c.ExpiresAt.numeric(), NotBefore: c.NotBefore.numeric(), IssuedAt: c.IssuedAt.numeric(),

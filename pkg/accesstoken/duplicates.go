@@ -1,4 +1,4 @@
-package tokenauth
+package accesstoken
 
 import (
 	"encoding/base64"
