@@ -90,14 +90,14 @@ func TestFaultPostgresRestart(t *testing.T) {
 	if err := pg.StopServer(ctx); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, 20*time.Second, "a 503 while PostgreSQL is down", seen503.Load)
+	waitFor(t, 20*time.Second, "a 503 while PostgreSQL is down", seen503.Load)
 	if r := c.do("GET", node.URL+"/readyz", nil, nil); r.Status != http.StatusServiceUnavailable {
 		t.Fatalf("readyz while PostgreSQL is down: %d", r.Status)
 	}
 	if err := pg.StartServer(ctx); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, 30*time.Second, "the node to serve again", func() bool {
+	waitFor(t, 30*time.Second, "the node to serve again", func() bool {
 		return c.do("GET", node.URL+"/readyz", nil, nil).Status == http.StatusOK
 	})
 	// Recovery: fresh requests all succeed from here on.
@@ -148,7 +148,7 @@ func TestFaultStartWhileDependenciesDown(t *testing.T) {
 		"COFFER_FILES_AUTH_URL": "http://" + authAddr, "COFFER_FILES_DATA_DIR": dataDir,
 	})
 	c := &client{t: t, http: &http.Client{Timeout: 10 * time.Second}, files: node.URL}
-	poll(t, 20*time.Second, "the node to listen", func() bool {
+	waitFor(t, 20*time.Second, "the node to listen", func() bool {
 		resp, err := http.Get(node.URL + "/healthz")
 		if err == nil {
 			resp.Body.Close()
@@ -175,7 +175,7 @@ func TestFaultStartWhileDependenciesDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Auth = s.StartAuth(map[string]string{"COFFER_AUTH_ADDR": authAddr})
-	poll(t, 45*time.Second, "the node to become ready by itself", func() bool {
+	waitFor(t, 45*time.Second, "the node to become ready by itself", func() bool {
 		return c.do("GET", node.URL+"/readyz", nil, nil).Status == http.StatusOK
 	})
 	c.auth = s.Auth.URL
@@ -213,7 +213,7 @@ func TestFaultDiskFull(t *testing.T) {
 		if strings.Contains(string(r.Body), "no space") || strings.Contains(string(r.Body), dataDir) {
 			t.Fatalf("507 body leaks internals: %s", r.Body)
 		}
-		poll(t, 10*time.Second, "nothing partial left", func() bool {
+		waitFor(t, 10*time.Second, "nothing partial left", func() bool {
 			return countFiles(t, dataDir) == 1 && len(tempFiles(t, dataDir)) == 0
 		})
 	}

@@ -114,18 +114,6 @@ func blobPaths(t testing.TB, dir string) []string {
 	return out
 }
 
-// poll calls cond until it is true or within passes.
-func poll(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
 var faultBin struct {
 	once sync.Once
 	path string

@@ -37,7 +37,7 @@ func TestFaultKillNodeMidUpload(t *testing.T) {
 	io.WriteString(conn, "POST /v1/files?name=doomed.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+alice+
 		"\r\nContent-Type: application/octet-stream\r\nContent-Length: 8388608\r\n\r\n")
 	conn.Write(bytes.Repeat([]byte("d"), 1<<20))
-	poll(t, 10*time.Second, "the upload's temp file", func() bool { return len(tempFiles(t, dataDir)) > 0 })
+	waitFor(t, 10*time.Second, "the upload's temp file", func() bool { return len(tempFiles(t, dataDir)) > 0 })
 	if err := node.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestFaultKillNodeMidUpload(t *testing.T) {
 	if n := len(blobPaths(t, dataDir)); n != 1 {
 		t.Fatalf("%d blobs after the crash, want 1", n)
 	}
-	poll(t, 30*time.Second, "the periodic collector to sweep the temp file", func() bool { return len(tempFiles(t, dataDir)) == 0 })
+	waitFor(t, 30*time.Second, "the periodic collector to sweep the temp file", func() bool { return len(tempFiles(t, dataDir)) == 0 })
 	if n := len(blobPaths(t, dataDir)); n != 1 {
 		t.Fatalf("%d blobs after the sweep, want kept.txt's only", n)
 	}
@@ -126,7 +126,7 @@ func TestFaultCrashBetweenBlobAndCommit(t *testing.T) {
 			t.Fatalf("GET %s of the orphan: %d", p, r.Status)
 		}
 	}
-	poll(t, 30*time.Second, "the periodic collector to remove the orphan blob", func() bool { return len(blobPaths(t, dataDir)) == 0 })
+	waitFor(t, 30*time.Second, "the periodic collector to remove the orphan blob", func() bool { return len(blobPaths(t, dataDir)) == 0 })
 }
 
 // TestFaultSIGTERMDuringTransfer: on SIGTERM readiness fails first, an upload and a download
@@ -179,12 +179,12 @@ func TestFaultSIGTERMDuringTransfer(t *testing.T) {
 	}()
 	part := bytes.Repeat([]byte("u"), 256<<10)
 	pw.Write(part)
-	poll(t, 10*time.Second, "the in-flight upload's temp file", func() bool { return len(tempFiles(t, dataDir)) > 0 })
+	waitFor(t, 10*time.Second, "the in-flight upload's temp file", func() bool { return len(tempFiles(t, dataDir)) > 0 })
 
 	if err := node.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, 5*time.Second, "readiness to fail after SIGTERM", func() bool {
+	waitFor(t, 5*time.Second, "readiness to fail after SIGTERM", func() bool {
 		resp, err := http.Get(node.URL + "/readyz")
 		if err != nil {
 			return false
