@@ -1,0 +1,107 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/cofferhq/coffer/pkg/accesstoken"
+	"github.com/cofferhq/coffer/services/auth/internal/password"
+)
+
+// LoginRequest is a password login.
+type LoginRequest struct {
+	Username string
+	Password string
+	Scopes   []string
+	// Address is the client's network address, for per-address throttling.
+	Address string
+}
+
+// Login checks a username and password and issues an access token and a refresh token.
+// Unknown users, disabled users and wrong passwords all return ErrInvalidCredentials after
+// the same amount of hashing work. Too many attempts for the username or from the address
+// within the window return a *ThrottledError before any hashing; ErrBusy when no hashing
+// slot frees within Config.HashWait.
+func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenResponse, error) {
+	// Neither can match: refuse before any hashing or storage (a username longer than any
+	// valid one cannot exist, so this tells nothing about which users do).
+	if len(req.Password) > password.MaxLength || len(req.Username) > maxUsernameLen {
+		return TokenResponse{}, ErrInvalidCredentials
+	}
+	granted, err := narrowScopes(req.Scopes, accesstoken.AllScopes, s.cfg.DefaultScopes)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	username := strings.ToLower(req.Username)
+	keys := throttleKeys{account: "account:" + username, address: "address:" + req.Address, pair: "pair:" + req.Address + " " + username}
+	if err := s.throttle(ctx, keys); err != nil {
+		return TokenResponse{}, err
+	}
+	u, err := s.st.Users.UserByUsername(ctx, username)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		u = User{} // Verify against the dummy hash below.
+	case err != nil:
+		return TokenResponse{}, err
+	}
+	hctx, cancel := context.WithTimeout(ctx, s.cfg.HashWait)
+	err = s.hasher.Verify(hctx, req.Password, u.PasswordHash)
+	cancel()
+	if errors.Is(err, password.ErrBusy) {
+		// Not the caller's fault: the attempt does not count.
+		for _, k := range []string{keys.account, keys.address, keys.pair} {
+			_ = s.st.Throttle.ForgetLoginAttempt(ctx, k, false)
+		}
+		return TokenResponse{}, ErrBusy
+	}
+	if err != nil || u.Disabled {
+		return TokenResponse{}, ErrInvalidCredentials
+	}
+	// Only failures count: a success clears the account's counts and gives the address its
+	// attempt back.
+	for k, reset := range map[string]bool{keys.account: true, keys.pair: true, keys.address: false} {
+		if err := s.st.Throttle.ForgetLoginAttempt(ctx, k, reset); err != nil {
+			return TokenResponse{}, err
+		}
+	}
+	now := s.now().UTC()
+	return s.issueForUser(ctx, u.ID, granted, RefreshToken{
+		ID: uuid.New(), FamilyID: uuid.New(), UserID: u.ID, Scope: strings.Join(granted, " "),
+		CreatedAt: now, ExpiresAt: now.Add(min(s.cfg.RefreshIdleTTL, s.cfg.RefreshTTL)), FamilyExpiresAt: now.Add(s.cfg.RefreshTTL),
+	}, s.st.Refresh.CreateRefreshToken)
+}
+
+// throttleKeys are the counters one login attempt touches.
+type throttleKeys struct{ account, address, pair string }
+
+// throttle counts one attempt against each key and refuses once a key is over its limit.
+// Counting first (one atomic statement) keeps parallel attempts on several replicas from
+// slipping past the limit together.
+func (s *Service) throttle(ctx context.Context, k throttleKeys) error {
+	now := s.now().UTC()
+	counts, err := s.st.Throttle.CountLoginAttempt(ctx, []string{k.account, k.address, k.pair}, now, now.Add(-s.cfg.LoginWindow))
+	if err != nil {
+		return err
+	}
+	var wait time.Duration
+	for _, a := range counts {
+		limit := s.cfg.AddressAttempts
+		switch a.Key {
+		case k.account:
+			limit = s.cfg.AccountAttempts
+		case k.pair:
+			limit = s.cfg.PairAttempts
+		}
+		if a.Count > limit {
+			wait = max(wait, a.WindowStart.Add(s.cfg.LoginWindow).Sub(now))
+		}
+	}
+	if wait > 0 {
+		return &ThrottledError{RetryAfter: max(wait, time.Second)}
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+package api
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cofferhq/coffer/services/files/internal/files"
+)
+
+// fileJSON is a file as the API shows it.
+type fileJSON struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Size        int64     `json:"size"`
+	SHA256      string    `json:"sha256"`
+	ContentType string    `json:"content_type"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+func toJSON(f files.File) fileJSON {
+	return fileJSON{ID: f.ID.String(), Name: f.Name, Size: f.Size, SHA256: hex.EncodeToString(f.SHA256), ContentType: f.ContentType, CreatedAt: f.CreatedAt}
+}
+
+func (s *Server) handleList() gin.HandlerFunc {
+	type response struct {
+		Files      []fileJSON `json:"files"`
+		NextCursor *string    `json:"next_cursor"`
+	}
+	return func(c *gin.Context) {
+		opts := files.ListOptions{Cursor: c.Query("cursor"), Prefix: c.Query("prefix")}
+		if l := c.Query("limit"); l != "" {
+			n, err := strconv.Atoi(l)
+			if err != nil {
+				s.error(c, fmt.Errorf("%w: limit must be a number", files.ErrInvalidInput))
+				return
+			}
+			opts.Limit = n
+		}
+		var page files.Page
+		var err error
+		switch c.Query("shared") {
+		case "", "false":
+			page, err = s.files.List(c.Request.Context(), owner(c), opts)
+		case "true":
+			if s.opts.Shares == nil {
+				err = files.ErrNotFound
+				break
+			}
+			page, err = s.opts.Shares.ListShared(c.Request.Context(), owner(c), opts)
+		default:
+			err = fmt.Errorf("%w: shared must be true or false", files.ErrInvalidInput)
+		}
+		if err != nil {
+			s.error(c, err)
+			return
+		}
+		out := response{Files: make([]fileJSON, 0, len(page.Files))}
+		for _, f := range page.Files {
+			out.Files = append(out.Files, toJSON(f))
+		}
+		if page.NextCursor != "" {
+			out.NextCursor = &page.NextCursor
+		}
+		c.Header("Cache-Control", "private, no-store")
+		c.JSON(http.StatusOK, out)
+	}
+}
+
+func (s *Server) handleGet() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := fileID(c)
+		if err != nil {
+			s.error(c, err)
+			return
+		}
+		f, err := s.files.Get(c.Request.Context(), owner(c), id)
+		if err != nil {
+			s.error(c, err)
+			return
+		}
+		c.Header("Cache-Control", "private, no-cache")
+		c.JSON(http.StatusOK, toJSON(f))
+	}
+}
+
+func (s *Server) handleDelete() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := fileID(c)
+		if err != nil {
+			s.error(c, err)
+			return
+		}
+		if err := s.files.Delete(c.Request.Context(), owner(c), id); err != nil {
+			s.error(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
+}
