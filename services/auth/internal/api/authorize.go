@@ -100,7 +100,7 @@ func (s *Server) handleAuthorize() gin.HandlerFunc {
 		if post {
 			form, err := s.decodeForm(c)
 			if err != nil {
-				s.messagePage(c, http.StatusBadRequest, "Sign-in request refused", "The form could not be read.")
+				s.messagePage(c, http.StatusBadRequest, "Sign-in request refused", "The form could not be read. You were not redirected.")
 				return
 			}
 			values = form
@@ -108,7 +108,7 @@ func (s *Server) handleAuthorize() gin.HandlerFunc {
 			values = c.Request.URL.Query()
 			for _, vs := range values {
 				if len(vs) > 1 {
-					s.messagePage(c, http.StatusBadRequest, "Sign-in request refused", "A parameter of the request is repeated.")
+					s.messagePage(c, http.StatusBadRequest, "Sign-in request refused", "A parameter of the request is repeated. You were not redirected.")
 					return
 				}
 			}
