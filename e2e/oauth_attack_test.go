@@ -84,7 +84,7 @@ func TestAttackOAuthAuthorize(t *testing.T) {
 			"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"}}
 	}
 
-	t.Run("wrong verifier", func(t *testing.T) {
+	t.Run("wrong_verifier", func(t *testing.T) {
 		code, _ := newCode(conf)
 		nothingIssued(t, func() {
 			_, err := conf.Exchange(ctx, code, oauth2.VerifierOption(oauth2.GenerateVerifier()))
@@ -94,7 +94,7 @@ func TestAttackOAuthAuthorize(t *testing.T) {
 		})
 	})
 
-	t.Run("reused code", func(t *testing.T) {
+	t.Run("reused_code", func(t *testing.T) {
 		code, verifier := newCode(conf)
 		tok, err := conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 		if err != nil {
@@ -114,7 +114,7 @@ func TestAttackOAuthAuthorize(t *testing.T) {
 		refused(t, err, "invalid_grant")
 	})
 
-	t.Run("code from another client", func(t *testing.T) {
+	t.Run("code_from_another_client", func(t *testing.T) {
 		code, verifier := newCode(conf)
 		code2, verifier2 := newCode(conf)
 		nothingIssued(t, func() {
@@ -130,7 +130,7 @@ func TestAttackOAuthAuthorize(t *testing.T) {
 		})
 	})
 
-	t.Run("mismatched redirect URI", func(t *testing.T) {
+	t.Run("mismatched_redirect_URI", func(t *testing.T) {
 		code, verifier := newCode(conf)
 		nothingIssued(t, func() {
 			v := valid()
@@ -142,7 +142,7 @@ func TestAttackOAuthAuthorize(t *testing.T) {
 		})
 	})
 
-	t.Run("plain challenge", func(t *testing.T) {
+	t.Run("plain_challenge", func(t *testing.T) {
 		nothingIssued(t, func() {
 			verifier := oauth2.GenerateVerifier()
 			for name, mutate := range map[string]func(url.Values){
@@ -161,14 +161,14 @@ func TestAttackOAuthAuthorize(t *testing.T) {
 		})
 	})
 
-	t.Run("missing state", func(t *testing.T) {
+	t.Run("missing_state", func(t *testing.T) {
 		nothingIssued(t, func() {
 			// x/oauth2 leaves state out when it is empty.
 			errorRedirect(t, b.get(conf.AuthCodeURL("", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))), "invalid_request", "")
 		})
 	})
 
-	t.Run("other request errors", func(t *testing.T) {
+	t.Run("other_request_errors", func(t *testing.T) {
 		nothingIssued(t, func() {
 			v := valid()
 			v.Set("response_type", "token")
@@ -179,7 +179,7 @@ func TestAttackOAuthAuthorize(t *testing.T) {
 		})
 	})
 
-	t.Run("open redirect", func(t *testing.T) {
+	t.Run("open_redirect", func(t *testing.T) {
 		nothingIssued(t, func() {
 			for _, target := range []string{
 				"https://evil.example/cb", redirect + "/../evil", redirect + "?next=https://evil.example", redirect + "#x",
@@ -209,7 +209,7 @@ func TestAttackOAuthAuthorize(t *testing.T) {
 		})
 	})
 
-	t.Run("form post without CSRF token", func(t *testing.T) {
+	t.Run("form_post_without_CSRF_token", func(t *testing.T) {
 		nothingIssued(t, func() {
 			fresh := newBrowser(t)
 			action, fields := signInForm(t, fresh.get(authorizeURL(valid())))
@@ -237,7 +237,7 @@ func TestAttackOAuthAuthorize(t *testing.T) {
 		})
 	})
 
-	t.Run("throttled sign-in", func(t *testing.T) {
+	t.Run("throttled_sign-in", func(t *testing.T) {
 		o.admin("victim-password-long\n", "users", "create", "victim")
 		fresh := newBrowser(t)
 		nothingIssued(t, func() {
