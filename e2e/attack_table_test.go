@@ -26,7 +26,7 @@ func TestSecurityTableIsCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := regexp.MustCompile("^\\| ([A-J]) \\| (.+?) \\| (.+?) \\| (.+?) \\|$")
+	row := regexp.MustCompile(`^\| ([A-J]) \| (.+?) \| (.+?) \| (.+?) \|$`)
 	ref := regexp.MustCompile("`([A-Za-z0-9_/.\\-]+)`")
 	sections := map[string]int{}
 	named := map[string]bool{}
