@@ -199,7 +199,7 @@ func TestAttackOAuthAuthorize(t *testing.T) {
 			}
 			// A form post with a tampered redirect URI is checked again.
 			fresh := newBrowser(t)
-			action, fields := signInForm(t, fresh.get(authorizeURL(valid())))
+			action, fields := signInForm(t, o.Auth.URL, fresh.get(authorizeURL(valid())))
 			fields.Set("redirect_uri", "https://evil.example/cb")
 			fields.Set("username", o.user)
 			fields.Set("password", o.password)
@@ -212,7 +212,7 @@ func TestAttackOAuthAuthorize(t *testing.T) {
 	t.Run("form_post_without_CSRF_token", func(t *testing.T) {
 		nothingIssued(t, func() {
 			fresh := newBrowser(t)
-			action, fields := signInForm(t, fresh.get(authorizeURL(valid())))
+			action, fields := signInForm(t, o.Auth.URL, fresh.get(authorizeURL(valid())))
 			fields.Set("username", o.user)
 			fields.Set("password", o.password)
 			for name, mutate := range map[string]func(url.Values){

@@ -34,7 +34,7 @@ func TestOAuthAuthorizationCodeFlow(t *testing.T) {
 	b := newBrowser(t)
 	page := b.get(conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)))
 	checkSignInPageHeaders(t, page, origin)
-	action, fields := signInForm(t, page)
+	action, fields := signInForm(t, o.Auth.URL, page)
 	if fields.Get("csrf_token") == "" || fields.Get("client_id") != "webapp" || fields.Get("code_challenge") != oauth2.S256ChallengeFromVerifier(verifier) {
 		t.Fatalf("sign-in form fields %v", fields)
 	}

@@ -129,8 +129,9 @@ var (
 	formAction  = regexp.MustCompile(`<form method="post" action="([^"]+)">`)
 )
 
-// signInForm parses the sign-in page: the form's action and its hidden fields.
-func signInForm(t testing.TB, page response) (string, url.Values) {
+// signInForm parses the sign-in page: the form's action (resolved against the page's URL,
+// as a browser does) and its hidden fields.
+func signInForm(t testing.TB, pageURL string, page response) (string, url.Values) {
 	t.Helper()
 	if page.Status != http.StatusOK && page.Status != http.StatusUnauthorized {
 		t.Fatalf("sign-in page: %d %s", page.Status, page.Body)
@@ -143,14 +144,22 @@ func signInForm(t testing.TB, page response) (string, url.Values) {
 	for _, h := range hiddenInput.FindAllSubmatch(page.Body, -1) {
 		fields.Set(html.UnescapeString(string(h[1])), html.UnescapeString(string(h[2])))
 	}
-	return html.UnescapeString(string(m[1])), fields
+	base, err := url.Parse(pageURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	action, err := base.Parse(html.UnescapeString(string(m[1])))
+	if err != nil {
+		t.Fatalf("form action %q: %v", m[1], err)
+	}
+	return action.String(), fields
 }
 
 // signIn loads the authorize URL, posts the form with the password and returns the answer
 // to the post (a redirect to the client, on success).
 func (b *browser) signIn(authURL, user, pw string) response {
 	b.t.Helper()
-	action, fields := signInForm(b.t, b.get(authURL))
+	action, fields := signInForm(b.t, authURL, b.get(authURL))
 	fields.Set("username", user)
 	fields.Set("password", pw)
 	return b.send("POST", action, fields)

@@ -243,7 +243,7 @@ func (s *Server) signInPage(c *gin.Context, status int, req auth.AuthorizeReques
 	}
 	d := pageData{
 		Title: "Sign in", Error: msg, ClientID: req.Client.ID, Scope: strings.Join(req.Scopes, " "),
-		Username: username, Action: s.issuer + "/oauth2/authorize",
+		Username: username, Action: s.basePath + "/oauth2/authorize",
 		Hidden: []hiddenField{{"csrf_token", csrf}},
 	}
 	for _, n := range authorizeParamNames {

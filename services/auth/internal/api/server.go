@@ -96,6 +96,9 @@ type Server struct {
 	// issuer is cfg.Issuer normalised; secureCookies is false only for a loopback http issuer.
 	issuer        string
 	secureCookies bool
+	// basePath is the issuer's path ("" at the root): the sign-in form posts to the page's
+	// own origin, where its CSRF cookie was set, whatever host name the browser used.
+	basePath string
 }
 
 // NewServer builds the handler. ready reports whether the process should take traffic (it
@@ -110,6 +113,9 @@ func NewServer(logger *slog.Logger, cfg Config, accounts Accounts, keys KeySet, 
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{accounts: accounts, keys: keys, tokens: tokens, db: db, cfg: cfg, logger: logger, ready: ready, engine: gin.New(),
 		pages: newPages(), issuer: accesstoken.NormalizeIssuer(cfg.Issuer), secureCookies: !loopbackHTTP(cfg.Issuer)}
+	if u, err := url.Parse(s.issuer); err == nil {
+		s.basePath = u.Path
+	}
 	if err := s.engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		// Validated by the caller's configuration; a bad list trusts no one.
 		_ = s.engine.SetTrustedProxies(nil)
