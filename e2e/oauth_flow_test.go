@@ -70,8 +70,7 @@ func TestOAuthAuthorizationCodeFlow(t *testing.T) {
 		t.Fatalf("access token claims %+v: %v", claims, err)
 	}
 
-	// The file service (whose issuer comes from the plain auth URL, while auth's was set
-	// with a trailing slash) accepts the token.
+	// The file service (its issuer, like auth's, set with a trailing slash) accepts the token.
 	c := o.client()
 	f := c.upload(tok.AccessToken, "from-oauth.txt", []byte("signed in with x/oauth2"))
 	if l, r := c.list(tok.AccessToken, ""); r.Status != http.StatusOK || len(l.Files) != 1 || l.Files[0].ID != f.ID {

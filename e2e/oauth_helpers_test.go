@@ -18,9 +18,9 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// oauthStack is a stack whose auth issuer is configured with a trailing slash (the file node
-// derives its own from the plain auth URL: both must normalise alike), a user, and a
-// callback server standing in for an OAuth client's redirect URI.
+// oauthStack is a stack whose issuer is configured with a trailing slash on both auth and the
+// file node (both must normalise it alike, or no token verifies), a user, and a callback
+// server standing in for an OAuth client's redirect URI.
 type oauthStack struct {
 	*stack
 	user, password string
@@ -36,7 +36,8 @@ func startOAuthStack(t *testing.T, authEnv map[string]string) *oauthStack {
 	for k, v := range authEnv {
 		env[k] = v
 	}
-	o := &oauthStack{stack: startStack(t, stackOptions{AuthEnv: env}), user: "olivia", password: "olivia-password-long"}
+	files := map[string]string{"COFFER_FILES_ISSUER": "http://" + addr + "/"}
+	o := &oauthStack{stack: startStack(t, stackOptions{AuthEnv: env, FilesEnv: files}), user: "olivia", password: "olivia-password-long"}
 	o.admin(o.password+"\n", "users", "create", o.user)
 	o.callback = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o.mu.Lock()
