@@ -108,7 +108,6 @@ func NewServer(logger *slog.Logger, f Files, v TokenVerifier, ready Readiness, o
 		opts.MaxJSONBytes = 64 << 10
 	}
 	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
-	gin.SetMode(gin.ReleaseMode)
 	s := &Server{files: f, verifier: v, ready: ready, opts: opts, logger: logger, engine: gin.New()}
 	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger), s.canonicalPath)
 	s.engine.HandleMethodNotAllowed = true
