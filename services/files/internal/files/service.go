@@ -14,10 +14,16 @@ import (
 	"github.com/google/uuid"
 )
 
-// Config holds the Service's limits.
+// Config holds the Service's limits. DefaultConfig holds their defaults.
 type Config struct {
-	// MaxFileSize is the largest upload in bytes. Default 5 GiB.
+	// MaxFileSize is the largest upload in bytes.
 	MaxFileSize int64
+}
+
+// DefaultConfig is the Service's limits unless configured otherwise, and the one place their
+// defaults are written: cmd/coffer-files reads its environment over it.
+func DefaultConfig() Config {
+	return Config{MaxFileSize: 5 << 30}
 }
 
 // Service implements the file operations on top of a MetadataStore and a BlobStore.
@@ -31,8 +37,8 @@ type Service struct {
 
 // NewService wires a Service.
 func NewService(meta MetadataStore, blobs BlobStore, cfg Config, now func() time.Time, logger *slog.Logger) *Service {
-	if cfg.MaxFileSize == 0 {
-		cfg.MaxFileSize = 5 << 30
+	if cfg.MaxFileSize <= 0 { // no limit means nothing (the configuration refuses it)
+		cfg.MaxFileSize = DefaultConfig().MaxFileSize
 	}
 	if now == nil {
 		now = time.Now
