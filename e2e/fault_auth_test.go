@@ -74,7 +74,7 @@ func TestFaultNotReadyFailsClosed(t *testing.T) {
 		}
 		for _, req := range []struct {
 			method, path string
-			body       io.Reader
+			body         io.Reader
 		}{{"GET", "/v1/files", nil}, {"POST", "/v1/files?name=early.txt", strings.NewReader("early")}} {
 			r := c.do(req.method, node.URL+req.path, req.body, bearer(tok))
 			expectProblem(t, req.method+" with a good token before the keys", r, http.StatusServiceUnavailable, "unavailable")
