@@ -27,8 +27,8 @@ func TestSecurityTableIsCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := regexp.MustCompile("^\\| ([A-I]) \\| (.+?) \\| (.+?) \\| (.+?) \\|$")
-	ref := regexp.MustCompile("`([A-Za-z0-9_/.\\-]+)`")
+	row := regexp.MustCompile(`^\| ([A-I]) \| (.+?) \| (.+?) \| (.+?) \|$`)
+	ref := regexp.MustCompile("`" + `([A-Za-z0-9_/.\-]+)` + "`")
 	sections := map[string]int{}
 	named := map[string]bool{}
 	pkgs := map[string]*testPackage{}
