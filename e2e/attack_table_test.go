@@ -28,7 +28,7 @@ func TestSecurityTableIsCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	row := regexp.MustCompile(`^\| ([A-I]) \| (.+?) \| (.+?) \| (.+?) \|$`)
-	ref := regexp.MustCompile("`" + `([A-Za-z0-9_/.\-]+)` + "`")
+	ref := regexp.MustCompile("`([A-Za-z0-9_/.\\-]+)`")
 	sections := map[string]int{}
 	named := map[string]bool{}
 	pkgs := map[string]*testPackage{}

@@ -36,8 +36,15 @@ type TokenVerifier interface {
 
 // Readiness reports whether the node should take traffic.
 type Readiness interface {
+	// Ready returns nil when the node should take traffic. The Reason of a *NotReadyError
+	// is shown to the caller of /readyz; any other error is logged, not shown.
 	Ready(ctx context.Context) error
 }
+
+// NotReadyError says why a node is not ready, in words written for the caller of /readyz.
+type NotReadyError struct{ Reason string }
+
+func (e *NotReadyError) Error() string { return "not ready: " + e.Reason }
 
 // Uploader stores uploads; files.Quota wraps the domain service to enforce quotas.
 type Uploader interface {
@@ -108,7 +115,6 @@ func NewServer(logger *slog.Logger, f Files, v TokenVerifier, ready Readiness, o
 		opts.MaxJSONBytes = 64 << 10
 	}
 	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
-	gin.SetMode(gin.ReleaseMode)
 	s := &Server{files: f, verifier: v, ready: ready, opts: opts, logger: logger, engine: gin.New()}
 	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger), s.canonicalPath)
 	s.engine.HandleMethodNotAllowed = true

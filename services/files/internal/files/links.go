@@ -96,10 +96,10 @@ func (l *Links) Create(ctx context.Context, ownerID string, fileID uuid.UUID, tt
 		return Link{}, "", ErrLinksDisabled
 	}
 	if ttl < time.Second || ttl > l.cfg.MaxTTL {
-		return Link{}, "", fmt.Errorf("%w: expires_in must be between 1 and %d seconds", ErrInvalidInput, int(l.cfg.MaxTTL/time.Second))
+		return Link{}, "", Invalid("expires_in must be between 1 and %d seconds", int(l.cfg.MaxTTL/time.Second))
 	}
 	if maxDownloads != nil && (*maxDownloads < 1 || *maxDownloads > l.cfg.MaxDownloads) {
-		return Link{}, "", fmt.Errorf("%w: max_downloads must be between 1 and %d", ErrInvalidInput, l.cfg.MaxDownloads)
+		return Link{}, "", Invalid("max_downloads must be between 1 and %d", l.cfg.MaxDownloads)
 	}
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {

@@ -159,7 +159,7 @@ func encodeCursor(t time.Time, id uuid.UUID) string {
 func decodeCursor(s string) (time.Time, uuid.UUID, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) != 24 {
-		return time.Time{}, uuid.UUID{}, fmt.Errorf("%w: malformed cursor", files.ErrInvalidInput)
+		return time.Time{}, uuid.UUID{}, files.Invalid("malformed cursor")
 	}
 	id, _ := uuid.FromBytes(b[8:])
 	return time.UnixMicro(int64(binary.BigEndian.Uint64(b[:8]))).UTC(), id, nil
