@@ -44,12 +44,18 @@ func TestAttackOAuthAuthorize(t *testing.T) {
 		q := redirectParams(t, b.get(cf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier))), cf.RedirectURL+"?")
 		return q.Get("code"), verifier
 	}
-	// refused requires err to be an RFC 6749 section 5.2 error with the code.
-	refused := func(t *testing.T, err error, code string) {
+	// refused requires err to be an RFC 6749 section 5.2 error with the code, whose body
+	// echoes none of the secrets the request carried.
+	refused := func(t *testing.T, err error, code string, secrets ...string) {
 		t.Helper()
 		var re *oauth2.RetrieveError
 		if !errors.As(err, &re) || re.ErrorCode != code {
 			t.Fatalf("got %v, want the error %s", err, code)
+		}
+		for _, s := range secrets {
+			if strings.Contains(string(re.Body), s) {
+				t.Fatalf("error body echoes a secret: %s", re.Body)
+			}
 		}
 	}
 	// nothingIssued runs f and requires no new refresh token, code or session.
@@ -87,10 +93,11 @@ func TestAttackOAuthAuthorize(t *testing.T) {
 	t.Run("wrong_verifier", func(t *testing.T) {
 		code, _ := newCode(conf)
 		nothingIssued(t, func() {
-			_, err := conf.Exchange(ctx, code, oauth2.VerifierOption(oauth2.GenerateVerifier()))
-			refused(t, err, "invalid_grant")
+			wrong := oauth2.GenerateVerifier()
+			_, err := conf.Exchange(ctx, code, oauth2.VerifierOption(wrong))
+			refused(t, err, "invalid_grant", code, wrong)
 			_, err = conf.Exchange(ctx, code) // no verifier at all
-			refused(t, err, "invalid_grant")
+			refused(t, err, "invalid_grant", code)
 		})
 	})
 
@@ -102,7 +109,7 @@ func TestAttackOAuthAuthorize(t *testing.T) {
 		}
 		nothingIssued(t, func() {
 			_, err = conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
-			refused(t, err, "invalid_grant")
+			refused(t, err, "invalid_grant", code, verifier)
 		})
 		// What the code issued is revoked (RFC 6749 section 10.5).
 		sum := sha256.Sum256([]byte(code))
@@ -126,7 +133,7 @@ func TestAttackOAuthAuthorize(t *testing.T) {
 			refused(t, err, "invalid_grant")
 			// A confidential client needs its secret.
 			_, err = o.oauthConfig("partner", "wrong-secret", redirect).Exchange(ctx, code2, oauth2.VerifierOption(verifier2))
-			refused(t, err, "invalid_client")
+			refused(t, err, "invalid_client", "wrong-secret", code2)
 		})
 	})
 
