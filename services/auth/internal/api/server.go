@@ -1,5 +1,7 @@
-// Package api is the auth service's HTTP interface: sign-up, login, the OAuth 2.0 token
-// endpoint, the JWK Set and discovery documents. routes.go lists every route.
+// Package api is the auth service's HTTP interface: sign-up, login, the OAuth 2.0
+// authorization endpoint (an HTML sign-in page), token and revocation endpoints, the JWK Set
+// and discovery documents, and CORS for registered browser origins. routes.go lists every
+// route.
 package api
 
 import (

@@ -1,5 +1,6 @@
-// Package auth is the auth service's domain: users, service clients, refresh tokens, the errors
-// its operations return, and the Service that signs users in and issues tokens. Storage and
+// Package auth is the auth service's domain: users, OAuth clients, refresh tokens,
+// authorization codes and sign-in sessions, the errors its operations return, and the Service
+// that signs users in and issues tokens. Storage and
 // HTTP live in their own packages and depend on this one, never the reverse.
 package auth
 
@@ -199,7 +200,7 @@ type RefreshStore interface {
 	// next(used, false) returns, in one transaction (an error from next rolls everything
 	// back). Of several concurrent calls with one hash at most one rotates.
 	//
-	// A token used at or after reuseSince whose successor (the token with hash successor, in
+	// A token used after reuseSince whose successor (the token with hash successor, in
 	// the same family) is still unused, unrevoked and unexpired is a retry within the reuse
 	// interval: next(used, true) is called and nothing is stored or revoked. Otherwise a
 	// used token returns ErrRefreshReused after revoking the family; anything else returns
