@@ -31,6 +31,9 @@ type Files interface {
 
 // TokenVerifier checks bearer tokens (package tokenauth).
 type TokenVerifier interface {
+	// Verify returns the claims of a valid token. An error matching files.ErrUnavailable
+	// means the verifier cannot judge yet (no keys loaded): the request gets 503, not 401.
+	// Any other error means the token is refused.
 	Verify(ctx context.Context, raw string) (*accesstoken.Claims, error)
 }
 

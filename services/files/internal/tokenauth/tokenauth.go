@@ -21,14 +21,16 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
+	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
 // Errors.
 var (
 	// ErrInvalidToken means the token is malformed, forged, expired or not meant for us.
 	ErrInvalidToken = errors.New("invalid token")
-	// ErrNotReady means no verification key has been loaded yet.
-	ErrNotReady = errors.New("token verification keys not loaded")
+	// ErrNotReady means no verification key has been loaded yet. It wraps
+	// files.ErrUnavailable: the caller should retry, not treat the token as invalid.
+	ErrNotReady = fmt.Errorf("%w: token verification keys not loaded", files.ErrUnavailable)
 )
 
 // MaxTokenBytes bounds the size of a token accepted for parsing.
