@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
-	"github.com/cofferhq/coffer/services/auth/internal/password"
 )
 
 // LoginRequest is a password login.
@@ -29,7 +28,7 @@ type LoginRequest struct {
 func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenResponse, error) {
 	// Neither can match: refuse before any hashing or storage (a username longer than any
 	// valid one cannot exist, so this tells nothing about which users do).
-	if len(req.Password) > password.MaxLength || len(req.Username) > maxUsernameLen {
+	if len(req.Password) > MaxPasswordBytes || len(req.Username) > maxUsernameLen {
 		return TokenResponse{}, ErrInvalidCredentials
 	}
 	granted, err := narrowScopes(req.Scopes, accesstoken.AllScopes, s.cfg.DefaultScopes)
@@ -51,7 +50,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenResponse, e
 	hctx, cancel := context.WithTimeout(ctx, s.cfg.HashWait)
 	err = s.hasher.Verify(hctx, req.Password, u.PasswordHash)
 	cancel()
-	if errors.Is(err, password.ErrBusy) {
+	if errors.Is(err, ErrBusy) {
 		// Not the caller's fault: the attempt does not count.
 		for _, k := range []string{keys.account, keys.address, keys.pair} {
 			_ = s.st.Throttle.ForgetLoginAttempt(ctx, k, false)
