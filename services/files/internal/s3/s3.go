@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/cofferhq/coffer/pkg/backoff"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
@@ -196,29 +197,24 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error)
 // can outlive one abort and bring parts back (S3's documentation says to abort again), so it
 // checks with ListParts and retries, backing off, until the upload is unknown or ctx ends.
 func (s *Store) abort(ctx context.Context, objectKey, uploadID string) error {
-	delay := 50 * time.Millisecond
-	for {
+	return backoff.Retry(ctx, 50*time.Millisecond, time.Second, func() error {
 		_, err := s.api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
 			Bucket: aws.String(s.bucket), Key: aws.String(objectKey), UploadId: aws.String(uploadID),
 		})
-		if err == nil || isNoSuchUpload(err) {
-			_, err = s.api.ListParts(ctx, &s3.ListPartsInput{
-				Bucket: aws.String(s.bucket), Key: aws.String(objectKey), UploadId: aws.String(uploadID), MaxParts: aws.Int32(1),
-			})
-			if isNoSuchUpload(err) {
-				return nil
-			}
+		if err != nil && !isNoSuchUpload(err) {
+			return err
 		}
-		select {
-		case <-ctx.Done():
-			if err == nil {
-				err = errors.New("the upload is still listed")
-			}
-			return fmt.Errorf("%w (last: %w)", ctx.Err(), err)
-		case <-time.After(delay):
+		_, err = s.api.ListParts(ctx, &s3.ListPartsInput{
+			Bucket: aws.String(s.bucket), Key: aws.String(objectKey), UploadId: aws.String(uploadID), MaxParts: aws.Int32(1),
+		})
+		switch {
+		case isNoSuchUpload(err):
+			return nil
+		case err == nil:
+			return errors.New("the upload is still listed")
 		}
-		delay = min(2*delay, time.Second)
-	}
+		return err
+	}, nil)
 }
 
 // Open implements files.BlobStore. It starts a GET of the whole object at once: the size comes

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
+	"github.com/cofferhq/coffer/pkg/backoff"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
@@ -117,8 +118,8 @@ func (v *Verifier) Ready(ctx context.Context) bool {
 // while auth is down becomes ready by itself), then lets keyfunc refresh it in the
 // background until ctx ends.
 func (v *Verifier) Run(ctx context.Context) {
-	delay := 200 * time.Millisecond
-	for {
+	var stop context.CancelFunc // the successful attempt's: it ends keyfunc's refreshing
+	err := backoff.Retry(ctx, 200*time.Millisecond, 10*time.Second, func() error {
 		attempt, cancel := context.WithCancel(ctx)
 		no := false
 		kf, err := keyfunc.NewDefaultOverrideCtx(attempt, []string{v.opts.JWKSURL}, keyfunc.Override{
@@ -139,21 +140,21 @@ func (v *Verifier) Run(ctx context.Context) {
 			if keys, _ := kf.Storage().KeyReadAll(ctx); len(keys) > 0 {
 				v.kf.Store(&kf)
 				v.opts.Logger.Info("jwks loaded", "url", v.opts.JWKSURL, "keys", len(keys))
-				<-ctx.Done()
-				cancel()
-				return
+				stop = cancel
+				return nil
 			}
 			err = errors.New("jwk set holds no keys")
 		}
 		cancel()
-		v.opts.Logger.Warn("fetch jwks; retrying", "url", v.opts.JWKSURL, "err", err, "in", delay)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 10*time.Second)
+		return err
+	}, func(err error, wait time.Duration) {
+		v.opts.Logger.Warn("fetch jwks; retrying", "url", v.opts.JWKSURL, "err", err, "in", wait)
+	})
+	if err != nil {
+		return // ctx ended
 	}
+	<-ctx.Done()
+	stop()
 }
 
 // Verify checks a raw access token and returns its claims.
