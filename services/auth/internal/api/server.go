@@ -4,10 +4,8 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
 	"github.com/cofferhq/coffer/pkg/httplog"
+	"github.com/cofferhq/coffer/pkg/jsonbody"
 	"github.com/cofferhq/coffer/pkg/problem"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
 )
@@ -194,26 +193,10 @@ func (s *Server) toProblem(c *gin.Context, err error) *problem.Details {
 	return p
 }
 
-// decode reads a JSON body into v, bounded in size, rejecting unknown fields and trailing data.
+// decode reads a JSON request body into a T, bounded in size, rejecting unknown fields and
+// trailing data (pkg/jsonbody, as in the file service).
 func decode[T any](s *Server, c *gin.Context) (T, error) {
-	var v T
-	if ct := c.ContentType(); ct != "application/json" {
-		return v, problem.New(http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json")
-	}
-	body := http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&v); err != nil {
-		var maxBytes *http.MaxBytesError
-		if errors.As(err, &maxBytes) {
-			return v, err
-		}
-		return v, problem.New(http.StatusBadRequest, "invalid_json", "request body is not the expected JSON object")
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return v, problem.New(http.StatusBadRequest, "invalid_json", "request body has data after the JSON object")
-	}
-	return v, nil
+	return jsonbody.Decode[T](c.Writer, c.Request, s.cfg.MaxBodyBytes)
 }
 
 // encode writes v as JSON with the given status.
