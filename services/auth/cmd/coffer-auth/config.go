@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cofferhq/coffer/pkg/envconf"
+	"github.com/cofferhq/coffer/services/auth/internal/api"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
 )
 
@@ -53,7 +54,7 @@ func loadConfig(getenv func(string) string, needKEK bool) (config, error) {
 		Signup:      r.Bool("COFFER_AUTH_SIGNUP", def.SignupEnabled),
 		KeyBits:     r.Int("COFFER_AUTH_KEY_BITS", 2048),
 		KeyReload:   r.Duration("COFFER_AUTH_KEY_RELOAD", 30*time.Second),
-		JWKSMaxAge:  r.Duration("COFFER_AUTH_JWKS_MAX_AGE", 5*time.Minute),
+		JWKSMaxAge:  r.Duration("COFFER_AUTH_JWKS_MAX_AGE", api.DefaultJWKSMaxAge),
 		KeyRotation: r.Duration("COFFER_AUTH_KEY_ROTATION", 30*24*time.Hour),
 		KeyLeeway:   r.Duration("COFFER_AUTH_KEY_LEEWAY", 5*time.Minute),
 		LoginWindow: r.Duration("COFFER_AUTH_LOGIN_WINDOW", def.LoginWindow),

@@ -52,7 +52,7 @@ type Pinger interface {
 type Config struct {
 	// Issuer is the iss of every token and the base of the discovery URLs.
 	Issuer string
-	// JWKSMaxAge is the Cache-Control max-age of the JWK Set. Default 5 minutes.
+	// JWKSMaxAge is the Cache-Control max-age of the JWK Set. Default DefaultJWKSMaxAge.
 	JWKSMaxAge time.Duration
 	// MaxBodyBytes caps JSON and form request bodies. Default 64 KiB.
 	MaxBodyBytes int64
@@ -60,6 +60,9 @@ type Config struct {
 	// login throttling). Default none: the peer address is the client.
 	TrustedProxies []string
 }
+
+// DefaultJWKSMaxAge is Config.JWKSMaxAge unless configured otherwise.
+const DefaultJWKSMaxAge = 5 * time.Minute
 
 // Server is the auth service's HTTP handler.
 type Server struct {
@@ -77,7 +80,7 @@ type Server struct {
 // turns false on shutdown before the listener closes).
 func NewServer(logger *slog.Logger, cfg Config, accounts Accounts, keys KeySet, tokens TokenVerifier, db Pinger, ready func() bool) *Server {
 	if cfg.JWKSMaxAge == 0 {
-		cfg.JWKSMaxAge = 5 * time.Minute
+		cfg.JWKSMaxAge = DefaultJWKSMaxAge
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 64 << 10

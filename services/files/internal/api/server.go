@@ -92,9 +92,12 @@ type Options struct {
 	// MaxJSONBytes caps JSON request bodies. Default 64 KiB.
 	MaxJSONBytes int64
 	// UploadIdleTimeout is how long an upload body may send nothing before it is cut off.
-	// Default 1 minute.
+	// Default DefaultUploadIdleTimeout.
 	UploadIdleTimeout time.Duration
 }
+
+// DefaultUploadIdleTimeout is Options.UploadIdleTimeout unless configured otherwise.
+const DefaultUploadIdleTimeout = time.Minute
 
 // Server is the file service's HTTP handler.
 type Server struct {
@@ -112,7 +115,7 @@ func NewServer(logger *slog.Logger, f Files, v TokenVerifier, ready Readiness, o
 		opts.Uploads = f
 	}
 	if opts.UploadIdleTimeout == 0 {
-		opts.UploadIdleTimeout = time.Minute
+		opts.UploadIdleTimeout = DefaultUploadIdleTimeout
 	}
 	if opts.MaxJSONBytes == 0 {
 		opts.MaxJSONBytes = 64 << 10

@@ -54,13 +54,13 @@ type Config struct {
 	// PathStyle addresses the bucket in the path rather than the host name, as most
 	// S3-compatible servers need. Default true when Endpoint is set.
 	PathStyle *bool
-	// PartSize is the multipart part size in bytes; S3's minimum is 5 MiB. Default 5 MiB.
+	// PartSize is the multipart part size in bytes, at least MinPartSize. Default MinPartSize.
 	PartSize int64
 	// Concurrency is how many parts of one upload are in flight at once; memory per upload
 	// is about PartSize × (Concurrency + 2). Default 2.
 	Concurrency int
 	// Timeout bounds each request that does not stream a body (HEAD, DELETE, LIST), and the
-	// wait for response headers of every request. Default 30s.
+	// wait for response headers of every request. Default DefaultTimeout.
 	Timeout time.Duration
 	// HTTPClient overrides the SDK's HTTP client. Default: one with Timeout as its
 	// response-header timeout and a 5s dial timeout.
@@ -94,7 +94,7 @@ func New(cfg Config) (*Store, error) {
 		cfg.Region = "us-east-1"
 	}
 	if cfg.Timeout == 0 {
-		cfg.Timeout = 30 * time.Second
+		cfg.Timeout = DefaultTimeout
 	}
 	pathStyle := cfg.Endpoint != ""
 	if cfg.PathStyle != nil {
@@ -131,13 +131,13 @@ func New(cfg Config) (*Store, error) {
 // Bucket, Prefix, PartSize, Concurrency and Timeout of cfg are used.
 func NewWithAPI(api S3API, cfg Config) *Store {
 	if cfg.PartSize == 0 {
-		cfg.PartSize = minPartSize
+		cfg.PartSize = MinPartSize
 	}
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = 2
 	}
 	if cfg.Timeout == 0 {
-		cfg.Timeout = 30 * time.Second
+		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.Prefix != "" && !strings.HasSuffix(cfg.Prefix, "/") {
 		cfg.Prefix += "/"
@@ -151,8 +151,11 @@ func NewWithAPI(api S3API, cfg Config) *Store {
 	return &Store{api: api, uploader: up, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: cfg.Timeout}
 }
 
-// minPartSize is S3's smallest multipart part (all but the last).
-const minPartSize = 5 << 20
+// MinPartSize is S3's smallest multipart part (all but the last), and the default part size.
+const MinPartSize = 5 << 20
+
+// DefaultTimeout is Config.Timeout unless configured otherwise.
+const DefaultTimeout = 30 * time.Second
 
 func (s *Store) objectKey(key string) string { return s.prefix + key }
 

@@ -37,6 +37,9 @@ var (
 // MaxTokenBytes bounds the size of a token accepted for parsing.
 const MaxTokenBytes = accesstoken.MaxTokenBytes
 
+// DefaultRefreshInterval is how often the JWK Set is re-fetched unless configured otherwise.
+const DefaultRefreshInterval = 5 * time.Minute
+
 // Options configures a Verifier.
 type Options struct {
 	// JWKSURL is the auth service's JWK Set. Required.
@@ -47,8 +50,8 @@ type Options struct {
 	// Leeway tolerates clock skew on exp, nbf and iat, as given: 0 is none. The service's
 	// configuration defaults it to accesstoken.DefaultLeeway.
 	Leeway time.Duration
-	// RefreshInterval is how often the JWK Set is re-fetched. Default 5 minutes; it should
-	// not exceed the auth service's JWKS max-age.
+	// RefreshInterval is how often the JWK Set is re-fetched. Default DefaultRefreshInterval;
+	// it should not exceed the auth service's JWKS max-age.
 	RefreshInterval time.Duration
 	// UnknownKIDInterval is the minimum time between JWK Set fetches caused by tokens with an
 	// unknown kid, so a flood of random kids cannot flood the auth service. Default 1 minute.
@@ -79,7 +82,7 @@ func New(opts Options) (*Verifier, error) {
 		return nil, errors.New("tokenauth: JWKSURL, Issuer and Audience are required")
 	}
 	if opts.RefreshInterval == 0 {
-		opts.RefreshInterval = 5 * time.Minute
+		opts.RefreshInterval = DefaultRefreshInterval
 	}
 	if opts.UnknownKIDInterval == 0 {
 		opts.UnknownKIDInterval = time.Minute
