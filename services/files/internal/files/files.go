@@ -75,7 +75,9 @@ type ListOptions struct {
 
 // MetadataStore keeps file metadata.
 type MetadataStore interface {
-	// CreateFile stores f; it becomes visible when this returns.
+	// CreateFile stores f; it becomes visible when this returns. In the same transaction it
+	// drops the quota reservation whose id is f.ID, if any (see Quota), so the file's bytes
+	// are never counted both as stored and as held.
 	CreateFile(ctx context.Context, f File) error
 	// FileByID returns the file if ownerID owns it or it is shared with ownerID (see
 	// ShareStore); ErrNotFound otherwise.

@@ -134,10 +134,12 @@ func (l *Links) Revoke(ctx context.Context, ownerID string, fileID, linkID uuid.
 	return l.store.DeleteLink(ctx, ownerID, fileID, linkID)
 }
 
-// Open checks a link token and opens the file it grants. count takes one of the link's
-// downloads (a GET; a HEAD does not). Every failure, from a forged token to a revoked or
-// used-up link, is ErrNotFound, so links cannot be probed.
-func (l *Links) Open(ctx context.Context, token string, count bool) (File, Blob, error) {
+// Open checks a link token and opens the file it grants. counts says, given the file, whether
+// this request takes one of the link's downloads (a GET of the whole file or of a range
+// from its first byte does; a HEAD, a revalidation or a resumed download does not); a nil
+// counts takes none. Every failure, from a forged token to a revoked or used-up link, is
+// ErrNotFound, so links cannot be probed.
+func (l *Links) Open(ctx context.Context, token string, counts func(File) bool) (File, Blob, error) {
 	if l.signer == nil {
 		return File{}, nil, ErrNotFound
 	}
@@ -146,9 +148,16 @@ func (l *Links) Open(ctx context.Context, token string, count bool) (File, Blob,
 	if err != nil {
 		return File{}, nil, fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
-	f, err := l.store.UseLink(ctx, c, now, count)
+	f, err := l.store.UseLink(ctx, c, now, false)
 	if err != nil {
 		return File{}, nil, err
+	}
+	if counts != nil && counts(f) {
+		// Checked again as the download is taken, in one statement: a parallel use may
+		// have taken the last one since.
+		if f, err = l.store.UseLink(ctx, c, now, true); err != nil {
+			return File{}, nil, err
+		}
 	}
 	b, err := l.blobs.Open(ctx, f.BlobKey)
 	if err != nil {

@@ -60,6 +60,9 @@ type UploadRequest struct {
 	// SizeHint, when positive, is the size the client declared (Content-Length); the quota
 	// is checked against it before any byte is read.
 	SizeHint int64
+	// ID, when set, is the new file's id (never taken from a client). Quota sets it to its
+	// reservation's id, which the metadata store drops when it commits the row.
+	ID uuid.UUID
 }
 
 // MaxNameBytes bounds a file name.
@@ -92,10 +95,13 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
 		req.ContentType = "application/octet-stream"
 	}
 	f := File{
-		ID:          uuid.New(),
+		ID:          req.ID,
 		OwnerID:     req.OwnerID,
 		Name:        req.Name,
 		ContentType: req.ContentType,
+	}
+	if f.ID == uuid.Nil {
+		f.ID = uuid.New()
 	}
 	f.BlobKey = NewBlobKey(f.ID)
 
