@@ -22,8 +22,11 @@ func newLinks(t *testing.T, e *env) *files.Links {
 
 func ptr(n int) *int { return &n }
 
+// counted takes a download on every open (a GET from the first byte).
+func counted(files.File) bool { return true }
+
 // TestLinkDownloads: a link with max_downloads serves that many counted opens and no more;
-// an uncounted open (HEAD) never uses one up.
+// an uncounted open (a HEAD, a resumed range) never uses one up.
 func TestLinkDownloads(t *testing.T) {
 	e := newEnv(t)
 	l := newLinks(t, e)
@@ -33,22 +36,22 @@ func TestLinkDownloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if _, b, err := l.Open(t.Context(), tok, false); err != nil {
+		if _, b, err := l.Open(t.Context(), tok, nil); err != nil {
 			t.Fatalf("uncounted open: %v", err)
 		} else {
 			b.Close()
 		}
 	}
 	for i := range 2 {
-		got, b, err := l.Open(t.Context(), tok, true)
+		got, b, err := l.Open(t.Context(), tok, counted)
 		if err != nil || got.ID != f.ID || string(readAll(t, b)) != "abc" {
 			t.Fatalf("download %d: %v", i+1, err)
 		}
 	}
-	if _, _, err := l.Open(t.Context(), tok, true); !errors.Is(err, files.ErrNotFound) {
+	if _, _, err := l.Open(t.Context(), tok, counted); !errors.Is(err, files.ErrNotFound) {
 		t.Fatalf("download past the limit: %v, want ErrNotFound", err)
 	}
-	if _, _, err := l.Open(t.Context(), tok, false); !errors.Is(err, files.ErrNotFound) {
+	if _, _, err := l.Open(t.Context(), tok, nil); !errors.Is(err, files.ErrNotFound) {
 		t.Fatalf("a used-up link still opens: %v, want ErrNotFound", err)
 	}
 }
@@ -74,7 +77,7 @@ func TestLinkEnds(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tok := range []string{expiring, revokedTok, kept} {
-		if _, b, err := l.Open(t.Context(), tok, true); err != nil {
+		if _, b, err := l.Open(t.Context(), tok, counted); err != nil {
 			t.Fatalf("fresh link: %v", err)
 		} else {
 			b.Close()
@@ -87,15 +90,15 @@ func TestLinkEnds(t *testing.T) {
 	if err := l.Revoke(t.Context(), "alice", f.ID, revoked.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := l.Open(t.Context(), revokedTok, true); !errors.Is(err, files.ErrNotFound) {
+	if _, _, err := l.Open(t.Context(), revokedTok, counted); !errors.Is(err, files.ErrNotFound) {
 		t.Fatalf("revoked link: %v, want ErrNotFound", err)
 	}
 
 	e.clock.Advance(time.Minute + time.Second)
-	if _, _, err := l.Open(t.Context(), expiring, true); !errors.Is(err, files.ErrNotFound) {
+	if _, _, err := l.Open(t.Context(), expiring, counted); !errors.Is(err, files.ErrNotFound) {
 		t.Fatalf("expired link: %v, want ErrNotFound", err)
 	}
-	if _, b, err := l.Open(t.Context(), kept, true); err != nil {
+	if _, b, err := l.Open(t.Context(), kept, counted); err != nil {
 		t.Fatalf("unexpired link: %v", err)
 	} else {
 		b.Close()
@@ -103,7 +106,7 @@ func TestLinkEnds(t *testing.T) {
 
 	forged := kept[:len(kept)-4] + "AAAA"
 	for _, tok := range []string{forged, "", "a.b.c"} {
-		if _, _, err := l.Open(t.Context(), tok, true); !errors.Is(err, files.ErrNotFound) {
+		if _, _, err := l.Open(t.Context(), tok, counted); !errors.Is(err, files.ErrNotFound) {
 			t.Fatalf("token %q: %v, want ErrNotFound", tok, err)
 		}
 	}
@@ -126,7 +129,7 @@ func TestLinkEnds(t *testing.T) {
 	if err := svc.Delete(t.Context(), "alice", f.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := l.Open(t.Context(), kept, true); !errors.Is(err, files.ErrNotFound) {
+	if _, _, err := l.Open(t.Context(), kept, counted); !errors.Is(err, files.ErrNotFound) {
 		t.Fatalf("link to a deleted file: %v, want ErrNotFound", err)
 	}
 	if n := e.count(`SELECT count(*) FROM file_links`); n != 0 {
@@ -142,7 +145,7 @@ func TestLinksDisabled(t *testing.T) {
 	if _, _, err := l.Create(t.Context(), "alice", f.ID, time.Minute, nil); !errors.Is(err, files.ErrLinksDisabled) {
 		t.Fatalf("Create: %v, want ErrLinksDisabled", err)
 	}
-	if _, _, err := l.Open(t.Context(), "a.b.c", true); !errors.Is(err, files.ErrNotFound) {
+	if _, _, err := l.Open(t.Context(), "a.b.c", counted); !errors.Is(err, files.ErrNotFound) {
 		t.Fatalf("Open: %v, want ErrNotFound", err)
 	}
 }
