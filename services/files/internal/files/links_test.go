@@ -28,6 +28,7 @@ func counted(files.File) bool { return true }
 // TestLinkDownloads: a link with max_downloads serves that many counted opens and no more;
 // an uncounted open (a HEAD, a resumed range) never uses one up.
 func TestLinkDownloads(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	l := newLinks(t, e)
 	f := upload(t, e.service(), "alice", "a.txt", []byte("abc"))
@@ -59,6 +60,7 @@ func TestLinkDownloads(t *testing.T) {
 // TestLinkEnds: a link stops at its expiry, when revoked, and when its file is deleted; a
 // link cannot be made to another user's file, and its token cannot be forged.
 func TestLinkEnds(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	l := newLinks(t, e)
 	svc := e.service()
@@ -139,6 +141,7 @@ func TestLinkEnds(t *testing.T) {
 
 // TestLinksDisabled: without a signing key, creating a link says so and opening finds nothing.
 func TestLinksDisabled(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	l := files.NewLinks(e.db, e.blobs, nil, files.LinkConfig{}, e.clock.Now)
 	f := upload(t, e.service(), "alice", "a", []byte("a"))

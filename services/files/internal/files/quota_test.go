@@ -13,6 +13,7 @@ import (
 // the size is declared or streamed; a refused upload stores nothing and holds nothing; the
 // quota is per user; a delete frees space at once.
 func TestQuota(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	q := files.NewQuota(e.service(), e.db, files.QuotaConfig{PerUser: 100, Step: 16})
 	kept := upload(t, q, "alice", "kept", make([]byte, 60))

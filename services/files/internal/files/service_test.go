@@ -35,6 +35,7 @@ func readAll(t *testing.T, b files.Blob) []byte {
 // TestUploadCommit: a stored file has its size and SHA-256 and is visible to its owner only;
 // a delete removes row and blob.
 func TestUploadCommit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	svc := e.service()
 	data := []byte("hello, coffer")
@@ -66,6 +67,7 @@ func TestUploadCommit(t *testing.T) {
 // TestUploadRefusalsStoreNothing: every refused upload leaves no row and no blob, and says
 // why with its sentinel error.
 func TestUploadRefusalsStoreNothing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	svc := e.service()
 	wrong := sha256.Sum256([]byte("something else"))
@@ -100,6 +102,7 @@ func TestUploadRefusalsStoreNothing(t *testing.T) {
 
 // TestListBounds: the listing's limits are checked before the store is asked.
 func TestListBounds(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	svc := e.service()
 	for range 3 {

@@ -13,6 +13,7 @@ import (
 // TestSharing: a share lets its recipient, and no one else, read the file (never delete it);
 // only the owner can share or unshare; unsharing takes effect at once.
 func TestSharing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	svc := e.service()
 	sh := files.NewSharing(e.db, e.clock.Now)
@@ -76,6 +77,7 @@ func TestSharing(t *testing.T) {
 
 // TestShareGoesWithTheFile: deleting a shared file ends the share.
 func TestShareGoesWithTheFile(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	svc := e.service()
 	sh := files.NewSharing(e.db, e.clock.Now)
