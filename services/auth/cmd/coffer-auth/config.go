@@ -12,6 +12,7 @@ import (
 	"github.com/cofferhq/coffer/pkg/envconf"
 	"github.com/cofferhq/coffer/services/auth/internal/api"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
+	"github.com/cofferhq/coffer/services/auth/internal/keys"
 )
 
 // config is every setting of the auth service, read from the environment.
@@ -52,7 +53,7 @@ func loadConfig(getenv func(string) string, needKEK bool) (config, error) {
 		RefreshTTL:  r.Duration("COFFER_AUTH_REFRESH_TOKEN_TTL", def.RefreshTTL),
 		RefreshIdle: r.Duration("COFFER_AUTH_REFRESH_TOKEN_IDLE_TTL", def.RefreshIdleTTL),
 		Signup:      r.Bool("COFFER_AUTH_SIGNUP", def.SignupEnabled),
-		KeyBits:     r.Int("COFFER_AUTH_KEY_BITS", 2048),
+		KeyBits:     r.Int("COFFER_AUTH_KEY_BITS", keys.DefaultBits),
 		KeyReload:   r.Duration("COFFER_AUTH_KEY_RELOAD", 30*time.Second),
 		JWKSMaxAge:  r.Duration("COFFER_AUTH_JWKS_MAX_AGE", api.DefaultJWKSMaxAge),
 		KeyRotation: r.Duration("COFFER_AUTH_KEY_ROTATION", 30*24*time.Hour),
