@@ -17,6 +17,10 @@ const Type = "at+jwt"
 // Algorithm is the only signing algorithm Coffer issues and accepts.
 const Algorithm = "RS256"
 
+// DefaultAudience is the aud of tokens for the file service unless both services are
+// configured otherwise.
+const DefaultAudience = "coffer-files"
+
 // Scopes understood by the file service.
 const (
 	ScopeFilesRead  = "files:read"

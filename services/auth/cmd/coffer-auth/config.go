@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cofferhq/coffer/pkg/accesstoken"
 	"github.com/cofferhq/coffer/pkg/envconf"
 	"github.com/cofferhq/coffer/services/auth/internal/api"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
@@ -48,7 +49,7 @@ func loadConfig(getenv func(string) string, needKEK bool) (config, error) {
 	c := config{
 		Addr:        r.String("COFFER_AUTH_ADDR", ":8081"),
 		DatabaseURL: r.String("COFFER_AUTH_DATABASE_URL", getenv("DATABASE_URL")),
-		Audience:    r.String("COFFER_AUTH_AUDIENCE", "coffer-files"),
+		Audience:    r.String("COFFER_AUTH_AUDIENCE", accesstoken.DefaultAudience),
 		AccessTTL:   r.Duration("COFFER_AUTH_ACCESS_TOKEN_TTL", 15*time.Minute),
 		RefreshTTL:  r.Duration("COFFER_AUTH_REFRESH_TOKEN_TTL", def.RefreshTTL),
 		RefreshIdle: r.Duration("COFFER_AUTH_REFRESH_TOKEN_IDLE_TTL", def.RefreshIdleTTL),

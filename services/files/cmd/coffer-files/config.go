@@ -66,7 +66,7 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		Addr:            r.String("COFFER_FILES_ADDR", ":8082"),
 		DatabaseURL:     r.String("COFFER_FILES_DATABASE_URL", getenv("DATABASE_URL")),
 		AuthURL:         strings.TrimSuffix(r.String("COFFER_FILES_AUTH_URL", "http://localhost:8081"), "/"),
-		Audience:        r.String("COFFER_FILES_AUDIENCE", "coffer-files"),
+		Audience:        r.String("COFFER_FILES_AUDIENCE", accesstoken.DefaultAudience),
 		JWKSRefresh:     r.Duration("COFFER_FILES_JWKS_REFRESH", tokenauth.DefaultRefreshInterval),
 		Leeway:          r.Duration("COFFER_FILES_CLOCK_LEEWAY", accesstoken.DefaultLeeway),
 		AuthTimeout:     r.Duration("COFFER_FILES_AUTH_TIMEOUT", authclient.DefaultTimeout),
