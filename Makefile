@@ -5,7 +5,7 @@ GO ?= go
 MODULES := pkg services/auth services/files e2e
 RUN_DIR := .run
 
-.PHONY: all build run test test-short vet lint fmt tidy tools bench fuzz soak clean
+.PHONY: all build run test test-short vet lint fmt tidy tools bench fuzz soak clean FORCE
 
 all: build
 

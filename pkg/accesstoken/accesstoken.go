@@ -17,6 +17,10 @@ const Type = "at+jwt"
 // Algorithm is the only signing algorithm Coffer issues and accepts.
 const Algorithm = "RS256"
 
+// DefaultAudience is the aud of tokens for the file service unless both services are
+// configured otherwise.
+const DefaultAudience = "coffer-files"
+
 // Scopes understood by the file service.
 const (
 	ScopeFilesRead  = "files:read"
@@ -41,3 +45,15 @@ func (c *Claims) Scopes() []string { return strings.Fields(c.Scope) }
 
 // HasScope reports whether scope s was granted.
 func (c *Claims) HasScope(s string) bool { return slices.Contains(c.Scopes(), s) }
+
+// FromHeader returns the token of an Authorization header value of the Bearer scheme (RFC
+// 6750 section 2.1; the scheme name is case-insensitive), and false when there is none.
+// Both services read access tokens only from this header, never from the query string.
+func FromHeader(authorization string) (raw string, ok bool) {
+	scheme, raw, ok := strings.Cut(authorization, " ")
+	raw = strings.TrimSpace(raw)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" {
+		return "", false
+	}
+	return raw, true
+}

@@ -5,6 +5,7 @@ package envconf
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -82,6 +83,10 @@ func (r *Reader) Int64(key string, def int64) int64 {
 	n, err := strconv.ParseInt(num, 10, 64)
 	if err != nil || n < 0 {
 		r.Fail(key, "%q is not a non-negative integer", v)
+		return def
+	}
+	if n > math.MaxInt64/mult {
+		r.Fail(key, "%q is too large", v)
 		return def
 	}
 	return n * mult

@@ -22,7 +22,8 @@ type Options struct {
 	// DrainDelay is how long readiness reports false before the listener closes, so load
 	// balancers stop sending new requests. Default 0.
 	DrainDelay time.Duration
-	// ShutdownTimeout bounds how long in-flight requests may take to finish. Default 30s.
+	// ShutdownTimeout bounds how long in-flight requests may take to finish. Default
+	// DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
 	// ReadHeaderTimeout bounds slow headers (slowloris). Default 10s.
 	ReadHeaderTimeout time.Duration
@@ -31,6 +32,9 @@ type Options struct {
 	// OnListen is called with the bound address once the server accepts connections.
 	OnListen func(addr net.Addr)
 }
+
+// DefaultShutdownTimeout is Options.ShutdownTimeout unless configured otherwise.
+const DefaultShutdownTimeout = 30 * time.Second
 
 // Readiness is a flag the server flips off when shutdown begins.
 type Readiness struct{ stopping atomic.Bool }
@@ -41,7 +45,7 @@ func (r *Readiness) Ready() bool { return !r.stopping.Load() }
 // Run serves h until ctx ends, then drains and shuts down. It returns nil on a clean shutdown.
 func Run(ctx context.Context, logger *slog.Logger, h http.Handler, ready *Readiness, opts Options) error {
 	if opts.ShutdownTimeout == 0 {
-		opts.ShutdownTimeout = 30 * time.Second
+		opts.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if opts.ReadHeaderTimeout == 0 {
 		opts.ReadHeaderTimeout = 10 * time.Second

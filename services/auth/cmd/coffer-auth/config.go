@@ -11,7 +11,9 @@ import (
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
 	"github.com/cofferhq/coffer/pkg/envconf"
+	"github.com/cofferhq/coffer/services/auth/internal/api"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
+	"github.com/cofferhq/coffer/services/auth/internal/keys"
 )
 
 // config is every setting of the auth service, read from the environment.
@@ -49,16 +51,16 @@ func loadConfig(getenv func(string) string, needKEK bool) (config, error) {
 	c := config{
 		Addr:        r.String("COFFER_AUTH_ADDR", ":8081"),
 		DatabaseURL: r.String("COFFER_AUTH_DATABASE_URL", getenv("DATABASE_URL")),
-		Audience:    r.String("COFFER_AUTH_AUDIENCE", "coffer-files"),
+		Audience:    r.String("COFFER_AUTH_AUDIENCE", accesstoken.DefaultAudience),
 		AccessTTL:   r.Duration("COFFER_AUTH_ACCESS_TOKEN_TTL", 15*time.Minute),
 		RefreshTTL:  r.Duration("COFFER_AUTH_REFRESH_TOKEN_TTL", def.RefreshTTL),
 		RefreshIdle: r.Duration("COFFER_AUTH_REFRESH_TOKEN_IDLE_TTL", def.RefreshIdleTTL),
 		ReuseWindow: r.Duration("COFFER_AUTH_REFRESH_REUSE_INTERVAL", def.RefreshReuseInterval),
 		SessionTTL:  r.Duration("COFFER_AUTH_SESSION_TTL", def.SessionTTL),
 		Signup:      r.Bool("COFFER_AUTH_SIGNUP", def.SignupEnabled),
-		KeyBits:     r.Int("COFFER_AUTH_KEY_BITS", 2048),
+		KeyBits:     r.Int("COFFER_AUTH_KEY_BITS", keys.DefaultBits),
 		KeyReload:   r.Duration("COFFER_AUTH_KEY_RELOAD", 30*time.Second),
-		JWKSMaxAge:  r.Duration("COFFER_AUTH_JWKS_MAX_AGE", 5*time.Minute),
+		JWKSMaxAge:  r.Duration("COFFER_AUTH_JWKS_MAX_AGE", api.DefaultJWKSMaxAge),
 		KeyRotation: r.Duration("COFFER_AUTH_KEY_ROTATION", 30*24*time.Hour),
 		KeyLeeway:   r.Duration("COFFER_AUTH_KEY_LEEWAY", 5*time.Minute),
 		LoginWindow: r.Duration("COFFER_AUTH_LOGIN_WINDOW", def.LoginWindow),

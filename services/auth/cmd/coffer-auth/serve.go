@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
+	"github.com/cofferhq/coffer/pkg/backoff"
 	"github.com/cofferhq/coffer/pkg/serve"
 	"github.com/cofferhq/coffer/services/auth/internal/api"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
@@ -57,7 +58,15 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	srv := api.NewServer(logger, api.Config{Issuer: cfg.Issuer, JWKSMaxAge: cfg.JWKSMaxAge, TrustedProxies: cfg.Proxies}, svc, km, verifier, db, ready)
 
 	go func() {
-		if err := retry(ctx, logger, "start", func() error { return start(ctx, pool, km, cfg) }); err != nil {
+		err := backoff.Retry(ctx, 100*time.Millisecond, 5*time.Second, func() error {
+			err := start(ctx, pool, km, cfg)
+			if errors.Is(err, keys.ErrKEK) { // a bad key-encryption key is not worth retrying
+				logger.Error("start failed; not retrying", "err", err)
+				return backoff.Permanent(err)
+			}
+			return err
+		}, func(err error, wait time.Duration) { logger.Warn("start failed; retrying", "err", err, "in", wait) })
+		if err != nil {
 			return
 		}
 		started.Store(true)
@@ -95,29 +104,6 @@ func start(ctx context.Context, pool *pgxpool.Pool, km *keys.Manager, cfg config
 		return err
 	}
 	return km.Step(ctx)
-}
-
-// retry calls f until it succeeds or ctx ends, backing off from 100ms to 5s. A bad
-// key-encryption key is not worth retrying.
-func retry(ctx context.Context, logger *slog.Logger, what string, f func() error) error {
-	delay := 100 * time.Millisecond
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		if errors.Is(err, keys.ErrKEK) {
-			logger.Error(what+" failed; not retrying", "err", err)
-			return err
-		}
-		logger.Warn(what+" failed; retrying", "err", err, "in", delay)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 5*time.Second)
-	}
 }
 
 func migrateCmd(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -157,13 +157,12 @@ func (s *Server) handleLogin() gin.HandlerFunc {
 	}
 }
 
-// authenticate requires a valid access token of ours carrying scope, and stores its claims.
+// authenticate requires a valid access token of ours carrying scope. Tokens are accepted only
+// in the Authorization header. (The file service's middleware has the same shape.)
 func (s *Server) authenticate(scope string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		h := c.GetHeader("Authorization")
-		scheme, raw, ok := strings.Cut(h, " ")
-		raw = strings.TrimSpace(raw)
-		if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" {
+		raw, ok := accesstoken.FromHeader(c.GetHeader("Authorization"))
+		if !ok {
 			s.error(c, auth.ErrNoToken)
 			return
 		}

@@ -6,10 +6,8 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
 	"github.com/cofferhq/coffer/pkg/httplog"
+	"github.com/cofferhq/coffer/pkg/jsonbody"
 	"github.com/cofferhq/coffer/pkg/problem"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
 )
@@ -75,7 +74,7 @@ type Config struct {
 	// trailing slash (accesstoken.NormalizeIssuer). A loopback http issuer lets the sign-in
 	// cookies go without the Secure attribute (local development and tests).
 	Issuer string
-	// JWKSMaxAge is the Cache-Control max-age of the JWK Set. Default 5 minutes.
+	// JWKSMaxAge is the Cache-Control max-age of the JWK Set. Default DefaultJWKSMaxAge.
 	JWKSMaxAge time.Duration
 	// MaxBodyBytes caps JSON and form request bodies. Default 64 KiB.
 	MaxBodyBytes int64
@@ -83,6 +82,9 @@ type Config struct {
 	// login throttling). Default none: the peer address is the client.
 	TrustedProxies []string
 }
+
+// DefaultJWKSMaxAge is Config.JWKSMaxAge unless configured otherwise.
+const DefaultJWKSMaxAge = 5 * time.Minute
 
 // Server is the auth service's HTTP handler.
 type Server struct {
@@ -107,7 +109,7 @@ type Server struct {
 // turns false on shutdown before the listener closes).
 func NewServer(logger *slog.Logger, cfg Config, accounts Accounts, keys KeySet, tokens TokenVerifier, db Pinger, ready func() bool) *Server {
 	if cfg.JWKSMaxAge == 0 {
-		cfg.JWKSMaxAge = 5 * time.Minute
+		cfg.JWKSMaxAge = DefaultJWKSMaxAge
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 64 << 10
@@ -238,26 +240,10 @@ func (s *Server) toProblem(c *gin.Context, err error) *problem.Details {
 	return p
 }
 
-// decode reads a JSON body into v, bounded in size, rejecting unknown fields and trailing data.
+// decode reads a JSON request body into a T, bounded in size, rejecting unknown fields and
+// trailing data (pkg/jsonbody, as in the file service).
 func decode[T any](s *Server, c *gin.Context) (T, error) {
-	var v T
-	if ct := c.ContentType(); ct != "application/json" {
-		return v, problem.New(http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json")
-	}
-	body := http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&v); err != nil {
-		var maxBytes *http.MaxBytesError
-		if errors.As(err, &maxBytes) {
-			return v, err
-		}
-		return v, problem.New(http.StatusBadRequest, "invalid_json", "request body is not the expected JSON object")
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return v, problem.New(http.StatusBadRequest, "invalid_json", "request body has data after the JSON object")
-	}
-	return v, nil
+	return jsonbody.Decode[T](c.Writer, c.Request, s.cfg.MaxBodyBytes)
 }
 
 // encode writes v as JSON with the given status.

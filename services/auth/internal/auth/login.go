@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
-	"github.com/cofferhq/coffer/services/auth/internal/password"
 )
 
 // LoginRequest is a password login.
@@ -45,7 +44,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenResponse, e
 func (s *Service) Authenticate(ctx context.Context, username, pw, address string) (User, error) {
 	// Neither can match: refuse before any hashing or storage (a username longer than any
 	// valid one cannot exist, so this tells nothing about which users do).
-	if len(pw) > password.MaxLength || len(username) > maxUsernameLen {
+	if len(pw) > MaxPasswordBytes || len(username) > maxUsernameLen {
 		return User{}, ErrInvalidCredentials
 	}
 	username = strings.ToLower(username)
@@ -63,7 +62,7 @@ func (s *Service) Authenticate(ctx context.Context, username, pw, address string
 	hctx, cancel := context.WithTimeout(ctx, s.cfg.HashWait)
 	err = s.hasher.Verify(hctx, pw, u.PasswordHash)
 	cancel()
-	if errors.Is(err, password.ErrBusy) {
+	if errors.Is(err, ErrBusy) {
 		// Not the caller's fault: the attempt does not count.
 		for _, k := range []string{keys.account, keys.address, keys.pair} {
 			_ = s.st.Throttle.ForgetLoginAttempt(ctx, k, false)

@@ -9,11 +9,14 @@ import (
 	"github.com/cofferhq/coffer/pkg/accesstoken"
 )
 
-// PasswordHasher hashes and checks passwords (package password).
+// PasswordHasher hashes and checks passwords (package password). The Service checks a new
+// password's length (ValidatePassword) before asking for its hash.
 type PasswordHasher interface {
-	// Hash returns the encoded hash; password.ErrBusy when no slot frees before ctx ends.
+	// Hash returns the encoded hash; an error matching ErrBusy when no hashing slot frees
+	// before ctx ends.
 	Hash(ctx context.Context, pw string) (string, error)
-	// Verify returns nil on a match; an empty hash must cost as much as a real one.
+	// Verify returns nil on a match and an error matching ErrBusy when no hashing slot frees
+	// before ctx ends; an empty hash must cost as much as a real one.
 	Verify(ctx context.Context, pw, hash string) error
 }
 

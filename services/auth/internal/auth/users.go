@@ -7,14 +7,30 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-
-	"github.com/cofferhq/coffer/services/auth/internal/password"
 )
 
 var usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{2,63}$`)
 
 // maxUsernameLen is the longest valid username, in bytes.
 const maxUsernameLen = 64
+
+// Password length limits, in bytes. The longest bound keeps a hash from costing more than
+// any real password's.
+const (
+	MinPasswordBytes = 8
+	MaxPasswordBytes = 1024
+)
+
+// ValidatePassword checks a new password's length.
+func ValidatePassword(pw string) error {
+	switch {
+	case len(pw) > MaxPasswordBytes:
+		return Invalid("password longer than %d bytes", MaxPasswordBytes)
+	case len(pw) < MinPasswordBytes:
+		return Invalid("password shorter than %d bytes", MinPasswordBytes)
+	}
+	return nil
+}
 
 // ValidateUsername checks a username: 3 to 64 of a-z, 0-9, '.', '_', '-', starting with a
 // letter or digit. Usernames are compared case-insensitively, so they are stored lower-case.
@@ -40,6 +56,9 @@ func (s *Service) CreateUser(ctx context.Context, username, pw string) (User, er
 	if err != nil {
 		return User{}, err
 	}
+	if err := ValidatePassword(pw); err != nil {
+		return User{}, err
+	}
 	hash, err := s.hasher.Hash(ctx, pw)
 	if err != nil {
 		return User{}, mapPasswordErr(err)
@@ -59,6 +78,9 @@ func (s *Service) DisableUser(ctx context.Context, username string) error {
 
 // SetPassword changes a user's password and ends every refresh token family they hold.
 func (s *Service) SetPassword(ctx context.Context, username, pw string) error {
+	if err := ValidatePassword(pw); err != nil {
+		return err
+	}
 	hash, err := s.hasher.Hash(ctx, pw)
 	if err != nil {
 		return mapPasswordErr(err)
@@ -66,13 +88,9 @@ func (s *Service) SetPassword(ctx context.Context, username, pw string) error {
 	return s.st.Users.SetPasswordHash(ctx, strings.ToLower(username), hash, s.now().UTC())
 }
 
+// mapPasswordErr answers a busy hasher with ErrBusy itself (503), whatever wraps it.
 func mapPasswordErr(err error) error {
-	switch {
-	case errors.Is(err, password.ErrTooLong):
-		return Invalid("password longer than %d bytes", password.MaxLength)
-	case errors.Is(err, password.ErrTooShort):
-		return Invalid("password shorter than %d bytes", password.MinLength)
-	case errors.Is(err, password.ErrBusy):
+	if errors.Is(err, ErrBusy) {
 		return ErrBusy
 	}
 	return err

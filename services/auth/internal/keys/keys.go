@@ -87,11 +87,15 @@ type Key struct {
 	Sealed  Sealed
 }
 
+// DefaultBits is Options.Bits unless configured otherwise.
+const DefaultBits = 2048
+
 // Options configures a Manager.
 type Options struct {
 	// KEK is the 32-byte AES-256 key-encryption key. Required.
 	KEK []byte
-	// Bits is the RSA modulus size for new keys. Default 2048; 3072 and 4096 are allowed.
+	// Bits is the RSA modulus size for new keys. Default DefaultBits; 3072 and 4096 are
+	// allowed too.
 	Bits int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -154,7 +158,7 @@ func NewManager(store Store, opts Options) (*Manager, error) {
 	m := &Manager{store: store, aead: aead, bits: opts.Bits, now: opts.Now, logger: opts.Logger}
 	switch m.bits {
 	case 0:
-		m.bits = 2048
+		m.bits = DefaultBits
 	case 2048, 3072, 4096:
 	default:
 		return nil, fmt.Errorf("keys: RSA size %d not allowed (2048, 3072 or 4096)", m.bits)

@@ -19,7 +19,7 @@ type Verifier struct {
 }
 
 // NewVerifier returns a Verifier requiring iss issuer and aud audience. leeway tolerates
-// clock skew on exp, nbf and iat (0: 30s); now is the clock (nil: time.Now).
+// clock skew on exp, nbf and iat, as given (0: none); now is the clock (nil: time.Now).
 func NewVerifier(m *Manager, issuer, audience string, leeway time.Duration, now func() time.Time) *Verifier {
 	return &Verifier{keys: m, validator: accesstoken.NewValidator(issuer, audience, leeway, now)}
 }

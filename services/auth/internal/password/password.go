@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cofferhq/coffer/services/auth/internal/auth"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -25,17 +26,20 @@ var (
 	ErrTooLong = errors.New("password: too long")
 	// ErrTooShort means the password is shorter than MinLength.
 	ErrTooShort = errors.New("password: too short")
-	// ErrBusy means no hashing slot became free before the context ended.
-	ErrBusy = errors.New("password: hashing capacity exhausted")
+	// ErrBusy means no hashing slot became free before the context ended. It wraps
+	// auth.ErrBusy, as the auth.PasswordHasher contract asks.
+	ErrBusy = fmt.Errorf("password: hashing capacity exhausted: %w", auth.ErrBusy)
 	// ErrMalformedHash means a stored hash is not an argon2id PHC string.
 	ErrMalformedHash = errors.New("password: malformed hash")
 )
 
-// Length limits, in bytes.
+// Length limits, in bytes: the auth domain's policy.
 const (
-	MinLength = 8
-	MaxLength = 1024
+	MinLength = auth.MinPasswordBytes
+	MaxLength = auth.MaxPasswordBytes
 )
+
+var _ auth.PasswordHasher = (*Hasher)(nil)
 
 // Params are argon2id cost parameters.
 type Params struct {

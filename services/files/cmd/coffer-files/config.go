@@ -9,8 +9,13 @@ import (
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
 	"github.com/cofferhq/coffer/pkg/envconf"
+	"github.com/cofferhq/coffer/pkg/serve"
+	"github.com/cofferhq/coffer/services/files/internal/api"
+	"github.com/cofferhq/coffer/services/files/internal/authclient"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/linktoken"
+	"github.com/cofferhq/coffer/services/files/internal/s3"
+	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
 )
 
 // config is every setting of the file service, read from the environment.
@@ -61,19 +66,19 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		Addr:            r.String("COFFER_FILES_ADDR", ":8082"),
 		DatabaseURL:     r.String("COFFER_FILES_DATABASE_URL", getenv("DATABASE_URL")),
 		AuthURL:         strings.TrimSuffix(r.String("COFFER_FILES_AUTH_URL", "http://localhost:8081"), "/"),
-		Audience:        r.String("COFFER_FILES_AUDIENCE", "coffer-files"),
-		JWKSRefresh:     r.Duration("COFFER_FILES_JWKS_REFRESH", 5*time.Minute),
+		Audience:        r.String("COFFER_FILES_AUDIENCE", accesstoken.DefaultAudience),
+		JWKSRefresh:     r.Duration("COFFER_FILES_JWKS_REFRESH", tokenauth.DefaultRefreshInterval),
 		Leeway:          r.Duration("COFFER_FILES_CLOCK_LEEWAY", accesstoken.DefaultLeeway),
-		AuthTimeout:     r.Duration("COFFER_FILES_AUTH_TIMEOUT", 5*time.Second),
+		AuthTimeout:     r.Duration("COFFER_FILES_AUTH_TIMEOUT", authclient.DefaultTimeout),
 		DataDir:         r.String("COFFER_FILES_DATA_DIR", "./data"),
 		MaxFileSize:     r.Int64("COFFER_FILES_MAX_FILE_SIZE", files.DefaultConfig().MaxFileSize),
 		UserQuota:       r.Int64("COFFER_FILES_USER_QUOTA", 0),
-		LinkMaxTTL:      r.Duration("COFFER_FILES_LINK_MAX_TTL", 7*24*time.Hour),
-		UploadIdle:      r.Duration("COFFER_FILES_UPLOAD_IDLE_TIMEOUT", time.Minute),
+		LinkMaxTTL:      r.Duration("COFFER_FILES_LINK_MAX_TTL", files.DefaultLinkConfig().MaxTTL),
+		UploadIdle:      r.Duration("COFFER_FILES_UPLOAD_IDLE_TIMEOUT", api.DefaultUploadIdleTimeout),
 		PublicURL:       strings.TrimSuffix(r.String("COFFER_FILES_PUBLIC_URL", ""), "/"),
 		Migrate:         r.Bool("COFFER_FILES_MIGRATE", true),
 		DrainDelay:      r.Duration("COFFER_FILES_DRAIN_DELAY", 0),
-		ShutdownTimeout: r.Duration("COFFER_FILES_SHUTDOWN_TIMEOUT", 30*time.Second),
+		ShutdownTimeout: r.Duration("COFFER_FILES_SHUTDOWN_TIMEOUT", serve.DefaultShutdownTimeout),
 	}
 	c.Storage = r.String("COFFER_FILES_STORAGE", "disk")
 	c.GCInterval = r.Duration("COFFER_FILES_GC_INTERVAL", time.Hour)
@@ -89,7 +94,7 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 			Prefix:    r.String("COFFER_FILES_S3_PREFIX", ""),
 			AccessKey: r.Secret("COFFER_FILES_S3_ACCESS_KEY", readFile),
 			SecretKey: r.Secret("COFFER_FILES_S3_SECRET_KEY", readFile),
-			PartSize:  r.Int64("COFFER_FILES_S3_PART_SIZE", 5<<20),
+			PartSize:  r.Int64("COFFER_FILES_S3_PART_SIZE", s3.MinPartSize),
 		}
 		if c.S3.Bucket == "" {
 			r.Fail("COFFER_FILES_S3_BUCKET", "required when COFFER_FILES_STORAGE=s3")
@@ -105,7 +110,7 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 				r.Fail("COFFER_FILES_S3_ENDPOINT", "%q is not an http(s) URL", c.S3.Endpoint)
 			}
 		}
-		if c.S3.PartSize < 5<<20 || c.S3.PartSize > 5<<30 {
+		if c.S3.PartSize < s3.MinPartSize || c.S3.PartSize > 5<<30 {
 			r.Fail("COFFER_FILES_S3_PART_SIZE", "must be between 5M and 5G")
 		}
 	default:

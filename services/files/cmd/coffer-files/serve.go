@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/cofferhq/coffer/pkg/backoff"
 	"github.com/cofferhq/coffer/pkg/serve"
 	"github.com/cofferhq/coffer/services/files/internal/api"
 	"github.com/cofferhq/coffer/services/files/internal/authclient"
@@ -51,19 +52,14 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	go func() {
 		// Migrate in the background, retrying while PostgreSQL is down: the node stays up,
 		// reports not ready, and recovers by itself instead of crash-looping.
-		delay := 200 * time.Millisecond
-		for cfg.Migrate {
-			_, err := postgres.Migrate(ctx, pool)
-			if err == nil {
-				break
-			}
-			logger.Warn("migrate failed; retrying", "err", err, "in", delay)
-			select {
-			case <-ctx.Done():
+		if cfg.Migrate {
+			err := backoff.Retry(ctx, 200*time.Millisecond, 5*time.Second, func() error {
+				_, err := postgres.Migrate(ctx, pool)
+				return err
+			}, func(err error, wait time.Duration) { logger.Warn("migrate failed; retrying", "err", err, "in", wait) })
+			if err != nil {
 				return
-			case <-time.After(delay):
 			}
-			delay = min(delay*2, 5*time.Second)
 		}
 		rd.migrated.Store(true)
 		if cfg.GCInterval > 0 {

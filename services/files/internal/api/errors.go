@@ -12,7 +12,6 @@ import (
 	"github.com/cofferhq/coffer/pkg/httplog"
 	"github.com/cofferhq/coffer/pkg/problem"
 	"github.com/cofferhq/coffer/services/files/internal/files"
-	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
 )
 
 // Stable problem codes.
@@ -38,8 +37,19 @@ func (s *Server) error(c *gin.Context, err error) {
 	var p *problem.Details
 	var maxBytes *http.MaxBytesError
 	var input *files.InputError
+	var scope *scopeError
 	switch {
 	case errors.As(err, &p):
+	case errors.Is(err, errNoToken):
+		p = problem.New(http.StatusUnauthorized, codeUnauthorized, "a bearer access token is required")
+		p.Header = http.Header{"Www-Authenticate": {`Bearer realm="coffer"`}}
+	case errors.Is(err, errInvalidToken):
+		s.logger.DebugContext(c.Request.Context(), "token rejected", "err", err)
+		p = problem.New(http.StatusUnauthorized, codeInvalidToken, "the access token is invalid or expired")
+		p.Header = http.Header{"Www-Authenticate": {`Bearer realm="coffer", error="invalid_token"`}}
+	case errors.As(err, &scope):
+		p = problem.New(http.StatusForbidden, codeInsufficientScope, "the access token lacks the "+scope.scope+" scope")
+		p.Header = http.Header{"Www-Authenticate": {`Bearer realm="coffer", error="insufficient_scope", scope="` + scope.scope + `"`}}
 	case errors.Is(err, files.ErrUserNotFound):
 		p = problem.New(http.StatusNotFound, codeUserNotFound, "no user has that username")
 	case errors.Is(err, files.ErrNotFound):
@@ -65,9 +75,6 @@ func (s *Server) error(c *gin.Context, err error) {
 		s.logger.WarnContext(c.Request.Context(), "dependency unavailable", "path", logPath(c), "err", err)
 		p = problem.New(http.StatusServiceUnavailable, codeUnavailable, "a backing service is unavailable; retry shortly")
 		p.RetryAfter = 2 * time.Second
-	case errors.Is(err, tokenauth.ErrNotReady):
-		p = problem.New(http.StatusServiceUnavailable, codeUnavailable, "token verification keys are not loaded yet")
-		p.RetryAfter = 2 * time.Second
 	case errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil:
 		// The client went away mid-request; there is nobody to answer.
 		p = problem.New(499, "client_closed", "request cancelled")
@@ -75,19 +82,6 @@ func (s *Server) error(c *gin.Context, err error) {
 		s.logger.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "path", logPath(c), "err", err)
 		p = problem.New(http.StatusInternalServerError, "internal", "internal error")
 	}
-	s.problem(c, p)
-}
-
-// unauthorized answers 401 with the RFC 6750 challenge. code is empty when no token was sent.
-func (s *Server) unauthorized(c *gin.Context, code, detail string) {
-	challenge := `Bearer realm="coffer"`
-	pc := codeUnauthorized
-	if code != "" {
-		challenge += `, error="` + code + `"`
-		pc = code
-	}
-	p := problem.New(http.StatusUnauthorized, pc, detail)
-	p.Header = http.Header{"Www-Authenticate": {challenge}}
 	s.problem(c, p)
 }
 

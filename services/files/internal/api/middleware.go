@@ -2,44 +2,48 @@ package api
 
 import (
 	"errors"
-	"net/http"
-	"strings"
+	"fmt"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
-	"github.com/cofferhq/coffer/pkg/problem"
 	"github.com/cofferhq/coffer/services/files/internal/files"
-	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
 )
 
 const claimsKey = "coffer.claims"
 
-// authenticate verifies the bearer token and requires scope. Tokens are accepted only in the
-// Authorization header, never in the query string.
+// Authentication failures, mapped to their 401 and 403 answers in errors.go.
+var (
+	errNoToken      = errors.New("no bearer token")
+	errInvalidToken = errors.New("invalid access token")
+)
+
+// scopeError names the scope an access token lacks.
+type scopeError struct{ scope string }
+
+func (e *scopeError) Error() string { return "insufficient scope: " + e.scope + " required" }
+
+// authenticate verifies the bearer token and requires scope, storing the claims. Tokens are
+// accepted only in the Authorization header, never in the query string. (The auth service's
+// middleware has the same shape.)
 func (s *Server) authenticate(scope string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		h := c.GetHeader("Authorization")
-		scheme, raw, ok := strings.Cut(h, " ")
-		if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(raw) == "" {
-			s.unauthorized(c, "", "a bearer access token is required")
+		raw, ok := accesstoken.FromHeader(c.GetHeader("Authorization"))
+		if !ok {
+			s.error(c, errNoToken)
 			return
 		}
-		claims, err := s.verifier.Verify(c.Request.Context(), strings.TrimSpace(raw))
-		if errors.Is(err, tokenauth.ErrNotReady) {
+		claims, err := s.verifier.Verify(c.Request.Context(), raw)
+		if err != nil {
+			if !errors.Is(err, files.ErrUnavailable) { // not ready: 503, not 401
+				err = fmt.Errorf("%w: %w", errInvalidToken, err)
+			}
 			s.error(c, err)
 			return
 		}
-		if err != nil {
-			s.logger.DebugContext(c.Request.Context(), "token rejected", "err", err)
-			s.unauthorized(c, codeInvalidToken, "the access token is invalid or expired")
-			return
-		}
 		if !claims.HasScope(scope) {
-			p := problem.New(http.StatusForbidden, codeInsufficientScope, "the access token lacks the "+scope+" scope")
-			p.Header = http.Header{"Www-Authenticate": {`Bearer realm="coffer", error="insufficient_scope", scope="` + scope + `"`}}
-			s.problem(c, p)
+			s.error(c, &scopeError{scope: scope})
 			return
 		}
 		c.Set(claimsKey, claims)

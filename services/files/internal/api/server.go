@@ -31,6 +31,9 @@ type Files interface {
 
 // TokenVerifier checks bearer tokens (package tokenauth).
 type TokenVerifier interface {
+	// Verify returns the claims of a valid token. An error matching files.ErrUnavailable
+	// means the verifier cannot judge yet (no keys loaded): the request gets 503, not 401.
+	// Any other error means the token is refused.
 	Verify(ctx context.Context, raw string) (*accesstoken.Claims, error)
 }
 
@@ -89,9 +92,12 @@ type Options struct {
 	// MaxJSONBytes caps JSON request bodies. Default 64 KiB.
 	MaxJSONBytes int64
 	// UploadIdleTimeout is how long an upload body may send nothing before it is cut off.
-	// Default 1 minute.
+	// Default DefaultUploadIdleTimeout.
 	UploadIdleTimeout time.Duration
 }
+
+// DefaultUploadIdleTimeout is Options.UploadIdleTimeout unless configured otherwise.
+const DefaultUploadIdleTimeout = time.Minute
 
 // Server is the file service's HTTP handler.
 type Server struct {
@@ -109,7 +115,7 @@ func NewServer(logger *slog.Logger, f Files, v TokenVerifier, ready Readiness, o
 		opts.Uploads = f
 	}
 	if opts.UploadIdleTimeout == 0 {
-		opts.UploadIdleTimeout = time.Minute
+		opts.UploadIdleTimeout = DefaultUploadIdleTimeout
 	}
 	if opts.MaxJSONBytes == 0 {
 		opts.MaxJSONBytes = 64 << 10

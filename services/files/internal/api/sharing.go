@@ -2,11 +2,11 @@ package api
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/cofferhq/coffer/pkg/accesstoken"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
@@ -71,8 +71,8 @@ func (s *Server) lookupUser(c *gin.Context, username string) (string, error) {
 	if s.opts.Users == nil {
 		return "", files.Invalid("sharing by username is not configured; send user_id")
 	}
-	_, raw, _ := strings.Cut(c.GetHeader("Authorization"), " ")
-	return s.opts.Users.LookupUser(c.Request.Context(), strings.TrimSpace(raw), username)
+	raw, _ := accesstoken.FromHeader(c.GetHeader("Authorization")) // present: authenticate passed
+	return s.opts.Users.LookupUser(c.Request.Context(), raw, username)
 }
 
 func (s *Server) handleUnshare() gin.HandlerFunc {

@@ -17,11 +17,14 @@ import (
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
+// DefaultTimeout is Options.Timeout unless configured otherwise.
+const DefaultTimeout = 5 * time.Second
+
 // Options configures a Client.
 type Options struct {
 	// BaseURL is the auth service's base URL (e.g. http://auth:8081). Required.
 	BaseURL string
-	// Timeout bounds one lookup, connection included. Default 5s.
+	// Timeout bounds one lookup, connection included. Default DefaultTimeout.
 	Timeout time.Duration
 	// Client sends the requests. Default: a client that follows no redirects, so the
 	// caller's token goes to BaseURL and nowhere else.
@@ -42,7 +45,7 @@ func New(opts Options) (*Client, error) {
 		return nil, fmt.Errorf("authclient: base URL %q must be an absolute http(s) URL", opts.BaseURL)
 	}
 	if opts.Timeout == 0 {
-		opts.Timeout = 5 * time.Second
+		opts.Timeout = DefaultTimeout
 	}
 	if opts.Client == nil {
 		opts.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -1,6 +1,7 @@
 package files
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -58,12 +59,18 @@ type LinkStore interface {
 	UseLink(ctx context.Context, c LinkClaims, now time.Time, count bool) (File, error)
 }
 
-// LinkConfig holds the link limits.
+// LinkConfig holds the link limits. DefaultLinkConfig holds their defaults.
 type LinkConfig struct {
-	// MaxTTL is the longest expires_in accepted. Default 7 days.
+	// MaxTTL is the longest expires_in accepted.
 	MaxTTL time.Duration
-	// MaxDownloads is the largest max_downloads accepted. Default 1,000,000.
+	// MaxDownloads is the largest max_downloads accepted.
 	MaxDownloads int
+}
+
+// DefaultLinkConfig is the link limits unless configured otherwise, and the one place their
+// defaults are written: cmd/coffer-files reads its environment over it.
+func DefaultLinkConfig() LinkConfig {
+	return LinkConfig{MaxTTL: 7 * 24 * time.Hour, MaxDownloads: 1_000_000}
 }
 
 // Links implements signed download links.
@@ -77,12 +84,10 @@ type Links struct {
 
 // NewLinks wires Links. A nil signer disables links (ErrLinksDisabled).
 func NewLinks(store LinkStore, blobs BlobStore, signer LinkSigner, cfg LinkConfig, now func() time.Time) *Links {
-	if cfg.MaxTTL == 0 {
-		cfg.MaxTTL = 7 * 24 * time.Hour
-	}
-	if cfg.MaxDownloads == 0 {
-		cfg.MaxDownloads = 1_000_000
-	}
+	// A zero limit means nothing (the configuration refuses it), so it takes the default.
+	def := DefaultLinkConfig()
+	cfg.MaxTTL = cmp.Or(cfg.MaxTTL, def.MaxTTL)
+	cfg.MaxDownloads = cmp.Or(cfg.MaxDownloads, def.MaxDownloads)
 	if now == nil {
 		now = time.Now
 	}

@@ -166,14 +166,9 @@ func (s *Service) Open(ctx context.Context, ownerID string, id uuid.UUID) (File,
 
 // List returns a page of the owner's files.
 func (s *Service) List(ctx context.Context, ownerID string, opts ListOptions) (Page, error) {
-	switch {
-	case opts.Limit == 0:
-		opts.Limit = 50
-	case opts.Limit < 0 || opts.Limit > 1000:
-		return Page{}, Invalid("limit must be between 1 and 1000")
-	}
-	if len(opts.Prefix) > MaxNameBytes {
-		return Page{}, Invalid("prefix too long")
+	opts, err := opts.normalize()
+	if err != nil {
+		return Page{}, err
 	}
 	return s.meta.ListFiles(ctx, ownerID, opts)
 }

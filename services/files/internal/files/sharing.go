@@ -86,7 +86,7 @@ func (s *Sharing) ListShared(ctx context.Context, userID string, opts ListOption
 	return s.store.ListShared(ctx, userID, opts)
 }
 
-// normalize applies the listing defaults and bounds (the same as Service.List).
+// normalize applies the listing defaults and bounds, for Service.List and Sharing.ListShared.
 func (o ListOptions) normalize() (ListOptions, error) {
 	switch {
 	case o.Limit == 0:

@@ -18,13 +18,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/cofferhq/coffer/pkg/backoff"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
@@ -53,13 +51,13 @@ type Config struct {
 	// PathStyle addresses the bucket in the path rather than the host name, as most
 	// S3-compatible servers need. Default true when Endpoint is set.
 	PathStyle *bool
-	// PartSize is the multipart part size in bytes; S3's minimum is 5 MiB. Default 5 MiB.
+	// PartSize is the multipart part size in bytes, at least MinPartSize. Default MinPartSize.
 	PartSize int64
 	// Concurrency is how many parts of one upload are in flight at once; memory per upload
 	// is about PartSize × (Concurrency + 2). Default 2.
 	Concurrency int
 	// Timeout bounds each request that does not stream a body (HEAD, DELETE, LIST), and the
-	// wait for response headers of every request. Default 30s.
+	// wait for response headers of every request. Default DefaultTimeout.
 	Timeout time.Duration
 	// HTTPClient overrides the SDK's HTTP client. Default: one with Timeout as its
 	// response-header timeout and a 5s dial timeout.
@@ -93,7 +91,7 @@ func New(cfg Config) (*Store, error) {
 		cfg.Region = "us-east-1"
 	}
 	if cfg.Timeout == 0 {
-		cfg.Timeout = 30 * time.Second
+		cfg.Timeout = DefaultTimeout
 	}
 	pathStyle := cfg.Endpoint != ""
 	if cfg.PathStyle != nil {
@@ -130,13 +128,13 @@ func New(cfg Config) (*Store, error) {
 // Bucket, Prefix, PartSize, Concurrency and Timeout of cfg are used.
 func NewWithAPI(api S3API, cfg Config) *Store {
 	if cfg.PartSize == 0 {
-		cfg.PartSize = minPartSize
+		cfg.PartSize = MinPartSize
 	}
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = 2
 	}
 	if cfg.Timeout == 0 {
-		cfg.Timeout = 30 * time.Second
+		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.Prefix != "" && !strings.HasSuffix(cfg.Prefix, "/") {
 		cfg.Prefix += "/"
@@ -150,8 +148,11 @@ func NewWithAPI(api S3API, cfg Config) *Store {
 	return &Store{api: api, uploader: up, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: cfg.Timeout}
 }
 
-// minPartSize is S3's smallest multipart part (all but the last).
-const minPartSize = 5 << 20
+// MinPartSize is S3's smallest multipart part (all but the last), and the default part size.
+const MinPartSize = 5 << 20
+
+// DefaultTimeout is Config.Timeout unless configured otherwise.
+const DefaultTimeout = 30 * time.Second
 
 func (s *Store) objectKey(key string) string { return s.prefix + key }
 
@@ -196,40 +197,24 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error)
 // can outlive one abort and bring parts back (S3's documentation says to abort again), so it
 // checks with ListParts and retries, backing off, until the upload is unknown or ctx ends.
 func (s *Store) abort(ctx context.Context, objectKey, uploadID string) error {
-	delay := 50 * time.Millisecond
-	for {
+	return backoff.Retry(ctx, 50*time.Millisecond, time.Second, func() error {
 		_, err := s.api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
 			Bucket: aws.String(s.bucket), Key: aws.String(objectKey), UploadId: aws.String(uploadID),
 		})
-		if err == nil || isNoSuchUpload(err) {
-			_, err = s.api.ListParts(ctx, &s3.ListPartsInput{
-				Bucket: aws.String(s.bucket), Key: aws.String(objectKey), UploadId: aws.String(uploadID), MaxParts: aws.Int32(1),
-			})
-			if isNoSuchUpload(err) {
-				return nil
-			}
+		if err != nil && !isNoSuchUpload(err) {
+			return err
 		}
-		select {
-		case <-ctx.Done():
-			if err == nil {
-				err = errors.New("the upload is still listed")
-			}
-			return fmt.Errorf("%w (last: %w)", ctx.Err(), err)
-		case <-time.After(delay):
+		_, err = s.api.ListParts(ctx, &s3.ListPartsInput{
+			Bucket: aws.String(s.bucket), Key: aws.String(objectKey), UploadId: aws.String(uploadID), MaxParts: aws.Int32(1),
+		})
+		switch {
+		case isNoSuchUpload(err):
+			return nil
+		case err == nil:
+			return errors.New("the upload is still listed")
 		}
-		delay = min(2*delay, time.Second)
-	}
-}
-
-// Open implements files.BlobStore. It starts a GET of the whole object at once: the size comes
-// from its answer, a whole download needs no other request, and a delete that follows cannot
-// tear a body whose GET has begun. A Seek elsewhere before reading switches to a ranged GET.
-func (s *Store) Open(ctx context.Context, key string) (files.Blob, error) {
-	out, err := s.api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.objectKey(key))})
-	if err != nil {
-		return nil, mapErr("open", err)
-	}
-	return &blob{s: s, ctx: ctx, key: s.objectKey(key), size: aws.ToInt64(out.ContentLength), etag: out.ETag, body: out.Body}, nil
+		return err
+	}, nil)
 }
 
 // Delete implements files.BlobStore. S3 answers success for a missing key.
@@ -309,96 +294,6 @@ func (s *Store) withTimeoutMU(ctx context.Context, in *s3.ListMultipartUploadsIn
 	return s.api.ListMultipartUploads(ctx, in)
 }
 
-// blob reads an object: Seek only records the offset, and Read opens a ranged GET from there
-// when the offset moved away from the open response (or none is open). Sequential reads reuse
-// one response.
-type blob struct {
-	s    *Store
-	ctx  context.Context // the request's: a client that leaves stops the GET
-	key  string
-	size int64
-	etag *string
-
-	off     int64         // the position the caller sees
-	body    io.ReadCloser // open GET response, positioned at bodyOff
-	bodyOff int64
-}
-
-func (b *blob) Read(p []byte) (int, error) {
-	if b.off >= b.size {
-		return 0, io.EOF
-	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	if b.body == nil || b.bodyOff != b.off {
-		if err := b.openAt(b.off); err != nil {
-			return 0, err
-		}
-	}
-	n, err := b.body.Read(p)
-	b.off += int64(n)
-	b.bodyOff += int64(n)
-	if err == io.EOF {
-		b.closeBody()
-		if b.off < b.size {
-			return n, fmt.Errorf("s3: read %s: %w", b.key, io.ErrUnexpectedEOF)
-		}
-		return n, io.EOF
-	}
-	if err != nil {
-		b.closeBody()
-		return n, mapErr("read", err)
-	}
-	return n, nil
-}
-
-func (b *blob) openAt(off int64) error {
-	b.closeBody()
-	out, err := b.s.api.GetObject(b.ctx, &s3.GetObjectInput{
-		Bucket:  aws.String(b.s.bucket),
-		Key:     aws.String(b.key),
-		Range:   aws.String(fmt.Sprintf("bytes=%d-", off)),
-		IfMatch: b.etag, // never splice bytes of a different object into one response
-	})
-	if err != nil {
-		return mapErr("read", err)
-	}
-	b.body, b.bodyOff = out.Body, off
-	return nil
-}
-
-func (b *blob) closeBody() {
-	if b.body != nil {
-		b.body.Close()
-		b.body = nil
-	}
-}
-
-func (b *blob) Seek(offset int64, whence int) (int64, error) {
-	var abs int64
-	switch whence {
-	case io.SeekStart:
-		abs = offset
-	case io.SeekCurrent:
-		abs = b.off + offset
-	case io.SeekEnd:
-		abs = b.size + offset
-	default:
-		return b.off, errors.New("s3: invalid whence")
-	}
-	if abs < 0 {
-		return b.off, errors.New("s3: negative position")
-	}
-	b.off = abs
-	return abs, nil
-}
-
-func (b *blob) Close() error {
-	b.closeBody()
-	return nil
-}
-
 // countingReader counts the bytes read, remembers the body's own error (so Put can report it
 // rather than the SDK's wrapping of it), and stops when ctx ends.
 type countingReader struct {
@@ -419,47 +314,4 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		c.err = err
 	}
 	return n, err
-}
-
-func isNotFound(err error) bool {
-	var nsk *types.NoSuchKey
-	var nf *types.NotFound
-	if errors.As(err, &nsk) || errors.As(err, &nf) {
-		return true
-	}
-	var re *awshttp.ResponseError
-	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound
-}
-
-func isNoSuchUpload(err error) bool {
-	var nsu *types.NoSuchUpload
-	if errors.As(err, &nsu) {
-		return true
-	}
-	var re *awshttp.ResponseError
-	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound
-}
-
-// mapErr turns SDK errors into the domain's: a missing object is files.ErrNotFound; an
-// unreachable, slow or failing server is files.ErrUnavailable (503, retry later).
-func mapErr(op string, err error) error {
-	if isNotFound(err) {
-		return fmt.Errorf("%w: s3 %s: %w", files.ErrNotFound, op, err)
-	}
-	var ne net.Error
-	var maxAttempts *retry.MaxAttemptsError
-	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) || errors.As(err, &maxAttempts) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
-		return fmt.Errorf("%w: s3 %s: %w", files.ErrUnavailable, op, err)
-	}
-	if errors.Is(err, context.Canceled) { // the caller gave up; not the server's fault
-		return fmt.Errorf("s3: %s: %w", op, err)
-	}
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
-		if code := re.HTTPStatusCode(); code == 0 || code >= 500 || code == http.StatusTooManyRequests {
-			return fmt.Errorf("%w: s3 %s: %w", files.ErrUnavailable, op, err)
-		}
-	}
-	return fmt.Errorf("s3: %s: %w", op, err)
 }

@@ -21,18 +21,24 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
+	"github.com/cofferhq/coffer/pkg/backoff"
+	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
 // Errors.
 var (
 	// ErrInvalidToken means the token is malformed, forged, expired or not meant for us.
 	ErrInvalidToken = errors.New("invalid token")
-	// ErrNotReady means no verification key has been loaded yet.
-	ErrNotReady = errors.New("token verification keys not loaded")
+	// ErrNotReady means no verification key has been loaded yet. It wraps
+	// files.ErrUnavailable: the caller should retry, not treat the token as invalid.
+	ErrNotReady = fmt.Errorf("%w: token verification keys not loaded", files.ErrUnavailable)
 )
 
 // MaxTokenBytes bounds the size of a token accepted for parsing.
 const MaxTokenBytes = accesstoken.MaxTokenBytes
+
+// DefaultRefreshInterval is how often the JWK Set is re-fetched unless configured otherwise.
+const DefaultRefreshInterval = 5 * time.Minute
 
 // Options configures a Verifier.
 type Options struct {
@@ -44,8 +50,8 @@ type Options struct {
 	// Leeway tolerates clock skew on exp, nbf and iat, as given: 0 is none. The service's
 	// configuration defaults it to accesstoken.DefaultLeeway.
 	Leeway time.Duration
-	// RefreshInterval is how often the JWK Set is re-fetched. Default 5 minutes; it should
-	// not exceed the auth service's JWKS max-age.
+	// RefreshInterval is how often the JWK Set is re-fetched. Default DefaultRefreshInterval;
+	// it should not exceed the auth service's JWKS max-age.
 	RefreshInterval time.Duration
 	// UnknownKIDInterval is the minimum time between JWK Set fetches caused by tokens with an
 	// unknown kid, so a flood of random kids cannot flood the auth service. Default 1 minute.
@@ -76,7 +82,7 @@ func New(opts Options) (*Verifier, error) {
 		return nil, errors.New("tokenauth: JWKSURL, Issuer and Audience are required")
 	}
 	if opts.RefreshInterval == 0 {
-		opts.RefreshInterval = 5 * time.Minute
+		opts.RefreshInterval = DefaultRefreshInterval
 	}
 	if opts.UnknownKIDInterval == 0 {
 		opts.UnknownKIDInterval = time.Minute
@@ -115,8 +121,8 @@ func (v *Verifier) Ready(ctx context.Context) bool {
 // while auth is down becomes ready by itself), then lets keyfunc refresh it in the
 // background until ctx ends.
 func (v *Verifier) Run(ctx context.Context) {
-	delay := 200 * time.Millisecond
-	for {
+	var stop context.CancelFunc // the successful attempt's: it ends keyfunc's refreshing
+	err := backoff.Retry(ctx, 200*time.Millisecond, 10*time.Second, func() error {
 		attempt, cancel := context.WithCancel(ctx)
 		no := false
 		kf, err := keyfunc.NewDefaultOverrideCtx(attempt, []string{v.opts.JWKSURL}, keyfunc.Override{
@@ -137,21 +143,21 @@ func (v *Verifier) Run(ctx context.Context) {
 			if keys, _ := kf.Storage().KeyReadAll(ctx); len(keys) > 0 {
 				v.kf.Store(&kf)
 				v.opts.Logger.Info("jwks loaded", "url", v.opts.JWKSURL, "keys", len(keys))
-				<-ctx.Done()
-				cancel()
-				return
+				stop = cancel
+				return nil
 			}
 			err = errors.New("jwk set holds no keys")
 		}
 		cancel()
-		v.opts.Logger.Warn("fetch jwks; retrying", "url", v.opts.JWKSURL, "err", err, "in", delay)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 10*time.Second)
+		return err
+	}, func(err error, wait time.Duration) {
+		v.opts.Logger.Warn("fetch jwks; retrying", "url", v.opts.JWKSURL, "err", err, "in", wait)
+	})
+	if err != nil {
+		return // ctx ended
 	}
+	<-ctx.Done()
+	stop()
 }
 
 // Verify checks a raw access token and returns its claims.
