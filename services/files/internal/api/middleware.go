@@ -23,20 +23,24 @@ func (s *Server) authenticate(scope string) gin.HandlerFunc {
 		h := c.GetHeader("Authorization")
 		scheme, raw, ok := strings.Cut(h, " ")
 		if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(raw) == "" {
+			s.opts.Metrics.tokenRejected("missing")
 			s.unauthorized(c, "", "a bearer access token is required")
 			return
 		}
 		claims, err := s.verifier.Verify(c.Request.Context(), strings.TrimSpace(raw))
 		if errors.Is(err, tokenauth.ErrNotReady) {
+			s.opts.Metrics.tokenRejected("not_ready")
 			s.error(c, err)
 			return
 		}
 		if err != nil {
 			s.logger.DebugContext(c.Request.Context(), "token rejected", "err", err)
+			s.opts.Metrics.tokenRejected(rejectionReason(err))
 			s.unauthorized(c, codeInvalidToken, "the access token is invalid or expired")
 			return
 		}
 		if !claims.HasScope(scope) {
+			s.opts.Metrics.tokenRejected("insufficient_scope")
 			p := problem.New(http.StatusForbidden, codeInsufficientScope, "the access token lacks the "+scope+" scope")
 			p.Header = http.Header{"Www-Authenticate": {`Bearer realm="coffer", error="insufficient_scope", scope="` + scope + `"`}}
 			s.problem(c, p)

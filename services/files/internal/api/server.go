@@ -15,6 +15,7 @@ import (
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
 	"github.com/cofferhq/coffer/pkg/httplog"
+	"github.com/cofferhq/coffer/pkg/metrics"
 	"github.com/cofferhq/coffer/pkg/problem"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
@@ -84,6 +85,8 @@ type Options struct {
 	// UploadIdleTimeout is how long an upload body may send nothing before it is cut off.
 	// Default 1 minute.
 	UploadIdleTimeout time.Duration
+	// Metrics, when set, records request, upload and token metrics (NewMetrics).
+	Metrics *Metrics
 }
 
 // Server is the file service's HTTP handler.
@@ -110,6 +113,9 @@ func NewServer(logger *slog.Logger, f Files, v TokenVerifier, ready Readiness, o
 	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{files: f, verifier: v, ready: ready, opts: opts, logger: logger, engine: gin.New()}
+	if opts.Metrics != nil {
+		s.engine.Use(opts.Metrics.handlers()...)
+	}
 	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger), s.canonicalPath)
 	s.engine.HandleMethodNotAllowed = true
 	// Routes match the decoded path, and canonicalPath refuses any path whose encoding is not
@@ -143,6 +149,7 @@ func (s *Server) canonicalPath(c *gin.Context) {
 
 // problem writes p and stops the handler chain.
 func (s *Server) problem(c *gin.Context, p *problem.Details) {
+	metrics.SetCode(c, p.Code)
 	problem.Write(c.Writer, c.Request, p)
 	c.Abort()
 }

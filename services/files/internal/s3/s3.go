@@ -20,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -51,8 +50,12 @@ type Config struct {
 	// Prefix is put before every key, so one bucket can serve several deployments. A
 	// trailing "/" is added when missing. Default none.
 	Prefix string
-	// AccessKey and SecretKey are static credentials. Both required.
+	// AccessKey and SecretKey are static credentials. Both unset: the AWS default credential
+	// chain (environment, shared config, web identity, container and instance roles).
 	AccessKey, SecretKey string
+	// SSE asks S3 to encrypt every object at rest: "AES256" (S3-managed keys) or "aws:kms"
+	// with SSEKMSKeyID (empty: the account's default S3 KMS key). Default none.
+	SSE, SSEKMSKeyID string
 	// PathStyle addresses the bucket in the path rather than the host name, as most
 	// S3-compatible servers need. Default true when Endpoint is set.
 	PathStyle *bool
@@ -76,6 +79,8 @@ type Store struct {
 	bucket   string
 	prefix   string
 	timeout  time.Duration
+	sse      types.ServerSideEncryption // "" for none
+	kmsKeyID *string
 }
 
 var (
@@ -89,11 +94,15 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Bucket == "" {
 		return nil, errors.New("s3: a bucket is required")
 	}
-	if cfg.AccessKey == "" || cfg.SecretKey == "" {
-		return nil, errors.New("s3: an access key and a secret key are required")
-	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
+	}
+	creds, err := credentialsFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := sseFor(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second
@@ -116,7 +125,7 @@ func New(cfg Config) (*Store, error) {
 	}
 	opts := s3.Options{
 		Region:       cfg.Region,
-		Credentials:  credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, ""),
+		Credentials:  creds,
 		UsePathStyle: pathStyle,
 		HTTPClient:   hc,
 		// Downloads are ranged and their integrity is checked end to end by the file's
@@ -130,7 +139,7 @@ func New(cfg Config) (*Store, error) {
 }
 
 // NewWithAPI builds a Store over any S3API (an *s3.Client configured elsewhere). Only
-// Bucket, Prefix, PartSize, Concurrency and Timeout of cfg are used.
+// Bucket, Prefix, PartSize, Concurrency, Timeout and SSE of cfg are used.
 func NewWithAPI(api S3API, cfg Config) *Store {
 	if cfg.PartSize == 0 {
 		cfg.PartSize = manager.MinUploadPartSize
@@ -151,7 +160,8 @@ func NewWithAPI(api S3API, cfg Config) *Store {
 		// when the client went away; Put aborts with a fresh one instead.
 		u.LeavePartsOnError = true
 	})
-	return &Store{api: api, uploader: up, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: cfg.Timeout}
+	sse, kmsKey, _ := sseFor(cfg) // checked by New; NewWithAPI callers pass a valid one
+	return &Store{api: api, uploader: up, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: cfg.Timeout, sse: sse, kmsKeyID: kmsKey}
 }
 
 func (s *Store) objectKey(key string) string { return s.prefix + key }
@@ -168,6 +178,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error)
 		Bucket: aws.String(s.bucket),
 		Key:    aws.String(s.objectKey(key)),
 		Body:   cr,
+		// Server-side encryption; the uploader passes it on to CreateMultipartUpload.
+		ServerSideEncryption: s.sse,
+		SSEKMSKeyId:          s.kmsKeyID,
 	})
 	if err == nil {
 		return cr.n, nil
