@@ -70,7 +70,13 @@ func TestCompose(t *testing.T) {
 			t.Fatalf("service %s missing; have %v", name, p.ServiceNames())
 		}
 	}
+	documented := documentedEnv(t)
 	for name, s := range p.Services {
+		for k := range s.Environment {
+			if strings.HasPrefix(k, "COFFER_") && !documented[k] {
+				t.Errorf("%s sets %s, which the README's configuration table does not list", name, k)
+			}
+		}
 		if s.HealthCheck == nil || s.HealthCheck.Disable || len(s.HealthCheck.Test) < 2 {
 			t.Errorf("%s has no healthcheck", name)
 		}
