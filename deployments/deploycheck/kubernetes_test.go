@@ -374,4 +374,3 @@ func checkEnvDocumented(t *testing.T, documented map[string]bool, what string, p
 		}
 	}
 }
-
