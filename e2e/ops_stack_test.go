@@ -22,7 +22,7 @@ type opsStack struct {
 	authMetrics, fileMetrics string
 }
 
-func startOpsStack(t *testing.T) opsStack {
+func startOpsStack(t *testing.T, authEnv map[string]string) opsStack {
 	t.Helper()
 	authAddr := freeAddr(t)
 	_, port, _ := net.SplitHostPort(authAddr)
@@ -35,12 +35,16 @@ func startOpsStack(t *testing.T) opsStack {
 	filesAddr := freeAddr(t)
 	_, filesPort, _ := net.SplitHostPort(filesAddr)
 	o.publicFiles = "http://localhost:" + filesPort
+	ae := map[string]string{
+		"COFFER_AUTH_ADDR":         authAddr,
+		"COFFER_AUTH_ISSUER":       o.publicAuth,
+		"COFFER_AUTH_METRICS_ADDR": o.authMetrics,
+	}
+	for k, v := range authEnv {
+		ae[k] = v
+	}
 	o.stack = startStack(t, stackOptions{
-		AuthEnv: map[string]string{
-			"COFFER_AUTH_ADDR":         authAddr,
-			"COFFER_AUTH_ISSUER":       o.publicAuth,
-			"COFFER_AUTH_METRICS_ADDR": o.authMetrics,
-		},
+		AuthEnv: ae,
 		FilesEnv: map[string]string{
 			"COFFER_FILES_ADDR":         filesAddr,
 			"COFFER_FILES_AUTH_URL":     o.internalAuth,
@@ -59,7 +63,7 @@ func startOpsStack(t *testing.T) opsStack {
 // as issuer refuses it; a third party that knows only the public URL finds discovery there,
 // with that issuer and a jwks_uri under it, and verifies the token with go-jose.
 func TestOpsPublicIssuer(t *testing.T) {
-	o := startOpsStack(t)
+	o := startOpsStack(t, nil)
 	c := o.client()
 	alice := c.newUser("alice", "")
 
@@ -100,7 +104,8 @@ func TestOpsPublicIssuer(t *testing.T) {
 // public port) show the request, upload, token, JWKS, login, key, pool and runtime metrics
 // moving, and no label holds a link token or a file id.
 func TestOpsMetrics(t *testing.T) {
-	o := startOpsStack(t)
+	// One failed login per username and address, so the second is throttled.
+	o := startOpsStack(t, map[string]string{"COFFER_AUTH_LOGIN_PAIR_ATTEMPTS": "1"})
 	c := o.client()
 	alice := c.newUser("alice", "")
 	data := bytes.Repeat([]byte("metrics "), 4096)
@@ -124,8 +129,13 @@ func TestOpsMetrics(t *testing.T) {
 	c.do("GET", c.files+"/v1/files", nil, with(alice.Token+"x", nil)) // malformed
 	shareOnly := c.loginScope("alice", "pw-alice-long-enough", "files:share")
 	c.do("GET", c.files+"/v1/files/"+f.ID, nil, with(shareOnly, nil)) // no files:read
-	if r := c.postJSON(c.auth+"/v1/login", map[string]string{"username": "alice", "password": "wrong-password"}); r.Status != http.StatusUnauthorized {
-		t.Fatalf("failed login: %d", r.Status)
+	if r := c.do("POST", c.files+"/v1/files?name=x", strings.NewReader("x"), nil); r.Status != http.StatusUnauthorized {
+		t.Fatalf("upload without a token: %d", r.Status)
+	}
+	for i, want := range []int{http.StatusUnauthorized, http.StatusTooManyRequests} {
+		if r := c.postJSON(c.auth+"/v1/login", map[string]string{"username": "alice", "password": "wrong-password"}); r.Status != want {
+			t.Fatalf("failed login %d: %d, want %d", i+1, r.Status, want)
+		}
 	}
 
 	if r := c.do("GET", c.files+"/metrics", nil, nil); r.Status != http.StatusNotFound {
@@ -152,6 +162,7 @@ func TestOpsMetrics(t *testing.T) {
 		{files, `coffer_files_http_response_body_bytes_total{route="/v1/files/:id/content"}`, float64(len(data))},
 		{files, `coffer_files_http_response_body_bytes_total{route="/v1/links/:token"}`, float64(len(data))},
 		{files, `coffer_files_uploads_total{outcome="ok"}`, 1},
+		{files, `coffer_files_uploads_total{outcome="unauthorized"}`, 1},
 		{files, `coffer_files_token_rejections_total{reason="missing"}`, 1},
 		{files, `coffer_files_token_rejections_total{reason="bad_signature"}`, 1},
 		{files, `coffer_files_token_rejections_total{reason="malformed"}`, 1},
@@ -166,6 +177,7 @@ func TestOpsMetrics(t *testing.T) {
 		{auth, `coffer_auth_http_requests_total{code="200",method="GET",route="/.well-known/jwks.json"}`, 1},
 		{auth, `coffer_auth_logins_total{outcome="ok"}`, 2},
 		{auth, `coffer_auth_logins_total{outcome="invalid_credentials"}`, 1},
+		{auth, `coffer_auth_logins_total{outcome="too_many_attempts"}`, 1},
 		{auth, `coffer_auth_keys_published{state="active"}`, 1},
 		{auth, `coffer_auth_active_key_age_seconds`, 0},
 		{auth, `coffer_auth_db_pool_acquires_total`, 1},
