@@ -21,13 +21,14 @@ func SetCode(c *gin.Context, code string) { c.Set(CodeKey, code) }
 // Outcome names how a request ended: "ok" for a status below 400, else the problem code a
 // handler recorded (a fixed set of constants), else "status_NNN". Never caller input.
 func Outcome(c *gin.Context) string {
-	if s := c.Writer.Status(); s < 400 {
+	s := c.Writer.Status()
+	if s < 400 {
 		return "ok"
-	} else if code := c.GetString(CodeKey); code != "" {
-		return code
-	} else {
-		return "status_" + strconv.Itoa(s)
 	}
+	if code := c.GetString(CodeKey); code != "" {
+		return code
+	}
+	return "status_" + strconv.Itoa(s)
 }
 
 // Route is the label for a request's route: gin's route template ("/v1/links/:token"), never

@@ -30,7 +30,7 @@ func NewRegistry() *prometheus.Registry {
 
 // Handler serves the registry's metrics in the Prometheus exposition format.
 func Handler(reg *prometheus.Registry) http.Handler {
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, ErrorLog: nil})
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 }
 
 // Listen opens the metrics listener, so a bad or taken address stops the service at start.
