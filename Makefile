@@ -2,10 +2,10 @@
 SHELL := /bin/bash
 export GOFLAGS := -buildvcs=false
 GO ?= go
-MODULES := pkg services/auth services/files e2e
+MODULES := pkg services/auth services/files e2e deployments/deploycheck
 RUN_DIR := .run
 
-.PHONY: all build run test test-short vet lint fmt tidy tools bench fuzz soak clean FORCE
+.PHONY: all build run up down test test-short vet lint fmt tidy tools bench fuzz soak clean FORCE
 
 all: build
 
@@ -18,6 +18,22 @@ run:
 	@mkdir -p $(RUN_DIR)/bin
 	$(GO) build -o $(RUN_DIR)/bin/ ./services/auth/cmd/coffer-auth ./services/files/cmd/coffer-files ./e2e/cmd/coffer-dev
 	@exec $(RUN_DIR)/bin/coffer-dev -dir $(RUN_DIR) -auth $(RUN_DIR)/bin/coffer-auth -files $(RUN_DIR)/bin/coffer-files
+
+## up: run docker-compose.yml (PostgreSQL, auth on :8081, file nodes on :8082 and :8083 sharing
+## an S3-compatible store), generating its secrets in .secrets/ on first use; down: stop it
+COMPOSE ?= docker compose
+SECRETS := .secrets/auth_kek .secrets/link_key .secrets/s3_secret_key
+up: $(SECRETS)
+	$(COMPOSE) up --build --detach --wait
+
+down:
+	$(COMPOSE) down
+
+# The folder is private to you; the files inside are readable so the containers' non-root
+# users can read them through the bind mount.
+.secrets/%:
+	@mkdir -p .secrets && chmod 700 .secrets
+	head -c 32 /dev/urandom | base64 > $@ && chmod 644 $@
 
 ## tools: build the test-only servers into the git-ignored .cache/bin (versitygw, a real S3
 ## server; keep its version in step with pkg/s3test.Module). Tests build it too if missing.

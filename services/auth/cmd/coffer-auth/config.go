@@ -43,6 +43,7 @@ type config struct {
 	Migrate     bool          // COFFER_AUTH_MIGRATE, default true: apply migrations at start
 	DrainDelay  time.Duration // COFFER_AUTH_DRAIN_DELAY, default 0
 	LogLevel    slog.Level    // COFFER_AUTH_LOG_LEVEL, default info
+	MetricsAddr string        // COFFER_AUTH_METRICS_ADDR, default "" (off): where /metrics is served; never the public port
 }
 
 func loadConfig(getenv func(string) string, needKEK bool) (config, error) {
@@ -71,6 +72,7 @@ func loadConfig(getenv func(string) string, needKEK bool) (config, error) {
 		HashWorkers: r.Int("COFFER_AUTH_HASH_CONCURRENCY", runtime.GOMAXPROCS(0)),
 		Migrate:     r.Bool("COFFER_AUTH_MIGRATE", true),
 		DrainDelay:  r.Duration("COFFER_AUTH_DRAIN_DELAY", 0),
+		MetricsAddr: r.String("COFFER_AUTH_METRICS_ADDR", ""),
 	}
 	if c.DatabaseURL == "" {
 		r.Fail("COFFER_AUTH_DATABASE_URL", "required (or DATABASE_URL)")

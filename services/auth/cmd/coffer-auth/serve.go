@@ -15,6 +15,7 @@ import (
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
 	"github.com/cofferhq/coffer/pkg/backoff"
+	"github.com/cofferhq/coffer/pkg/metrics"
 	"github.com/cofferhq/coffer/pkg/serve"
 	"github.com/cofferhq/coffer/services/auth/internal/api"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
@@ -45,6 +46,8 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	reg := metrics.NewRegistry()
+	reg.MustRegister(metrics.NewPoolCollector("coffer_auth", pool), keys.NewCollector(km, nil))
 	issuer := keys.NewIssuer(km, cfg.Issuer, cfg.Audience, cfg.AccessTTL, nil)
 	hasher := password.NewHasher(password.DefaultParams, cfg.HashWorkers)
 	svc := auth.NewService(stores(db), hasher, issuer, serviceConfig(cfg), nil)
@@ -55,7 +58,18 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	var readiness serve.Readiness
 	ready := func() bool { return started.Load() && readiness.Ready() }
 	verifier := keys.NewVerifier(km, cfg.Issuer, cfg.Audience, accesstoken.DefaultLeeway, nil)
-	srv := api.NewServer(logger, api.Config{Issuer: cfg.Issuer, JWKSMaxAge: cfg.JWKSMaxAge, TrustedProxies: cfg.Proxies}, svc, km, verifier, db, ready)
+	srv := api.NewServer(logger, api.Config{Issuer: cfg.Issuer, JWKSMaxAge: cfg.JWKSMaxAge, TrustedProxies: cfg.Proxies, Metrics: api.NewMetrics(reg)}, svc, km, verifier, db, ready)
+	if cfg.MetricsAddr != "" {
+		ln, err := metrics.Listen(cfg.MetricsAddr)
+		if err != nil {
+			return err
+		}
+		go func() {
+			if err := metrics.Serve(ctx, logger, ln, reg); err != nil {
+				logger.Error("metrics listener failed", "err", err)
+			}
+		}()
+	}
 
 	go func() {
 		err := backoff.Retry(ctx, 100*time.Millisecond, 5*time.Second, func() error {

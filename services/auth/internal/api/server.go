@@ -21,6 +21,7 @@ import (
 	"github.com/cofferhq/coffer/pkg/accesstoken"
 	"github.com/cofferhq/coffer/pkg/httplog"
 	"github.com/cofferhq/coffer/pkg/jsonbody"
+	"github.com/cofferhq/coffer/pkg/metrics"
 	"github.com/cofferhq/coffer/pkg/problem"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
 )
@@ -81,6 +82,8 @@ type Config struct {
 	// TrustedProxies are the CIDRs whose X-Forwarded-For names the client address (for
 	// login throttling). Default none: the peer address is the client.
 	TrustedProxies []string
+	// Metrics, when set, records request and login metrics (NewMetrics).
+	Metrics *Metrics
 }
 
 // DefaultJWKSMaxAge is Config.JWKSMaxAge unless configured otherwise.
@@ -123,6 +126,9 @@ func NewServer(logger *slog.Logger, cfg Config, accounts Accounts, keys KeySet, 
 		// Validated by the caller's configuration; a bad list trusts no one.
 		_ = s.engine.SetTrustedProxies(nil)
 	}
+	if cfg.Metrics != nil {
+		s.engine.Use(cfg.Metrics.handlers()...)
+	}
 	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger))
 	s.engine.HandleMethodNotAllowed = true
 	s.engine.NoRoute(func(c *gin.Context) {
@@ -151,6 +157,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.Se
 
 // problem writes p and stops the handler chain.
 func (s *Server) problem(c *gin.Context, p *problem.Details) {
+	metrics.SetCode(c, p.Code)
 	problem.Write(c.Writer, c.Request, p)
 	c.Abort()
 }
@@ -163,6 +170,7 @@ func (s *Server) error(c *gin.Context, err error) { s.problem(c, s.toProblem(c, 
 // the same mapping as every other error.
 func (s *Server) oauthError(c *gin.Context, err error) {
 	p := s.toProblem(c, err)
+	metrics.SetCode(c, p.Code)
 	h := c.Writer.Header()
 	if p.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(int((p.RetryAfter+time.Second-1)/time.Second)))

@@ -40,6 +40,7 @@ type config struct {
 	DrainDelay      time.Duration // COFFER_FILES_DRAIN_DELAY, default 0
 	ShutdownTimeout time.Duration // COFFER_FILES_SHUTDOWN_TIMEOUT, default 30s
 	LogLevel        slog.Level    // COFFER_FILES_LOG_LEVEL, default info
+	MetricsAddr     string        // COFFER_FILES_METRICS_ADDR, default "" (off): where /metrics is served; never the public port
 
 	Storage string   // COFFER_FILES_STORAGE, default "disk": where blobs live, "disk" (DataDir) or "s3"
 	S3      s3Config // COFFER_FILES_S3_*, used when Storage is "s3"
@@ -55,8 +56,10 @@ type s3Config struct {
 	Bucket    string // COFFER_FILES_S3_BUCKET, required with s3
 	Region    string // COFFER_FILES_S3_REGION, default "us-east-1"
 	Prefix    string // COFFER_FILES_S3_PREFIX, default "": put before every key
-	AccessKey string // COFFER_FILES_S3_ACCESS_KEY or the file named by COFFER_FILES_S3_ACCESS_KEY_FILE; required with s3
-	SecretKey string // COFFER_FILES_S3_SECRET_KEY or the file named by COFFER_FILES_S3_SECRET_KEY_FILE; required with s3
+	AccessKey string // COFFER_FILES_S3_ACCESS_KEY or the file named by COFFER_FILES_S3_ACCESS_KEY_FILE; both keys unset: the AWS default credential chain
+	SecretKey string // COFFER_FILES_S3_SECRET_KEY or the file named by COFFER_FILES_S3_SECRET_KEY_FILE
+	SSE       string // COFFER_FILES_S3_SSE, default "" (none): server-side encryption, AES256 or aws:kms
+	KMSKeyID  string // COFFER_FILES_S3_SSE_KMS_KEY_ID, default "": the KMS key for aws:kms (empty: the account's S3 key)
 	PartSize  int64  // COFFER_FILES_S3_PART_SIZE, default 5M: multipart part size (memory per upload is about 3 parts)
 }
 
@@ -95,15 +98,24 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 			AccessKey: r.Secret("COFFER_FILES_S3_ACCESS_KEY", readFile),
 			SecretKey: r.Secret("COFFER_FILES_S3_SECRET_KEY", readFile),
 			PartSize:  r.Int64("COFFER_FILES_S3_PART_SIZE", s3.MinPartSize),
+			SSE:       r.String("COFFER_FILES_S3_SSE", ""),
+			KMSKeyID:  r.String("COFFER_FILES_S3_SSE_KMS_KEY_ID", ""),
 		}
 		if c.S3.Bucket == "" {
 			r.Fail("COFFER_FILES_S3_BUCKET", "required when COFFER_FILES_STORAGE=s3")
 		}
-		if c.S3.AccessKey == "" {
-			r.Fail("COFFER_FILES_S3_ACCESS_KEY", "required when COFFER_FILES_STORAGE=s3 (or COFFER_FILES_S3_ACCESS_KEY_FILE)")
+		// Both keys or neither: without them the AWS default credential chain is used.
+		if c.S3.AccessKey == "" && c.S3.SecretKey != "" {
+			r.Fail("COFFER_FILES_S3_ACCESS_KEY", "required with COFFER_FILES_S3_SECRET_KEY (or unset both for the AWS default credential chain)")
 		}
-		if c.S3.SecretKey == "" {
-			r.Fail("COFFER_FILES_S3_SECRET_KEY", "required when COFFER_FILES_STORAGE=s3 (or COFFER_FILES_S3_SECRET_KEY_FILE)")
+		if c.S3.SecretKey == "" && c.S3.AccessKey != "" {
+			r.Fail("COFFER_FILES_S3_SECRET_KEY", "required with COFFER_FILES_S3_ACCESS_KEY (or unset both for the AWS default credential chain)")
+		}
+		switch {
+		case c.S3.SSE != "" && c.S3.SSE != "AES256" && c.S3.SSE != "aws:kms":
+			r.Fail("COFFER_FILES_S3_SSE", "%q is not AES256 or aws:kms", c.S3.SSE)
+		case c.S3.KMSKeyID != "" && c.S3.SSE != "aws:kms":
+			r.Fail("COFFER_FILES_S3_SSE_KMS_KEY_ID", "needs COFFER_FILES_S3_SSE=aws:kms")
 		}
 		if c.S3.Endpoint != "" {
 			if u, err := url.Parse(c.S3.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -156,6 +168,7 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 	if c.JWKSRefresh < time.Second {
 		r.Fail("COFFER_FILES_JWKS_REFRESH", "at least 1s")
 	}
+	c.MetricsAddr = r.String("COFFER_FILES_METRICS_ADDR", "")
 	if err := c.LogLevel.UnmarshalText([]byte(r.String("COFFER_FILES_LOG_LEVEL", "info"))); err != nil {
 		r.Fail("COFFER_FILES_LOG_LEVEL", "must be debug, info, warn or error")
 	}

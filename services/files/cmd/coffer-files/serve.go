@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"sync/atomic"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cofferhq/coffer/pkg/backoff"
+	"github.com/cofferhq/coffer/pkg/metrics"
 	"github.com/cofferhq/coffer/pkg/serve"
 	"github.com/cofferhq/coffer/services/files/internal/api"
 	"github.com/cofferhq/coffer/services/files/internal/authclient"
@@ -34,6 +36,9 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	}
 	defer pool.Close()
 	db := postgres.New(pool)
+	reg := metrics.NewRegistry()
+	reg.MustRegister(metrics.NewPoolCollector("coffer_files", pool))
+	jwksMetrics := tokenauth.NewMetrics(reg, nil)
 	blobs, err := openBlobStore(cfg)
 	if err != nil {
 		return err
@@ -41,10 +46,12 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	verifier, err := tokenauth.New(tokenauth.Options{
 		JWKSURL: cfg.JWKSURL, Issuer: cfg.Issuer, Audience: cfg.Audience,
 		Leeway: cfg.Leeway, RefreshInterval: cfg.JWKSRefresh, Logger: logger,
+		Client: &http.Client{Timeout: 10 * time.Second, Transport: jwksMetrics.Transport(nil)},
 	})
 	if err != nil {
 		return err
 	}
+	jwksMetrics.WatchKeys(reg, verifier)
 	svc := files.NewService(db, blobs, files.Config{MaxFileSize: cfg.MaxFileSize}, nil, logger)
 
 	rd := &readiness{db: db, verifier: verifier}
@@ -87,7 +94,19 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		Links:             files.NewLinks(db, blobs, signer, files.LinkConfig{MaxTTL: cfg.LinkMaxTTL}, nil),
 		PublicURL:         cfg.PublicURL,
 		UploadIdleTimeout: cfg.UploadIdle,
+		Metrics:           api.NewMetrics(reg),
 	})
+	if cfg.MetricsAddr != "" {
+		ln, err := metrics.Listen(cfg.MetricsAddr)
+		if err != nil {
+			return err
+		}
+		go func() {
+			if err := metrics.Serve(ctx, logger, ln, reg); err != nil {
+				logger.Error("metrics listener failed", "err", err)
+			}
+		}()
+	}
 	return serve.Run(ctx, logger, srv, &rd.serving, serve.Options{
 		Addr: cfg.Addr, DrainDelay: cfg.DrainDelay, ShutdownTimeout: cfg.ShutdownTimeout,
 	})

@@ -28,6 +28,7 @@ func openBlobStore(cfg config) (blobStore, error) {
 		s, err := s3.New(s3.Config{
 			Endpoint: cfg.S3.Endpoint, Region: cfg.S3.Region, Bucket: cfg.S3.Bucket, Prefix: cfg.S3.Prefix,
 			AccessKey: cfg.S3.AccessKey, SecretKey: cfg.S3.SecretKey, PartSize: cfg.S3.PartSize,
+			SSE: cfg.S3.SSE, SSEKMSKeyID: cfg.S3.KMSKeyID,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("storage: %w", err)

@@ -31,18 +31,23 @@ func (s *Server) authenticate(scope string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		raw, ok := accesstoken.FromHeader(c.GetHeader("Authorization"))
 		if !ok {
+			s.opts.Metrics.tokenRejected("missing")
 			s.error(c, errNoToken)
 			return
 		}
 		claims, err := s.verifier.Verify(c.Request.Context(), raw)
 		if err != nil {
-			if !errors.Is(err, files.ErrUnavailable) { // not ready: 503, not 401
+			if errors.Is(err, files.ErrUnavailable) { // not ready: 503, not 401
+				s.opts.Metrics.tokenRejected("not_ready")
+			} else {
+				s.opts.Metrics.tokenRejected(rejectionReason(err))
 				err = fmt.Errorf("%w: %w", errInvalidToken, err)
 			}
 			s.error(c, err)
 			return
 		}
 		if !claims.HasScope(scope) {
+			s.opts.Metrics.tokenRejected("insufficient_scope")
 			s.error(c, &scopeError{scope: scope})
 			return
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
 	"github.com/cofferhq/coffer/pkg/httplog"
+	"github.com/cofferhq/coffer/pkg/metrics"
 	"github.com/cofferhq/coffer/pkg/problem"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
@@ -94,6 +95,8 @@ type Options struct {
 	// UploadIdleTimeout is how long an upload body may send nothing before it is cut off.
 	// Default DefaultUploadIdleTimeout.
 	UploadIdleTimeout time.Duration
+	// Metrics, when set, records request, upload and token metrics (NewMetrics).
+	Metrics *Metrics
 }
 
 // DefaultUploadIdleTimeout is Options.UploadIdleTimeout unless configured otherwise.
@@ -122,6 +125,9 @@ func NewServer(logger *slog.Logger, f Files, v TokenVerifier, ready Readiness, o
 	}
 	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
 	s := &Server{files: f, verifier: v, ready: ready, opts: opts, logger: logger, engine: gin.New()}
+	if opts.Metrics != nil {
+		s.engine.Use(opts.Metrics.handlers()...)
+	}
 	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger), s.canonicalPath)
 	s.engine.HandleMethodNotAllowed = true
 	// Routes match the decoded path, and canonicalPath refuses any path whose encoding is not
@@ -163,6 +169,7 @@ const linksPrefix = "/v1/links/"
 // problem writes p and stops the handler chain. Its instance is the path as logs show it,
 // never a link's token: a response body may be stored or shown by whoever receives it.
 func (s *Server) problem(c *gin.Context, p *problem.Details) {
+	metrics.SetCode(c, p.Code)
 	if p.Instance == "" {
 		q := *p
 		q.Instance = logPath(c)

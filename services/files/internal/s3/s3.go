@@ -18,9 +18,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	tmtypes "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/cofferhq/coffer/pkg/backoff"
 	"github.com/cofferhq/coffer/services/files/internal/files"
@@ -46,8 +47,12 @@ type Config struct {
 	// Prefix is put before every key, so one bucket can serve several deployments. A
 	// trailing "/" is added when missing. Default none.
 	Prefix string
-	// AccessKey and SecretKey are static credentials. Both required.
+	// AccessKey and SecretKey are static credentials. Both unset: the AWS default credential
+	// chain (environment, shared config, web identity, container and instance roles).
 	AccessKey, SecretKey string
+	// SSE asks S3 to encrypt every object at rest: "AES256" (S3-managed keys) or "aws:kms"
+	// with SSEKMSKeyID (empty: the account's default S3 KMS key). Default none.
+	SSE, SSEKMSKeyID string
 	// PathStyle addresses the bucket in the path rather than the host name, as most
 	// S3-compatible servers need. Default true when Endpoint is set.
 	PathStyle *bool
@@ -71,6 +76,8 @@ type Store struct {
 	bucket   string
 	prefix   string
 	timeout  time.Duration
+	sse      types.ServerSideEncryption // "" for none
+	kmsKeyID *string
 }
 
 var (
@@ -84,11 +91,15 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Bucket == "" {
 		return nil, errors.New("s3: a bucket is required")
 	}
-	if cfg.AccessKey == "" || cfg.SecretKey == "" {
-		return nil, errors.New("s3: an access key and a secret key are required")
-	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
+	}
+	creds, err := credentialsFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := sseFor(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
@@ -111,7 +122,7 @@ func New(cfg Config) (*Store, error) {
 	}
 	opts := s3.Options{
 		Region:       cfg.Region,
-		Credentials:  credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, ""),
+		Credentials:  creds,
 		UsePathStyle: pathStyle,
 		HTTPClient:   hc,
 		// Downloads are ranged and their integrity is checked end to end by the file's
@@ -125,7 +136,7 @@ func New(cfg Config) (*Store, error) {
 }
 
 // NewWithAPI builds a Store over any S3API (an *s3.Client configured elsewhere). Only
-// Bucket, Prefix, PartSize, Concurrency and Timeout of cfg are used.
+// Bucket, Prefix, PartSize, Concurrency, Timeout and SSE of cfg are used.
 func NewWithAPI(api S3API, cfg Config) *Store {
 	if cfg.PartSize == 0 {
 		cfg.PartSize = MinPartSize
@@ -145,7 +156,8 @@ func NewWithAPI(api S3API, cfg Config) *Store {
 		o.MultipartUploadThreshold = cfg.PartSize
 		o.Concurrency = cfg.Concurrency
 	})
-	return &Store{api: api, uploader: up, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: cfg.Timeout}
+	sse, kmsKey, _ := sseFor(cfg) // checked by New; NewWithAPI callers pass a valid one
+	return &Store{api: api, uploader: up, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: cfg.Timeout, sse: sse, kmsKeyID: kmsKey}
 }
 
 // MinPartSize is S3's smallest multipart part (all but the last), and the default part size.
@@ -170,6 +182,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error)
 		Bucket: aws.String(s.bucket),
 		Key:    aws.String(s.objectKey(key)),
 		Body:   cr,
+		// Server-side encryption; the uploader passes it on to CreateMultipartUpload.
+		ServerSideEncryption: tmtypes.ServerSideEncryption(s.sse),
+		SSEKMSKeyID:          s.kmsKeyID,
 	})
 	if err == nil {
 		return cr.n, nil
