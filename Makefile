@@ -5,7 +5,7 @@ GO ?= go
 MODULES := pkg services/auth services/files e2e
 RUN_DIR := .run
 
-.PHONY: all build run test test-short vet fmt tidy tools bench fuzz soak clean
+.PHONY: all build run test test-short vet fmt tidy tools node-deps bench fuzz soak clean
 
 all: build
 
@@ -27,8 +27,14 @@ tools: .cache/bin/versitygw
 	@mkdir -p .cache/bin
 	GOBIN=$(CURDIR)/.cache/bin GOWORK=off $(GO) install $(VERSITYGW)
 
+## node-deps: install the Node.js clients the end-to-end tests drive (npm tus-js-client) into
+## the git-ignored e2e/node/node_modules, from the committed lock file, when missing.
+node-deps: e2e/node/node_modules/.package-lock.json
+e2e/node/node_modules/.package-lock.json: e2e/node/package-lock.json
+	npm ci --prefix e2e/node --no-audit --no-fund
+
 ## test: vet, then unit, integration and end-to-end tests against real PostgreSQL and S3
-test: vet tools
+test: vet tools node-deps
 	$(GO) test -count=1 -timeout 15m $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
 vet:
