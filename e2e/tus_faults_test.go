@@ -2,9 +2,11 @@ package e2e_test
 
 import (
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -197,5 +199,59 @@ func TestTusExpiry(t *testing.T) {
 				t.Fatalf("HEAD after expiry: %d", off)
 			}
 		})
+	}
+}
+
+// TestTusParallelUploadsMemoryBounded: eight tus uploads at once, each in several PATCHes,
+// leave the file node's peak resident set within the bound of direct uploads (64 MiB plus
+// 1 MiB per stream): a PATCH streams through a fixed buffer, whatever its size.
+func TestTusParallelUploadsMemoryBounded(t *testing.T) {
+	const streams, size, chunk = 8, 24 << 20, 8 << 20
+	s := startStack(t, stackOptions{})
+	c := s.client()
+	alice := c.newUser("loader", "")
+	tc := c.tus(alice.Token)
+	n := s.Files[0].URL
+	pid := s.Files[0].Pid()
+	var wg sync.WaitGroup
+	errs := make(chan error, streams)
+	for i := range streams {
+		path, r := tc.create(n, size, fmt.Sprintf("load-%d.bin", i), nil)
+		if r.Status != http.StatusCreated {
+			t.Fatalf("create: %d", r.Status)
+		}
+		wg.Go(func() {
+			for off := int64(0); off < size; off += chunk {
+				req, _ := http.NewRequest("PATCH", n+path, io.LimitReader(zeros{}, chunk))
+				req.ContentLength = chunk
+				for k, v := range tusHeaders(alice.Token, map[string]string{"Upload-Offset": strconv.FormatInt(off, 10), "Content-Type": "application/offset+octet-stream"}) {
+					req.Header.Set(k, v)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusNoContent {
+					errs <- fmt.Errorf("PATCH %s at %d: %d", path, off, resp.StatusCode)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := c.listCount(alice.Token); got != streams {
+		t.Fatalf("%d files listed, want %d", got, streams)
+	}
+	hwm := procStatusKB(t, pid, "VmHWM")
+	limit := int64(64<<10 + streams<<10) // KiB
+	t.Logf("file node peak RSS after %d parallel %d MiB tus uploads: %d KiB (limit %d KiB)", streams, size>>20, hwm, limit)
+	if hwm > limit {
+		t.Fatalf("peak RSS %d KiB exceeds %d KiB", hwm, limit)
 	}
 }
