@@ -103,6 +103,7 @@ func TestCompleteUploadIsOneTransaction(t *testing.T) {
 // holder's connection dies is free at once.
 func TestLockUploadAsksTheHolderToLetGo(t *testing.T) {
 	db, _ := newDB(t)
+	t.Cleanup(db.Close)
 	ctx := context.Background()
 	id := uuid.New()
 	asked := make(chan struct{}, 1)
@@ -142,5 +143,13 @@ func TestLockUploadAsksTheHolderToLetGo(t *testing.T) {
 	unlock() // onRelease has run once; the holder lets go as tusd's would
 	if err := <-got; err != nil {
 		t.Fatalf("lock after release: %v", err)
+	}
+	// Sessions go back to the pool unlocked: the lock is free again at once, many times over.
+	for range 20 {
+		u, err := db.LockUpload(ctx, id, func() { t.Error("a released lock was still held") })
+		if err != nil {
+			t.Fatal(err)
+		}
+		u()
 	}
 }
