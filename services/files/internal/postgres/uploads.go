@@ -183,19 +183,18 @@ func (db *DB) LockUpload(ctx context.Context, id uuid.UUID, onRelease func()) (u
 		}
 		return nil, fmt.Errorf("postgres: lock upload: %w", mapErr(err))
 	}
-	// Listen first: a release request sent once the lock is ours must not be missed.
-	if _, err := conn.Exec(ctx, `LISTEN `+channel); err != nil {
+	// Listen first (in the same round trip): a release request sent once the lock is ours must
+	// not be missed.
+	var ok bool
+	b := &pgx.Batch{}
+	b.Queue(`LISTEN ` + channel)
+	b.Queue(`SELECT pg_try_advisory_lock($1)`, key).QueryRow(func(r pgx.Row) error { return r.Scan(&ok) })
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return fail(err)
 	}
 	delay := 20 * time.Millisecond
-	for asked := 0; ; asked++ {
-		var ok bool
-		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
-			return fail(err)
-		}
-		if ok {
-			break
-		}
+	asked := 0
+	for ; !ok; asked++ {
 		if asked%10 == 0 { // ask at once, then again now and then in case the holder changed
 			if _, err := conn.Exec(ctx, `SELECT pg_notify($1, '')`, channel[1:len(channel)-1]); err != nil {
 				return fail(err)
@@ -207,10 +206,13 @@ func (db *DB) LockUpload(ctx context.Context, id uuid.UUID, onRelease func()) (u
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, 200*time.Millisecond)
+		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
+			return fail(err)
+		}
 	}
 	// Our own NOTIFY calls (sent before we held the lock) were meant for the old holder; they
 	// arrived with the answers to those calls and wait in the connection's queue.
-	for {
+	for asked > 0 {
 		drain, cancel := context.WithTimeout(ctx, time.Millisecond)
 		_, err := conn.WaitForNotification(drain)
 		cancel()
@@ -238,11 +240,10 @@ func (db *DB) LockUpload(ctx context.Context, id uuid.UUID, onRelease func()) (u
 		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		var unlocked bool
-		err := conn.QueryRow(uctx, `SELECT pg_advisory_unlock($1)`, key).Scan(&unlocked)
-		if err == nil {
-			_, err = conn.Exec(uctx, `UNLISTEN `+channel)
-		}
-		if err != nil || !unlocked {
+		b := &pgx.Batch{}
+		b.Queue(`SELECT pg_advisory_unlock($1)`, key).QueryRow(func(r pgx.Row) error { return r.Scan(&unlocked) })
+		b.Queue(`UNLISTEN ` + channel)
+		if err := conn.SendBatch(uctx, b).Close(); err != nil || !unlocked {
 			conn.Close(uctx) // closing the session drops the lock for certain
 		}
 		pc.Release()
