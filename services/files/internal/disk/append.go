@@ -134,8 +134,10 @@ func (s *Store) AbortAppend(_ context.Context, key string, _ []byte) error {
 	return nil
 }
 
-// writebackWindow is how many written bytes make the kernel start writing them to disk.
-const writebackWindow = 8 << 20
+// writebackWindow is how many written bytes make the kernel start writing them to disk: 1 MiB
+// measured better than 8 MiB for 8 MiB PATCHes (0.98× vs 0.72× a direct upload; 64 MiB
+// PATCHes at ~1.0× either way), since the acknowledging fsync then waits for little.
+const writebackWindow = 1 << 20
 
 // writeback writes to the partial blob and starts the kernel's writeback of every full window
 // while the next one arrives (sync_file_range), so the fsync that acknowledges a request waits
