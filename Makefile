@@ -5,7 +5,7 @@ GO ?= go
 MODULES := pkg services/auth services/files e2e deployments/deploycheck
 RUN_DIR := .run
 
-.PHONY: all build run up down test test-short vet lint fmt tidy tools bench fuzz soak clean FORCE
+.PHONY: all build run up down test test-short vet lint fmt tidy tools node-deps bench fuzz soak clean FORCE
 
 all: build
 
@@ -43,6 +43,12 @@ tools: .cache/bin/versitygw
 	@mkdir -p .cache/bin
 	GOBIN=$(CURDIR)/.cache/bin GOWORK=off $(GO) install $(VERSITYGW)
 
+## node-deps: install the Node.js clients the end-to-end tests drive (npm tus-js-client) into
+## the git-ignored e2e/node/node_modules, from the committed lock file, when missing.
+node-deps: e2e/node/node_modules/.package-lock.json
+e2e/node/node_modules/.package-lock.json: e2e/node/package-lock.json
+	npm ci --prefix e2e/node --no-audit --no-fund
+
 ## The linter, pinned: a binary of another version is replaced.
 STATICCHECK_VERSION := 0.8.2
 STATICCHECK := $(CURDIR)/.cache/bin/staticcheck
@@ -53,7 +59,7 @@ STATICCHECK := $(CURDIR)/.cache/bin/staticcheck
 FORCE:
 
 ## test: vet, lint, then unit, integration and end-to-end tests against real PostgreSQL and S3
-test: vet lint tools
+test: vet lint tools node-deps
 	$(GO) test -count=1 -timeout 15m $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
 vet:

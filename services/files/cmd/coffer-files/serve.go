@@ -21,6 +21,7 @@ import (
 	"github.com/cofferhq/coffer/services/files/internal/linktoken"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
 	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
+	"github.com/cofferhq/coffer/services/files/internal/tus"
 )
 
 func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
@@ -39,6 +40,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	reg := metrics.NewRegistry()
 	reg.MustRegister(metrics.NewPoolCollector("coffer_files", pool))
 	jwksMetrics := tokenauth.NewMetrics(reg, nil)
+	defer db.Close()
 	blobs, err := openBlobStore(cfg)
 	if err != nil {
 		return err
@@ -87,7 +89,16 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	var resumable api.Resumable
+	if us := newUploadStore(cfg, blobs, db, logger); us != nil {
+		th, err := tus.NewHandler(us)
+		if err != nil {
+			return err
+		}
+		resumable = th
+	}
 	srv := api.NewServer(logger, svc, verifier, rd, api.Options{
+		Resumable:         resumable,
 		Uploads:           files.NewQuota(svc, db, files.QuotaConfig{PerUser: cfg.UserQuota}),
 		Shares:            files.NewSharing(db, nil),
 		Users:             users,

@@ -78,6 +78,7 @@ type Store struct {
 	timeout  time.Duration
 	sse      types.ServerSideEncryption // "" for none
 	kmsKeyID *string
+	partSize int64 // of resumable uploads' parts (append.go)
 }
 
 var (
@@ -157,7 +158,7 @@ func NewWithAPI(api S3API, cfg Config) *Store {
 		o.Concurrency = cfg.Concurrency
 	})
 	sse, kmsKey, _ := sseFor(cfg) // checked by New; NewWithAPI callers pass a valid one
-	return &Store{api: api, uploader: up, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: cfg.Timeout, sse: sse, kmsKeyID: kmsKey}
+	return &Store{api: api, uploader: up, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: cfg.Timeout, sse: sse, kmsKeyID: kmsKey, partSize: cfg.PartSize}
 }
 
 // MinPartSize is S3's smallest multipart part (all but the last), and the default part size.
