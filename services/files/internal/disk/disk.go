@@ -92,7 +92,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (n int64, err 
 	// 128 KiB: with the service's parallel hash, writing to a file, 128 KiB led 32 KiB-1 MiB
 	// on this 2-core machine (BenchmarkHashCopy/file/parallel, 6 runs: 569 MiB/s median vs
 	// 493 at 32 KiB, all within the noise of a shared machine). The 32 KiB advantage measured
-	// for serial hashing (PERFORMANCE.md) did not reproduce: serial 32 KiB was the slowest.
+	// for serial hashing (docs/PERFORMANCE.md) did not reproduce: serial 32 KiB was the slowest.
 	buf := make([]byte, 128<<10)
 	wb := &writeback{f: tmp, window: s.window}
 	n, err = io.CopyBuffer(wb, ctxReader{ctx, r}, buf)
