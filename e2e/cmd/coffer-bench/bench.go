@@ -23,6 +23,7 @@ type binaries struct{ auth, files, tusd, versitygw, self string }
 // bench is one run: the processes it started and the samples it took.
 type bench struct {
 	set  settings
+	hold bool
 	dir  string // results and logs
 	work string // data of this run, removed at the end
 	out  io.Writer
@@ -36,10 +37,10 @@ type bench struct {
 	auth, disk, s3node, nginx, servefile, tusd *harness.Process
 	s3                                         *s3peer
 
-	token      string
-	paths      map[string]string // peer/object -> URL of the small and big files, per peer
-	res        *results
-	jwksBefore int
+	token     string
+	paths     map[string]string // peer/object -> URL of the small and big files, per peer
+	res       *results
+	pprofAddr string
 }
 
 // Subjects (the servers measured) as they appear in the table.
@@ -75,6 +76,9 @@ func (b *bench) run(ctx context.Context) error {
 	if err := b.seed(ctx); err != nil {
 		return err
 	}
+	if b.hold {
+		return b.holdOpen(ctx)
+	}
 	steps := []struct {
 		name string
 		fn   func(context.Context) error
@@ -96,6 +100,21 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	b.stopAll()
 	return b.res.write(b.dir, b.out)
+}
+
+// holdOpen prints what a person needs to load and profile the servers by hand, and waits.
+func (b *bench) holdOpen(ctx context.Context) error {
+	fmt.Fprintf(b.out, "token: %s\n", b.token)
+	for _, t := range b.targets() {
+		pid := "-"
+		if t.proc != nil {
+			pid = fmt.Sprint(t.proc.Pid())
+		}
+		fmt.Fprintf(b.out, "%-26s pid %-7s small %s\n%-26s             big   %s\n", t.subject, pid, t.small, "", t.big)
+	}
+	fmt.Fprintf(b.out, "pprof of the disk node: http://%s/debug/pprof/\nPress Ctrl-C to stop.\n", b.pprofAddr)
+	<-ctx.Done()
+	return nil
 }
 
 func (b *bench) progress(format string, args ...any) {
@@ -185,6 +204,7 @@ func (b *bench) startAll(ctx context.Context) error {
 		}
 		return harness.Env(env)
 	}
+	b.pprofAddr = addrs["pprof"]
 	if b.disk, err = b.start(harness.Spec{Name: "files-disk", Bin: b.bins.files, Addr: addrs["disk"],
 		Env: filesEnv(addrs["disk"], "coffer_files", map[string]string{"COFFER_FILES_PPROF_ADDR": addrs["pprof"]})}); err != nil {
 		return err

@@ -64,6 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	versityBin := fs.String("versitygw", ".cache/bin/versitygw", "versitygw binary")
 	quick := fs.Bool("quick", getenv("BENCH_QUICK") == "1", "small sizes and short runs (a couple of minutes), for iteration")
 	runs := fs.Int("runs", 0, "repetitions of each figure (default 3, quick 2)")
+	hold := fs.Bool("hold", false, "start and seed everything, print the URLs and a token, and wait for Ctrl-C instead of measuring (for perf and pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -89,7 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer os.RemoveAll(work)
-	b := &bench{set: set, dir: abs, work: work, out: stdout, logw: stderr,
+	b := &bench{set: set, hold: *hold, dir: abs, work: work, out: stdout, logw: stderr,
 		bins: binaries{auth: *authBin, files: *filesBin, tusd: *tusdBin, versitygw: *versityBin, self: selfPath()}}
 	defer b.stopAll()
 	if err := b.run(ctx); err != nil {
