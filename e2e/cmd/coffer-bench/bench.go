@@ -52,6 +52,9 @@ const (
 	subjVersity   = "versitygw"
 	subjCofferS3  = "Coffer (S3 via versitygw)"
 	subjDD        = "dd bs=1M conv=fsync"
+	// subjCofferTus is Coffer's resumable (tus) upload endpoint, measured once it lands on
+	// main: see tusUploadAt.
+	subjCofferTus = "Coffer (tus)"
 )
 
 func (b *bench) run(ctx context.Context) error {

@@ -442,13 +442,25 @@ func (b *bench) cofferDelete(node *harness.Process, id string) error {
 
 // tusUpload creates an upload at tusd and sends the whole file in one PATCH.
 func (b *bench) tusUpload(path string) (string, error) {
+	return tusUploadAt(b.tusd.URL, b.tusd.URL+"/files/", path, nil)
+}
+
+// tusUploadAt is a tus 1.0 upload (creation, then one PATCH of the whole file) at the
+// creation URL create, with extra headers (a bearer token). It is the hook for Coffer's own
+// tus endpoint once it lands: a step in uploads with the subject "Coffer (tus)" calling
+// tusUploadAt(b.disk.URL, b.disk.URL+"/v1/uploads", src, auth), and a ratios line against
+// tusd (see subjCofferTus).
+func tusUploadAt(base, create, path string, header map[string]string) (string, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return "", err
 	}
-	req, _ := http.NewRequest("POST", b.tusd.URL+"/files/", nil)
+	req, _ := http.NewRequest("POST", create, nil)
 	req.Header.Set("Tus-Resumable", "1.0.0")
 	req.Header.Set("Upload-Length", strconv.FormatInt(fi.Size(), 10))
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return "", err
@@ -459,10 +471,13 @@ func (b *bench) tusUpload(path string) (string, error) {
 		return "", fmt.Errorf("tus create: %d", resp.StatusCode)
 	}
 	if strings.HasPrefix(loc, "/") {
-		loc = b.tusd.URL + loc
+		loc = base + loc
 	}
-	_, err = putFile("PATCH", loc, path, map[string]string{"Tus-Resumable": "1.0.0", "Upload-Offset": "0",
-		"Content-Type": "application/offset+octet-stream"}, http.StatusNoContent)
+	patch := map[string]string{"Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+	for k, v := range header {
+		patch[k] = v
+	}
+	_, err = putFile("PATCH", loc, path, patch, http.StatusNoContent)
 	if err != nil {
 		return "", fmt.Errorf("tus patch: %w", err)
 	}

@@ -45,6 +45,8 @@ var ratios = []ratio{
 	{Figure: figBigGet, Subject: subjCoffer, Reference: subjServeFile, Floor: 0.9, Goal: 1},
 	{Figure: figUpload, Subject: subjCoffer, Reference: subjDD, Floor: 0.6, Goal: 0.9},
 	{Figure: figUpload, Subject: subjCoffer, Reference: subjTusd, Floor: 0.5},
+	{Figure: figUpload, Subject: subjCofferTus, Reference: subjTusd}, // shown once measured
+	{Figure: figUpload, Subject: subjCofferTus, Reference: subjDD},
 	{Figure: figSmallRPS, Subject: subjCofferS3, Reference: subjVersity},
 	{Figure: figBigGet, Subject: subjCofferS3, Reference: subjVersity},
 	{Figure: figUpload, Subject: subjCofferS3, Reference: subjVersity},
