@@ -5,7 +5,7 @@ GO ?= go
 MODULES := pkg services/auth services/files e2e deployments/deploycheck
 RUN_DIR := .run
 
-.PHONY: all build run up down test test-short vet lint fmt tidy tools node-deps bench fuzz soak clean FORCE
+.PHONY: all build run up down test test-short vet lint fmt tidy tools node-deps bench bench-deps bench-micro fuzz soak clean FORCE
 
 all: build
 
@@ -76,8 +76,29 @@ fmt:
 tidy:
 	for m in $(MODULES); do (cd $$m && $(GO) mod tidy) || exit 1; done
 
-## bench: micro-benchmarks (compare runs with benchstat)
-bench: tools
+## bench: Coffer against its peers on this machine, in one run (docs/PERFORMANCE.md): real
+## PostgreSQL, file nodes on disk and S3 (versitygw), nginx, a bare Go http.ServeFile and tusd,
+## all loaded by wrk; writes .run/bench/results.md and results.json and prints the table.
+## BENCH_QUICK=1 runs small sizes in a couple of minutes. Installs nginx-light and wrk (Debian)
+## if missing. Not part of make test.
+TUSD := github.com/tus/tusd/v2/cmd/tusd@v2.9.1
+BENCH_DIR := $(RUN_DIR)/bench
+bench: tools .cache/bin/tusd bench-deps
+	@mkdir -p $(BENCH_DIR)/bin
+	$(GO) build -o $(BENCH_DIR)/bin/ ./services/auth/cmd/coffer-auth ./services/files/cmd/coffer-files ./e2e/cmd/coffer-bench
+	$(BENCH_DIR)/bin/coffer-bench -dir $(BENCH_DIR) -auth $(BENCH_DIR)/bin/coffer-auth -files $(BENCH_DIR)/bin/coffer-files \
+		-tusd .cache/bin/tusd -versitygw .cache/bin/versitygw
+
+.cache/bin/tusd:
+	@mkdir -p .cache/bin
+	GOBIN=$(CURDIR)/.cache/bin GOWORK=off $(GO) install $(TUSD)
+
+bench-deps:
+	@command -v wrk >/dev/null && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || \
+		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light wrk; }
+
+## bench-micro: the Go micro-benchmarks, each beside its baseline (compare runs with benchstat)
+bench-micro: tools
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
 ## fuzz: run every Fuzz target in the workspace for FUZZTIME each (make test runs only their

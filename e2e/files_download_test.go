@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cofferhq/coffer/e2e/harness"
 )
 
 // TestDownloadHTTPFeatures: HEAD, single, suffix and multiple ranges, 416 with bytes */N,
@@ -52,6 +54,10 @@ func TestDownloadHTTPFeatures(t *testing.T) {
 	if cd := full.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, "attachment;") {
 		t.Errorf("Content-Disposition = %q, want attachment", cd)
 	}
+	// The access log counts the body that went out with sendfile (it used to log 0).
+	waitFor(t, 10*time.Second, "an access-log line with the download's 1000 bytes", func() bool {
+		return harness.HasLine(s.Files[0].Logs(), `"path":"/v1/files/`+f.ID+`/content"`, `"status":200`, `"bytes":1000,`)
+	})
 
 	// Active content (HTML, SVG) is only ever an attachment in a sandbox, never sniffed.
 	for ct, body := range map[string]string{"text/html": "<script>alert(1)</script>", "image/svg+xml": `<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>`} {

@@ -10,7 +10,7 @@ import (
 
 // TestParallelUploadsMemoryBounded: memory grows with the number of streams, not their size.
 // Eight 64 MiB uploads at once (512 MiB in all) must leave the file node's peak resident set
-// under 64 MiB plus 1 MiB per stream (PERFORMANCE.md's goal), which holds only if every
+// under 64 MiB plus 1 MiB per stream (docs/PERFORMANCE.md's goal), which holds only if every
 // upload streams through a fixed buffer.
 func TestParallelUploadsMemoryBounded(t *testing.T) {
 	const streams, size = 8, 64 << 20

@@ -5,6 +5,7 @@ package httplog
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -18,10 +19,14 @@ import (
 // the real one, for routes whose path carries a secret (a signed link's token).
 const PathKey = "httplog.path"
 
-// Gin logs one line per request: method, path, status, duration and client address.
+// Gin logs one line per request: method, path, status, bytes of body sent, duration and
+// client address. The bytes include what went out through io.ReaderFrom (sendfile), which
+// gin's own writer does not count: handlers below see a writer that offers ReadFrom and counts it.
 func Gin(logger *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
+		w := &countingWriter{ResponseWriter: c.Writer}
+		c.Writer = w
 		c.Next()
 		logger.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
 			slog.String("method", c.Request.Method),
@@ -56,6 +61,48 @@ func Recovery(logger *slog.Logger) gin.HandlerFunc {
 		}()
 		c.Next()
 	}
+}
+
+// countingWriter is gin's ResponseWriter plus an io.ReaderFrom that hands the copy to the
+// net/http writer underneath (which uses sendfile for an *os.File) and counts what it sent,
+// so Size reports every byte of the body however it was written.
+type countingWriter struct {
+	gin.ResponseWriter
+	sent int
+}
+
+// ReadFrom implements io.ReaderFrom.
+func (w *countingWriter) ReadFrom(r io.Reader) (int64, error) {
+	w.ResponseWriter.WriteHeaderNow()
+	var n int64
+	var err error
+	if rf, ok := under(w.ResponseWriter).(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(r)
+	} else {
+		n, err = io.Copy(struct{ io.Writer }{w.ResponseWriter}, r)
+		w.sent -= int(n) // already counted by the gin writer's Write
+	}
+	w.sent += int(n)
+	return n, err
+}
+
+// Unwrap gives http.ResponseController the writer underneath (deadlines, flushing).
+func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// under is the net/http writer beneath gin's, or nil.
+func under(w http.ResponseWriter) http.ResponseWriter {
+	if u, ok := w.(interface{ Unwrap() http.ResponseWriter }); ok {
+		return u.Unwrap()
+	}
+	return nil
+}
+
+// Size implements gin.ResponseWriter: the body bytes written, or -1 if none were.
+func (w *countingWriter) Size() int {
+	if w.sent == 0 {
+		return w.ResponseWriter.Size()
+	}
+	return max(w.ResponseWriter.Size(), 0) + w.sent
 }
 
 // loggedPath is the request path, or what a handler put under PathKey instead.

@@ -42,6 +42,7 @@ type config struct {
 	ShutdownTimeout time.Duration // COFFER_FILES_SHUTDOWN_TIMEOUT, default 30s
 	LogLevel        slog.Level    // COFFER_FILES_LOG_LEVEL, default info
 	MetricsAddr     string        // COFFER_FILES_METRICS_ADDR, default "" (off): where /metrics is served; never the public port
+	PprofAddr       string        // COFFER_FILES_PPROF_ADDR, default "" (off): a separate listener for net/http/pprof, e.g. 127.0.0.1:6060; never expose it
 
 	Storage string   // COFFER_FILES_STORAGE, default "disk": where blobs live, "disk" (DataDir) or "s3"
 	S3      s3Config // COFFER_FILES_S3_*, used when Storage is "s3"
@@ -84,6 +85,7 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		Migrate:         r.Bool("COFFER_FILES_MIGRATE", true),
 		DrainDelay:      r.Duration("COFFER_FILES_DRAIN_DELAY", 0),
 		ShutdownTimeout: r.Duration("COFFER_FILES_SHUTDOWN_TIMEOUT", serve.DefaultShutdownTimeout),
+		PprofAddr:       r.String("COFFER_FILES_PPROF_ADDR", ""),
 	}
 	c.Storage = r.String("COFFER_FILES_STORAGE", "disk")
 	c.GCInterval = r.Duration("COFFER_FILES_GC_INTERVAL", time.Hour)

@@ -56,6 +56,9 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	jwksMetrics.WatchKeys(reg, verifier)
 	svc := files.NewService(db, blobs, files.Config{MaxFileSize: cfg.MaxFileSize}, nil, logger)
 
+	if cfg.PprofAddr != "" {
+		go servePprof(ctx, cfg.PprofAddr, logger)
+	}
 	rd := &readiness{db: db, verifier: verifier}
 	go verifier.Run(ctx)
 	go func() {

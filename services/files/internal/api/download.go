@@ -1,7 +1,9 @@
 package api
 
 import (
+	"io"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -52,5 +54,41 @@ func serveBlob(c *gin.Context, f files.File, blob files.Blob, cacheControl strin
 	} else if rg != "" {
 		c.Request.Header.Set("Range", normalizeRange(rg, f.Size))
 	}
-	http.ServeContent(sendfileWriter{c.Writer}, c.Request, "", f.CreatedAt, blob)
+	var content io.ReadSeeker = blob
+	if file, ok := blob.(*os.File); ok {
+		content = &sizedFile{File: file, size: f.Size}
+	}
+	http.ServeContent(sendfileWriter{c.Writer}, c.Request, "", f.CreatedAt, content)
+}
+
+// sizedFile answers http.ServeContent's two seeks that find a file's size (to the end and
+// back to the start) from the size the metadata row holds, without a syscall each; every
+// other seek is the file's own. Blobs never change once written, and the upload recorded
+// the size it wrote. It still is an *os.File underneath (syscall.Conn), so the body goes out
+// with sendfile(2).
+type sizedFile struct {
+	*os.File
+	size  int64
+	moved bool // the real offset may no longer be 0
+}
+
+func (s *sizedFile) Seek(offset int64, whence int) (int64, error) {
+	switch {
+	case offset == 0 && whence == io.SeekEnd && !s.moved:
+		return s.size, nil // answered, not done: the real offset stays 0
+	case offset == 0 && whence == io.SeekStart && !s.moved:
+		return 0, nil
+	}
+	s.moved = true
+	return s.File.Seek(offset, whence)
+}
+
+func (s *sizedFile) Read(p []byte) (int, error) {
+	s.moved = true
+	return s.File.Read(p)
+}
+
+func (s *sizedFile) WriteTo(w io.Writer) (int64, error) {
+	s.moved = true
+	return s.File.WriteTo(w)
 }

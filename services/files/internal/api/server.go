@@ -186,6 +186,10 @@ func (s *Server) problem(c *gin.Context, p *problem.Details) {
 type sendfileWriter struct{ gin.ResponseWriter }
 
 func (w sendfileWriter) ReadFrom(r io.Reader) (int64, error) {
+	// httplog's writer offers ReadFrom itself and counts the bytes for the access log.
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
 	w.ResponseWriter.WriteHeaderNow()
 	if u, ok := w.ResponseWriter.(interface{ Unwrap() http.ResponseWriter }); ok {
 		if rf, ok := u.Unwrap().(io.ReaderFrom); ok {

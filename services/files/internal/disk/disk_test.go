@@ -1,8 +1,12 @@
 package disk_test
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/google/uuid"
@@ -56,5 +60,40 @@ func TestBlobOutlivesStore(t *testing.T) {
 		if _, err := b.Open(t.Context(), bad); !errors.Is(err, files.ErrInvalidInput) {
 			t.Errorf("Open(%q) err = %v, want ErrInvalidInput", bad, err)
 		}
+	}
+}
+
+// TestPutEarlyWriteback: a blob many writeback windows long (small windows, so the waits for
+// earlier windows run too) reads back byte for byte, and only the blob is left in its folder.
+func TestPutEarlyWriteback(t *testing.T) {
+	dir := t.TempDir()
+	s, err := disk.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetWriteback(256 << 10)
+	const size = 5<<20 + 12345
+	key := uuid.NewString()
+	n, err := s.Put(t.Context(), key, io.LimitReader(blobtest.NewPatternReader(size), size))
+	if err != nil || n != size {
+		t.Fatalf("Put = %d, %v; want %d", n, err, size)
+	}
+	blob, err := s.Open(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blob.Close()
+	got := sha256.New()
+	if _, err := io.Copy(got, blob); err != nil {
+		t.Fatal(err)
+	}
+	want := sha256.New()
+	io.Copy(want, blobtest.NewPatternReader(size))
+	if !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
+		t.Fatal("the blob read back differs from what was put")
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, key[:2], key[2:4]))
+	if err != nil || len(entries) != 1 || entries[0].Name() != key {
+		t.Fatalf("folder holds %v (%v), want only the blob", entries, err)
 	}
 }

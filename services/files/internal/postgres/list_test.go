@@ -130,7 +130,7 @@ var big struct {
 }
 
 // BenchmarkList measures the 50-newest listing of one user with 1,000,000 rows in the table
-// (1,000 owners of about 1,000 files each; PERFORMANCE.md target: p99 <= 5 ms). It reports
+// (1,000 owners of about 1,000 files each; docs/PERFORMANCE.md target: p99 <= 5 ms). It reports
 // the p50 and p99 latency of the full call through the pgx pool.
 func BenchmarkList(b *testing.B) {
 	big.once.Do(func() {

@@ -59,9 +59,13 @@ func (db *DB) Ping(ctx context.Context) error { return mapErr(db.pool.Ping(ctx))
 
 const fileColumns = `id, owner_id, name, size, sha256, content_type, blob_key, created_at`
 
+// uuid.UUID is passed to pgx and scanned from it as a [16]byte: pgx then uses its binary
+// uuid codec. As a uuid.UUID it goes through driver.Valuer and sql.Scanner instead, a text
+// round trip (hex encode, parse) that, after a failed encode plan, cost about a fifth of the
+// allocations of a small download (pprof alloc_objects under wrk).
 func scanFile(r pgx.Row) (files.File, error) {
 	var f files.File
-	err := r.Scan(&f.ID, &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.ContentType, &f.BlobKey, &f.CreatedAt)
+	err := r.Scan((*[16]byte)(&f.ID), &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.ContentType, &f.BlobKey, &f.CreatedAt)
 	return f, err
 }
 
@@ -71,7 +75,7 @@ func (db *DB) CreateFile(ctx context.Context, f files.File) error {
 	// reservation commit together, so no reservation ever sees the bytes twice.
 	_, err := db.pool.Exec(ctx, `WITH released AS (DELETE FROM file_quota_reservations WHERE id = $1)
 		INSERT INTO files (`+fileColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		f.ID, f.OwnerID, f.Name, f.Size, f.SHA256, f.ContentType, f.BlobKey, f.CreatedAt)
+		[16]byte(f.ID), f.OwnerID, f.Name, f.Size, f.SHA256, f.ContentType, f.BlobKey, f.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("postgres: create file: %w", mapErr(err))
 	}
@@ -82,7 +86,7 @@ func (db *DB) CreateFile(ctx context.Context, f files.File) error {
 func (db *DB) FileByID(ctx context.Context, ownerID string, id uuid.UUID) (files.File, error) {
 	// The owner, and any user the owner shared the file with, may read it.
 	f, err := scanFile(db.pool.QueryRow(ctx, `SELECT `+fileColumns+` FROM files WHERE id = $1 AND (owner_id = $2
-		OR EXISTS (SELECT 1 FROM file_shares WHERE file_id = $1 AND user_id = $2))`, id, ownerID))
+		OR EXISTS (SELECT 1 FROM file_shares WHERE file_id = $1 AND user_id = $2))`, [16]byte(id), ownerID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return files.File{}, files.ErrNotFound
 	}
@@ -119,7 +123,7 @@ func listQuery(ownerID string, opts files.ListOptions) (string, []any, error) {
 		if err != nil {
 			return "", nil, err
 		}
-		args = append(args, t, id)
+		args = append(args, t, [16]byte(id))
 		where += fmt.Sprintf(" AND (created_at, id) < ($%d, $%d)", len(args)-1, len(args))
 	}
 	if opts.Prefix != "" {
@@ -143,7 +147,7 @@ func page(list []files.File, limit int) files.Page {
 
 // DeleteFile implements files.MetadataStore.
 func (db *DB) DeleteFile(ctx context.Context, ownerID string, id uuid.UUID) (files.File, error) {
-	f, err := scanFile(db.pool.QueryRow(ctx, `DELETE FROM files WHERE id = $1 AND owner_id = $2 RETURNING `+fileColumns, id, ownerID))
+	f, err := scanFile(db.pool.QueryRow(ctx, `DELETE FROM files WHERE id = $1 AND owner_id = $2 RETURNING `+fileColumns, [16]byte(id), ownerID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return files.File{}, files.ErrNotFound
 	}
