@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
-	"testing"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,6 +119,8 @@ func TestRecovery(t *testing.T) {
 	}()
 	e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/abort", nil))
 	t.Fatal("ErrAbortHandler was swallowed")
+}
+
 // TestLogCountsSendfileBytes: a body sent through io.ReaderFrom (sendfile from an *os.File,
 // as http.ServeContent does) is counted in the access log's bytes, as is one sent with Write.
 func TestLogCountsSendfileBytes(t *testing.T) {

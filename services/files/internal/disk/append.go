@@ -79,7 +79,7 @@ func (s *Store) Append(ctx context.Context, key string, _ []byte, offset int64, 
 		return 0, nil, mapErr(err)
 	}
 	buf := make([]byte, 128<<10) // as Put: see the measurement there
-	n, err = io.CopyBuffer(&writeback{f: f, rc: rc, start: offset, end: offset}, ctxReader{ctx, r}, buf)
+	n, err = io.CopyBuffer(&partWriteback{f: f, rc: rc, start: offset, end: offset}, ctxReader{ctx, r}, buf)
 	if err != nil {
 		return n, nil, mapErr(err)
 	}
@@ -139,16 +139,16 @@ func (s *Store) AbortAppend(_ context.Context, key string, _ []byte) error {
 // PATCHes at ~1.0× either way), since the acknowledging fsync then waits for little.
 const writebackWindow = 1 << 20
 
-// writeback writes to the partial blob and starts the kernel's writeback of every full window
+// partWriteback writes to the partial blob and starts the kernel's writeback of every full window
 // while the next one arrives (sync_file_range), so the fsync that acknowledges a request waits
 // for one window at most, not for the whole request. Measured with BenchmarkTusVsDirect.
-type writeback struct {
+type partWriteback struct {
 	f          *os.File
 	rc         syscall.RawConn
 	start, end int64 // the window not yet handed to writeback
 }
 
-func (w *writeback) Write(p []byte) (int, error) {
+func (w *partWriteback) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
 	w.end += int64(n)
 	if w.end-w.start >= writebackWindow {
