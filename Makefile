@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export GOFLAGS := -buildvcs=false
 GO ?= go
-MODULES := pkg services/auth services/files e2e
+MODULES := pkg pkg/client services/auth services/files e2e
 RUN_DIR := .run
 
 .PHONY: all build run test test-short vet fmt tidy tools bench fuzz soak clean
