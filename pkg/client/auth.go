@@ -227,6 +227,7 @@ func (c *Client) tokenCall(ctx context.Context, path string, form url.Values, ba
 	}
 	return out, nil
 }
+
 // secondsDuration converts a count of seconds from the wire, clamped to a year so a huge
 // value cannot overflow.
 func secondsDuration(s int) time.Duration {
