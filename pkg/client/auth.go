@@ -25,19 +25,16 @@ func (c *Client) SignUp(ctx context.Context, username, password string) (User, e
 	return out, err
 }
 
-// Login signs in with a username and password, asking for opts.Scope (DefaultScope when
-// empty). The client keeps the tokens and refreshes the access token as needed.
+// Login signs in with a username and password, asking for Options.Scope (when empty, the
+// service grants its default, files:read files:write). The client keeps the tokens and
+// refreshes the access token as needed.
 func (c *Client) Login(ctx context.Context, username, password string) (Token, error) {
 	u, err := endpoint(c.auth, "/v1/login", nil)
 	if err != nil {
 		return Token{}, err
 	}
-	scope := c.opts.Scope
-	if scope == "" {
-		scope = DefaultScope
-	}
 	var tok Token
-	if err := c.doJSON(ctx, http.MethodPost, u, false, credentials{Username: username, Password: password, Scope: scope}, &tok); err != nil {
+	if err := c.doJSON(ctx, http.MethodPost, u, false, credentials{Username: username, Password: password, Scope: c.opts.Scope}, &tok); err != nil {
 		return Token{}, err
 	}
 	return c.accept(tok, ""), nil

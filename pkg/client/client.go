@@ -37,8 +37,8 @@ type Options struct {
 	// ClientID and ClientSecret, when set, let the client fetch access tokens with the
 	// client_credentials grant whenever it needs one (machines, not people).
 	ClientID, ClientSecret string
-	// Scope is the space-separated scope asked for at login and with client credentials.
-	// Default for Login: DefaultScope.
+	// Scope is the space-separated scope asked for at login and with client credentials;
+	// empty asks for the service's default (AllScopes asks for every scope).
 	Scope string
 	// RefreshMargin is how long before its expiry an access token is replaced. Default 30s.
 	RefreshMargin time.Duration
@@ -46,8 +46,9 @@ type Options struct {
 	Now func() time.Time
 }
 
-// DefaultScope is every scope a Coffer user can hold.
-const DefaultScope = "files:read files:write files:share"
+// AllScopes is every scope a Coffer user can hold (files:share is not granted unless
+// asked for).
+const AllScopes = "files:read files:write files:share"
 
 // Client calls the Coffer services. It is safe for concurrent use; the access token is
 // refreshed by one caller at a time while the others wait for its result.

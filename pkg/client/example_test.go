@@ -27,7 +27,7 @@ func fakeCoffer() *httptest.Server {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/login", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(client.Token{AccessToken: "a.b.c", TokenType: "Bearer", ExpiresIn: 900, RefreshToken: "r", Scope: client.DefaultScope})
+		json.NewEncoder(w).Encode(client.Token{AccessToken: "a.b.c", TokenType: "Bearer", ExpiresIn: 900, RefreshToken: "r", Scope: client.AllScopes})
 	})
 	mux.HandleFunc("POST /v1/files", func(w http.ResponseWriter, r *http.Request) {
 		stored, _ = io.ReadAll(r.Body)

@@ -68,6 +68,9 @@ func (a *app) loginCommand() *cobra.Command {
 			}
 			files, auth := a.servers(s)
 			ns := session{FilesURL: files, AuthURL: auth}
+			if scope == "" && clientID == "" {
+				scope = client.AllScopes
+			}
 			c, err := client.New(client.Options{FilesURL: files, AuthURL: auth, Scope: scope})
 			if err != nil {
 				return usagef("%v", err)
