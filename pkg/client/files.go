@@ -197,8 +197,14 @@ func (c *Client) CreateLink(ctx context.Context, id string, expiresIn time.Durat
 		req.MaxDownloads = &maxDownloads
 	}
 	var l Link
-	err = c.doJSON(ctx, http.MethodPost, u, true, req, &l)
-	return l, err
+	if err := c.doJSON(ctx, http.MethodPost, u, true, req, &l); err != nil {
+		return Link{}, err
+	}
+	// A service without a public URL configured answers with a path: make it whole.
+	if ref, err := url.Parse(l.URL); err == nil && !ref.IsAbs() {
+		l.URL = c.files.ResolveReference(ref).String()
+	}
+	return l, nil
 }
 
 // RevokeLink revokes a signed link at once.
