@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -261,10 +260,6 @@ func (c *client) upload(tok, name string, data []byte) fileJSON {
 		c.t.Fatalf("upload %s: %v", name, err)
 	}
 	return fileJSON(f)
-}
-
-func urlQueryEscape(s string) string {
-	return strings.NewReplacer("%", "%25", "&", "%26", "+", "%2B", " ", "%20", "#", "%23", "?", "%3F").Replace(s)
 }
 
 // countFiles counts the blobs (and temp files) under a file node's data folder.

@@ -2,8 +2,6 @@ package client_test
 
 import (
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -22,7 +20,10 @@ var forbidden = []string{
 // indirectly, on anything in forbidden: by package (go list -deps) and by module graph
 // (go list -m all, outside the workspace, as a user who go-gets the module sees it).
 func TestLightDependencies(t *testing.T) {
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, args := range [][]string{
 		{"list", "-deps", "./..."},
 		{"list", "-deps", "-test", "./..."},

@@ -129,11 +129,3 @@ func human(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
-
-// rate formats bytes over a duration.
-func rate(n int64, d time.Duration) string {
-	if d <= 0 {
-		return "-"
-	}
-	return human(int64(float64(n)/d.Seconds())) + "/s"
-}
