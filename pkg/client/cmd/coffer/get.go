@@ -166,9 +166,8 @@ func (a *app) get(ctx context.Context, c *client.Client, prog *progress, id, out
 		return res, fmt.Errorf("the bytes received hash to %s, the server's Repr-Digest is %s: %w", sum, want, client.ErrDigestMismatch)
 	}
 	b.finish(true)
-	if err := f.Sync(); err != nil {
-		return res, err
-	}
+	// No fsync, as with curl and wget: the rename guards against a failed or interrupted
+	// download, and the digest check against damage in transit.
 	if err := f.Close(); err != nil {
 		return res, err
 	}
