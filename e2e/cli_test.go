@@ -360,6 +360,33 @@ func TestCLI(t *testing.T) {
 		}
 	})
 
+	t.Run("processes side by side renew an expired session once", func(t *testing.T) {
+		m := c.session()
+		m["expiry"] = time.Now().Add(-time.Minute).Format(time.RFC3339) // looks expired
+		b, _ := json.Marshal(m)
+		if err := os.WriteFile(filepath.Join(c.dir, "credentials.json"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var cmds []*exec.Cmd
+		var errs []*bytes.Buffer
+		for range 4 {
+			cmd, _, stderr := c.command(ctx, "", "ls")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			cmds, errs = append(cmds, cmd), append(errs, stderr)
+		}
+		for i, cmd := range cmds {
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("ls %d: %v %s", i, err, errs[i])
+			}
+		}
+		if c.session()["refresh_token"] == m["refresh_token"] {
+			t.Fatal("the session was not renewed")
+		}
+		c.ok("", "ls") // a refresh token spent twice would have revoked the session
+	})
+
 	// Logout revokes the refresh token: spending it afterwards is refused.
 	refresh, _ := c.session()["refresh_token"].(string)
 	if refresh == "" {

@@ -110,26 +110,46 @@ func (c *Client) accessToken(ctx context.Context, stale string) (string, error) 
 		return tok, nil // refreshed while this caller waited
 	}
 	c.mu.Lock()
-	cur, id := c.tok, c.opts.ClientID
+	cur := c.tok
 	c.mu.Unlock()
+	if cur.RefreshToken == "" && !c.canRenew() {
+		if cur.AccessToken != "" && cur.AccessToken != stale {
+			return cur.AccessToken, nil // cannot renew it: let the service judge it
+		}
+		return "", errNoSession
+	}
 	var (
 		tok Token
 		err error
 	)
-	switch {
-	case cur.RefreshToken != "":
-		tok, err = c.refresh(ctx, cur.RefreshToken)
-	case id != "":
-		tok, err = c.clientCredentials(ctx)
-	case cur.AccessToken != "" && cur.AccessToken != stale:
-		return cur.AccessToken, nil // cannot renew it: let the service judge it
-	default:
-		return "", errNoSession
+	if c.opts.Renew != nil {
+		tok, err = c.opts.Renew(ctx, cur, c.renew)
+	} else {
+		tok, err = c.renew(ctx, cur)
 	}
 	if err != nil {
 		return "", err
 	}
 	return c.accept(tok, cur.RefreshToken).AccessToken, nil
+}
+
+// renew obtains a new token: by spending from's refresh token, or with the client
+// credentials.
+func (c *Client) renew(ctx context.Context, from Token) (Token, error) {
+	if from.RefreshToken != "" {
+		tok, err := c.refresh(ctx, from.RefreshToken)
+		if err == nil && tok.RefreshToken == "" {
+			tok.RefreshToken = from.RefreshToken
+		}
+		return tok, err
+	}
+	c.mu.Lock()
+	id := c.opts.ClientID
+	c.mu.Unlock()
+	if id == "" {
+		return Token{}, errNoSession
+	}
+	return c.clientCredentials(ctx)
 }
 
 // usable returns the current access token if it is neither stale nor about to expire.
@@ -155,10 +175,10 @@ func (c *Client) canRenew() bool {
 	return c.renewable()
 }
 
-// accept stores a new token, keeping the old refresh token when the answer has none, and
+// accept stores a new token (working out its expiry unless known), keeping the old refresh token when the answer has none, and
 // tells OnToken.
 func (c *Client) accept(tok Token, oldRefresh string) Token {
-	if tok.ExpiresIn > 0 {
+	if tok.Expiry.IsZero() && tok.ExpiresIn > 0 {
 		tok.Expiry = c.opts.Now().Add(secondsDuration(tok.ExpiresIn))
 	}
 	if tok.RefreshToken == "" {

@@ -40,6 +40,13 @@ type Options struct {
 	// Scope is the space-separated scope asked for at login and with client credentials;
 	// empty asks for the service's default (AllScopes asks for every scope).
 	Scope string
+	// Renew, when set, wraps every renewal of the access token, for sessions shared between
+	// processes: it is called under the client's own refresh lock with the token the client
+	// holds, and either returns a newer token obtained elsewhere (another process that
+	// already renewed the shared session) or calls renew with the freshest token it knows,
+	// typically while holding a file lock. A refresh token is spent once, so two processes
+	// must never both spend it.
+	Renew func(ctx context.Context, current Token, renew func(context.Context, Token) (Token, error)) (Token, error)
 	// RefreshMargin is how long before its expiry an access token is replaced. Default 30s.
 	RefreshMargin time.Duration
 	// Now is the clock. Default time.Now.

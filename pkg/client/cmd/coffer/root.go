@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -102,6 +105,7 @@ func (a *app) newClient() (*client.Client, session, error) {
 	c, err := client.New(client.Options{
 		FilesURL: files, AuthURL: auth, Token: s.token(),
 		ClientID: s.ClientID, ClientSecret: s.ClientSecret, Scope: s.Scope,
+		Renew: a.renewShared,
 		OnToken: func(t client.Token) {
 			s.setToken(t)
 			if err := a.saveSession(s); err != nil && saveErr == nil {
@@ -114,6 +118,54 @@ func (a *app) newClient() (*client.Client, session, error) {
 		return nil, s, usagef("%v", err)
 	}
 	return c, s, nil
+}
+
+// renewShared renews the session under a lock on credentials.lock, so coffer processes
+// running side by side spend the refresh token once: the first renews and saves, the others
+// find its token on disk and use it.
+func (a *app) renewShared(ctx context.Context, cur client.Token, renew func(context.Context, client.Token) (client.Token, error)) (client.Token, error) {
+	p, err := a.configFile("credentials.lock")
+	if err != nil {
+		return renew(ctx, cur)
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return client.Token{}, err
+	}
+	lf, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return client.Token{}, err
+	}
+	defer lf.Close()
+	if err := lockFile(lf); err != nil {
+		return client.Token{}, err
+	}
+	defer unlockFile(lf)
+	s, err := a.loadSession()
+	if err != nil {
+		return client.Token{}, err
+	}
+	if s.AccessToken != "" && s.AccessToken != cur.AccessToken && time.Until(s.Expiry) > time.Minute {
+		return s.token(), nil // another process renewed it
+	}
+	from := cur
+	if s.RefreshToken != "" {
+		from = s.token() // the freshest refresh token
+	}
+	tok, err := renew(ctx, from)
+	if err != nil {
+		return client.Token{}, err
+	}
+	if tok.ExpiresIn > 0 {
+		tok.Expiry = time.Now().Add(time.Duration(tok.ExpiresIn) * time.Second)
+	}
+	if tok.RefreshToken == "" {
+		tok.RefreshToken = from.RefreshToken
+	}
+	s.setToken(tok)
+	if err := a.saveSession(s); err != nil {
+		fprintf(a.stderr, "coffer: cannot save the refreshed session: %v\n", err)
+	}
+	return tok, nil
 }
 
 // loggedIn builds a client and requires a stored session.
