@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -277,6 +278,54 @@ func TestClientAgainstServices(t *testing.T) {
 		}
 	})
 
+	t.Run("resumable upload: interrupted, resumed, empty", func(t *testing.T) {
+		data := make([]byte, 4<<20)
+		rand.Read(data)
+		ictx, stop := context.WithCancel(ctx)
+		var created string
+		_, err := alice.UploadResumable(ictx, "tus.bin", slowReaderAt{bytes.NewReader(data)}, int64(len(data)), &coffer.ResumableOptions{
+			OnCreate: func(u string) { created = u },
+			OnProgress: func(off int64) {
+				if off >= 1<<20 {
+					stop() // the connection breaks mid-request
+				}
+			},
+		})
+		stop()
+		if !errors.Is(err, context.Canceled) || created == "" {
+			t.Fatalf("interrupted upload: %v, url %q", err, created)
+		}
+		var held int64
+		waitFor(t, time.Minute, "the server to keep the bytes", func() bool {
+			off, size, err := alice.UploadOffset(ctx, created)
+			held = off
+			return err == nil && off > 0 && size == int64(len(data))
+		})
+		if _, _, err := bob.UploadOffset(ctx, created); !errors.Is(err, coffer.ErrNotFound) {
+			t.Fatalf("another user's upload: %v, want ErrNotFound", err)
+		}
+		res, err := alice.UploadResumable(ctx, "tus.bin", bytes.NewReader(data), int64(len(data)), &coffer.ResumableOptions{URL: created})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ResumedAt != held || res.URL != created || !strings.HasSuffix(created, "/"+res.File.ID) {
+			t.Fatalf("resumed at %d (server held %d), url %s, file %s", res.ResumedAt, held, res.URL, res.File.ID)
+		}
+		var buf bytes.Buffer
+		if _, err := alice.Download(ctx, res.File.ID, &buf, nil); err != nil || !bytes.Equal(buf.Bytes(), data) {
+			t.Fatalf("read back: %v", err)
+		}
+		// A URL for another size (or a finished upload) starts afresh.
+		other, err := alice.UploadResumable(ctx, "other.bin", bytes.NewReader(data[:1000]), 1000, &coffer.ResumableOptions{URL: created})
+		if err != nil || other.ResumedAt != 0 || other.URL == created || other.File.Size != 1000 {
+			t.Fatalf("stale URL: %+v %v", other, err)
+		}
+		empty, err := alice.UploadResumable(ctx, "empty.bin", bytes.NewReader(nil), 0, nil)
+		if err != nil || empty.File.Size != 0 {
+			t.Fatalf("empty: %+v %v", empty, err)
+		}
+	})
+
 	t.Run("client credentials", func(t *testing.T) {
 		secret := s.createClient("backup-bot", "files:read files:write")
 		c := newClient(coffer.Options{})
@@ -295,6 +344,16 @@ func TestClientAgainstServices(t *testing.T) {
 			t.Fatalf("wrong secret: %v", err)
 		}
 	})
+}
+
+// slowReaderAt hands out at most 64 KiB per read, so progress comes in small steps.
+type slowReaderAt struct{ r io.ReaderAt }
+
+func (s slowReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if len(p) > 64<<10 {
+		p = p[:64<<10]
+	}
+	return s.r.ReadAt(p, off)
 }
 
 func sha256Of(b []byte) []byte {

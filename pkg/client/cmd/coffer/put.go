@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -94,21 +95,28 @@ func (a *app) put(ctx context.Context, c *client.Client, prog *progress, path st
 		abs, _ := filepath.Abs(path)
 		key := abs + "|" + strconv.FormatInt(st.Size(), 10) + "|" + strconv.FormatInt(st.ModTime().UnixNano(), 10)
 		saved := a.loadTransfers().Uploads[key]
-		var b *bar
+		var (
+			mu sync.Mutex // OnProgress runs on the transport's goroutine
+			b  *bar
+		)
 		r, err := c.UploadResumable(ctx, name, throttleAt(ctx, f, bps), st.Size(), &client.ResumableOptions{
 			ContentType: ct,
 			URL:         saved,
 			OnCreate:    func(u string) { a.updateTransfers(func(t *transfers) { t.Uploads[key] = u }) },
 			OnProgress: func(off int64) {
+				mu.Lock()
+				defer mu.Unlock()
 				if b == nil {
 					b = prog.bar("put", name, st.Size(), off)
 				}
 				b.set(off)
 			},
 		})
+		mu.Lock()
 		if b != nil {
 			b.finish(err == nil)
 		}
+		mu.Unlock()
 		if err == nil {
 			a.updateTransfers(func(t *transfers) { delete(t.Uploads, key) })
 			res.File, res.ResumedAt = r.File, r.ResumedAt
