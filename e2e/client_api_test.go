@@ -5,9 +5,12 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -319,6 +322,27 @@ func TestClientAgainstServices(t *testing.T) {
 		other, err := alice.UploadResumable(ctx, "other.bin", bytes.NewReader(data[:1000]), 1000, &coffer.ResumableOptions{URL: created})
 		if err != nil || other.ResumedAt != 0 || other.URL == created || other.File.Size != 1000 {
 			t.Fatalf("stale URL: %+v %v", other, err)
+		}
+		// From a file, the bytes go by sendfile and are hashed beside the send.
+		path := filepath.Join(t.TempDir(), "file.bin")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fh, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fh.Close()
+		var last atomic.Int64
+		viaFile, err := alice.UploadResumable(ctx, "file.bin", fh, int64(len(data)), &coffer.ResumableOptions{OnProgress: func(o int64) { last.Store(o) }})
+		if err != nil || viaFile.File.SHA256 != hex.EncodeToString(sha256Of(data)) || last.Load() != int64(len(data)) {
+			t.Fatalf("resumable from a file: %+v %v, progress %d", viaFile.File, err, last.Load())
+		}
+		fh.Seek(1000, io.SeekStart)
+		last.Store(0)
+		plain, err := alice.Upload(ctx, "tail.bin", fh, &coffer.UploadOptions{Size: int64(len(data) - 1000), OnProgress: func(n int64) { last.Store(n) }})
+		if err != nil || plain.SHA256 != hex.EncodeToString(sha256Of(data[1000:])) || last.Load() != int64(len(data)-1000) {
+			t.Fatalf("plain upload from a file: %+v %v, progress %d", plain, err, last.Load())
 		}
 		empty, err := alice.UploadResumable(ctx, "empty.bin", bytes.NewReader(nil), 0, nil)
 		if err != nil || empty.File.Size != 0 {

@@ -6,11 +6,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"hash"
 	"io"
 	"iter"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +28,8 @@ type UploadOptions struct {
 	// bytes that do not match it. When nil the client hashes while it streams and checks
 	// the digest the service answers with.
 	SHA256 []byte
+	// OnProgress is called as bytes are sent, with the count so far.
+	OnProgress func(sent int64)
 }
 
 // Upload streams r to the file service as a new file called name. The SHA-256 of the bytes
@@ -54,17 +56,45 @@ func (c *Client) Upload(ctx context.Context, name string, r io.Reader, opts *Upl
 	if size == 0 {
 		size = -1
 	}
-	hr := newHashingReader(r)
-	resp, err := c.send(ctx, request{method: http.MethodPost, url: u, header: h, body: hr, size: size, authed: true, what: "upload " + name})
+	hasher := sha256.New()
+	var (
+		body io.Reader
+		fs   *fileSend
+	)
+	if file, ok := r.(*os.File); ok && size > 0 {
+		// A file is sent by the kernel and hashed beside the send.
+		pos, err := file.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return File{}, fmt.Errorf("upload %s: %w", name, err)
+		}
+		var progress func(int64)
+		if o.OnProgress != nil {
+			progress = func(off int64) { o.OnProgress(off - pos) }
+		}
+		body, fs, _ = startFileSend(file, pos, size, hasher, progress)
+	}
+	if fs == nil {
+		body = &progressReader{r: r, h: hasher, fn: o.OnProgress}
+	}
+	resp, err := c.send(ctx, request{method: http.MethodPost, url: u, header: h, body: body, size: size, authed: true, what: "upload " + name})
+	if fs != nil {
+		if herr := fs.finish(err == nil); err == nil && herr != nil {
+			resp.Body.Close()
+			return File{}, fmt.Errorf("upload %s: read: %w", name, herr)
+		}
+	}
 	if err != nil {
 		return File{}, err
 	}
 	defer resp.Body.Close()
+	if o.OnProgress != nil && size > 0 {
+		o.OnProgress(size)
+	}
 	var f File
 	if err := decodeJSON(resp, &f); err != nil {
 		return File{}, err
 	}
-	sum := hr.h.Sum(nil)
+	sum := hasher.Sum(nil)
 	if got, err := ParseDigest(resp.Header.Get("Repr-Digest")); err != nil || got == nil || !equalHex(f.SHA256, got) || !equalHex(f.SHA256, sum) {
 		_ = c.Delete(context.WithoutCancel(ctx), f.ID)
 		return File{}, fmt.Errorf("upload %s: the service stored SHA-256 %s, %x was sent: %w", name, f.SHA256, sum, ErrDigestMismatch)
@@ -259,17 +289,3 @@ func ParseDigest(field string) ([]byte, error) {
 }
 
 func equalHex(h string, sum []byte) bool { return h == hex.EncodeToString(sum) }
-
-// hashingReader hashes what is read through it.
-type hashingReader struct {
-	r io.Reader
-	h hash.Hash
-}
-
-func newHashingReader(r io.Reader) *hashingReader { return &hashingReader{r: r, h: sha256.New()} }
-
-func (h *hashingReader) Read(p []byte) (int, error) {
-	n, err := h.r.Read(p)
-	h.h.Write(p[:n])
-	return n, err
-}

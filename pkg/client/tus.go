@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -98,7 +99,7 @@ func (c *Client) UploadResumable(ctx context.Context, name string, r io.ReaderAt
 		if o.ChunkSize > 0 {
 			n = min(n, o.ChunkSize)
 		}
-		next, id, err := c.patch(ctx, res.URL, offset, io.NewSectionReader(r, offset, n), n, h, o.OnProgress)
+		next, id, err := c.patch(ctx, res.URL, r, offset, n, h, o.OnProgress)
 		if err != nil {
 			return res, err
 		}
@@ -183,14 +184,32 @@ func (c *Client) CancelUpload(ctx context.Context, uploadURL string) error {
 
 // patch sends n bytes of body at offset and returns the new offset and, when the upload is
 // complete, the file id the service named.
-func (c *Client) patch(ctx context.Context, uploadURL string, offset int64, body io.Reader, n int64, h hash.Hash, progress func(int64)) (int64, string, error) {
+func (c *Client) patch(ctx context.Context, uploadURL string, r io.ReaderAt, offset, n int64, h hash.Hash, progress func(int64)) (int64, string, error) {
 	hdr := http.Header{
 		"Tus-Resumable": {tusVersion},
 		"Content-Type":  {"application/offset+octet-stream"},
 		"Upload-Offset": {strconv.FormatInt(offset, 10)},
 	}
-	pr := &progressReader{r: body, h: h, off: offset, fn: progress}
-	resp, err := c.send(ctx, request{method: http.MethodPatch, url: uploadURL, header: hdr, body: pr, size: n, authed: true, what: "upload"})
+	var (
+		body io.Reader
+		fs   *fileSend
+	)
+	if f, ok := r.(*os.File); ok && n > 0 {
+		body, fs, _ = startFileSend(f, offset, n, h, progress)
+	}
+	if fs == nil {
+		body = &progressReader{r: io.NewSectionReader(r, offset, n), h: h, off: offset, fn: progress}
+	}
+	resp, err := c.send(ctx, request{method: http.MethodPatch, url: uploadURL, header: hdr, body: body, size: n, authed: true, what: "upload"})
+	if fs != nil {
+		if herr := fs.finish(err == nil); err == nil && herr != nil {
+			resp.Body.Close()
+			return 0, "", fmt.Errorf("upload: read: %w", herr)
+		}
+		if err == nil && progress != nil {
+			progress(offset + n)
+		}
+	}
 	if err != nil {
 		return 0, "", err
 	}
@@ -199,8 +218,8 @@ func (c *Client) patch(ctx context.Context, uploadURL string, offset int64, body
 	if err != nil || next < offset {
 		return 0, "", fmt.Errorf("upload: bad Upload-Offset %q in the answer", resp.Header.Get("Upload-Offset"))
 	}
-	if next != offset+pr.n {
-		return 0, "", fmt.Errorf("upload: the service holds %d bytes, %d were sent", next, offset+pr.n)
+	if next != offset+n {
+		return 0, "", fmt.Errorf("upload: the service holds %d bytes, %d were sent", next, offset+n)
 	}
 	return next, resp.Header.Get("Coffer-File-Id"), nil
 }

@@ -72,18 +72,6 @@ func (b *bar) set(offset int64) {
 	b.mu.Unlock()
 }
 
-// reader counts what is read through r on the bar.
-func (b *bar) reader(r io.Reader) io.Reader {
-	if b.b == nil {
-		return r
-	}
-	pr, err := b.b.ProxyReader(r)
-	if err != nil {
-		return r
-	}
-	return pr
-}
-
 // writer counts what is written through w on the bar.
 func (b *bar) writer(w io.Writer) io.Writer {
 	if b.b == nil {

@@ -127,7 +127,11 @@ func (a *app) put(ctx context.Context, c *client.Client, prog *progress, path st
 		}
 	}
 	b := prog.bar("put", name, st.Size(), 0)
-	file, err := c.Upload(ctx, name, b.reader(throttle(ctx, f, bps)), &client.UploadOptions{Size: st.Size(), ContentType: ct})
+	var body io.Reader = f // a file is sent with sendfile
+	if bps > 0 {
+		body = throttle(ctx, f, bps)
+	}
+	file, err := c.Upload(ctx, name, body, &client.UploadOptions{Size: st.Size(), ContentType: ct, OnProgress: b.set})
 	b.finish(err == nil)
 	if err != nil {
 		return res, err
