@@ -83,7 +83,6 @@ func NewServer(logger *slog.Logger, cfg Config, accounts Accounts, keys KeySet, 
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 64 << 10
 	}
-	gin.SetMode(gin.ReleaseMode)
 	s := &Server{accounts: accounts, keys: keys, tokens: tokens, db: db, cfg: cfg, logger: logger, ready: ready, engine: gin.New()}
 	if err := s.engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		// Validated by the caller's configuration; a bad list trusts no one.
@@ -133,18 +132,25 @@ func (s *Server) oauthError(c *gin.Context, err error) {
 }
 
 // toProblem maps any error to its problem: the one place errors become HTTP. Codes on the
-// OAuth endpoints are RFC 6749 error codes.
+// OAuth endpoints are RFC 6749 error codes. What the client reads comes from fields of typed
+// errors (InputError, InvalidScopeError, ThrottledError), never from err.Error().
 func (s *Server) toProblem(c *gin.Context, err error) *problem.Details {
 	var p *problem.Details
 	var maxBytes *http.MaxBytesError
 	var throttled *auth.ThrottledError
 	var scope *auth.ScopeError
+	var input *auth.InputError
+	var badScope *auth.InvalidScopeError
 	switch {
 	case errors.As(err, &p):
+	case errors.As(err, &input):
+		p = problem.New(http.StatusBadRequest, "invalid_request", "invalid input: "+input.Reason)
 	case errors.Is(err, auth.ErrInvalidInput):
-		p = problem.New(http.StatusBadRequest, "invalid_request", err.Error())
+		p = problem.New(http.StatusBadRequest, "invalid_request", "invalid input")
+	case errors.As(err, &badScope):
+		p = problem.New(http.StatusBadRequest, "invalid_scope", "invalid scope: "+strconv.Quote(badScope.Scope)+" is not allowed")
 	case errors.Is(err, auth.ErrInvalidScope):
-		p = problem.New(http.StatusBadRequest, "invalid_scope", err.Error())
+		p = problem.New(http.StatusBadRequest, "invalid_scope", "a requested scope is not allowed")
 	case errors.Is(err, auth.ErrInvalidGrant):
 		// One answer for unknown, expired, revoked and reused tokens.
 		p = problem.New(http.StatusBadRequest, "invalid_grant", "the refresh token is invalid, expired or revoked")

@@ -24,11 +24,12 @@ var (
 	ErrInvalidCredentials = errors.New("invalid credentials")
 	// ErrSignupDisabled means self-service sign-up is off.
 	ErrSignupDisabled = errors.New("sign-up disabled")
-	// ErrInvalidInput means a request field failed validation; wrap it with the reason.
+	// ErrInvalidInput means a request field failed validation; an *InputError says which.
 	ErrInvalidInput = errors.New("invalid input")
 	// ErrBusy means the service is at capacity (for example, password hashing); retry later.
 	ErrBusy = errors.New("busy")
-	// ErrInvalidScope means a requested scope is unknown or not allowed.
+	// ErrInvalidScope means a requested scope is unknown or not allowed; errors.As an
+	// *InvalidScopeError for which.
 	ErrInvalidScope = errors.New("invalid scope")
 	// ErrInvalidGrant means a refresh token is unknown, expired, revoked, already used, or
 	// belongs to a disabled user (RFC 6749 section 5.2 invalid_grant).
@@ -61,6 +62,31 @@ func (e *ThrottledError) Error() string {
 
 // Is makes errors.Is(err, ErrThrottled) true.
 func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
+
+// InputError is a request field that failed validation. Reason is written for the client and
+// is all of the error the client sees. It matches ErrInvalidInput.
+type InputError struct{ Reason string }
+
+// Invalid returns an *InputError whose Reason is format filled in with args.
+func Invalid(format string, args ...any) error {
+	return &InputError{Reason: fmt.Sprintf(format, args...)}
+}
+
+func (e *InputError) Error() string { return "invalid input: " + e.Reason }
+
+// Is makes errors.Is(err, ErrInvalidInput) true.
+func (e *InputError) Is(target error) bool { return target == ErrInvalidInput }
+
+// InvalidScopeError names a requested scope the caller may not have. It matches
+// ErrInvalidScope.
+type InvalidScopeError struct{ Scope string }
+
+func (e *InvalidScopeError) Error() string {
+	return fmt.Sprintf("invalid scope: %q is not allowed", e.Scope)
+}
+
+// Is makes errors.Is(err, ErrInvalidScope) true.
+func (e *InvalidScopeError) Is(target error) bool { return target == ErrInvalidScope }
 
 // ScopeError names the scope an access token lacks. It matches ErrInsufficientScope.
 type ScopeError struct{ Scope string }

@@ -17,13 +17,13 @@ var clientIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{2,63}$`)
 // its secret, the only time the secret exists outside the caller: only its hash is stored.
 func (s *Service) CreateClient(ctx context.Context, id string, scopes []string) (Client, string, error) {
 	if !clientIDPattern.MatchString(id) {
-		return Client{}, "", fmt.Errorf("%w: client id must be 3-64 characters of a-z, 0-9, '.', '_' or '-'", ErrInvalidInput)
+		return Client{}, "", Invalid("client id must be 3-64 characters of a-z, 0-9, '.', '_' or '-'")
 	}
 	if id == FirstPartyClientID {
-		return Client{}, "", fmt.Errorf("%w: client id %q is reserved", ErrInvalidInput, id)
+		return Client{}, "", Invalid("client id %q is reserved", id)
 	}
 	if len(scopes) == 0 {
-		return Client{}, "", fmt.Errorf("%w: a client needs at least one scope", ErrInvalidInput)
+		return Client{}, "", Invalid("a client needs at least one scope")
 	}
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
