@@ -138,7 +138,9 @@ func (ct *Content) copyTo(w io.Writer, opts *DownloadOptions) error {
 	if ct.Offset == 0 || h == nil {
 		h = sha256.New()
 	}
-	n, err := io.CopyBuffer(io.MultiWriter(w, h), ct.Body, make([]byte, copyBuffer))
+	hw := newHashBehind(w, h)
+	n, err := io.CopyBuffer(hw, ct.Body, make([]byte, copyBuffer))
+	hw.Close()
 	if err != nil {
 		return fmt.Errorf("download: %w", err)
 	}

@@ -86,3 +86,45 @@ func (s stopReader) Read(p []byte) (int, error) {
 	}
 	return s.r.Read(p)
 }
+
+// hashBehind writes to w and hashes the same bytes on another goroutine, so the hash
+// overlaps the writes instead of adding to them. Close waits for the hash to catch up.
+type hashBehind struct {
+	w    io.Writer
+	ch   chan []byte
+	free chan []byte
+	done chan struct{}
+}
+
+func newHashBehind(w io.Writer, h hash.Hash) *hashBehind {
+	hb := &hashBehind{w: w, ch: make(chan []byte, 8), free: make(chan []byte, 9), done: make(chan struct{})}
+	go func() {
+		defer close(hb.done)
+		for b := range hb.ch {
+			h.Write(b)
+			select {
+			case hb.free <- b:
+			default: // enough spares
+			}
+		}
+	}()
+	return hb
+}
+
+func (hb *hashBehind) Write(p []byte) (int, error) {
+	n, err := hb.w.Write(p)
+	var buf []byte
+	select {
+	case buf = <-hb.free:
+	default:
+		buf = make([]byte, 0, copyBuffer)
+	}
+	hb.ch <- append(buf[:0], p[:n]...)
+	return n, err
+}
+
+// Close waits until every byte written is hashed.
+func (hb *hashBehind) Close() {
+	close(hb.ch)
+	<-hb.done
+}

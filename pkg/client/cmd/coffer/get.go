@@ -124,46 +124,41 @@ func (a *app) get(ctx context.Context, c *client.Client, prog *progress, id, out
 	defer f.Close()
 	a.updateTransfers(func(t *transfers) { t.Downloads[absPart] = etag })
 
-	res := getResult{ID: id, Path: dest, Size: meta.Size}
-	var ct *client.Content
+	res := getResult{ID: id, Path: dest, Size: meta.Size, ResumedAt: offset}
+	b := prog.bar("get", meta.Name, meta.Size, offset)
+	sum := ""
 	if offset < meta.Size || meta.Size == 0 {
-		if ct, err = c.Open(ctx, id, &client.DownloadOptions{Offset: offset, ETag: etag}); err != nil {
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
 			return res, err
 		}
-		defer ct.Body.Close()
-		if ct.Offset != offset { // the file changed: If-Range sent it whole
-			offset = 0
-			h.Reset()
-			if err := f.Truncate(0); err != nil {
-				return res, err
+		// Download hashes beside the writes and checks the whole file against Repr-Digest.
+		opts := &client.DownloadOptions{Offset: offset, ETag: etag, Hash: h}
+		_, err := c.Download(ctx, id, throttleWriter(ctx, b.writer(f), bps), opts)
+		if errors.Is(err, client.ErrResumeRejected) { // the file changed: start again
+			res.ResumedAt = 0
+			if err = f.Truncate(0); err == nil {
+				if _, err = f.Seek(0, io.SeekStart); err == nil {
+					b.set(0)
+					_, err = c.Download(ctx, id, throttleWriter(ctx, b.writer(f), bps), nil)
+				}
 			}
 		}
-	}
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return res, err
-	}
-	res.ResumedAt = offset
-	b := prog.bar("get", meta.Name, meta.Size, offset)
-	if ct != nil {
-		n, err := io.CopyBuffer(io.MultiWriter(b.writer(f), h), throttle(ctx, ct.Body, bps), make([]byte, 128<<10))
-		if err == nil && offset+n != meta.Size {
-			err = fmt.Errorf("got %d of %d bytes: %w", offset+n, meta.Size, client.ErrNetwork)
+		if errors.Is(err, client.ErrDigestMismatch) {
+			b.finish(false)
+			a.updateTransfers(func(t *transfers) { delete(t.Downloads, absPart) })
+			os.Remove(part)
+			return res, err
 		}
 		if err != nil {
 			b.finish(false)
 			return res, fmt.Errorf("%w (run get -c to resume)", err)
 		}
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	want := meta.SHA256
-	if ct != nil && ct.SHA256 != nil {
-		want = hex.EncodeToString(ct.SHA256)
-	}
-	if sum != want {
+		sum = meta.SHA256 // checked by Download
+	} else if sum = hex.EncodeToString(h.Sum(nil)); sum != meta.SHA256 {
 		b.finish(false)
 		a.updateTransfers(func(t *transfers) { delete(t.Downloads, absPart) })
 		os.Remove(part)
-		return res, fmt.Errorf("the bytes received hash to %s, the server's Repr-Digest is %s: %w", sum, want, client.ErrDigestMismatch)
+		return res, fmt.Errorf("the bytes held hash to %s, the file's SHA-256 is %s: %w", sum, meta.SHA256, client.ErrDigestMismatch)
 	}
 	b.finish(true)
 	// No fsync, as with curl and wget: the rename guards against a failed or interrupted
