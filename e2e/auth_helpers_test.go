@@ -67,13 +67,11 @@ type tokens struct {
 // loginTokens logs in through the JSON login endpoint of base and returns both tokens.
 func (c *client) loginTokens(base, user, pw string) tokens {
 	c.t.Helper()
-	r := c.postJSON(base+"/v1/login", map[string]string{"username": user, "password": pw})
-	if r.Status != http.StatusOK {
-		c.t.Fatalf("login %s at %s: %d %s", user, base, r.Status, r.Body)
+	tk, err := c.apiScope(base, "").Login(c.ctx(), user, pw)
+	if err != nil {
+		c.t.Fatalf("login %s at %s: %v", user, base, err)
 	}
-	var tk tokens
-	r.JSON(c.t, &tk)
-	return tk
+	return tokens{AccessToken: tk.AccessToken, RefreshToken: tk.RefreshToken, Scope: tk.Scope, ExpiresIn: tk.ExpiresIn}
 }
 
 // fetchJWKS returns a JWK Set document parsed with go-jose.

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	coffer "github.com/cofferhq/coffer/pkg/client"
 )
 
 // allScopes asks the auth service for every file scope (files:share is not a default).
@@ -32,29 +34,49 @@ func (c *client) newUser(name, scope string) user {
 		scope = allScopes
 	}
 	pw := "pw-" + name + "-long-enough"
-	r := c.postJSON(c.auth+"/v1/users", map[string]string{"username": name, "password": pw})
-	if r.Status != http.StatusCreated {
-		c.t.Fatalf("sign up %s: %d %s", name, r.Status, r.Body)
+	u, err := c.api(coffer.Token{}).SignUp(c.ctx(), name, pw)
+	if err != nil {
+		c.t.Fatalf("sign up %s: %v", name, err)
 	}
-	var u struct {
-		ID string `json:"id"`
-	}
-	r.JSON(c.t, &u)
 	return user{Name: name, ID: u.ID, Token: c.loginScope(name, pw, scope)}
 }
 
 // loginScope logs in asking for scope.
 func (c *client) loginScope(name, pw, scope string) string {
 	c.t.Helper()
-	r := c.postJSON(c.auth+"/v1/login", map[string]string{"username": name, "password": pw, "scope": scope})
-	if r.Status != http.StatusOK {
-		c.t.Fatalf("login %s with %q: %d %s", name, scope, r.Status, r.Body)
+	tok, err := c.apiScope(c.auth, scope).Login(c.ctx(), name, pw)
+	if err != nil {
+		c.t.Fatalf("login %s with %q: %v", name, scope, err)
 	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	r.JSON(c.t, &tok)
 	return tok.AccessToken
+}
+
+// api is a pkg/client Client for the stack, holding tok, sharing the tests' HTTP client.
+func (c *client) api(tok coffer.Token) *coffer.Client {
+	c.t.Helper()
+	cl, err := coffer.New(coffer.Options{FilesURL: c.files, AuthURL: c.auth, HTTPClient: c.http, Token: tok})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return cl
+}
+
+// apiScope is a pkg/client Client for the auth service at authURL that logs in asking for
+// scope (the service's default when empty).
+func (c *client) apiScope(authURL, scope string) *coffer.Client {
+	c.t.Helper()
+	cl, err := coffer.New(coffer.Options{FilesURL: c.files, AuthURL: authURL, HTTPClient: c.http, Scope: scope})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return cl
+}
+
+// ctx bounds one helper call.
+func (c *client) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	c.t.Cleanup(cancel)
+	return ctx
 }
 
 // with returns a copy of h with the bearer token set.

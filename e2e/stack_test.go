@@ -11,11 +11,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/cofferhq/coffer/e2e/harness"
+	coffer "github.com/cofferhq/coffer/pkg/client"
 	"github.com/cofferhq/coffer/pkg/pgtest"
 )
 
@@ -225,22 +225,18 @@ func (c *client) postJSON(url string, v any) response {
 func (c *client) signUp(username string) string {
 	c.t.Helper()
 	pw := "pw-" + username + "-long-enough"
-	if r := c.postJSON(c.auth+"/v1/users", map[string]string{"username": username, "password": pw}); r.Status != http.StatusCreated {
-		c.t.Fatalf("sign up %s: %d %s", username, r.Status, r.Body)
+	if _, err := c.api(coffer.Token{}).SignUp(c.ctx(), username, pw); err != nil {
+		c.t.Fatalf("sign up %s: %v", username, err)
 	}
 	return c.login(username, pw)
 }
 
 func (c *client) login(username, pw string) string {
 	c.t.Helper()
-	r := c.postJSON(c.auth+"/v1/login", map[string]string{"username": username, "password": pw})
-	if r.Status != http.StatusOK {
-		c.t.Fatalf("login %s: %d %s", username, r.Status, r.Body)
+	tok, err := c.apiScope(c.auth, "").Login(c.ctx(), username, pw)
+	if err != nil {
+		c.t.Fatalf("login %s: %v", username, err)
 	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	r.JSON(c.t, &tok)
 	return tok.AccessToken
 }
 
@@ -255,21 +251,15 @@ type fileJSON struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
-// upload sends a raw upload and requires 201.
+// upload sends a raw upload (through pkg/client, which checks the stored digest) and
+// requires success.
 func (c *client) upload(tok, name string, data []byte) fileJSON {
 	c.t.Helper()
-	r := c.do("POST", c.files+"/v1/files?name="+urlQueryEscape(name), bytes.NewReader(data),
-		map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "application/octet-stream"})
-	if r.Status != http.StatusCreated {
-		c.t.Fatalf("upload %s: %d %s", name, r.Status, r.Body)
+	f, err := c.api(coffer.Token{AccessToken: tok}).Upload(c.ctx(), name, bytes.NewReader(data), &coffer.UploadOptions{Size: int64(len(data))})
+	if err != nil {
+		c.t.Fatalf("upload %s: %v", name, err)
 	}
-	var f fileJSON
-	r.JSON(c.t, &f)
-	return f
-}
-
-func urlQueryEscape(s string) string {
-	return strings.NewReplacer("%", "%25", "&", "%26", "+", "%2B", " ", "%20", "#", "%23", "?", "%3F").Replace(s)
+	return fileJSON(f)
 }
 
 // countFiles counts the blobs (and temp files) under a file node's data folder.

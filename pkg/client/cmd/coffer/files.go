@@ -1,0 +1,169 @@
+package main
+
+import (
+	"fmt"
+	"regexp"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cofferhq/coffer/pkg/client"
+)
+
+func (a *app) lsCommand() *cobra.Command {
+	var opts client.ListOptions
+	cmd := &cobra.Command{
+		Use:   "ls",
+		Short: "List your files (or those shared with you), newest first",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, _, err := a.loggedIn()
+			if err != nil {
+				return err
+			}
+			files := []client.File{}
+			for f, err := range c.List(cmd.Context(), &opts) {
+				if err != nil {
+					return err
+				}
+				files = append(files, f)
+			}
+			if a.json {
+				return a.printJSON(files)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fprintf(tw, "ID\tSIZE\tCREATED\tNAME\n")
+			for _, f := range files {
+				fprintf(tw, "%s\t%s\t%s\t%s\n", f.ID, human(f.Size), f.CreatedAt.Local().Format(time.DateTime), f.Name)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&opts.Prefix, "prefix", "", "only names starting with this")
+	cmd.Flags().BoolVar(&opts.Shared, "shared", false, "list the files others shared with you")
+	cmd.Flags().IntVar(&opts.PageSize, "page-size", 200, "files fetched per request")
+	return cmd
+}
+
+func (a *app) rmCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "rm ID...",
+		Short: "Delete files",
+		Args:  minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, _, err := a.loggedIn()
+			if err != nil {
+				return err
+			}
+			for _, id := range args {
+				if err := c.Delete(cmd.Context(), id); err != nil {
+					return fmt.Errorf("%s: %w", id, err)
+				}
+				if !a.json {
+					fprintf(a.stdout, "deleted %s\n", id)
+				}
+			}
+			if a.json {
+				return a.printJSON(map[string][]string{"deleted": args})
+			}
+			return nil
+		},
+	}
+}
+
+func (a *app) shareCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "share ID USER",
+		Short: "Let another user read a file",
+		Args:  exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, _, err := a.loggedIn()
+			if err != nil {
+				return err
+			}
+			s, err := c.Share(cmd.Context(), args[0], args[1])
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(s)
+			}
+			fprintf(a.stdout, "shared %s with %s\n", args[0], args[1])
+			return nil
+		},
+	}
+}
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+func (a *app) unshareCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "unshare ID USER",
+		Short: "Take back a user's access to a file (USER: a username or user id)",
+		Args:  exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, _, err := a.loggedIn()
+			if err != nil {
+				return err
+			}
+			userID := args[1]
+			if !uuidPattern.MatchString(userID) {
+				u, err := c.LookupUser(cmd.Context(), userID)
+				if err != nil {
+					return fmt.Errorf("user %s: %w", args[1], err)
+				}
+				userID = u.ID
+			}
+			if err := c.Unshare(cmd.Context(), args[0], userID); err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(map[string]string{"file_id": args[0], "user_id": userID})
+			}
+			fprintf(a.stdout, "unshared %s from %s\n", args[0], args[1])
+			return nil
+		},
+	}
+}
+
+func (a *app) linkCommand() *cobra.Command {
+	var (
+		expires time.Duration
+		max     int
+	)
+	cmd := &cobra.Command{
+		Use:   "link ID",
+		Short: "Make a download link that works without logging in",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if expires <= 0 {
+				return usagef("link: --expires must be positive")
+			}
+			c, _, err := a.loggedIn()
+			if err != nil {
+				return err
+			}
+			l, err := c.CreateLink(cmd.Context(), args[0], expires, max)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(l)
+			}
+			fprintf(a.stdout, "%s\n", l.URL)
+			if !terminal(a.stdout) {
+				return nil
+			}
+			extra := ""
+			if l.MaxDownloads != nil {
+				extra = fmt.Sprintf(", %d downloads", *l.MaxDownloads)
+			}
+			fprintf(a.stderr, "expires %s%s\n", l.ExpiresAt.Local().Format(time.DateTime), extra)
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&expires, "expires", time.Hour, "how long the link works (e.g. 30m, 24h; at most 168h)")
+	cmd.Flags().IntVar(&max, "max-downloads", 0, "how many downloads it allows (default: unlimited)")
+	return cmd
+}

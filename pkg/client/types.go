@@ -1,0 +1,122 @@
+package client
+
+import "time"
+
+// The wire types below are the JSON documents the services exchange. They are defined once,
+// here; the e2e suite compares their JSON field names and types with the OpenAPI documents
+// the services serve (e2e/client_openapi_test.go), so client and server cannot drift.
+
+// File is a stored file's metadata (the OpenAPI schema File).
+type File struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Size        int64     `json:"size"`
+	SHA256      string    `json:"sha256"` // lowercase hex
+	ContentType string    `json:"content_type"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Page is one page of a listing (the OpenAPI schema FileList). NextCursor is nil on the
+// last page.
+type Page struct {
+	Files      []File  `json:"files"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// Share is a grant of read access to another user (the OpenAPI schema Share).
+type Share struct {
+	FileID    string    `json:"file_id"`
+	UserID    string    `json:"user_id"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Link is a signed download link (the OpenAPI schema Link). URL works without a token.
+type Link struct {
+	ID           string    `json:"id"`
+	URL          string    `json:"url"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	MaxDownloads *int      `json:"max_downloads,omitempty"`
+}
+
+// User is an account as sign-up returns it (the auth service's schema User). ID is the sub
+// of the user's access tokens.
+type User struct {
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+}
+
+// Token is the auth service's token answer (the OpenAPI schema TokenResponse), plus the
+// moment the access token expires, which the client works out when the answer arrives.
+type Token struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope"`
+	// Expiry is when AccessToken stops working; zero means unknown. Not on the wire.
+	Expiry time.Time `json:"-"`
+}
+
+// Problem is an RFC 9457 problem document as the services send it (the OpenAPI schema
+// Problem). Code is stable: branch on it (or on the sentinel errors), never on Detail.
+type Problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	Code     string `json:"code"`
+}
+
+// oauthError is an RFC 6749 section 5.2 error (the OpenAPI schema OAuthError), sent by the
+// token and revocation endpoints instead of a problem document.
+type oauthError struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// credentials is the sign-up and login body (the OpenAPI schema Credentials).
+type credentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Scope    string `json:"scope,omitempty"`
+}
+
+// shareRequest names a share's recipient (the OpenAPI schema ShareRequest).
+type shareRequest struct {
+	Username string `json:"username,omitempty"`
+	UserID   string `json:"user_id,omitempty"`
+}
+
+// linkRequest asks for a signed link (the OpenAPI schema LinkRequest).
+type linkRequest struct {
+	ExpiresIn    int64 `json:"expires_in"`
+	MaxDownloads *int  `json:"max_downloads,omitempty"`
+}
+
+// WireTypes lists every wire type with the name of its schema in the services' OpenAPI
+// documents, for the test that compares the two. Service is "files" or "auth".
+func WireTypes() []WireType {
+	return []WireType{
+		{"files", "File", File{}},
+		{"files", "FileList", Page{}},
+		{"files", "Share", Share{}},
+		{"files", "ShareRequest", shareRequest{}},
+		{"files", "Link", Link{}},
+		{"files", "LinkRequest", linkRequest{}},
+		{"files", "Problem", Problem{}},
+		{"auth", "Problem", Problem{}},
+		{"auth", "User", User{}},
+		{"auth", "Credentials", credentials{}},
+		{"auth", "TokenResponse", Token{}},
+		{"auth", "OAuthError", oauthError{}},
+	}
+}
+
+// WireType pairs a Go type with the OpenAPI schema it encodes.
+type WireType struct {
+	Service string // "files" or "auth"
+	Schema  string // the name under components/schemas
+	Value   any    // a zero value of the Go type
+}
