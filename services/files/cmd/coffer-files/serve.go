@@ -92,6 +92,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		Links:             files.NewLinks(db, blobs, signer, files.LinkConfig{MaxTTL: cfg.LinkMaxTTL}, nil),
 		PublicURL:         cfg.PublicURL,
 		UploadIdleTimeout: cfg.UploadIdle,
+		CORS:              api.CORS{Origins: cfg.CORSOrigins},
 	})
 	return serve.Run(ctx, logger, srv, &rd.serving, serve.Options{
 		Addr: cfg.Addr, DrainDelay: cfg.DrainDelay, ShutdownTimeout: cfg.ShutdownTimeout,

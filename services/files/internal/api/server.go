@@ -84,6 +84,8 @@ type Options struct {
 	// UploadIdleTimeout is how long an upload body may send nothing before it is cut off.
 	// Default 1 minute.
 	UploadIdleTimeout time.Duration
+	// CORS names the browser origins (the web app) allowed to call the API. Default none.
+	CORS CORS
 }
 
 // Server is the file service's HTTP handler.
@@ -110,7 +112,7 @@ func NewServer(logger *slog.Logger, f Files, v TokenVerifier, ready Readiness, o
 	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{files: f, verifier: v, ready: ready, opts: opts, logger: logger, engine: gin.New()}
-	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger), s.canonicalPath)
+	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger), s.cors(opts.CORS), s.canonicalPath)
 	s.engine.HandleMethodNotAllowed = true
 	// Routes match the decoded path, and canonicalPath refuses any path whose encoding is not
 	// the canonical one (%2f, %2e, double encoding), so an encoded slash or dot-segment never
