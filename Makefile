@@ -2,16 +2,16 @@
 SHELL := /bin/bash
 export GOFLAGS := -buildvcs=false
 GO ?= go
-MODULES := pkg services/auth services/files e2e
+MODULES := pkg services/auth services/files services/web e2e
 RUN_DIR := .run
 
-.PHONY: all build run test test-short vet fmt tidy tools bench fuzz soak clean
+.PHONY: all build run test test-short vet fmt tidy tools bench fuzz soak clean web browser
 
 all: build
 
-## build: compile both services into bin/
+## build: compile the services into bin/
 build:
-	$(GO) build -o bin/ ./services/auth/cmd/coffer-auth ./services/files/cmd/coffer-files
+	$(GO) build -o bin/ ./services/auth/cmd/coffer-auth ./services/files/cmd/coffer-files ./services/web/cmd/coffer-web
 
 ## run: start PostgreSQL (unless DATABASE_URL is set), auth on :8081 and files on :8082
 run:
@@ -27,8 +27,23 @@ tools: .cache/bin/versitygw
 	@mkdir -p .cache/bin
 	GOBIN=$(CURDIR)/.cache/bin GOWORK=off $(GO) install $(VERSITYGW)
 
+## web: rebuild the page (TypeScript in services/web/ui, built with Vite) into
+## services/web/internal/assets/dist, which is committed so `go build` needs no Node.
+web:
+	cd services/web/ui && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build
+
+## browser: what the browser tests (e2e/web_*_test.go) need: Debian's chromium, installed as
+## root when missing, and e2e/browser's pinned playwright-core. Never `playwright install`.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "browser: /usr/bin/chromium is missing: apt-get install chromium as root" >&2; exit 1; fi; \
+		export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	fi
+	@if [ ! -d e2e/browser/node_modules/playwright-core ]; then cd e2e/browser && npm ci --no-audit --no-fund; fi
+
 ## test: vet, then unit, integration and end-to-end tests against real PostgreSQL and S3
-test: vet tools
+## (and the web page in headless chromium)
+test: vet tools browser
 	$(GO) test -count=1 -timeout 15m $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
 vet:
