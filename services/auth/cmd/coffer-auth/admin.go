@@ -98,35 +98,68 @@ func readPassword(stdin io.Reader) (string, error) {
 }
 
 const clientsUsage = `usage:
-  coffer-auth clients create ID --scopes "files:read files:write"`
+  coffer-auth clients create ID [--scopes "files:read files:write"] [--public]
+                                [--redirect-uri URI]... [--origin ORIGIN]...
+
+  Without --public the client is confidential: a secret is printed once. A client with
+  redirect URIs may use the authorization code grant (PKCE S256 required); --public makes
+  one without a secret (a browser or native app), which needs a redirect URI. --origin lists
+  a browser origin (https://app.example) allowed to call the token endpoint (CORS).
+  --redirect-uri and --origin repeat, or take several values separated by spaces.`
+
+// listFlag collects a repeated flag; each value may hold several space-separated items.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, " ") }
+
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, strings.Fields(v)...)
+	return nil
+}
 
 func clientsCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) < 2 || args[0] != "create" {
 		return errors.New(clientsUsage)
 	}
-	id := args[1]
+	spec := auth.ClientSpec{ID: args[1]}
 	fs := flag.NewFlagSet("clients create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	scopeList := fs.String("scopes", strings.Join([]string{"files:read"}, " "), "space-separated scopes the client may ask for")
-	if err := fs.Parse(args[2:]); err != nil {
+	fs.BoolVar(&spec.Public, "public", false, "no secret: a browser or native app using the authorization code grant with PKCE")
+	fs.Var((*listFlag)(&spec.RedirectURIs), "redirect-uri", "an exact redirect URI of the authorization code grant (repeatable)")
+	fs.Var((*listFlag)(&spec.Origins), "origin", "a browser origin allowed to call the token endpoint (repeatable)")
+	if err := fs.Parse(args[2:]); err != nil || fs.NArg() != 0 {
 		return errors.New(clientsUsage)
 	}
 	scopes, err := auth.ParseScopes(*scopeList)
 	if err != nil {
 		return err
 	}
+	spec.Scopes = scopes
 	cfg, pool, err := adminDB(ctx, getenv, false)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	c, secret, err := adminService(cfg, pool).CreateClient(ctx, id, scopes)
+	c, secret, err := adminService(cfg, pool).RegisterClient(ctx, spec)
 	if err != nil {
 		return err
 	}
-	// The secret is shown once, here; only its hash is stored.
-	fmt.Fprintf(stdout, "client_id: %s\nclient_secret: %s\nscopes: %s\n(store the secret now: it cannot be shown again)\n",
-		c.ID, secret, strings.Join(c.Scopes, " "))
+	kind := "confidential"
+	if c.Public() {
+		kind = "public"
+	}
+	fmt.Fprintf(stdout, "client_id: %s\ntype: %s\nscopes: %s\n", c.ID, kind, strings.Join(c.Scopes, " "))
+	if len(c.RedirectURIs) > 0 {
+		fmt.Fprintf(stdout, "redirect_uris: %s\n", strings.Join(c.RedirectURIs, " "))
+	}
+	if len(c.Origins) > 0 {
+		fmt.Fprintf(stdout, "origins: %s\n", strings.Join(c.Origins, " "))
+	}
+	if secret != "" {
+		// The secret is shown once, here; only its hash is stored.
+		fmt.Fprintf(stdout, "client_secret: %s\n(store the secret now: it cannot be shown again)\n", secret)
+	}
 	return nil
 }
 

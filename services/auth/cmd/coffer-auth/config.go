@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cofferhq/coffer/pkg/accesstoken"
 	"github.com/cofferhq/coffer/pkg/envconf"
 )
 
@@ -21,6 +22,8 @@ type config struct {
 	AccessTTL   time.Duration // COFFER_AUTH_ACCESS_TOKEN_TTL, default 15m
 	RefreshTTL  time.Duration // COFFER_AUTH_REFRESH_TOKEN_TTL, default 720h: a family's absolute lifetime
 	RefreshIdle time.Duration // COFFER_AUTH_REFRESH_TOKEN_IDLE_TTL, default 168h: an unused token's lifetime
+	ReuseWindow time.Duration // COFFER_AUTH_REFRESH_REUSE_INTERVAL, default 5s: a just-rotated refresh token retried within it returns the same successor; 0 turns it off
+	SessionTTL  time.Duration // COFFER_AUTH_SESSION_TTL, default 1h: the authorization endpoint's sign-in session
 	Signup      bool          // COFFER_AUTH_SIGNUP, default false
 	KEK         []byte        // COFFER_AUTH_KEK (base64, 32 bytes) or COFFER_AUTH_KEK_FILE; required
 	KeyBits     int           // COFFER_AUTH_KEY_BITS, default 2048
@@ -48,6 +51,8 @@ func loadConfig(getenv func(string) string, needKEK bool) (config, error) {
 		AccessTTL:   r.Duration("COFFER_AUTH_ACCESS_TOKEN_TTL", 15*time.Minute),
 		RefreshTTL:  r.Duration("COFFER_AUTH_REFRESH_TOKEN_TTL", 30*24*time.Hour),
 		RefreshIdle: r.Duration("COFFER_AUTH_REFRESH_TOKEN_IDLE_TTL", 7*24*time.Hour),
+		ReuseWindow: r.Duration("COFFER_AUTH_REFRESH_REUSE_INTERVAL", 5*time.Second),
+		SessionTTL:  r.Duration("COFFER_AUTH_SESSION_TTL", time.Hour),
 		Signup:      r.Bool("COFFER_AUTH_SIGNUP", false),
 		KeyBits:     r.Int("COFFER_AUTH_KEY_BITS", 2048),
 		KeyReload:   r.Duration("COFFER_AUTH_KEY_RELOAD", 30*time.Second),
@@ -70,7 +75,7 @@ func loadConfig(getenv func(string) string, needKEK bool) (config, error) {
 	if err != nil {
 		r.Fail("COFFER_AUTH_ADDR", "%q is not host:port", c.Addr)
 	}
-	c.Issuer = r.String("COFFER_AUTH_ISSUER", "http://localhost:"+port)
+	c.Issuer = accesstoken.NormalizeIssuer(r.String("COFFER_AUTH_ISSUER", "http://localhost:"+port))
 	if !strings.HasPrefix(c.Issuer, "https://") && !strings.HasPrefix(c.Issuer, "http://") {
 		r.Fail("COFFER_AUTH_ISSUER", "%q must be an http(s) URL", c.Issuer)
 	}
@@ -83,6 +88,12 @@ func loadConfig(getenv func(string) string, needKEK bool) (config, error) {
 	}
 	if c.RefreshIdle < time.Minute {
 		r.Fail("COFFER_AUTH_REFRESH_TOKEN_IDLE_TTL", "must be at least 1m")
+	}
+	if c.ReuseWindow < 0 || c.ReuseWindow > time.Minute {
+		r.Fail("COFFER_AUTH_REFRESH_REUSE_INTERVAL", "must be between 0 (off) and 1m")
+	}
+	if c.SessionTTL < time.Second || c.SessionTTL > 24*time.Hour {
+		r.Fail("COFFER_AUTH_SESSION_TTL", "must be between 1s and 24h")
 	}
 	if c.KeyRotation != 0 && c.KeyRotation < time.Second {
 		r.Fail("COFFER_AUTH_KEY_ROTATION", "must be 0 (off) or at least 1s")

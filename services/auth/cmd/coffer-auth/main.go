@@ -8,8 +8,9 @@
 //	coffer-auth users create NAME       create a user; the password is read from stdin
 //	coffer-auth users passwd NAME       set a user's password (stdin); ends their sessions
 //	coffer-auth users disable NAME      disable a user; ends their sessions
-//	coffer-auth clients create ID --scopes "files:read ..."
-//	                                    create a service client; prints its secret once
+//	coffer-auth clients create ID --scopes "files:read ..." [--public] [--redirect-uri URI]... [--origin O]...
+//	                                    register a client (service, confidential or public
+//	                                    app); prints a confidential client's secret once
 //	coffer-auth keys list               list signing keys with their states and times
 //	coffer-auth keys rotate             publish a new key; it signs once verifiers have it
 //
@@ -64,8 +65,9 @@ const usage = `usage:
   coffer-auth users create NAME    create a user (password on stdin)
   coffer-auth users passwd NAME    set a user's password (on stdin); ends their sessions
   coffer-auth users disable NAME   disable a user; ends their sessions
-  coffer-auth clients create ID --scopes "files:read files:write"
-                                   create a service client; prints its secret once
+  coffer-auth clients create ID --scopes "files:read files:write" [--public]
+        [--redirect-uri URI]... [--origin ORIGIN]...
+                                   register a client; prints a confidential one's secret once
   coffer-auth keys list            list signing keys with their states and times
   coffer-auth keys rotate          publish a new key; it signs once verifiers have it
 `

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -148,12 +150,26 @@ func keyOptions(cfg config, logger *slog.Logger) keys.Options {
 }
 
 func stores(db *postgres.DB) auth.Stores {
-	return auth.Stores{Users: db, Refresh: db, Clients: db, Throttle: db}
+	return auth.Stores{Users: db, Refresh: db, Clients: db, Throttle: db, Codes: db, Sessions: db}
 }
 
 func serviceConfig(cfg config) auth.Config {
 	return auth.Config{
 		SignupEnabled: cfg.Signup, RefreshTTL: cfg.RefreshTTL, RefreshIdleTTL: cfg.RefreshIdle,
 		LoginWindow: cfg.LoginWindow, PairAttempts: cfg.PairMax, AccountAttempts: cfg.AccountMax, AddressAttempts: cfg.AddressMax,
+		RefreshReuseInterval: cfg.ReuseWindow, SessionTTL: cfg.SessionTTL, RefreshKey: refreshKey(cfg.KEK),
 	}
+}
+
+// refreshKey derives the key of refresh-token successors from the key-encryption key, which
+// every replica shares (nil without a KEK: admin commands do not refresh).
+func refreshKey(kek []byte) []byte {
+	if kek == nil {
+		return nil
+	}
+	k, err := hkdf.Key(sha256.New, kek, nil, "coffer-auth refresh successor v1", 32)
+	if err != nil {
+		panic(err) // only for lengths HKDF-SHA256 cannot produce
+	}
+	return k
 }

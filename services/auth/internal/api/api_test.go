@@ -57,7 +57,7 @@ func newFixture(t testing.TB, cfg auth.Config) *fixture {
 	}
 	cfg.SignupEnabled = true
 	issuer := keys.NewIssuer(km, "https://auth.test", "coffer-files", 15*time.Minute, nil)
-	svc := auth.NewService(auth.Stores{Users: db, Refresh: db, Clients: db, Throttle: db},
+	svc := auth.NewService(auth.Stores{Users: db, Refresh: db, Clients: db, Throttle: db, Codes: db, Sessions: db},
 		password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 2), issuer, cfg, nil)
 	h := api.NewServer(slog.New(slog.DiscardHandler), api.Config{Issuer: "https://auth.test", JWKSMaxAge: 90 * time.Second}, svc, km, keys.NewVerifier(km, "https://auth.test", "coffer-files", 0, nil), db, func() bool { return true })
 	srv := httptest.NewServer(h)
@@ -181,7 +181,8 @@ func TestTokenEndpoint(t *testing.T) {
 		{"missing grant type", url.Values{}, nil, 400, "invalid_request"},
 		{"repeated parameter", url.Values{"grant_type": {"client_credentials", "client_credentials"}}, basic("svc-a", secret), 400, "invalid_request"},
 		{"forged refresh token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {strings.Repeat("A", 43)}}, nil, 400, "invalid_grant"},
-		{"refresh token for another client", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {next.RefreshToken}, "client_id": {"svc-a"}}, nil, 400, "invalid_grant"},
+		{"refresh token for another client", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {next.RefreshToken}, "client_id": {"svc-a"}}, nil, 401, "invalid_client"},
+		{"refresh token for another client, authenticated", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {next.RefreshToken}}, basic("svc-a", secret), 400, "invalid_grant"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -276,8 +277,19 @@ func TestKeysAndDiscovery(t *testing.T) {
 			doc["token_endpoint"] != "https://auth.test/oauth2/token" || doc["revocation_endpoint"] != "https://auth.test/oauth2/revoke" {
 			t.Fatalf("%s: endpoints %v", p, doc)
 		}
+		if doc["authorization_endpoint"] != "https://auth.test/oauth2/authorize" {
+			t.Fatalf("%s: authorization_endpoint %v", p, doc["authorization_endpoint"])
+		}
+		// Nothing about ID tokens while none are issued.
+		for field := range doc {
+			if strings.Contains(field, "id_token") || field == "subject_types_supported" || field == "userinfo_endpoint" {
+				t.Fatalf("%s advertises %s, but no ID tokens are issued", p, field)
+			}
+		}
 		for field, want := range map[string]string{
-			"grant_types_supported":                 "client_credentials refresh_token",
+			"grant_types_supported":                 "authorization_code client_credentials refresh_token",
+			"response_types_supported":              "code",
+			"code_challenge_methods_supported":      "S256",
 			"scopes_supported":                      "files:read files:share files:write",
 			"token_endpoint_auth_methods_supported": "client_secret_basic client_secret_post none",
 		} {

@@ -64,38 +64,44 @@ func etagMatch(header, etag string) bool {
 	return false
 }
 
-// discovery is the OpenID Provider / RFC 8414 authorization server metadata document.
+// discovery is the RFC 8414 authorization server metadata document, also served at the
+// OpenID configuration path. It lists only what the service does: no ID tokens are issued,
+// so it names no ID-token metadata.
 type discovery struct {
 	Issuer                            string   `json:"issuer"`
-	JWKSURI                           string   `json:"jwks_uri"`
+	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
 	TokenEndpoint                     string   `json:"token_endpoint"`
 	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	JWKSURI                           string   `json:"jwks_uri"`
 	GrantTypesSupported               []string `json:"grant_types_supported"`
-	ScopesSupported                   []string `json:"scopes_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
+	ResponseModesSupported            []string `json:"response_modes_supported"`
+	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
+	ScopesSupported                   []string `json:"scopes_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
 	RevocationEndpointAuthMethods     []string `json:"revocation_endpoint_auth_methods_supported"`
-	SubjectTypesSupported             []string `json:"subject_types_supported"`
-	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
+	AuthorizationResponseISSSupported bool     `json:"authorization_response_iss_parameter_supported"`
 	AccessTokenSigningAlgValues       []string `json:"access_token_signing_alg_values_supported"`
 }
 
 func (s *Server) handleDiscovery() gin.HandlerFunc {
-	iss := strings.TrimSuffix(s.cfg.Issuer, "/")
+	iss := s.issuer
 	doc := discovery{
-		Issuer:                 s.cfg.Issuer,
-		JWKSURI:                iss + "/.well-known/jwks.json",
-		TokenEndpoint:          iss + "/oauth2/token",
-		RevocationEndpoint:     iss + "/oauth2/revoke",
-		GrantTypesSupported:    []string{"refresh_token", "client_credentials"},
-		ScopesSupported:        accesstoken.AllScopes,
-		ResponseTypesSupported: []string{"token"},
-		// Service clients authenticate with a secret; Coffer's own public client ("none")
-		// refreshes and revokes with the refresh token alone.
+		Issuer:                        iss,
+		AuthorizationEndpoint:         iss + "/oauth2/authorize",
+		TokenEndpoint:                 iss + "/oauth2/token",
+		RevocationEndpoint:            iss + "/oauth2/revoke",
+		JWKSURI:                       iss + "/.well-known/jwks.json",
+		GrantTypesSupported:           []string{"authorization_code", "refresh_token", "client_credentials"},
+		ResponseTypesSupported:        []string{"code"},
+		ResponseModesSupported:        []string{"query"},
+		CodeChallengeMethodsSupported: []string{"S256"},
+		ScopesSupported:               accesstoken.AllScopes,
+		// Confidential clients authenticate with a secret; public clients ("none") name
+		// themselves with client_id and prove the code with PKCE.
 		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post", "none"},
 		RevocationEndpointAuthMethods:     []string{"none"},
-		SubjectTypesSupported:             []string{"public"},
-		IDTokenSigningAlgValuesSupported:  []string{accesstoken.Algorithm},
+		AuthorizationResponseISSSupported: true,
 		AccessTokenSigningAlgValues:       []string{accesstoken.Algorithm},
 	}
 	return func(c *gin.Context) {

@@ -14,8 +14,8 @@ import (
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
 )
 
-// handleToken is the OAuth 2.0 token endpoint (RFC 6749 section 3.2) for the refresh_token
-// and client_credentials grants.
+// handleToken is the OAuth 2.0 token endpoint (RFC 6749 section 3.2) for the
+// authorization_code (with PKCE), refresh_token and client_credentials grants.
 func (s *Server) handleToken() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		form, err := s.decodeForm(c)
@@ -31,18 +31,24 @@ func (s *Server) handleToken() gin.HandlerFunc {
 		scopes := strings.Fields(form.Get("scope"))
 		var tok auth.TokenResponse
 		switch form.Get("grant_type") {
-		case "refresh_token":
-			// Refresh tokens belong to Coffer's own public client; no other may use them.
-			if hasClient && id != auth.FirstPartyClientID {
-				s.oauthError(c, auth.ErrInvalidGrant)
+		case "authorization_code":
+			if form.Get("code") == "" {
+				s.oauthError(c, fmt.Errorf("%w: code is required", auth.ErrInvalidInput))
 				return
 			}
+			tok, err = s.accounts.ExchangeCode(c.Request.Context(), auth.CodeExchange{
+				Client: auth.ClientAuth{ID: id, Secret: secret}, Code: form.Get("code"),
+				RedirectURI: form.Get("redirect_uri"), CodeVerifier: form.Get("code_verifier"),
+			})
+		case "refresh_token":
+			// A refresh token belongs to the client it was issued to: Coffer's own (no
+			// client_id) for /v1/login, or the named client (a public one sends no secret).
 			rt := form.Get("refresh_token")
 			if rt == "" {
 				s.oauthError(c, fmt.Errorf("%w: refresh_token is required", auth.ErrInvalidInput))
 				return
 			}
-			tok, err = s.accounts.Refresh(c.Request.Context(), rt, scopes)
+			tok, err = s.accounts.RefreshAs(c.Request.Context(), auth.ClientAuth{ID: id, Secret: secret}, rt, scopes)
 		case "client_credentials":
 			if !hasClient || secret == "" {
 				s.oauthError(c, auth.ErrInvalidClient)

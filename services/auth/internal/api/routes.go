@@ -12,9 +12,14 @@ func (s *Server) routes() {
 	r.GET("/readyz", s.handleReadyz())
 	r.GET("/openapi.json", openapi.Handler(openAPI))
 
-	r.GET("/.well-known/jwks.json", s.handleJWKS())
-	r.GET("/.well-known/openid-configuration", s.handleDiscovery())
-	r.GET("/.well-known/oauth-authorization-server", s.handleDiscovery())
+	// Public documents and the token and revocation endpoints answer CORS for the browser
+	// origins registered clients list (cors.go), preflights included.
+	r.GET("/.well-known/jwks.json", s.cors("GET"), s.handleJWKS())
+	r.OPTIONS("/.well-known/jwks.json", s.cors("GET"))
+	r.GET("/.well-known/openid-configuration", s.cors("GET"), s.handleDiscovery())
+	r.OPTIONS("/.well-known/openid-configuration", s.cors("GET"))
+	r.GET("/.well-known/oauth-authorization-server", s.cors("GET"), s.handleDiscovery())
+	r.OPTIONS("/.well-known/oauth-authorization-server", s.cors("GET"))
 
 	r.POST("/v1/users", s.handleSignUp())
 	r.POST("/v1/login", s.handleLogin())
@@ -22,6 +27,13 @@ func (s *Server) routes() {
 	r.GET("/v1/users/:username", s.authenticate(accesstoken.ScopeFilesShare), s.handleLookupUser())
 
 	// OAuth 2.0 (RFC 6749 form encoding and JSON errors, RFC 7009 revocation).
-	r.POST("/oauth2/token", s.handleToken())
-	r.POST("/oauth2/revoke", s.handleRevoke())
+	r.POST("/oauth2/token", s.cors("POST"), s.handleToken())
+	r.OPTIONS("/oauth2/token", s.cors("POST"))
+	r.POST("/oauth2/revoke", s.cors("POST"), s.handleRevoke())
+	r.OPTIONS("/oauth2/revoke", s.cors("POST"))
+
+	// The authorization code grant's sign-in pages (HTML; authorize.go).
+	r.GET("/oauth2/authorize", s.handleAuthorize())
+	r.POST("/oauth2/authorize", s.handleAuthorize())
+	r.GET("/oauth2/logout", s.handleLogout())
 }

@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
 	"github.com/cofferhq/coffer/pkg/httplog"
@@ -25,11 +28,26 @@ import (
 type Accounts interface {
 	SignUp(ctx context.Context, username, password string) (auth.User, error)
 	Login(ctx context.Context, req auth.LoginRequest) (auth.TokenResponse, error)
-	Refresh(ctx context.Context, refreshToken string, scopes []string) (auth.TokenResponse, error)
+	RefreshAs(ctx context.Context, client auth.ClientAuth, refreshToken string, scopes []string) (auth.TokenResponse, error)
 	ClientCredentials(ctx context.Context, clientID, secret string, scopes []string) (auth.TokenResponse, error)
 	Revoke(ctx context.Context, token string) error
 	// LookupUser returns the enabled user with that username; auth.ErrNotFound otherwise.
 	LookupUser(ctx context.Context, username string) (auth.User, error)
+	Authorizer
+}
+
+// Authorizer is what the authorization endpoint and the code grant need of the domain.
+type Authorizer interface {
+	CheckAuthorize(ctx context.Context, p auth.AuthorizeParams) (auth.AuthorizeRequest, error)
+	Authenticate(ctx context.Context, username, password, address string) (auth.User, error)
+	IssueCode(ctx context.Context, req auth.AuthorizeRequest, userID uuid.UUID) (string, error)
+	ExchangeCode(ctx context.Context, x auth.CodeExchange) (auth.TokenResponse, error)
+	StartSession(ctx context.Context, userID uuid.UUID) (token string, expires time.Time, err error)
+	// SessionUser returns the user of a live session; auth.ErrNotFound otherwise.
+	SessionUser(ctx context.Context, token string) (auth.User, error)
+	EndSession(ctx context.Context, token string) error
+	// OriginAllowed reports whether a registered client allows this browser origin (CORS).
+	OriginAllowed(ctx context.Context, origin string) (bool, error)
 }
 
 // TokenVerifier checks the access tokens this service issued (keys.Verifier), for the few
@@ -51,7 +69,9 @@ type Pinger interface {
 
 // Config holds the HTTP layer's settings.
 type Config struct {
-	// Issuer is the iss of every token and the base of the discovery URLs.
+	// Issuer is the iss of every token and the base of the discovery URLs, without a
+	// trailing slash (accesstoken.NormalizeIssuer). A loopback http issuer lets the sign-in
+	// cookies go without the Secure attribute (local development and tests).
 	Issuer string
 	// JWKSMaxAge is the Cache-Control max-age of the JWK Set. Default 5 minutes.
 	JWKSMaxAge time.Duration
@@ -72,6 +92,10 @@ type Server struct {
 	logger   *slog.Logger
 	ready    func() bool
 	engine   *gin.Engine
+	pages    *pages
+	// issuer is cfg.Issuer normalised; secureCookies is false only for a loopback http issuer.
+	issuer        string
+	secureCookies bool
 }
 
 // NewServer builds the handler. ready reports whether the process should take traffic (it
@@ -84,7 +108,8 @@ func NewServer(logger *slog.Logger, cfg Config, accounts Accounts, keys KeySet, 
 		cfg.MaxBodyBytes = 64 << 10
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{accounts: accounts, keys: keys, tokens: tokens, db: db, cfg: cfg, logger: logger, ready: ready, engine: gin.New()}
+	s := &Server{accounts: accounts, keys: keys, tokens: tokens, db: db, cfg: cfg, logger: logger, ready: ready, engine: gin.New(),
+		pages: newPages(), issuer: accesstoken.NormalizeIssuer(cfg.Issuer), secureCookies: !loopbackHTTP(cfg.Issuer)}
 	if err := s.engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		// Validated by the caller's configuration; a bad list trusts no one.
 		_ = s.engine.SetTrustedProxies(nil)
@@ -99,6 +124,17 @@ func NewServer(logger *slog.Logger, cfg Config, accounts Accounts, keys KeySet, 
 	})
 	s.routes()
 	return s
+}
+
+// loopbackHTTP reports whether issuer is a plain-http URL of this machine.
+func loopbackHTTP(issuer string) bool {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	h := u.Hostname()
+	ip := net.ParseIP(h)
+	return h == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
 // ServeHTTP implements http.Handler.
@@ -146,12 +182,12 @@ func (s *Server) toProblem(c *gin.Context, err error) *problem.Details {
 	case errors.Is(err, auth.ErrInvalidScope):
 		p = problem.New(http.StatusBadRequest, "invalid_scope", err.Error())
 	case errors.Is(err, auth.ErrInvalidGrant):
-		// One answer for unknown, expired, revoked and reused tokens.
-		p = problem.New(http.StatusBadRequest, "invalid_grant", "the refresh token is invalid, expired or revoked")
+		// One answer for unknown, expired, revoked and reused tokens and codes.
+		p = problem.New(http.StatusBadRequest, "invalid_grant", "the refresh token or authorization code is invalid, expired, revoked or not yours")
 	case errors.Is(err, auth.ErrInvalidClient):
 		p = problem.New(http.StatusUnauthorized, "invalid_client", "client authentication failed")
 	case errors.Is(err, auth.ErrUnsupportedGrantType):
-		p = problem.New(http.StatusBadRequest, "unsupported_grant_type", "grant_type must be refresh_token or client_credentials")
+		p = problem.New(http.StatusBadRequest, "unsupported_grant_type", "grant_type must be authorization_code, refresh_token or client_credentials")
 	case errors.Is(err, auth.ErrUsernameTaken):
 		p = problem.New(http.StatusConflict, "username_taken", "that username is taken")
 	case errors.Is(err, auth.ErrSignupDisabled):

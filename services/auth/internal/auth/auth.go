@@ -36,6 +36,15 @@ var (
 	// ErrRefreshReused means a refresh token was presented a second time; its family has
 	// been revoked. It wraps ErrInvalidGrant.
 	ErrRefreshReused = fmt.Errorf("%w: refresh token reused; its family is revoked", ErrInvalidGrant)
+	// ErrCodeReused means an authorization code was presented a second time; what it was
+	// exchanged for has been revoked (RFC 6749 section 10.5). It wraps ErrInvalidGrant.
+	ErrCodeReused = fmt.Errorf("%w: authorization code reused; its tokens are revoked", ErrInvalidGrant)
+	// ErrUnknownClient means an authorization request names no enabled client that may use
+	// the authorization endpoint. It is shown to the user, never redirected.
+	ErrUnknownClient = errors.New("unknown client")
+	// ErrRedirectURI means an authorization request's redirect_uri is missing or not one the
+	// client registered. It is shown to the user, never redirected (RFC 6749 section 4.1.2.1).
+	ErrRedirectURI = errors.New("redirect_uri not registered")
 	// ErrInvalidClient means client authentication failed (RFC 6749 invalid_client).
 	ErrInvalidClient = errors.New("invalid client")
 	// ErrUnsupportedGrantType means the grant_type is not one Coffer issues.
@@ -62,6 +71,15 @@ func (e *ThrottledError) Error() string {
 // Is makes errors.Is(err, ErrThrottled) true.
 func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
 
+// AuthorizeError is an authorization request error that is sent back to the client's
+// redirect URI (RFC 6749 section 4.1.2.1): Code is the RFC error code.
+type AuthorizeError struct {
+	Code        string // invalid_request, unsupported_response_type, invalid_scope, ...
+	Description string
+}
+
+func (e *AuthorizeError) Error() string { return e.Code + ": " + e.Description }
+
 // ScopeError names the scope an access token lacks. It matches ErrInsufficientScope.
 type ScopeError struct{ Scope string }
 
@@ -79,13 +97,44 @@ type User struct {
 	CreatedAt    time.Time
 }
 
-// Client is a service client of the client_credentials grant.
+// Client is a registered OAuth client: a service client of the client_credentials grant, or
+// an application of the authorization code grant (confidential with a secret, or public
+// without one), or both.
 type Client struct {
 	ID         string
-	SecretHash []byte // SHA-256 of the secret
+	SecretHash []byte // SHA-256 of the secret; nil for a public client
 	Scopes     []string
-	Disabled   bool
-	CreatedAt  time.Time
+	// RedirectURIs are the exact redirect URIs of the authorization code grant; none means
+	// the client cannot use the authorization endpoint.
+	RedirectURIs []string
+	// Origins are the browser origins (scheme://host[:port]) allowed to call the token,
+	// revocation, JWKS and discovery endpoints (CORS).
+	Origins   []string
+	Disabled  bool
+	CreatedAt time.Time
+}
+
+// Public reports whether the client has no secret (a browser or native app).
+func (c Client) Public() bool { return len(c.SecretHash) == 0 }
+
+// AuthCode is the stored form of a one-time authorization code: only its hash is kept.
+type AuthCode struct {
+	Hash          []byte // SHA-256 of the code
+	ClientID      string
+	UserID        uuid.UUID
+	RedirectURI   string
+	CodeChallenge string // S256 code challenge (RFC 7636)
+	Scope         string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+}
+
+// Session is a sign-in session of the authorization endpoint (the auth-session cookie).
+type Session struct {
+	Hash      []byte // SHA-256 of the cookie value
+	UserID    uuid.UUID
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // RefreshToken is the stored form of a refresh token: only its hash is kept.
@@ -93,6 +142,7 @@ type RefreshToken struct {
 	ID              uuid.UUID
 	FamilyID        uuid.UUID // every token rotated from one login shares a family
 	UserID          uuid.UUID
+	ClientID        string // the client it was issued to; FirstPartyClientID for /v1/login
 	Hash            []byte // SHA-256 of the opaque token
 	Scope           string
 	CreatedAt       time.Time
@@ -119,11 +169,16 @@ type RefreshStore interface {
 	// CreateRefreshToken stores t.
 	CreateRefreshToken(ctx context.Context, t RefreshToken) error
 	// RotateRefreshToken atomically marks the token with this hash used, if it is unused,
-	// unrevoked, unexpired at now and its user is enabled, and stores the token next(used)
-	// returns, in one transaction (an error from next rolls everything back). Of several
-	// concurrent calls with one hash at most one succeeds. It returns ErrRefreshReused (after
-	// revoking the family) if the token was used before, and ErrInvalidGrant otherwise.
-	RotateRefreshToken(ctx context.Context, hash []byte, now time.Time, next func(used RefreshToken) (RefreshToken, error)) error
+	// unrevoked, unexpired at now and its user is enabled, and stores the token
+	// next(used, false) returns, in one transaction (an error from next rolls everything
+	// back). Of several concurrent calls with one hash at most one rotates.
+	//
+	// A token used at or after reuseSince whose successor (the token with hash successor, in
+	// the same family) is still unused, unrevoked and unexpired is a retry within the reuse
+	// interval: next(used, true) is called and nothing is stored or revoked. Otherwise a
+	// used token returns ErrRefreshReused after revoking the family; anything else returns
+	// ErrInvalidGrant.
+	RotateRefreshToken(ctx context.Context, hash []byte, now, reuseSince time.Time, successor []byte, next func(used RefreshToken, retry bool) (RefreshToken, error)) error
 	// RevokeRefreshFamily revokes, at now, every token in the family of the token with this
 	// hash. An unknown hash is not an error (RFC 7009 section 2.2).
 	RevokeRefreshFamily(ctx context.Context, hash []byte, now time.Time) error
@@ -138,6 +193,38 @@ type ClientStore interface {
 	CreateClient(ctx context.Context, c Client) error
 	// ClientByID returns the client; ErrNotFound if there is none.
 	ClientByID(ctx context.Context, id string) (Client, error)
+	// OriginAllowed reports whether an enabled client lists origin among its CORS origins.
+	OriginAllowed(ctx context.Context, origin string) (bool, error)
+}
+
+// CodeStore keeps authorization codes.
+type CodeStore interface {
+	// CreateCode stores c.
+	CreateCode(ctx context.Context, c AuthCode) error
+	// ConsumeCode marks the code with this hash used at now and returns it, whether or not it
+	// has expired. A code used before is marked replayed, the refresh family it was
+	// exchanged for is revoked at now, and ErrCodeReused is returned; an unknown code returns
+	// ErrInvalidGrant.
+	ConsumeCode(ctx context.Context, hash []byte, now time.Time) (AuthCode, error)
+	// StoreCodeTokens stores rt, the refresh token a code was exchanged for, and records its
+	// family on the code, in one transaction; ErrInvalidGrant (storing nothing) if the code
+	// was replayed meanwhile or its user is disabled.
+	StoreCodeTokens(ctx context.Context, hash []byte, rt RefreshToken) error
+	// DeleteExpiredCodes deletes codes that expired before t.
+	DeleteExpiredCodes(ctx context.Context, t time.Time) (int64, error)
+}
+
+// SessionStore keeps sign-in sessions.
+type SessionStore interface {
+	// CreateSession stores s.
+	CreateSession(ctx context.Context, s Session) error
+	// SessionUser returns the enabled user of the unexpired session with this hash;
+	// ErrNotFound otherwise.
+	SessionUser(ctx context.Context, hash []byte, now time.Time) (User, error)
+	// DeleteSession deletes the session with this hash (an unknown one is not an error).
+	DeleteSession(ctx context.Context, hash []byte) error
+	// DeleteExpiredSessions deletes sessions that expired before t.
+	DeleteExpiredSessions(ctx context.Context, t time.Time) (int64, error)
 }
 
 // Attempts is a throttle key's count of attempts in its current window.
@@ -166,6 +253,8 @@ type Stores struct {
 	Refresh  RefreshStore
 	Clients  ClientStore
 	Throttle ThrottleStore
+	Codes    CodeStore
+	Sessions SessionStore
 }
 
 // TokenResponse is what a successful login or token request returns (RFC 6749 section 5.1).

@@ -27,52 +27,68 @@ type LoginRequest struct {
 // within the window return a *ThrottledError before any hashing; ErrBusy when no hashing
 // slot frees within Config.HashWait.
 func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenResponse, error) {
-	// Neither can match: refuse before any hashing or storage (a username longer than any
-	// valid one cannot exist, so this tells nothing about which users do).
-	if len(req.Password) > password.MaxLength || len(req.Username) > maxUsernameLen {
-		return TokenResponse{}, ErrInvalidCredentials
-	}
 	granted, err := narrowScopes(req.Scopes, accesstoken.AllScopes, s.cfg.DefaultScopes)
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	username := strings.ToLower(req.Username)
-	keys := throttleKeys{account: "account:" + username, address: "address:" + req.Address, pair: "pair:" + req.Address + " " + username}
-	if err := s.throttle(ctx, keys); err != nil {
+	u, err := s.Authenticate(ctx, req.Username, req.Password, req.Address)
+	if err != nil {
 		return TokenResponse{}, err
+	}
+	now := s.now().UTC()
+	return s.issueForUser(ctx, u.ID, FirstPartyClientID, granted, s.newFamily(u.ID, FirstPartyClientID, granted, now), s.st.Refresh.CreateRefreshToken)
+}
+
+// Authenticate checks a username and password under the login throttle (the rules of
+// Login) and returns the user. Both /v1/login and the authorization endpoint's sign-in form
+// go through it.
+func (s *Service) Authenticate(ctx context.Context, username, pw, address string) (User, error) {
+	// Neither can match: refuse before any hashing or storage (a username longer than any
+	// valid one cannot exist, so this tells nothing about which users do).
+	if len(pw) > password.MaxLength || len(username) > maxUsernameLen {
+		return User{}, ErrInvalidCredentials
+	}
+	username = strings.ToLower(username)
+	keys := throttleKeys{account: "account:" + username, address: "address:" + address, pair: "pair:" + address + " " + username}
+	if err := s.throttle(ctx, keys); err != nil {
+		return User{}, err
 	}
 	u, err := s.st.Users.UserByUsername(ctx, username)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		u = User{} // Verify against the dummy hash below.
 	case err != nil:
-		return TokenResponse{}, err
+		return User{}, err
 	}
 	hctx, cancel := context.WithTimeout(ctx, s.cfg.HashWait)
-	err = s.hasher.Verify(hctx, req.Password, u.PasswordHash)
+	err = s.hasher.Verify(hctx, pw, u.PasswordHash)
 	cancel()
 	if errors.Is(err, password.ErrBusy) {
 		// Not the caller's fault: the attempt does not count.
 		for _, k := range []string{keys.account, keys.address, keys.pair} {
 			_ = s.st.Throttle.ForgetLoginAttempt(ctx, k, false)
 		}
-		return TokenResponse{}, ErrBusy
+		return User{}, ErrBusy
 	}
 	if err != nil || u.Disabled {
-		return TokenResponse{}, ErrInvalidCredentials
+		return User{}, ErrInvalidCredentials
 	}
 	// Only failures count: a success clears the account's counts and gives the address its
 	// attempt back.
 	for k, reset := range map[string]bool{keys.account: true, keys.pair: true, keys.address: false} {
 		if err := s.st.Throttle.ForgetLoginAttempt(ctx, k, reset); err != nil {
-			return TokenResponse{}, err
+			return User{}, err
 		}
 	}
-	now := s.now().UTC()
-	return s.issueForUser(ctx, u.ID, granted, RefreshToken{
-		ID: uuid.New(), FamilyID: uuid.New(), UserID: u.ID, Scope: strings.Join(granted, " "),
+	return u, nil
+}
+
+// newFamily is the first refresh token of a new family (its hash is set when issued).
+func (s *Service) newFamily(userID uuid.UUID, clientID string, scopes []string, now time.Time) RefreshToken {
+	return RefreshToken{
+		ID: uuid.New(), FamilyID: uuid.New(), UserID: userID, ClientID: clientID, Scope: strings.Join(scopes, " "),
 		CreatedAt: now, ExpiresAt: now.Add(min(s.cfg.RefreshIdleTTL, s.cfg.RefreshTTL)), FamilyExpiresAt: now.Add(s.cfg.RefreshTTL),
-	}, s.st.Refresh.CreateRefreshToken)
+	}
 }
 
 // throttleKeys are the counters one login attempt touches.

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
 	"time"
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
@@ -49,6 +50,16 @@ type Config struct {
 	// AddressAttempts is how many failed logins one client address may make per window,
 	// for any usernames. Default 100.
 	AddressAttempts int
+	// RefreshReuseInterval is how long after a refresh token's rotation presenting it again
+	// returns the same successor instead of revoking the family (a client retrying after a
+	// timeout). Zero turns it off; the service's configuration sets the default.
+	RefreshReuseInterval time.Duration
+	// RefreshKey derives a refresh token's successor from the token (HMAC-SHA256), so a
+	// retry within RefreshReuseInterval gets the same successor without the service storing
+	// it. Every replica needs the same key. Default: random (right for one process only).
+	RefreshKey []byte
+	// SessionTTL is how long the authorization endpoint's sign-in session lasts. Default 1h.
+	SessionTTL time.Duration
 }
 
 // Service implements sign-up, login and the OAuth 2.0 token and revocation endpoints.
@@ -88,6 +99,13 @@ func NewService(st Stores, hasher PasswordHasher, issuer AccessTokenIssuer, cfg 
 	}
 	if cfg.AddressAttempts == 0 {
 		cfg.AddressAttempts = 100
+	}
+	if cfg.SessionTTL == 0 {
+		cfg.SessionTTL = time.Hour
+	}
+	if cfg.RefreshKey == nil {
+		cfg.RefreshKey = make([]byte, 32)
+		_, _ = rand.Read(cfg.RefreshKey) // crypto/rand.Read never fails
 	}
 	if now == nil {
 		now = time.Now

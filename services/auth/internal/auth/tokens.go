@@ -16,8 +16,8 @@ import (
 )
 
 // issueForUser signs an access token and stores a new refresh token built from rt.
-func (s *Service) issueForUser(ctx context.Context, userID uuid.UUID, scopes []string, rt RefreshToken, store func(context.Context, RefreshToken) error) (TokenResponse, error) {
-	at, ttl, err := s.issuer.Issue(ctx, userID.String(), FirstPartyClientID, scopes)
+func (s *Service) issueForUser(ctx context.Context, userID uuid.UUID, clientID string, scopes []string, rt RefreshToken, store func(context.Context, RefreshToken) error) (TokenResponse, error) {
+	at, ttl, err := s.issuer.Issue(ctx, userID.String(), clientID, scopes)
 	if err != nil {
 		return TokenResponse{}, err
 	}

@@ -15,8 +15,9 @@ import (
 // CreateClient implements auth.ClientStore.
 func (db *DB) CreateClient(ctx context.Context, c auth.Client) error {
 	_, err := db.pool.Exec(ctx,
-		`INSERT INTO clients (id, secret_hash, scopes, disabled, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		c.ID, c.SecretHash, strings.Join(c.Scopes, " "), c.Disabled, c.CreatedAt)
+		`INSERT INTO clients (id, secret_hash, scopes, disabled, created_at, redirect_uris, allowed_origins)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		c.ID, c.SecretHash, strings.Join(c.Scopes, " "), c.Disabled, c.CreatedAt, nonNil(c.RedirectURIs), nonNil(c.Origins))
 	if isUniqueViolation(err) {
 		return auth.ErrClientExists
 	}
@@ -30,8 +31,9 @@ func (db *DB) CreateClient(ctx context.Context, c auth.Client) error {
 func (db *DB) ClientByID(ctx context.Context, id string) (auth.Client, error) {
 	var c auth.Client
 	var scopes string
-	err := db.pool.QueryRow(ctx, `SELECT id, secret_hash, scopes, disabled, created_at FROM clients WHERE id = $1`, id).
-		Scan(&c.ID, &c.SecretHash, &scopes, &c.Disabled, &c.CreatedAt)
+	err := db.pool.QueryRow(ctx,
+		`SELECT id, secret_hash, scopes, disabled, created_at, redirect_uris, allowed_origins FROM clients WHERE id = $1`, id).
+		Scan(&c.ID, &c.SecretHash, &scopes, &c.Disabled, &c.CreatedAt, &c.RedirectURIs, &c.Origins)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return auth.Client{}, auth.ErrNotFound
 	}
@@ -40,6 +42,24 @@ func (db *DB) ClientByID(ctx context.Context, id string) (auth.Client, error) {
 	}
 	c.Scopes = strings.Fields(scopes)
 	return c, nil
+}
+
+// OriginAllowed implements auth.ClientStore.
+func (db *DB) OriginAllowed(ctx context.Context, origin string) (bool, error) {
+	var ok bool
+	err := db.pool.QueryRow(ctx,
+		`SELECT EXISTS (SELECT 1 FROM clients WHERE allowed_origins @> ARRAY[$1::text] AND NOT disabled)`, origin).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("postgres: origin allowed: %w", err)
+	}
+	return ok, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // CountLoginAttempt implements auth.ThrottleStore. Keys are upserted in sorted order so two

@@ -35,6 +35,8 @@ var (
 	_ auth.RefreshStore  = (*DB)(nil)
 	_ auth.ClientStore   = (*DB)(nil)
 	_ auth.ThrottleStore = (*DB)(nil)
+	_ auth.CodeStore     = (*DB)(nil)
+	_ auth.SessionStore  = (*DB)(nil)
 	_ keys.Store         = (*DB)(nil)
 )
 

@@ -21,7 +21,7 @@ func (db *DB) SetPasswordHash(ctx context.Context, username, hash string, now ti
 }
 
 // changeUser runs an UPDATE of one user that returns its id, then revokes the user's refresh
-// tokens, in one transaction.
+// tokens and ends their sign-in sessions, in one transaction.
 func (db *DB) changeUser(ctx context.Context, update string, now time.Time, args ...any) error {
 	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, update, args...)
@@ -38,6 +38,9 @@ func (db *DB) changeUser(ctx context.Context, update string, now time.Time, args
 		if _, err := tx.Exec(ctx,
 			`UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, ids[0], now); err != nil {
 			return fmt.Errorf("postgres: revoke user's refresh tokens: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM auth_sessions WHERE user_id = $1`, ids[0]); err != nil {
+			return fmt.Errorf("postgres: end user's sessions: %w", err)
 		}
 		return nil
 	})

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cofferhq/coffer/pkg/accesstoken"
 	"github.com/cofferhq/coffer/pkg/envconf"
 	"github.com/cofferhq/coffer/services/files/internal/linktoken"
 )
@@ -111,7 +112,9 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		r.Fail("COFFER_FILES_STORAGE", "%q is not disk or s3", c.Storage)
 	}
 	c.JWKSURL = r.String("COFFER_FILES_JWKS_URL", c.AuthURL+"/.well-known/jwks.json")
-	c.Issuer = r.String("COFFER_FILES_ISSUER", c.AuthURL)
+	// Normalised as the auth service normalises its own: a trailing slash on either side
+	// must not make every token fail the iss check.
+	c.Issuer = accesstoken.NormalizeIssuer(r.String("COFFER_FILES_ISSUER", c.AuthURL))
 	if c.DatabaseURL == "" {
 		r.Fail("COFFER_FILES_DATABASE_URL", "required (or DATABASE_URL)")
 	}

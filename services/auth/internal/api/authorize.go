@@ -1,0 +1,315 @@
+package api
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cofferhq/coffer/services/auth/internal/auth"
+)
+
+//go:embed pages/signin.html pages/signin.css
+var pageFiles embed.FS
+
+// Cookie names of the authorization endpoint.
+const (
+	sessionCookie = "coffer_session"
+	csrfCookie    = "coffer_csrf"
+)
+
+// pages renders the authorization endpoint's HTML. The stylesheet is inline, allowed by its
+// hash in the Content-Security-Policy, so the page loads nothing and runs no script.
+type pages struct {
+	tmpl    *template.Template
+	css     template.CSS
+	cssHash string // 'sha256-...' of the inline stylesheet
+}
+
+func newPages() *pages {
+	css, err := pageFiles.ReadFile("pages/signin.css")
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	sum := sha256.Sum256(css)
+	return &pages{
+		tmpl:    template.Must(template.ParseFS(pageFiles, "pages/signin.html")),
+		css:     template.CSS(css), // #nosec: our own embedded file
+		cssHash: "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'",
+	}
+}
+
+// hiddenField is a parameter of the authorization request carried through the sign-in form.
+type hiddenField struct{ Name, Value string }
+
+// pageData is what the templates show.
+type pageData struct {
+	Title, Error, Message string
+	ClientID, Scope       string
+	Username, Action      string
+	Hidden                []hiddenField
+	CSS                   template.CSS
+}
+
+// render writes an HTML page with a CSP that allows only the inline stylesheet (by hash) and
+// form posts to this origin and to formTarget (the client's redirect origin, which a browser
+// also checks against form-action when the post answers with a redirect).
+func (s *Server) render(c *gin.Context, status int, name string, d pageData, formTarget string) {
+	d.CSS = s.pages.css
+	formAction := "'self'"
+	if formTarget != "" {
+		formAction += " " + formTarget
+	}
+	h := c.Writer.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src "+s.pages.cssHash+"; form-action "+formAction+
+		"; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	c.Status(status)
+	if err := s.pages.tmpl.ExecuteTemplate(c.Writer, name, d); err != nil {
+		s.logger.ErrorContext(c.Request.Context(), "render page", "page", name, "err", err)
+	}
+	c.Abort()
+}
+
+// authorizeParamNames are the request parameters carried through the sign-in form.
+var authorizeParamNames = []string{"response_type", "client_id", "redirect_uri", "state", "scope", "code_challenge", "code_challenge_method"}
+
+// handleAuthorize is the authorization endpoint (RFC 6749 section 3.1) of the authorization
+// code grant with PKCE. GET shows the sign-in form, or with a live sign-in session redirects
+// with a code at once; POST checks the form (CSRF token, then the password under the login
+// throttle) and redirects with a code.
+func (s *Server) handleAuthorize() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx := c.Request.Context()
+		post := c.Request.Method == http.MethodPost
+		var values url.Values
+		if post {
+			form, err := s.decodeForm(c)
+			if err != nil {
+				s.messagePage(c, http.StatusBadRequest, "Sign-in request refused", "The form could not be read.")
+				return
+			}
+			values = form
+		} else {
+			values = c.Request.URL.Query()
+			for _, vs := range values {
+				if len(vs) > 1 {
+					s.messagePage(c, http.StatusBadRequest, "Sign-in request refused", "A parameter of the request is repeated.")
+					return
+				}
+			}
+		}
+		req, err := s.accounts.CheckAuthorize(ctx, auth.AuthorizeParams{
+			ResponseType: values.Get("response_type"), ClientID: values.Get("client_id"), RedirectURI: values.Get("redirect_uri"),
+			State: values.Get("state"), Scope: values.Get("scope"),
+			CodeChallenge: values.Get("code_challenge"), CodeChallengeMethod: values.Get("code_challenge_method"),
+		})
+		if err != nil {
+			s.authorizeFailed(c, req, err)
+			return
+		}
+		if !post {
+			if v, err := c.Cookie(sessionCookie); err == nil && values.Get("prompt") != "login" {
+				if u, err := s.accounts.SessionUser(ctx, v); err == nil {
+					s.redirectWithCode(c, http.StatusFound, req, u)
+					return
+				} else if !errors.Is(err, auth.ErrNotFound) {
+					s.authorizeFailed(c, req, err)
+					return
+				}
+			}
+			s.signInPage(c, http.StatusOK, req, values, "", "")
+			return
+		}
+		if !s.csrfValid(c, values.Get("csrf_token")) {
+			s.messagePage(c, http.StatusForbidden, "Sign-in form expired",
+				"The sign-in form was not sent from this page, or it expired. Go back to the application and sign in again.")
+			return
+		}
+		username := values.Get("username")
+		u, err := s.accounts.Authenticate(ctx, username, values.Get("password"), c.ClientIP())
+		var throttled *auth.ThrottledError
+		switch {
+		case err == nil:
+		case errors.As(err, &throttled):
+			c.Header("Retry-After", strconv.Itoa(int((throttled.RetryAfter+time.Second-1)/time.Second)))
+			s.signInPage(c, http.StatusTooManyRequests, req, values, username, "Too many sign-in attempts. Try again later.")
+			return
+		case errors.Is(err, auth.ErrInvalidCredentials):
+			s.signInPage(c, http.StatusUnauthorized, req, values, username, "Invalid username or password.")
+			return
+		case errors.Is(err, auth.ErrBusy):
+			c.Header("Retry-After", "1")
+			s.signInPage(c, http.StatusServiceUnavailable, req, values, username, "The service is busy. Try again in a moment.")
+			return
+		default:
+			s.authorizeFailed(c, req, err)
+			return
+		}
+		token, exp, err := s.accounts.StartSession(ctx, u.ID)
+		if err != nil {
+			s.authorizeFailed(c, req, err)
+			return
+		}
+		s.setCookie(c, sessionCookie, token, "/oauth2/", time.Until(exp), http.SameSiteLaxMode)
+		s.redirectWithCode(c, http.StatusSeeOther, req, u)
+	}
+}
+
+// redirectWithCode issues a code and sends the user agent back to the client.
+func (s *Server) redirectWithCode(c *gin.Context, status int, req auth.AuthorizeRequest, u auth.User) {
+	code, err := s.accounts.IssueCode(c.Request.Context(), req, u.ID)
+	if err != nil {
+		s.authorizeFailed(c, req, err)
+		return
+	}
+	s.redirectBack(c, status, req, url.Values{"code": {code}})
+}
+
+// redirectBack redirects to the request's redirect URI with params, the state and the issuer
+// (RFC 9207), keeping the URI's own query.
+func (s *Server) redirectBack(c *gin.Context, status int, req auth.AuthorizeRequest, params url.Values) {
+	u, err := url.Parse(req.RedirectURI)
+	if err != nil { // registered URIs are validated; cannot happen
+		s.messagePage(c, http.StatusInternalServerError, "Sign-in failed", "Something went wrong.")
+		return
+	}
+	q := u.Query()
+	for k, v := range params {
+		q[k] = v
+	}
+	if req.State != "" {
+		q.Set("state", req.State)
+	}
+	q.Set("iss", s.issuer)
+	u.RawQuery = q.Encode()
+	c.Header("Cache-Control", "no-store")
+	c.Header("Referrer-Policy", "no-referrer")
+	c.Redirect(status, u.String())
+	c.Abort()
+}
+
+// authorizeFailed answers a failed authorization request: an unknown client or redirect URI
+// on a page of ours (never a redirect: it could be anyone's URL); a request error back to the
+// client (RFC 6749 section 4.1.2.1); anything else as server_error back to the client, logged.
+func (s *Server) authorizeFailed(c *gin.Context, req auth.AuthorizeRequest, err error) {
+	var ae *auth.AuthorizeError
+	switch {
+	case errors.Is(err, auth.ErrUnknownClient):
+		s.messagePage(c, http.StatusBadRequest, "Sign-in request refused",
+			"The application is not registered with this service (unknown client_id). You were not redirected.")
+	case errors.Is(err, auth.ErrRedirectURI):
+		s.messagePage(c, http.StatusBadRequest, "Sign-in request refused",
+			"The redirect_uri is not one registered for this application. You were not redirected.")
+	case errors.As(err, &ae):
+		s.redirectBack(c, http.StatusFound, req, url.Values{"error": {ae.Code}, "error_description": {ae.Description}})
+	default:
+		s.logger.ErrorContext(c.Request.Context(), "authorization request failed", "err", err)
+		if req.RedirectURI == "" {
+			s.messagePage(c, http.StatusInternalServerError, "Sign-in failed", "Something went wrong. Try again later.")
+			return
+		}
+		s.redirectBack(c, http.StatusFound, req, url.Values{"error": {"server_error"}, "error_description": {"internal error"}})
+	}
+}
+
+func (s *Server) messagePage(c *gin.Context, status int, title, msg string) {
+	s.render(c, status, "message", pageData{Title: title, Message: msg}, "")
+}
+
+// signInPage shows the sign-in form with the request's parameters and a CSRF token (a new
+// one unless the browser already holds one).
+func (s *Server) signInPage(c *gin.Context, status int, req auth.AuthorizeRequest, values url.Values, username, msg string) {
+	csrf, err := c.Cookie(csrfCookie)
+	if err != nil || len(csrf) != 43 {
+		var b [32]byte
+		_, _ = rand.Read(b[:])
+		csrf = base64.RawURLEncoding.EncodeToString(b[:])
+		s.setCookie(c, csrfCookie, csrf, "/oauth2/authorize", time.Hour, http.SameSiteStrictMode)
+	}
+	d := pageData{
+		Title: "Sign in", Error: msg, ClientID: req.Client.ID, Scope: strings.Join(req.Scopes, " "),
+		Username: username, Action: s.issuer + "/oauth2/authorize",
+		Hidden: []hiddenField{{"csrf_token", csrf}},
+	}
+	for _, n := range authorizeParamNames {
+		if v := values.Get(n); v != "" {
+			d.Hidden = append(d.Hidden, hiddenField{n, v})
+		}
+	}
+	s.render(c, status, "signin", d, formTarget(req.RedirectURI))
+}
+
+// csrfValid checks the form's token against the cookie (double submit): another site can
+// neither read the cookie nor set it for this origin.
+func (s *Server) csrfValid(c *gin.Context, token string) bool {
+	cookie, err := c.Cookie(csrfCookie)
+	return err == nil && len(cookie) == 43 && subtle.ConstantTimeCompare([]byte(cookie), []byte(token)) == 1
+}
+
+func (s *Server) setCookie(c *gin.Context, name, value, path string, maxAge time.Duration, site http.SameSite) {
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: name, Value: value, Path: path, MaxAge: int(maxAge / time.Second),
+		HttpOnly: true, Secure: s.secureCookies, SameSite: site,
+	})
+}
+
+// formTarget is the CSP source of a redirect URI: its origin, or its private-use scheme.
+func formTarget(redirectURI string) string {
+	u, err := url.Parse(redirectURI)
+	if err != nil {
+		return ""
+	}
+	if u.Scheme == "http" || u.Scheme == "https" {
+		return u.Scheme + "://" + u.Host
+	}
+	return u.Scheme + ":"
+}
+
+// handleLogout ends the sign-in session. With a client_id and a post_logout_redirect_uri
+// registered as one of that client's redirect URIs it redirects there; otherwise it shows a
+// page.
+func (s *Server) handleLogout() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx := c.Request.Context()
+		if v, err := c.Cookie(sessionCookie); err == nil {
+			if err := s.accounts.EndSession(ctx, v); err != nil {
+				s.logger.ErrorContext(ctx, "end session", "err", err)
+				s.messagePage(c, http.StatusInternalServerError, "Sign-out failed", "Something went wrong. Try again later.")
+				return
+			}
+		}
+		s.setCookie(c, sessionCookie, "", "/oauth2/", -time.Second, http.SameSiteLaxMode)
+		q := c.Request.URL.Query()
+		if target := q.Get("post_logout_redirect_uri"); target != "" {
+			req, err := s.accounts.CheckAuthorize(ctx, auth.AuthorizeParams{ClientID: q.Get("client_id"), RedirectURI: target})
+			var ae *auth.AuthorizeError
+			if err == nil || errors.As(err, &ae) {
+				u, _ := url.Parse(req.RedirectURI)
+				if st := q.Get("state"); st != "" && len(st) <= 1024 {
+					v := u.Query()
+					v.Set("state", st)
+					u.RawQuery = v.Encode()
+				}
+				c.Header("Cache-Control", "no-store")
+				c.Redirect(http.StatusSeeOther, u.String())
+				return
+			}
+		}
+		s.messagePage(c, http.StatusOK, "Signed out", "You are signed out of Coffer.")
+	}
+}
