@@ -141,20 +141,23 @@ export class Session {
     }
   }
 
-  // signOut revokes the refresh token (ending the session at the auth service) and forgets
-  // both tokens.
+  // signOut revokes the refresh token, forgets both tokens, and ends the sign-in session at
+  // the auth service, which sends the browser back to /signed-out.
   async signOut(): Promise<void> {
     const refresh = this.refresh
     this.forget(false)
-    if (!refresh) return
     try {
       const as = await this.server()
-      if (as.revocation_endpoint) {
+      if (refresh && as.revocation_endpoint) {
         await oauth.revocationRequest(as, this.client, oauth.None(), refresh, this.options)
       }
     } catch {
-      // nothing more to do: the tokens are gone from this page either way
+      // nothing more to do here: the tokens are gone from this page either way
     }
+    const url = new URL(`${this.cfg.auth_url}/oauth2/logout`)
+    url.searchParams.set('client_id', this.client.client_id)
+    url.searchParams.set('post_logout_redirect_uri', `${location.origin}/signed-out`)
+    location.assign(url.href)
   }
 
   private forget(notify = true): void {
@@ -181,8 +184,4 @@ export class Session {
     return res
   }
 
-  // authURL is the auth service's base (for the sign-out page).
-  get authURL(): string {
-    return this.cfg.auth_url
-  }
 }

@@ -43,6 +43,11 @@ async function boot(): Promise<void> {
     new App(session, new Files(session, cfg.files_url)).show()
     return
   }
+  if (url.pathname === '/signed-out') {
+    history.replaceState(null, '', '/')
+    signedOutView(session, 'You are signed out.')
+    return
+  }
   signedOutView(session)
 }
 
@@ -56,7 +61,7 @@ function signedOutView(session: Session, message?: string): void {
       replace(msg, 'The sign-in service cannot be reached. Try again in a moment.')
     })
   })
-  const msg = h('p', { class: 'error', role: 'alert' }, message ?? '')
+  const msg = h('p', { class: message === 'You are signed out.' ? 'note' : 'error', role: 'alert' }, message ?? '')
   replace(main,
     h('section', { class: 'welcome' },
       h('h2', {}, 'Your files, kept safe'),
@@ -95,9 +100,9 @@ class App {
 
   show(): void {
     const signOut = h('button', { type: 'button', class: 'secondary' }, 'Sign out')
-    signOut.addEventListener('click', async () => {
-      await this.session.signOut()
-      signedOutView(this.session, 'You are signed out.')
+    signOut.addEventListener('click', () => {
+      signOut.disabled = true
+      void this.session.signOut()
     })
     replace(account, signOut)
 

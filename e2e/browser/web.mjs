@@ -1,0 +1,214 @@
+// Drives Coffer's web page in Debian's headless chromium with playwright-core. Run by the Go
+// test e2e/web_page_test.go against the real auth, files and web binaries; it reads its
+// settings from the JSON in COFFER_WEB_TEST and prints one JSON result line on stdout. Any
+// failed check throws, which exits non-zero with the step that failed.
+import { chromium } from 'playwright-core'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+const cfg = JSON.parse(process.env.COFFER_WEB_TEST ?? '{}')
+const timeout = 60_000
+const result = { steps: [] }
+
+let step = 'start'
+let current // the page in use, for a screenshot when a step fails
+function begin(name) {
+  step = name
+  result.steps.push(name)
+  console.error(`web.mjs: ${name}`)
+}
+function check(ok, message) {
+  if (!ok) throw new Error(message)
+}
+
+const browser = await chromium.launch({
+  executablePath: cfg.chromium || '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run'],
+  timeout,
+})
+
+// watch collects what must never happen on the page: script errors, CSP violations, console
+// errors other than the expected failed fetches of the CORS probe.
+function watch(page, problems) {
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
+  page.on('console', (m) => {
+    if (m.text().startsWith('Failed to load resource')) return // an error answer the page handles
+    if (m.type() === 'error' || /Content.Security.Policy|Trusted Type/i.test(m.text())) problems.push(`console: ${m.text()}`)
+  })
+}
+
+// signIn goes through the auth service's authorization page the way a person does.
+async function signIn(page, user, pass) {
+  await page.goto(cfg.web)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForURL((u) => u.href.startsWith(`${cfg.auth}/oauth2/authorize`), { timeout })
+  await page.getByLabel('Username').fill(user)
+  await page.getByLabel('Password').fill(pass)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForURL((u) => u.origin === new URL(cfg.web).origin && u.pathname === '/', { timeout })
+  await page.getByRole('tab', { name: 'My files' }).waitFor({ timeout })
+}
+
+async function rowNames(page) {
+  return page.locator('table.files tbody th.name').allTextContents()
+}
+
+try {
+  // --- the first user: sign in, upload, list, download, share, link ---
+  const ctx = await browser.newContext({ acceptDownloads: true, viewport: { width: 1000, height: 760 } })
+  ctx.setDefaultTimeout(timeout)
+  const page = await ctx.newPage()
+  current = page
+  const problems = []
+  watch(page, problems)
+  const tokens = new Set()
+  page.on('request', (r) => {
+    const a = r.headers()['authorization']
+    if (a?.startsWith('Bearer ')) tokens.add(a.slice(7))
+  })
+
+  begin('sign in through the authorization page')
+  await signIn(page, cfg.user1, cfg.pass1)
+
+  begin('upload two files through the file input')
+  const names = cfg.files.map((f) => f.split('/').pop())
+  await page.locator('#file-input').setInputFiles(cfg.files)
+  for (const name of names) {
+    const bar = page.getByRole('progressbar', { name: `Upload of ${name}` })
+    await bar.waitFor()
+    await page.waitForFunction((n) => {
+      const p = document.querySelector(`progress[aria-label="Upload of ${n}"]`)
+      return p && p.value === p.max && p.closest('li')?.dataset.state === 'done'
+    }, name, { timeout })
+    const [value, max] = await bar.evaluate((p) => [p.value, p.max])
+    check(value === max && max > 1, `progress of ${name}: ${value} of ${max}`)
+  }
+  result.progressDone = names
+
+  begin('both files listed')
+  await page.waitForFunction((ns) => {
+    const got = [...document.querySelectorAll('table.files tbody th.name')].map((e) => e.textContent)
+    return ns.every((n) => got.includes(n))
+  }, names, { timeout })
+  result.listed = await rowNames(page)
+  await page.screenshot({ path: join(cfg.artifacts, 'web-list.png'), fullPage: true })
+
+  begin('download one file')
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: `Download ${names[0]}` }).click(),
+  ])
+  check(download.suggestedFilename() === names[0], `download name ${download.suggestedFilename()}, want ${names[0]}`)
+  result.downloaded = join(cfg.artifacts, 'downloaded.bin')
+  await download.saveAs(result.downloaded)
+  check(readFileSync(result.downloaded).equals(readFileSync(cfg.files[0])), 'downloaded bytes differ from the uploaded file')
+
+  begin('share one file with the second user')
+  await page.getByRole('button', { name: `Share ${names[1]}` }).click()
+  await page.getByLabel('Username of the person to share with').fill(cfg.user2)
+  await page.getByRole('dialog').getByRole('button', { name: 'Share', exact: true }).click()
+  await page.getByText(`Shared with ${cfg.user2}.`).waitFor()
+  await page.keyboard.press('Escape')
+  await page.getByRole('dialog').waitFor({ state: 'detached' })
+
+  begin('sharing with nobody says so in words')
+  await page.getByRole('button', { name: `Share ${names[1]}` }).click()
+  await page.getByLabel('Username of the person to share with').fill('nobody-by-this-name')
+  await page.getByRole('dialog').getByRole('button', { name: 'Share', exact: true }).click()
+  await page.getByText('There is no one called “nobody-by-this-name”').waitFor()
+  await page.keyboard.press('Escape')
+
+  begin('create a link with an expiry')
+  await page.getByRole('button', { name: `Create a link to ${names[0]}` }).click()
+  await page.getByLabel('Link expires after').selectOption('3600')
+  await page.getByRole('button', { name: 'Create link' }).click()
+  result.link = await page.locator('#link-url').inputValue()
+  check(result.link.startsWith(`${cfg.files}/v1/links/`), `link ${result.link} is not on the file service`)
+  await page.keyboard.press('Escape')
+
+  begin('fetch the link from a fresh browser context')
+  const fresh = await browser.newContext()
+  const res = await fresh.request.get(result.link)
+  check(res.status() === 200, `link answered ${res.status()}`)
+  check(Buffer.from(await res.body()).equals(readFileSync(cfg.files[0])), 'link bytes differ from the uploaded file')
+  check(/^attachment/.test(res.headers()['content-disposition'] ?? ''), `link Content-Disposition ${res.headers()['content-disposition']}`)
+  await fresh.close()
+
+  begin('no token in localStorage, sessionStorage or cookies')
+  check(tokens.size > 0, 'the page sent no bearer token at all')
+  const stored = await page.evaluate(() => JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, cookie: document.cookie }))
+  const cookies = JSON.stringify(await ctx.cookies())
+  for (const t of tokens) {
+    check(!stored.includes(t), 'an access token is in web storage or document.cookie')
+    check(!cookies.includes(t), 'an access token is in a cookie')
+  }
+  check(!/eyJ[A-Za-z0-9_-]{10,}\./.test(stored), `a JWT is in web storage or document.cookie: ${stored}`)
+  result.storage = stored
+
+  begin('a page on an origin not configured gets no CORS access')
+  const other = await ctx.newPage()
+  await other.goto(cfg.other)
+  result.cors = await other.evaluate(async ({ files, token }) => {
+    const out = {}
+    for (const [name, init] of Object.entries({
+      withToken: { headers: { Authorization: `Bearer ${token}` } },
+      simple: {},
+    })) {
+      try {
+        const r = await fetch(`${files}/v1/files`, init)
+        out[name] = `read ${r.status}`
+      } catch (e) {
+        out[name] = `blocked: ${e.name}`
+      }
+    }
+    return out
+  }, { files: cfg.files_url, token: [...tokens][0] })
+  check(result.cors.withToken.startsWith('blocked') && result.cors.simple.startsWith('blocked'), `other origin: ${JSON.stringify(result.cors)}`)
+  await other.close()
+
+  begin('keyboard: tabs switch with the arrow keys')
+  await page.getByRole('tab', { name: 'My files' }).focus()
+  await page.keyboard.press('ArrowRight')
+  check(await page.getByRole('tab', { name: 'Shared with me' }).getAttribute('aria-selected') === 'true', 'ArrowRight did not select Shared with me')
+  await page.keyboard.press('ArrowLeft')
+
+  begin('delete with confirm')
+  await page.getByRole('button', { name: `Delete ${names[0]}` }).click()
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete', exact: true }).click()
+  await page.waitForFunction((n) => ![...document.querySelectorAll('table.files tbody th.name')].some((e) => e.textContent === n), names[0], { timeout })
+  result.afterDelete = await rowNames(page)
+
+  begin('phone width: nothing wider than the screen')
+  await page.setViewportSize({ width: 360, height: 740 })
+  const widths = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth])
+  check(widths[0] <= widths[1], `page is ${widths[0]}px wide at ${widths[1]}px`)
+  await page.screenshot({ path: join(cfg.artifacts, 'web-phone.png'), fullPage: true })
+  check(problems.length === 0, `problems on the page:\n${problems.join('\n')}`)
+  await ctx.close()
+
+  // --- the second user sees the shared file ---
+  begin('the second user sees the shared file')
+  const ctx2 = await browser.newContext({ viewport: { width: 1000, height: 760 } })
+  ctx2.setDefaultTimeout(timeout)
+  const page2 = await ctx2.newPage()
+  current = page2
+  const problems2 = []
+  watch(page2, problems2)
+  await signIn(page2, cfg.user2, cfg.pass2)
+  await page2.getByRole('tab', { name: 'Shared with me' }).click()
+  await page2.waitForFunction((n) => [...document.querySelectorAll('table.files tbody th.name')].some((e) => e.textContent === n), names[1], { timeout })
+  result.sharedSeen = await rowNames(page2)
+  check(problems2.length === 0, `problems on the page:\n${problems2.join('\n')}`)
+  await ctx2.close()
+
+  console.log(JSON.stringify({ ok: true, ...result }))
+} catch (e) {
+  await current?.screenshot({ path: join(cfg.artifacts, 'web-failure.png'), fullPage: true }).catch(() => {})
+  result.text = await current?.locator('main').innerText().catch(() => '')
+  console.log(JSON.stringify({ ok: false, step, error: String(e?.stack ?? e), ...result }))
+  process.exitCode = 1
+} finally {
+  await browser.close()
+}
