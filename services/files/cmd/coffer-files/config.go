@@ -29,6 +29,7 @@ type config struct {
 	LinkKey         []byte        // COFFER_FILES_LINK_KEY (base64, >= 32 bytes) or COFFER_FILES_LINK_KEY_FILE; unset disables signed links
 	LinkMaxTTL      time.Duration // COFFER_FILES_LINK_MAX_TTL, default 168h: the longest expires_in
 	UploadIdle      time.Duration // COFFER_FILES_UPLOAD_IDLE_TIMEOUT, default 1m: an upload body silent this long is cut off
+	UploadExpiry    time.Duration // COFFER_FILES_UPLOAD_EXPIRY, default 24h: an unfinished resumable upload is removed this long after its creation
 	PublicURL       string        // COFFER_FILES_PUBLIC_URL, default "": base of link URLs (relative when empty)
 	Migrate         bool          // COFFER_FILES_MIGRATE, default true
 	DrainDelay      time.Duration // COFFER_FILES_DRAIN_DELAY, default 0
@@ -70,6 +71,7 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		UserQuota:       r.Int64("COFFER_FILES_USER_QUOTA", 0),
 		LinkMaxTTL:      r.Duration("COFFER_FILES_LINK_MAX_TTL", 7*24*time.Hour),
 		UploadIdle:      r.Duration("COFFER_FILES_UPLOAD_IDLE_TIMEOUT", time.Minute),
+		UploadExpiry:    r.Duration("COFFER_FILES_UPLOAD_EXPIRY", 24*time.Hour),
 		PublicURL:       strings.TrimSuffix(r.String("COFFER_FILES_PUBLIC_URL", ""), "/"),
 		Migrate:         r.Bool("COFFER_FILES_MIGRATE", true),
 		DrainDelay:      r.Duration("COFFER_FILES_DRAIN_DELAY", 0),
@@ -129,6 +131,9 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 	}
 	if c.UploadIdle < 100*time.Millisecond {
 		r.Fail("COFFER_FILES_UPLOAD_IDLE_TIMEOUT", "at least 100ms")
+	}
+	if c.UploadExpiry < time.Second {
+		r.Fail("COFFER_FILES_UPLOAD_EXPIRY", "at least 1s")
 	}
 	if c.UserQuota < 0 {
 		r.Fail("COFFER_FILES_USER_QUOTA", "must not be negative")

@@ -19,6 +19,7 @@ import (
 	"github.com/cofferhq/coffer/services/files/internal/linktoken"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
 	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
+	"github.com/cofferhq/coffer/services/files/internal/tus"
 )
 
 func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
@@ -85,7 +86,16 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	var resumable api.Resumable
+	if us := newUploadStore(cfg, blobs, db, logger); us != nil {
+		th, err := tus.NewHandler(us)
+		if err != nil {
+			return err
+		}
+		resumable = th
+	}
 	srv := api.NewServer(logger, svc, verifier, rd, api.Options{
+		Resumable:         resumable,
 		Uploads:           files.NewQuota(svc, db, files.QuotaConfig{PerUser: cfg.UserQuota}),
 		Shares:            files.NewSharing(db, nil),
 		Users:             users,

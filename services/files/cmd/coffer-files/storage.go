@@ -42,9 +42,11 @@ func openBlobStore(cfg config) (blobStore, error) {
 }
 
 func newCollector(cfg config, blobs blobStore, db *postgres.DB, wait bool, logger *slog.Logger) *gc.Collector {
-	return gc.New(blobs, db, db, gc.Config{
-		Grace: cfg.GCGrace, IncompleteAge: cfg.GCIncompleteAge, WaitForLock: wait,
-	}, nil, logger)
+	gcfg := gc.Config{Grace: cfg.GCGrace, IncompleteAge: cfg.GCIncompleteAge, WaitForLock: wait}
+	if u := newUploadStore(cfg, blobs, db, logger); u != nil {
+		gcfg.Uploads = u
+	}
+	return gc.New(blobs, db, db, gcfg, nil, logger)
 }
 
 // gcCmd runs the garbage collector once, waiting for any node's run in progress to finish.

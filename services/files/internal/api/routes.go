@@ -29,6 +29,15 @@ func (s *Server) routes() {
 	r.POST("/v1/files/:id/links", share, s.handleCreateLink())
 	r.DELETE("/v1/files/:id/links/:link_id", share, s.handleRevokeLink())
 
+	// Resumable uploads (tus 1.0.0): /v1/uploads/{id} becomes /v1/files/{id} when complete.
+	r.OPTIONS("/v1/uploads", s.handleTus())
+	r.OPTIONS("/v1/uploads/", s.handleTus())
+	r.POST("/v1/uploads", write, s.handleTus())
+	r.POST("/v1/uploads/", write, s.handleTus())
+	r.HEAD("/v1/uploads/:id", write, s.handleTus())
+	r.PATCH("/v1/uploads/:id", write, s.handleTus())
+	r.DELETE("/v1/uploads/:id", write, s.handleTus())
+
 	// Signed links authenticate by their token alone: no Authorization header.
 	r.GET("/v1/links/:token", s.handleLinkDownload())
 	r.HEAD("/v1/links/:token", s.handleLinkDownload())

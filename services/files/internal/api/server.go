@@ -81,6 +81,8 @@ type Options struct {
 	PublicURL string
 	// MaxJSONBytes caps JSON request bodies. Default 64 KiB.
 	MaxJSONBytes int64
+	// Resumable serves tus uploads at /v1/uploads/; nil answers them 404.
+	Resumable Resumable
 	// UploadIdleTimeout is how long an upload body may send nothing before it is cut off.
 	// Default 1 minute.
 	UploadIdleTimeout time.Duration

@@ -40,6 +40,13 @@ type Locker interface {
 	Lock(ctx context.Context, id int64, wait bool) (release func(), ok bool, err error)
 }
 
+// Uploads removes resumable uploads past their expiry: their bytes, rows and quota
+// reservations (tus.Store).
+type Uploads interface {
+	// ExpireUploads removes the uploads that expired before now and returns how many.
+	ExpireUploads(ctx context.Context, now time.Time) (int, error)
+}
+
 // LockID is the advisory lock the collectors of all file nodes share ("coffergc").
 const LockID int64 = 0x636f6666657267
 
@@ -57,6 +64,8 @@ type Config struct {
 	WaitForLock bool
 	// BatchSize is how many blob keys are checked against the database at once. Default 500.
 	BatchSize int
+	// Uploads, when set, has its expired resumable uploads removed on every run.
+	Uploads Uploads
 }
 
 // Collector removes garbage from a blob store.
@@ -90,6 +99,7 @@ func New(blobs Store, refs Refs, locker Locker, cfg Config, now func() time.Time
 type Result struct {
 	Orphans    int  // unreferenced blobs deleted
 	Incomplete int  // temporary files or multipart uploads removed
+	Uploads    int  // expired resumable uploads removed
 	Skipped    bool // another node held the lock
 }
 
@@ -114,6 +124,13 @@ func (c *Collector) RunOnce(ctx context.Context) (Result, error) {
 		res.Incomplete = n
 		if err != nil {
 			errs = append(errs, fmt.Errorf("gc: sweep incomplete writes: %w", err))
+		}
+	}
+	if c.cfg.Uploads != nil {
+		n, err := c.cfg.Uploads.ExpireUploads(ctx, now)
+		res.Uploads = n
+		if err != nil {
+			errs = append(errs, fmt.Errorf("gc: expire uploads: %w", err))
 		}
 	}
 	batch := make([]string, 0, c.cfg.BatchSize)
@@ -166,8 +183,8 @@ func (c *Collector) Run(ctx context.Context, interval time.Duration) {
 			return
 		case err != nil:
 			c.logger.Warn("garbage collection failed", "err", err)
-		case res.Orphans > 0 || res.Incomplete > 0:
-			c.logger.Info("garbage collected", "orphans", res.Orphans, "incomplete", res.Incomplete)
+		case res.Orphans > 0 || res.Incomplete > 0 || res.Uploads > 0:
+			c.logger.Info("garbage collected", "orphans", res.Orphans, "incomplete", res.Incomplete, "expired_uploads", res.Uploads)
 		}
 		select {
 		case <-ctx.Done():

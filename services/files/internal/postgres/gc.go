@@ -7,10 +7,12 @@ import (
 )
 
 // MissingBlobKeys returns the keys among keys that no file row references: orphan blobs, left
-// by a crash between a blob's write and its row's commit, or by a failed delete.
+// by a crash between a blob's write and its row's commit, or by a failed delete. The blob of a
+// resumable upload is not an orphan while the upload's row lives (its expiry removes both).
 func (db *DB) MissingBlobKeys(ctx context.Context, keys []string) ([]string, error) {
 	rows, err := db.pool.Query(ctx,
-		`SELECT k FROM unnest($1::text[]) AS k WHERE NOT EXISTS (SELECT 1 FROM files WHERE blob_key = k)`, keys)
+		`SELECT k FROM unnest($1::text[]) AS k WHERE NOT EXISTS (SELECT 1 FROM files WHERE blob_key = k)
+			AND NOT EXISTS (SELECT 1 FROM file_uploads WHERE id::text = k)`, keys)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: missing blob keys: %w", mapErr(err))
 	}

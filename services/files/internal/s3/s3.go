@@ -76,6 +76,7 @@ type Store struct {
 	bucket   string
 	prefix   string
 	timeout  time.Duration
+	partSize int64 // of resumable uploads' parts (append.go)
 }
 
 var (
@@ -151,7 +152,7 @@ func NewWithAPI(api S3API, cfg Config) *Store {
 		// when the client went away; Put aborts with a fresh one instead.
 		u.LeavePartsOnError = true
 	})
-	return &Store{api: api, uploader: up, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: cfg.Timeout}
+	return &Store{api: api, uploader: up, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: cfg.Timeout, partSize: cfg.PartSize}
 }
 
 func (s *Store) objectKey(key string) string { return s.prefix + key }

@@ -1,0 +1,230 @@
+package tus
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/tus/tusd/v2/pkg/handler"
+	xslog "golang.org/x/exp/slog"
+
+	"github.com/cofferhq/coffer/pkg/problem"
+	"github.com/cofferhq/coffer/services/files/internal/files"
+)
+
+// Handler serves the tus protocol under Config.BasePath for callers the HTTP layer has
+// authenticated.
+type Handler struct {
+	store  *Store
+	tusd   *handler.UnroutedHandler
+	serve  http.Handler // tusd's protocol checks, then the method's handler
+	prefix string       // the URL path of the collection, without its trailing slash
+}
+
+// NewHandler builds the tusd handler over store.
+func NewHandler(store *Store) (*Handler, error) {
+	composer := handler.NewStoreComposer()
+	composer.UseCore(store)
+	composer.UseTerminater(store)
+	composer.UseLocker(store)
+	th, err := handler.NewUnroutedHandler(handler.Config{
+		StoreComposer:        composer,
+		MaxSize:              store.cfg.MaxSize,
+		BasePath:             store.cfg.BasePath,
+		DisableDownload:      true, // a finished upload is downloaded from /v1/files/{id}
+		DisableConcatenation: true,
+		// One CORS middleware serves the whole file service.
+		Cors:           &handler.CorsConfig{Disable: true},
+		Logger:         xslog.New(&logHandler{l: store.logger}),
+		NetworkTimeout: store.cfg.IdleTimeout,
+		PreFinishResponseCallback: func(ev handler.HookEvent) (handler.HTTPResponse, error) {
+			// The upload's id is the file's: /v1/uploads/{id} is now /v1/files/{id}.
+			return handler.HTTPResponse{Header: handler.HTTPHeader{"Coffer-File-Id": ev.Upload.ID}}, nil
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tus: %w", err)
+	}
+	h := &Handler{store: store, tusd: th}
+	h.prefix = strings.TrimSuffix(store.cfg.BasePath, "/")
+	if i := strings.Index(h.prefix, "://"); i >= 0 { // an absolute base: keep its path
+		if j := strings.IndexByte(h.prefix[i+3:], '/'); j >= 0 {
+			h.prefix = h.prefix[i+3+j:]
+		} else {
+			h.prefix = ""
+		}
+	}
+	h.serve = th.Middleware(http.HandlerFunc(h.route))
+	return h, nil
+}
+
+// route dispatches a request whose path has been cut to the upload id.
+func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
+	id := strings.Trim(r.URL.Path, "/")
+	switch {
+	case id == "" && r.Method == http.MethodPost:
+		h.tusd.PostFile(w, r)
+	case id != "" && r.Method == http.MethodHead:
+		h.tusd.HeadFile(w, r)
+	case id != "" && r.Method == http.MethodPatch:
+		h.tusd.PatchFile(w, r)
+	case id != "" && r.Method == http.MethodDelete:
+		h.tusd.DelFile(w, r)
+	default:
+		writeProblem(w, r, problem.New(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route"))
+	}
+}
+
+// ServeTus serves one tus request of ownerID ("" only for OPTIONS, the protocol discovery).
+// Another user's upload is answered exactly like an unknown one, before tusd takes its lock,
+// so nobody can interrupt an upload that is not theirs.
+func (h *Handler) ServeTus(w http.ResponseWriter, r *http.Request, ownerID string) {
+	req := &request{owner: ownerID}
+	pw := &problemWriter{ResponseWriter: w, r: r, req: req}
+	defer pw.finish()
+	rest, ok := strings.CutPrefix(r.URL.Path, h.prefix)
+	if !ok {
+		writeProblem(w, r, problem.New(http.StatusNotFound, "not_found", "no such route"))
+		return
+	}
+	id := strings.Trim(rest, "/")
+	method := r.Method
+	if o := r.Header.Get("X-HTTP-Method-Override"); method == http.MethodPost && o != "" {
+		method = o
+	}
+	switch {
+	case method == http.MethodOptions:
+	case ownerID == "":
+		writeProblem(w, r, problem.New(http.StatusUnauthorized, "unauthorized", "a bearer access token is required"))
+		return
+	case id == "" && method == http.MethodPost:
+		req.expiresAt = h.store.now().UTC().Add(h.store.cfg.Expiry)
+		w.Header().Set("Upload-Expires", req.expiresAt.Format(http.TimeFormat))
+	case id != "":
+		uid, err := uuid.Parse(id)
+		if err != nil || uid.String() != id {
+			writeProblem(w, r, notFound())
+			return
+		}
+		u, err := h.store.uploads.UploadByID(r.Context(), ownerID, uid)
+		if errors.Is(err, files.ErrNotFound) {
+			writeProblem(w, r, notFound())
+			return
+		}
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		if u.CompletedAt != nil {
+			w.Header().Set("Coffer-File-Id", u.ID.String())
+		} else if h.store.now().After(u.ExpiresAt) && method != http.MethodDelete {
+			writeProblem(w, r, problem.New(http.StatusGone, "upload_expired", "the upload has expired"))
+			return
+		} else if method != http.MethodDelete {
+			w.Header().Set("Upload-Expires", u.ExpiresAt.UTC().Format(http.TimeFormat))
+		}
+	}
+	if method == http.MethodPost || method == http.MethodPatch {
+		var err error
+		if req.chunkSum, err = parseUploadChecksum(r.Header.Get("Upload-Checksum")); err != nil {
+			writeProblem(w, r, err.(*problem.Details))
+			return
+		}
+		if req.wholeSum, err = parseReprDigest(r.Header.Get("Repr-Digest")); err != nil {
+			writeProblem(w, r, err.(*problem.Details))
+			return
+		}
+	}
+	r2 := r.WithContext(context.WithValue(r.Context(), requestKey{}, req))
+	u := *r.URL
+	u.Path, u.RawPath = "/"+id, ""
+	r2.URL = &u
+	h.serve.ServeHTTP(pw, r2)
+}
+
+func notFound() *problem.Details {
+	return problem.New(http.StatusNotFound, "not_found", "upload not found")
+}
+
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var te handler.Error
+	if errors.As(h.store.tusError(r.Context(), err), &te) {
+		code, detail, _ := strings.Cut(strings.TrimSpace(te.HTTPResponse.Body), ": ")
+		writeProblem(w, r, problem.New(te.HTTPResponse.StatusCode, code, detail))
+	}
+}
+
+// parseUploadChecksum reads the checksum extension's "sha256 <base64>"; sha256 is the one
+// algorithm offered (Tus-Checksum-Algorithm).
+func parseUploadChecksum(v string) ([]byte, error) {
+	if v == "" {
+		return nil, nil
+	}
+	alg, val, ok := strings.Cut(strings.TrimSpace(v), " ")
+	if !ok || alg != "sha256" {
+		return nil, problem.New(http.StatusBadRequest, "checksum_algorithm", "Upload-Checksum must be sha256 and a base64 digest")
+	}
+	sum, err := base64.StdEncoding.DecodeString(strings.TrimSpace(val))
+	if err != nil || len(sum) != 32 {
+		return nil, problem.New(http.StatusBadRequest, "invalid_request", "Upload-Checksum is not a base64 SHA-256")
+	}
+	return sum, nil
+}
+
+// parseReprDigest reads the sha-256 member of an RFC 9530 Repr-Digest: the whole file's digest.
+func parseReprDigest(v string) ([]byte, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, nil
+	}
+	if len(v) > 4096 {
+		return nil, problem.New(http.StatusBadRequest, "invalid_request", "Repr-Digest too long")
+	}
+	var found []byte
+	for _, member := range strings.Split(v, ",") {
+		key, val, _ := strings.Cut(strings.TrimSpace(member), "=")
+		if key != "sha-256" {
+			continue
+		}
+		if i := strings.IndexByte(val, ';'); i >= 0 {
+			val = val[:i]
+		}
+		sum, err := base64.StdEncoding.DecodeString(strings.Trim(val, ":"))
+		if err != nil || len(sum) != 32 || len(val) < 2 || val[0] != ':' || val[len(val)-1] != ':' || found != nil {
+			return nil, problem.New(http.StatusBadRequest, "invalid_request", "Repr-Digest sha-256 must be one :base64: SHA-256")
+		}
+		found = sum
+	}
+	return found, nil
+}
+
+// logHandler passes tusd's warnings and errors to the service's logger; its per-request
+// chatter is dropped (the service logs every request itself).
+type logHandler struct {
+	l     *slog.Logger
+	attrs []any
+}
+
+func (h *logHandler) Enabled(_ context.Context, l xslog.Level) bool { return l >= xslog.LevelWarn }
+
+func (h *logHandler) Handle(ctx context.Context, r xslog.Record) error {
+	args := append([]any{}, h.attrs...)
+	r.Attrs(func(a xslog.Attr) bool { args = append(args, a.Key, a.Value.String()); return true })
+	h.l.Log(ctx, slog.Level(r.Level), "tusd: "+r.Message, args...)
+	return nil
+}
+
+func (h *logHandler) WithAttrs(as []xslog.Attr) xslog.Handler {
+	n := &logHandler{l: h.l, attrs: append([]any{}, h.attrs...)}
+	for _, a := range as {
+		n.attrs = append(n.attrs, a.Key, a.Value.String())
+	}
+	return n
+}
+
+func (h *logHandler) WithGroup(string) xslog.Handler { return h }
