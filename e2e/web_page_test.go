@@ -77,7 +77,9 @@ func runBrowser(t *testing.T, script string, settings map[string]any) browserRes
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", script)
 	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + os.TempDir(), "COFFER_WEB_TEST=" + string(cfg)}
+	// A UTF-8 locale: chromium turns file paths (here with a non-ASCII name) into native ones
+	// by the locale, and drops what the C locale cannot encode.
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + os.TempDir(), "LANG=C.UTF-8", "COFFER_WEB_TEST=" + string(cfg)}
 	// SIGTERM lets playwright close the browser it started; a process left over is killed.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 30 * time.Second
@@ -165,7 +167,7 @@ func TestWebPage(t *testing.T) {
 	if err != nil || !bytes.Equal(got, big) {
 		t.Errorf("downloaded file differs from the uploaded one (%d bytes, want %d; %v)", len(got), len(big), err)
 	}
-	shared, r := c.list(u2.Token, "shared=true")
+	shared, r := c.list(u2.Token, "?shared=true")
 	if r.Status != http.StatusOK || len(shared.Files) != 1 || shared.Files[0].Name != names[1] {
 		t.Errorf("bob's shared list: %d %+v, want only %q", r.Status, shared.Files, names[1])
 	}

@@ -12,6 +12,7 @@ const result = { steps: [] }
 
 let step = 'start'
 let current // the page in use, for a screenshot when a step fails
+const allProblems = [] // every page's problems, reported when a step fails
 function begin(name) {
   step = name
   result.steps.push(name)
@@ -32,6 +33,8 @@ const browser = await chromium.launch({
 // watch collects what must never happen on the page: script errors, CSP violations, console
 // errors other than the expected failed fetches of the CORS probe.
 function watch(page, problems) {
+  page.on('pageerror', (e) => allProblems.push(`page error: ${e.message}`))
+  page.on('console', (m) => allProblems.push(`console ${m.type()}: ${m.text()}`))
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
   page.on('console', (m) => {
     if (m.text().startsWith('Failed to load resource')) return // an error answer the page handles
@@ -74,7 +77,13 @@ try {
 
   begin('upload two files through the file input')
   const names = cfg.files.map((f) => f.split('/').pop())
-  await page.locator('#file-input').setInputFiles(cfg.files)
+  // As a person does it: "Choose files" opens the picker of the file input.
+  const [chooser] = await Promise.all([
+    page.waitForEvent('filechooser'),
+    page.getByText('Choose files').click(),
+  ])
+  check(chooser.isMultiple(), 'the file input does not take several files')
+  await chooser.setFiles(cfg.files)
   for (const name of names) {
     const bar = page.getByRole('progressbar', { name: `Upload of ${name}` })
     await bar.waitFor()
@@ -125,7 +134,7 @@ try {
   await page.getByLabel('Link expires after').selectOption('3600')
   await page.getByRole('button', { name: 'Create link' }).click()
   result.link = await page.locator('#link-url').inputValue()
-  check(result.link.startsWith(`${cfg.files}/v1/links/`), `link ${result.link} is not on the file service`)
+  check(result.link.startsWith(`${cfg.files_url}/v1/links/`), `link ${result.link} is not on the file service`)
   await page.keyboard.press('Escape')
 
   begin('fetch the link from a fresh browser context')
@@ -207,6 +216,7 @@ try {
 } catch (e) {
   await current?.screenshot({ path: join(cfg.artifacts, 'web-failure.png'), fullPage: true }).catch(() => {})
   result.text = await current?.locator('main').innerText().catch(() => '')
+  console.error(`web.mjs: page text:\n${result.text}\nweb.mjs: console:\n${allProblems.join('\n')}`)
   console.log(JSON.stringify({ ok: false, step, error: String(e?.stack ?? e), ...result }))
   process.exitCode = 1
 } finally {

@@ -182,7 +182,7 @@ class App {
   }
 
   private row(f: FileInfo): HTMLTableRowElement {
-    const actions = h('td', { class: 'actions' })
+    const actions = h('div', { class: 'actions' })
     const act = (label: string, what: string, fn: () => void) =>
       h('button', { type: 'button', class: 'secondary', 'aria-label': `${label} ${f.name}`, onclick: fn }, what)
     append(actions, act('Download', 'Download', () => void this.download(f)))
@@ -194,10 +194,10 @@ class App {
     }
     return h('tr', { 'data-id': f.id },
       h('th', { scope: 'row', class: 'name', 'data-label': 'Name' }, f.name),
-      h('td', { 'data-label': 'Size' }, bytes(f.size)),
+      h('td', { 'data-label': 'Size', class: 'nowrap' }, bytes(f.size)),
       h('td', { 'data-label': 'Date' }, h('time', { datetime: f.created_at }, date(f.created_at))),
       h('td', { 'data-label': 'Type' }, kind(f.content_type, f.name)),
-      actions)
+      h('td', {}, actions))
   }
 
   private async download(f: FileInfo): Promise<void> {
