@@ -5,7 +5,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -32,7 +35,11 @@ func startWebStack(t *testing.T) *webStack {
 	t.Helper()
 	webAddr := freeAddr(t)
 	web := "http://" + webAddr
-	s, _ := filesStack(t, map[string]string{"COFFER_FILES_CORS_ORIGINS": web})
+	s := startStack(t, stackOptions{
+		FilesEnv: map[string]string{"COFFER_FILES_CORS_ORIGINS": web, "COFFER_FILES_LINK_KEY": newLinkKey()},
+		// Short-lived access tokens, so the page renews silently during the test.
+		AuthEnv: map[string]string{"COFFER_AUTH_ACCESS_TOKEN_TTL": "5s"},
+	})
 	s.admin("", "clients", "create", "coffer-web", "--public", "--scopes", allScopes,
 		"--redirect-uri", web+"/callback "+web+"/signed-out", "--origin", web)
 	p := s.start("web", bins.Web, webAddr, map[string]string{
@@ -139,8 +146,10 @@ func TestWebPage(t *testing.T) {
 	big := make([]byte, 3<<20+12345)
 	rand.Read(big)
 	small := []byte(strings.Repeat("Coffer keeps this note safe.\n", 4000))
-	files := []string{filepath.Join(dir, "quarterly report.pdf"), filepath.Join(dir, "notes ✓.txt")}
-	for i, b := range [][]byte{big, small} {
+	photo := make([]byte, 1<<20+7)
+	rand.Read(photo)
+	files := []string{filepath.Join(dir, "quarterly report.pdf"), filepath.Join(dir, "notes ✓.txt"), filepath.Join(dir, "holiday.jpg")}
+	for i, b := range [][]byte{big, small, photo} {
 		if err := os.WriteFile(files[i], b, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +160,7 @@ func TestWebPage(t *testing.T) {
 		"web": ws.Web.URL, "auth": ws.Auth.URL, "files_url": ws.Files[0].URL, "other": other.URL,
 		"user1": u1.Name, "pass1": "pw-" + u1.Name + "-long-enough",
 		"user2": u2.Name, "pass2": "pw-" + u2.Name + "-long-enough",
-		"files": files, "artifacts": artifacts,
+		"files": files[:2], "resume": files[2], "artifacts": artifacts,
 	})
 	t.Logf("browser steps: %s", strings.Join(res.Steps, "; "))
 	t.Logf("screenshot: %s", filepath.Join(artifacts, "web-list.png"))
@@ -172,8 +181,17 @@ func TestWebPage(t *testing.T) {
 		t.Errorf("bob's shared list: %d %+v, want only %q", r.Status, shared.Files, names[1])
 	}
 	mine, _ := c.list(u1.Token, "")
-	if len(mine.Files) != 1 || mine.Files[0].Name != names[1] || mine.Files[0].Size != int64(len(small)) {
-		t.Errorf("alice's files after deleting one in the page: %+v, want only %q", mine.Files, names[1])
+	sizes := map[string]int64{}
+	for _, f := range mine.Files {
+		sizes[f.Name] = f.Size
+	}
+	if want := map[string]int64{names[1]: int64(len(small)), "holiday.jpg": int64(len(photo))}; !maps.Equal(sizes, want) {
+		t.Errorf("alice's files after deleting one in the page: %v, want %v", sizes, want)
+	}
+	for _, f := range mine.Files {
+		if f.Name == "holiday.jpg" && f.SHA256 != fmt.Sprintf("%x", sha256.Sum256(photo)) {
+			t.Errorf("the upload resumed after a cut connection has SHA-256 %s, want that of the file", f.SHA256)
+		}
 	}
 	if slices.Contains(res.AfterDelete, names[0]) {
 		t.Errorf("page still lists the deleted file: %q", res.AfterDelete)

@@ -20,7 +20,7 @@ export class Session {
   private client: oauth.Client
   private access = ''
   private refresh = ''
-  private expiresAt = 0
+  private renewAt = 0
   private renewing?: Promise<void>
   private timer?: number
   // onSignedOut is called once the session cannot be renewed any more.
@@ -97,18 +97,19 @@ export class Session {
     this.access = t.access_token
     if (t.refresh_token) this.refresh = t.refresh_token
     const lifetime = (t.expires_in ?? 300) * 1000
-    this.expiresAt = Date.now() + lifetime
     // Renew silently at 80% of the lifetime, so a request rarely meets an expired token.
+    this.renewAt = Date.now() + lifetime * 0.8
     window.clearTimeout(this.timer)
     this.timer = window.setTimeout(() => {
       this.renew().catch(() => {})
     }, lifetime * 0.8)
   }
 
-  // token returns a valid access token, renewing it first if it is about to expire.
+  // token returns a valid access token, renewing it first if it is about to expire (when the
+  // timer's renewal failed, say while offline).
   async token(): Promise<string> {
     if (!this.access) throw new SignedOut()
-    if (Date.now() > this.expiresAt - 10_000) await this.renew()
+    if (Date.now() >= this.renewAt) await this.renew()
     return this.access
   }
 
@@ -164,7 +165,7 @@ export class Session {
     const had = this.access !== ''
     this.access = ''
     this.refresh = ''
-    this.expiresAt = 0
+    this.renewAt = 0
     window.clearTimeout(this.timer)
     if (notify && had) this.onSignedOut()
   }
