@@ -13,11 +13,11 @@ all: build
 build:
 	$(GO) build -o bin/ ./services/auth/cmd/coffer-auth ./services/files/cmd/coffer-files ./services/web/cmd/coffer-web
 
-## run: start PostgreSQL (unless DATABASE_URL is set), auth on :8081 and files on :8082
+## run: start PostgreSQL (unless DATABASE_URL is set), auth on :8081, files on :8082, the web page on :8083
 run:
 	@mkdir -p $(RUN_DIR)/bin
-	$(GO) build -o $(RUN_DIR)/bin/ ./services/auth/cmd/coffer-auth ./services/files/cmd/coffer-files ./e2e/cmd/coffer-dev
-	@exec $(RUN_DIR)/bin/coffer-dev -dir $(RUN_DIR) -auth $(RUN_DIR)/bin/coffer-auth -files $(RUN_DIR)/bin/coffer-files
+	$(GO) build -o $(RUN_DIR)/bin/ ./services/auth/cmd/coffer-auth ./services/files/cmd/coffer-files ./services/web/cmd/coffer-web ./e2e/cmd/coffer-dev
+	@exec $(RUN_DIR)/bin/coffer-dev -dir $(RUN_DIR) -auth $(RUN_DIR)/bin/coffer-auth -files $(RUN_DIR)/bin/coffer-files -web $(RUN_DIR)/bin/coffer-web
 
 ## tools: build the test-only servers into the git-ignored .cache/bin (versitygw, a real S3
 ## server; keep its version in step with pkg/s3test.Module). Tests build it too if missing.
