@@ -36,7 +36,11 @@ func startWebStack(t *testing.T) *webStack {
 	webAddr := freeAddr(t)
 	web := "http://" + webAddr
 	s := startStack(t, stackOptions{
-		FilesEnv: map[string]string{"COFFER_FILES_CORS_ORIGINS": web, "COFFER_FILES_LINK_KEY": newLinkKey()},
+		FilesEnv: map[string]string{
+			"COFFER_FILES_CORS_ORIGINS": web, "COFFER_FILES_LINK_KEY": newLinkKey(),
+			// Small limits, so the page meets them: the test's files add up to 4.3 MiB.
+			"COFFER_FILES_MAX_FILE_SIZE": "4M", "COFFER_FILES_USER_QUOTA": "6M",
+		},
 		// Short-lived access tokens, so the page renews silently during the test.
 		AuthEnv: map[string]string{"COFFER_AUTH_ACCESS_TOKEN_TTL": "5s"},
 	})
@@ -148,8 +152,9 @@ func TestWebPage(t *testing.T) {
 	small := []byte(strings.Repeat("Coffer keeps this note safe.\n", 4000))
 	photo := make([]byte, 1<<20+7)
 	rand.Read(photo)
-	files := []string{filepath.Join(dir, "quarterly report.pdf"), filepath.Join(dir, "notes ✓.txt"), filepath.Join(dir, "holiday.jpg")}
-	for i, b := range [][]byte{big, small, photo} {
+	files := []string{filepath.Join(dir, "quarterly report.pdf"), filepath.Join(dir, "notes ✓.txt"), filepath.Join(dir, "holiday.jpg"),
+		filepath.Join(dir, "film.mp4"), filepath.Join(dir, "backup.zip")}
+	for i, b := range [][]byte{big, small, photo, make([]byte, 5<<20), make([]byte, 5<<19)} {
 		if err := os.WriteFile(files[i], b, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +165,7 @@ func TestWebPage(t *testing.T) {
 		"web": ws.Web.URL, "auth": ws.Auth.URL, "files_url": ws.Files[0].URL, "other": other.URL,
 		"user1": u1.Name, "pass1": "pw-" + u1.Name + "-long-enough",
 		"user2": u2.Name, "pass2": "pw-" + u2.Name + "-long-enough",
-		"files": files[:2], "resume": files[2], "artifacts": artifacts,
+		"files": files[:2], "resume": files[2], "tooLarge": files[3], "overQuota": files[4], "artifacts": artifacts,
 	})
 	t.Logf("browser steps: %s", strings.Join(res.Steps, "; "))
 	t.Logf("screenshot: %s", filepath.Join(artifacts, "web-list.png"))

@@ -127,6 +127,13 @@ try {
   await page.unroute('**/v1/uploads/**')
   result.resumed = third
 
+  begin('errors in words: too large, storage full')
+  await page.locator('#file-input').setInputFiles([cfg.tooLarge])
+  await page.getByText(`“${cfg.tooLarge.split('/').pop()}” is too large`).waitFor({ timeout })
+  await page.locator('#file-input').setInputFiles([cfg.overQuota])
+  await page.getByText(`Your storage is full, so “${cfg.overQuota.split('/').pop()}” could not be uploaded.`).waitFor({ timeout })
+  while (await page.getByRole('button', { name: 'Dismiss' }).count() > 0) await page.getByRole('button', { name: 'Dismiss' }).first().click()
+
   begin('download one file')
   const [download] = await Promise.all([
     page.waitForEvent('download'),
@@ -157,6 +164,8 @@ try {
   await page.getByLabel('Link expires after').selectOption('3600')
   await page.getByRole('button', { name: 'Create link' }).click()
   result.link = await page.locator('#link-url').inputValue()
+  result.linkPage = await page.locator('#link-page').inputValue()
+  check(result.linkPage.startsWith(`${cfg.web}/l#`), `link page ${result.linkPage} is not on the web page`)
   check(result.link.startsWith(`${cfg.files_url}/v1/links/`), `link ${result.link} is not on the file service`)
   await page.keyboard.press('Escape')
 
@@ -166,6 +175,10 @@ try {
   check(res.status() === 200, `link answered ${res.status()}`)
   check(Buffer.from(await res.body()).equals(readFileSync(cfg.files[0])), 'link bytes differ from the uploaded file')
   check(/^attachment/.test(res.headers()['content-disposition'] ?? ''), `link Content-Disposition ${res.headers()['content-disposition']}`)
+  const linkTab = await fresh.newPage()
+  await linkTab.goto(result.linkPage)
+  await linkTab.getByRole('heading', { name: names[0] }).waitFor({ timeout })
+  check(await linkTab.getByRole('link', { name: 'Download' }).getAttribute('href') === result.link, 'the link page does not download from the link')
   await fresh.close()
 
   begin('no token in localStorage, sessionStorage or cookies')
@@ -211,6 +224,11 @@ try {
   await page.getByRole('dialog').getByRole('button', { name: 'Delete', exact: true }).click()
   await page.waitForFunction((n) => ![...document.querySelectorAll('table.files tbody th.name')].some((e) => e.textContent === n), names[0], { timeout })
   result.afterDelete = await rowNames(page)
+  const gone = await browser.newContext()
+  const goneTab = await gone.newPage()
+  await goneTab.goto(result.linkPage)
+  await goneTab.getByText('This link has expired, was revoked, or has no downloads left.').waitFor({ timeout })
+  await gone.close()
 
   begin('silent renewal keeps the session going')
   const deadline = Date.now() + timeout

@@ -302,9 +302,15 @@ class App {
               replace(copied, 'Press Ctrl+C (or ⌘C) to copy the selected link.')
             }
           })
+          // The same link as a page of this app, for people: it shows the file's name and
+          // size and says so in words when the link no longer works.
+          const token = l.url.slice(l.url.lastIndexOf('/v1/links/') + '/v1/links/'.length)
+          const pageURL = `${location.origin}/l#${token}`
+          const page = h('input', { type: 'text', id: 'link-page', readonly: true, value: pageURL })
           replace(result,
             h('label', { for: 'link-url' }, 'Link'), out,
-            h('p', {}, `Expires ${date(l.expires_at)}.`), copy, copied)
+            h('p', {}, `Expires ${date(l.expires_at)}.`), copy, copied,
+            h('label', { for: 'link-page' }, 'Download page for people'), page)
           out.focus()
           out.select()
         } catch (err) {
