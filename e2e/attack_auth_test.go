@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,4 +109,72 @@ func TestAttackPasswordStorage(t *testing.T) {
 	if strings.Contains(s.Auth.Logs(), "pppppppp") || strings.Contains(s.Auth.Logs(), "pw-alice") {
 		t.Fatal("auth logs hold a password")
 	}
+}
+
+// TestAttackLoginStorm: a flood of concurrent logins against an auth service with one
+// password-hashing slot. Those that cannot get a slot in time are refused with 503 busy and
+// Retry-After instead of queueing argon2 work (19 MiB each) without bound; every other answer
+// is an ordinary 401; the process's peak memory stays far below one hash per request; and a
+// normal login succeeds once the storm is over.
+func TestAttackLoginStorm(t *testing.T) {
+	s := startStack(t, stackOptions{AuthEnv: map[string]string{
+		"COFFER_AUTH_HASH_CONCURRENCY": "1",
+		// Throttling is proved elsewhere: here only the hashing bound may refuse.
+		"COFFER_AUTH_LOGIN_PAIR_ATTEMPTS": "100000", "COFFER_AUTH_LOGIN_ACCOUNT_ATTEMPTS": "100000",
+		"COFFER_AUTH_LOGIN_ADDRESS_ATTEMPTS": "100000",
+	}})
+	c := s.client()
+	c.signUp("alice")
+	pid := s.Auth.Pid()
+	rssBefore := procStatusKB(t, pid, "VmRSS")
+
+	const storm = 200
+	statuses := make([]int, storm)
+	var wg sync.WaitGroup
+	for i := range storm {
+		wg.Go(func() {
+			// Half wrong passwords of a real user, half unknown users (the dummy hash).
+			user := "alice"
+			if i%2 == 1 {
+				user = "nobody-" + strconv.Itoa(i)
+			}
+			r := c.postJSON(c.auth+"/v1/login", map[string]string{"username": user, "password": "wrong-password-" + strconv.Itoa(i)})
+			statuses[i] = r.Status
+			switch r.Status {
+			case http.StatusServiceUnavailable:
+				if r.Header.Get("Retry-After") == "" || r.problemCode(t) != "busy" {
+					t.Errorf("503 without Retry-After or code busy: %v %s", r.Header, r.Body)
+				}
+			case http.StatusUnauthorized:
+				if r.problemCode(t) != "invalid_credentials" {
+					t.Errorf("401 body %s", r.Body)
+				}
+			default:
+				t.Errorf("storm login: %d %s", r.Status, r.Body)
+			}
+		})
+	}
+	wg.Wait()
+	busy := 0
+	for _, st := range statuses {
+		if st == http.StatusServiceUnavailable {
+			busy++
+		}
+	}
+	peak := procStatusKB(t, pid, "VmHWM")
+	t.Logf("%d concurrent logins: %d refused busy; auth VmRSS %d KiB before, peak %d KiB", storm, busy, rssBefore, peak)
+	if busy == 0 {
+		t.Fatalf("none of %d concurrent logins on one hashing slot was refused as busy", storm)
+	}
+	// Unbounded, the storm would hash up to 200 × 19 MiB at once. With one slot the peak
+	// allows a few hashes' worth of garbage (26 MiB measured), never a fortieth of that.
+	if grew := peak - rssBefore; grew > 96<<10 {
+		t.Fatalf("auth peak memory grew by %d KiB during the storm, want at most 96 MiB", grew)
+	}
+	select {
+	case <-s.Auth.Done():
+		t.Fatalf("auth exited during the storm:\n%s", s.Auth.Logs())
+	default:
+	}
+	c.login("alice", "pw-alice-long-enough")
 }

@@ -2,11 +2,17 @@ package e2e_test
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
 	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 )
 
 // Section D of SECURITY.md: authorization between users.
@@ -81,20 +87,50 @@ func TestAttackListIsolation(t *testing.T) {
 			}
 		}
 	}
-	for _, cur := range []string{"garbage", "AAAA", strings.Repeat("A", 5000), "eyJ9", "%00"} {
+	// Malformed cursors: 400 invalid_request, the cursor not echoed, nothing changed.
+	before := c.do("GET", c.files+"/v1/files?limit=1000", nil, bearer(alice)).Body
+	for _, cur := range []string{"garbage", "AAAA", strings.Repeat("A", 5000), "eyJ9", "%00", "garbage-but-much-longer-than-sixteen"} {
 		r := c.do("GET", c.files+"/v1/files?cursor="+url.QueryEscape(cur), nil, bearer(bob))
-		if r.Status >= 500 {
-			t.Fatalf("forged cursor %.20q: %d %s", cur, r.Status, r.Body)
+		expectCleanProblem(t, fmt.Sprintf("forged cursor %.20q", cur), r, http.StatusBadRequest, "invalid_request", cur, bob)
+	}
+	// Well-formed forged cursors (24 bytes: a time and an id), aimed at alice's rows, at the
+	// extremes of time: bob sees only his own rows, or a 400 for a time that cannot be.
+	var aliceFirst page
+	c.do("GET", c.files+"/v1/files?limit=1", nil, bearer(alice)).JSON(t, &aliceFirst)
+	aliceID, _ := uuid.Parse(aliceFirst.Files[0].ID)
+	forge := func(micros uint64, id uuid.UUID) string {
+		var b [24]byte
+		binary.BigEndian.PutUint64(b[:8], micros)
+		copy(b[8:], id[:])
+		return base64.RawURLEncoding.EncodeToString(b[:])
+	}
+	for _, cur := range []string{
+		forge(uint64(time.Now().Add(time.Hour).UnixMicro()), aliceID),
+		forge(uint64(time.Now().Add(time.Hour).UnixMicro()), uuid.Nil),
+		forge(uint64(time.Now().Add(time.Hour).UnixMicro()), uuid.Max),
+		forge(0, aliceID),
+		forge(1<<63-1, aliceID),
+		forge(1<<63, aliceID),
+		forge(1<<64-1, aliceID),
+	} {
+		r := c.do("GET", c.files+"/v1/files?cursor="+cur, nil, bearer(bob))
+		if r.Status == http.StatusBadRequest {
+			expectCleanProblem(t, "forged cursor "+cur, r, http.StatusBadRequest, "invalid_request", bob)
+			continue
 		}
-		if r.Status == http.StatusOK {
-			var got page
-			r.JSON(t, &got)
-			for _, f := range got.Files {
-				if strings.HasPrefix(f.Name, "a-") {
-					t.Fatalf("forged cursor shows alice's %s", f.Name)
-				}
+		if r.Status != http.StatusOK {
+			t.Fatalf("well-formed forged cursor %s: %d %s", cur, r.Status, r.Body)
+		}
+		var got page
+		r.JSON(t, &got)
+		for _, f := range got.Files {
+			if strings.HasPrefix(f.Name, "a-") {
+				t.Fatalf("forged cursor %s shows alice's %s", cur, f.Name)
 			}
 		}
+	}
+	if after := c.do("GET", c.files+"/v1/files?limit=1000", nil, bearer(alice)).Body; !bytes.Equal(after, before) {
+		t.Fatalf("alice's files changed: %s (was %s)", after, before)
 	}
 }
 

@@ -183,9 +183,15 @@ func (f *forgeStack) expectRejectedHeader(t *testing.T, authz string, query stri
 		if ch := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(ch, "Bearer ") {
 			t.Fatalf("%s %s: WWW-Authenticate %q, want a Bearer challenge", rt.Method, rt.Path, ch)
 		}
+		// A token that was sent and refused is invalid_token (RFC 6750), in the challenge and
+		// the problem code; no usable token at all is a plain challenge, code unauthorized.
+		sentToken := strings.HasPrefix(authz, "Bearer ") && strings.TrimSpace(authz[len("Bearer "):]) != ""
+		if sentToken && !strings.Contains(r.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+			t.Fatalf("%s %s: WWW-Authenticate %q, want error=\"invalid_token\"", rt.Method, rt.Path, r.Header.Get("WWW-Authenticate"))
+		}
 		if rt.Method != "HEAD" {
 			code := r.problemCode(t)
-			if code != "invalid_token" && code != "unauthorized" {
+			if sentToken && code != "invalid_token" || !sentToken && code != "invalid_token" && code != "unauthorized" {
 				t.Fatalf("%s %s: problem code %q", rt.Method, rt.Path, code)
 			}
 			assertNoLeak(t, r.Body, f.Trusted, strings.TrimPrefix(authz, "Bearer "))

@@ -15,7 +15,8 @@ import (
 )
 
 // TestSecurityTableIsCurrent keeps docs/SECURITY.md honest: every test it names exists (and
-// every subtest name it gives appears in that test's file), every section A–I has a row,
+// every subtest name it gives is, exactly, a string literal in that test's file), every
+// section A–J has a row,
 // every row has a result, and every e2e TestAttack*/TestFault* test is in the table.
 func TestSecurityTableIsCurrent(t *testing.T) {
 	root, err := harness.RepoRoot()
@@ -26,7 +27,7 @@ func TestSecurityTableIsCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := regexp.MustCompile("^\\| ([A-I]) \\| (.+?) \\| (.+?) \\| (.+?) \\|$")
+	row := regexp.MustCompile(`^\| ([A-J]) \| (.+?) \| (.+?) \| (.+?) \|$`)
 	ref := regexp.MustCompile("`([A-Za-z0-9_/.\\-]+)`")
 	sections := map[string]int{}
 	named := map[string]bool{}
@@ -76,13 +77,13 @@ func TestSecurityTableIsCurrent(t *testing.T) {
 				continue
 			}
 			for _, sub := range strings.Split(subs, "/") {
-				if !p.literalContains(file, sub) {
-					t.Errorf("section %s: subtest %q of %s appears in no string in %s", sec, sub, fn, file)
+				if !p.hasSubtestName(file, sub) {
+					t.Errorf("section %s: subtest %q of %s is not the name of a subtest in %s", sec, sub, fn, file)
 				}
 			}
 		}
 	}
-	for _, s := range strings.Split("A B C D E F G H I", " ") {
+	for _, s := range strings.Split("A B C D E F G H I J", " ") {
 		if sections[s] == 0 {
 			t.Errorf("section %s has no row", s)
 		}
@@ -133,13 +134,27 @@ func parseTests(t *testing.T, dir string) *testPackage {
 	return p
 }
 
-// literalContains reports whether a string literal of file contains sub (a subtest name, or
-// a part of one built from several literals).
-func (p *testPackage) literalContains(file, sub string) bool {
+// hasSubtestName reports whether a string literal of file is exactly sub once the testing
+// package has rewritten it into a subtest name (spaces become underscores). A name only
+// part of a literal (a prefix of a longer subtest's name) does not count.
+func (p *testPackage) hasSubtestName(file, sub string) bool {
 	for _, s := range p.literals[file] {
-		if strings.Contains(s, sub) {
+		if strings.ReplaceAll(s, " ", "_") == sub {
 			return true
 		}
 	}
 	return false
+}
+
+// TestSubtestNamesMatchExactly: the table's subtest check takes whole names, not substrings.
+func TestSubtestNamesMatchExactly(t *testing.T) {
+	p := &testPackage{literals: map[string][]string{"f": {"duplicate_alg_header", "expired and badly signed"}}}
+	for sub, want := range map[string]bool{
+		"duplicate_alg_header": true, "expired_and_badly_signed": true,
+		"duplicate_alg": false, "alg_header": false, "duplicate_alg_header_x": false, "expired": false,
+	} {
+		if got := p.hasSubtestName("f", sub); got != want {
+			t.Errorf("hasSubtestName(%q) = %v, want %v", sub, got, want)
+		}
+	}
 }

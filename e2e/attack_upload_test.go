@@ -82,23 +82,17 @@ func TestAttackUploadTooLarge(t *testing.T) {
 
 	t.Run("declared", func(t *testing.T) {
 		r := e.raw("big.bin", bytes.NewReader(over), nil)
-		if r.Status != http.StatusRequestEntityTooLarge || r.problemCode(t) != "file_too_large" {
-			t.Fatalf("%d %s", r.Status, r.Body)
-		}
+		expectCleanProblem(t, "declared over the limit", r, http.StatusRequestEntityTooLarge, "file_too_large", e.alice)
 		e.eventuallyUnchanged(t, list, blobs)
 	})
 	t.Run("chunked", func(t *testing.T) {
 		r := e.raw("big.bin", io.MultiReader(bytes.NewReader(over)), nil) // no length: chunked
-		if r.Status != http.StatusRequestEntityTooLarge {
-			t.Fatalf("%d %s", r.Status, r.Body)
-		}
+		expectCleanProblem(t, "chunked over the limit", r, http.StatusRequestEntityTooLarge, "file_too_large", e.alice)
 		e.eventuallyUnchanged(t, list, blobs)
 	})
 	t.Run("chunked_huge", func(t *testing.T) {
 		r := e.raw("big.bin", io.LimitReader(zeros{}, 64<<20), nil)
-		if r.Status != http.StatusRequestEntityTooLarge {
-			t.Fatalf("%d %s", r.Status, r.Body)
-		}
+		expectCleanProblem(t, "64 MiB chunked", r, http.StatusRequestEntityTooLarge, "file_too_large", e.alice)
 		e.eventuallyUnchanged(t, list, blobs)
 	})
 	t.Run("multipart", func(t *testing.T) {
@@ -108,9 +102,7 @@ func TestAttackUploadTooLarge(t *testing.T) {
 		fw.Write(over)
 		mw.Close()
 		r := e.c.do("POST", e.c.files+"/v1/files", &body, map[string]string{"Authorization": "Bearer " + e.alice, "Content-Type": mw.FormDataContentType()})
-		if r.Status != http.StatusRequestEntityTooLarge {
-			t.Fatalf("%d %s", r.Status, r.Body)
-		}
+		expectCleanProblem(t, "multipart over the limit", r, http.StatusRequestEntityTooLarge, "file_too_large", e.alice)
 		e.eventuallyUnchanged(t, list, blobs)
 	})
 	t.Run("lying_content_length", func(t *testing.T) {
@@ -253,11 +245,11 @@ func TestAttackMultipartAbuse(t *testing.T) {
 		{"garbage", "multipart/form-data; boundary=B", strings.Repeat("\x00\xff", 1000)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := send(tc.ct, tc.body)
-			if r.Status != http.StatusBadRequest && r.Status != http.StatusRequestEntityTooLarge {
-				t.Fatalf("%d %s, want 400 or 413", r.Status, r.Body)
+			status, code := http.StatusBadRequest, "invalid_request"
+			if tc.name == "2MiB_part_header" { // the request is over the 1 MiB file limit
+				status, code = http.StatusRequestEntityTooLarge, "file_too_large"
 			}
-			r.problemCode(t)
+			expectCleanProblem(t, tc.name, send(tc.ct, tc.body), status, code, e.alice)
 			e.eventuallyUnchanged(t, list, blobs)
 		})
 	}

@@ -15,8 +15,10 @@ import (
 // token from either verifies against the JWKS of either (and on the file node); a refresh
 // token from one works on the other.
 func TestAuthReplicasShareKeys(t *testing.T) {
-	s := startStack(t, stackOptions{})
-	second := s.StartAuth(nil)
+	// A long reuse interval, so that the retry below falls within it however loaded the machine.
+	reuse := map[string]string{"COFFER_AUTH_REFRESH_REUSE_INTERVAL": "1m"}
+	s := startStack(t, stackOptions{AuthEnv: reuse})
+	second := s.StartAuth(reuse)
 	c := s.client()
 	c.signUp("alice")
 	pw := "pw-alice-long-enough"
@@ -39,13 +41,28 @@ func TestAuthReplicasShareKeys(t *testing.T) {
 		}
 	}
 
-	// A refresh token issued by one replica is rotated by the other, and its replay there is
-	// detected by the first.
-	r := c.postForm(second.URL+"/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {fromFirst.RefreshToken}}, nil)
+	// A refresh token issued by one replica is rotated by the other. A retry on the first
+	// within the reuse interval gets the same successor (the replicas derive it alike); once
+	// the successor is used, a replay is detected by the first.
+	refresh := func(base, rt string) (response, tokens) {
+		r := c.postForm(base+"/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, nil)
+		var tk tokens
+		if r.Status == http.StatusOK {
+			r.JSON(t, &tk)
+		}
+		return r, tk
+	}
+	r, rotated := refresh(second.URL, fromFirst.RefreshToken)
 	if r.Status != http.StatusOK {
 		t.Fatalf("refresh on the other replica: %d %s", r.Status, r.Body)
 	}
-	r = c.postForm(s.Auth.URL+"/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {fromFirst.RefreshToken}}, nil)
+	if r, retried := refresh(s.Auth.URL, fromFirst.RefreshToken); r.Status != http.StatusOK || retried.RefreshToken != rotated.RefreshToken {
+		t.Fatalf("retry on the first replica within the reuse interval: %d %s", r.Status, r.Body)
+	}
+	if r, _ := refresh(s.Auth.URL, rotated.RefreshToken); r.Status != http.StatusOK {
+		t.Fatalf("refresh of the successor: %d %s", r.Status, r.Body)
+	}
+	r, _ = refresh(s.Auth.URL, fromFirst.RefreshToken)
 	var e struct {
 		Error string `json:"error"`
 	}

@@ -17,11 +17,17 @@ import (
 // fresh tokens and using them on a real file node: no request may fail. A token signed by
 // the first key keeps working while that key is retired but published, and gets 401 once the
 // key has left the JWKS and the file node has refreshed.
+//
+// Margins, in file-node JWKS refresh intervals (R = 1 s, the least allowed), so a busy machine
+// cannot flake it: a new key is published 2×JWKS max-age + reload = 6.25 s > 6 R before it
+// signs, so the node has six chances to fetch it before the first token signed by it arrives;
+// a retired key stays published for access TTL + key leeway + reload = 3.25 s > 3 R after it
+// stops signing, longer than any token signed by it takes to reach the node here.
 func TestKeyRotationUnderLoad(t *testing.T) {
 	s := startStack(t, stackOptions{
 		AuthEnv: map[string]string{
-			"COFFER_AUTH_KEY_ROTATION":     "4s",
-			"COFFER_AUTH_JWKS_MAX_AGE":     "1s",
+			"COFFER_AUTH_KEY_ROTATION":     "8s",
+			"COFFER_AUTH_JWKS_MAX_AGE":     "3s",
 			"COFFER_AUTH_KEY_RELOAD":       "250ms",
 			"COFFER_AUTH_ACCESS_TOKEN_TTL": "2s",
 			"COFFER_AUTH_KEY_LEEWAY":       "1s",

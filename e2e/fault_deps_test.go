@@ -186,13 +186,19 @@ func TestFaultStartWhileDependenciesDown(t *testing.T) {
 // TestFaultDiskFull: a data folder on a small tmpfs. An upload that does not fit is 507
 // insufficient_storage and leaves nothing; reads still work; once there is room again,
 // uploads work, without a restart.
+// Under CI=true it cannot be skipped: a CI run that could not mount the tmpfs fails, so the
+// row of docs/SECURITY.md is never "passed" by a skip.
 func TestFaultDiskFull(t *testing.T) {
+	notProven := t.Skipf
+	if os.Getenv("CI") == "true" {
+		notProven = t.Fatalf
+	}
 	if os.Geteuid() != 0 {
-		t.Skip("NOT PROVEN here: mounting a size-limited tmpfs needs root")
+		notProven("NOT PROVEN here: mounting a size-limited tmpfs needs root")
 	}
 	dataDir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", dataDir).CombinedOutput(); err != nil {
-		t.Skipf("NOT PROVEN here: cannot mount a tmpfs (%v: %s)", err, out)
+		notProven("NOT PROVEN here: cannot mount a tmpfs (%v: %s)", err, out)
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("umount", dataDir).CombinedOutput(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"sync"
@@ -102,47 +103,62 @@ func TestUploadQuota(t *testing.T) {
 	}
 	c.upload(alice.Token, "after delete", data)
 
-	// Parallel: 12 uploads of 3000 bytes, declared and streamed, into an empty quota of
-	// 10000: exactly three can fit, and the total stored never exceeds the quota.
-	carol := c.newUser("carol", "")
+	// Parallel: 12 uploads of 3000 bytes with a declared size into an empty quota of 10000:
+	// each reserves its whole size before reading a byte, so exactly three fit, whatever
+	// order they commit in (a committed file is never counted twice, as a row and as a
+	// reservation). Then 12 streamed ones for another user: at most three fit (a streamed
+	// upload reserves as it reads, so parallel ones may starve each other), never more.
 	part := data[:3000]
-	var wg sync.WaitGroup
-	codes := make([]int, 12)
-	for i := range codes {
-		wg.Go(func() {
-			var body = bytes.NewReader(part)
-			var rd interface{ Read([]byte) (int, error) } = body
-			if i%2 == 1 {
-				rd = chunked{body}
-			}
-			req, _ := http.NewRequest("POST", c.files+fmt.Sprintf("/v1/files?name=p%d", i), rd)
-			req.Header.Set("Authorization", "Bearer "+carol.Token)
-			resp, err := c.http.Do(req)
-			if err != nil {
-				t.Errorf("parallel upload %d: %v", i, err)
-				return
-			}
-			resp.Body.Close()
-			codes[i] = resp.StatusCode
-		})
-	}
-	wg.Wait()
-	ok := 0
-	for _, code := range codes {
-		switch code {
-		case http.StatusCreated:
-			ok++
-		case http.StatusRequestEntityTooLarge:
-		default:
-			t.Fatalf("parallel upload status %d, want 201 or 413 (all: %v)", code, codes)
+	parallel := func(user user, streamed bool) (ok int, codes []int) {
+		var wg sync.WaitGroup
+		codes = make([]int, 12)
+		for i := range codes {
+			wg.Go(func() {
+				var rd io.Reader = bytes.NewReader(part)
+				if streamed {
+					rd = chunked{rd}
+				}
+				req, _ := http.NewRequest("POST", c.files+fmt.Sprintf("/v1/files?name=p%d", i), rd)
+				req.Header.Set("Authorization", "Bearer "+user.Token)
+				resp, err := c.http.Do(req)
+				if err != nil {
+					t.Errorf("parallel upload %d: %v", i, err)
+					return
+				}
+				resp.Body.Close()
+				codes[i] = resp.StatusCode
+			})
 		}
+		wg.Wait()
+		for _, code := range codes {
+			switch code {
+			case http.StatusCreated:
+				ok++
+			case http.StatusRequestEntityTooLarge:
+			default:
+				t.Fatalf("parallel upload status %d, want 201 or 413 (all: %v)", code, codes)
+			}
+		}
+		if held := s.queryInt(`SELECT count(*) FROM file_quota_reservations`); held != 0 {
+			t.Fatalf("%d reservations left after the parallel uploads, want 0", held)
+		}
+		return ok, codes
 	}
-	used := s.queryInt(`SELECT coalesce(sum(size), 0) FROM files WHERE owner_id = $1`, carol.ID)
-	if ok < 1 || ok > 3 || used > quota || used != int64(ok*3000) {
-		t.Fatalf("parallel: %d stored (%d bytes), want 1 to 3 within the quota %d (codes %v)", ok, used, quota, codes)
+	carol, dave := c.newUser("carol", ""), c.newUser("dave", "")
+	if ok, codes := parallel(carol, false); ok != 3 {
+		t.Fatalf("declared parallel: %d stored, want exactly 3 (codes %v)", ok, codes)
 	}
-	if got := s.queryInt(`SELECT used_bytes FROM file_usage WHERE owner_id = $1`, carol.ID); got != used {
-		t.Fatalf("file_usage says %d bytes, the files table %d", got, used)
+	if ok, codes := parallel(dave, true); ok > 3 {
+		t.Fatalf("streamed parallel: %d stored, want at most 3 (codes %v)", ok, codes)
+	}
+	for _, u := range []user{carol, dave} {
+		used := s.queryInt(`SELECT coalesce(sum(size), 0) FROM files WHERE owner_id = $1`, u.ID)
+		if used > quota {
+			t.Fatalf("parallel: %d bytes stored, over the quota %d", used, quota)
+		}
+		if got := s.queryInt(`SELECT used_bytes FROM file_usage WHERE owner_id = $1`, u.ID); got != used {
+			t.Fatalf("file_usage says %d bytes, the files table %d", got, used)
+		}
 	}
 }
 

@@ -45,7 +45,7 @@ func TestSignedLinks(t *testing.T) {
 
 	// Create: 201 with id, url, expires_at.
 	start := time.Now()
-	l, r := c.createLink(alice.Token, f.ID, map[string]int{"expires_in": 3600, "max_downloads": 2})
+	l, r := c.createLink(alice.Token, f.ID, map[string]int{"expires_in": 3600, "max_downloads": 3})
 	if r.Status != http.StatusCreated || l.ID == "" || !strings.HasPrefix(l.URL, "/v1/links/") {
 		t.Fatalf("create link: %d %s", r.Status, r.Body)
 	}
@@ -54,27 +54,59 @@ func TestSignedLinks(t *testing.T) {
 	}
 	token := strings.TrimPrefix(l.URL, "/v1/links/")
 
-	// HEAD takes no download; GET and ranged GET take one each; then 404.
+	// A download is counted once per response that carries byte 0: a full GET, a range from
+	// byte 0, or a range whose If-Range is stale (the whole file). A HEAD (a link preview),
+	// a 304, and a resumed download (a range from a later byte) take none.
 	get := func(method, tok string, h map[string]string) response {
 		t.Helper()
 		return c.do(method, c.files+"/v1/links/"+tok, nil, h)
 	}
-	if r := get("HEAD", token, nil); r.Status != 200 || r.Header.Get("Content-Length") != "30" {
-		t.Fatalf("HEAD link: %d, Content-Length %q", r.Status, r.Header.Get("Content-Length"))
+	for range 3 {
+		if r := get("HEAD", token, nil); r.Status != 200 || r.Header.Get("Content-Length") != "30" {
+			t.Fatalf("HEAD link: %d, Content-Length %q", r.Status, r.Header.Get("Content-Length"))
+		}
 	}
-	r = get("GET", token, nil)
+	r = get("GET", token, nil) // 1
 	if r.Status != 200 || !bytes.Equal(r.Body, data) || r.Header.Get("ETag") == "" || r.Header.Get("Referrer-Policy") != "no-referrer" ||
 		!strings.HasPrefix(r.Header.Get("Content-Disposition"), "attachment") || r.Header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Fatalf("GET link: %d %q, headers %v", r.Status, r.Body, r.Header)
 	}
 	etag := r.Header.Get("ETag")
-	r = get("GET", token, map[string]string{"Range": "bytes=4-12", "If-Range": etag})
-	if r.Status != http.StatusPartialContent || string(r.Body) != string(data[4:13]) {
-		t.Fatalf("ranged GET link: %d %q", r.Status, r.Body)
+	for range 3 {
+		for _, h := range []map[string]string{{"Range": "bytes=4-12", "If-Range": etag}, {"Range": "bytes=4-12"}} {
+			if r := get("GET", token, h); r.Status != http.StatusPartialContent || string(r.Body) != string(data[4:13]) {
+				t.Fatalf("resumed GET link %v: %d %q", h, r.Status, r.Body)
+			}
+		}
+		if r := get("GET", token, map[string]string{"If-None-Match": etag}); r.Status != http.StatusNotModified || len(r.Body) != 0 {
+			t.Fatalf("revalidated GET link: %d %q", r.Status, r.Body)
+		}
 	}
-	expectProblem(t, "third download of a 2-download link", get("GET", token, nil), http.StatusNotFound, "not_found")
+	if r := get("GET", token, map[string]string{"Range": "bytes=4-12", "If-Range": `"stale"`}); r.Status != 200 || !bytes.Equal(r.Body, data) { // 2
+		t.Fatalf("GET link with a stale If-Range: %d %q", r.Status, r.Body)
+	}
+	if r := get("GET", token, map[string]string{"Range": "bytes=0-3"}); r.Status != http.StatusPartialContent || string(r.Body) != string(data[:4]) { // 3
+		t.Fatalf("GET link from byte 0: %d %q", r.Status, r.Body)
+	}
+	for _, h := range []map[string]string{nil, {"Range": "bytes=4-12"}, {"Range": "bytes=1-,0-0"}, {"Range": "bytes=-5"}} {
+		r := get("GET", token, h)
+		expectProblem(t, "used-up link", r, http.StatusNotFound, "not_found")
+		if strings.Contains(string(r.Body), token) || strings.Contains(string(r.Body), strings.Split(token, ".")[2]) {
+			t.Fatalf("a problem body echoes the link token: %s", r.Body)
+		}
+	}
 	if r := get("HEAD", token, nil); r.Status != http.StatusNotFound {
 		t.Fatalf("HEAD of a used-up link: %d", r.Status)
+	}
+	// No route or method under /v1/links echoes a token either.
+	for _, m := range []string{"POST", "DELETE", "PUT"} {
+		r := get(m, token, nil)
+		if r.Status < 400 || r.Status >= 500 || strings.Contains(string(r.Body), strings.Split(token, ".")[2]) {
+			t.Fatalf("%s of a link: %d %s", m, r.Status, r.Body)
+		}
+	}
+	if r := get("GET", token+"/extra", nil); r.Status != http.StatusNotFound || strings.Contains(string(r.Body), strings.Split(token, ".")[2]) {
+		t.Fatalf("GET under a link: %d %s", r.Status, r.Body)
 	}
 
 	// Parallel uses cannot exceed the limit.

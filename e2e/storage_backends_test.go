@@ -223,32 +223,64 @@ func TestCrashLeavesNothingAfterGC(t *testing.T) {
 	}
 }
 
-// TestS3Unavailable: with the object store down, uploads and downloads answer 503 with
-// Retry-After and a problem body, no row is created, and the node recovers when it returns.
+// TestS3Unavailable: the real S3 server is stopped under a running node. Uploads and
+// downloads then answer 503 unavailable with Retry-After (never another 5xx, never a crash),
+// no row and no multipart upload is left; once the server is back on the same port and
+// folder, the same node process serves again without a restart, including the file stored
+// before the outage.
 func TestS3Unavailable(t *testing.T) {
 	srv := s3test.Start(t)
 	s := startStack(t, stackOptions{FilesEnv: s3Env(srv, srv.Bucket)})
 	c := s.client()
 	tok := c.signUp("alice")
-	f := c.upload(tok, "before.bin", []byte("stored before the outage"))
+	before := []byte("stored before the outage")
+	f := c.upload(tok, "before.bin", before)
+	node := s.Files[0]
 
-	// A second node pointed at a dead endpoint stands in for an outage of the first's.
-	deadEnv := s3Env(srv, srv.Bucket)
-	deadEnv["COFFER_FILES_S3_ENDPOINT"] = "http://" + freeAddr(t)
-	dead := c.on(s.StartFiles(deadEnv))
+	srv.Stop()
+	h := map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "application/octet-stream"}
 	start := time.Now()
-	r := dead.do("POST", dead.files+"/v1/files?name=x.bin", bytes.NewReader(make([]byte, 7<<20)),
-		map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "application/octet-stream"})
-	if r.Status != http.StatusServiceUnavailable || r.problemCode(t) != "unavailable" || r.Header.Get("Retry-After") == "" {
-		t.Fatalf("upload with S3 down: %d %s (Retry-After %q), want 503 unavailable", r.Status, r.Body, r.Header.Get("Retry-After"))
+	for _, size := range []int{1 << 10, 7 << 20} { // one part, and a multipart upload
+		r := c.do("POST", c.files+"/v1/files?name=during.bin", bytes.NewReader(make([]byte, size)), h)
+		if r.Status != http.StatusServiceUnavailable || r.problemCode(t) != "unavailable" || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("%d-byte upload with S3 down: %d %s (Retry-After %q), want 503 unavailable", size, r.Status, r.Body, r.Header.Get("Retry-After"))
+		}
 	}
-	r = dead.do("GET", dead.files+"/v1/files/"+f.ID+"/content", nil, bearer(tok))
-	if r.Status != http.StatusServiceUnavailable || r.problemCode(t) != "unavailable" {
+	r := c.do("GET", c.files+"/v1/files/"+f.ID+"/content", nil, bearer(tok))
+	if r.Status != http.StatusServiceUnavailable || r.problemCode(t) != "unavailable" || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("download with S3 down: %d %s, want 503 unavailable", r.Status, r.Body)
+	}
+	if strings.Contains(string(r.Body), srv.Endpoint) || strings.Contains(string(r.Body), srv.Bucket) {
+		t.Fatalf("503 body leaks the storage endpoint: %s", r.Body)
 	}
 	t.Logf("503s answered in %v", time.Since(start))
 	if n := c.listCount(tok); n != 1 {
-		t.Fatalf("%d files after the failed upload, want 1 (no row for it)", n)
+		t.Fatalf("%d files after the failed uploads, want 1 (no row for them)", n)
+	}
+	select {
+	case <-node.Done():
+		t.Fatalf("the node exited during the outage:\n%s", node.Logs())
+	default:
+	}
+
+	srv.Restart(t)
+	var after fileJSON
+	waitFor(t, 60*time.Second, "an upload to succeed on the same node", func() bool {
+		r := c.do("POST", c.files+"/v1/files?name=after.bin", bytes.NewReader([]byte("stored after the outage")), h)
+		if r.Status == http.StatusCreated {
+			r.JSON(t, &after)
+		} else if r.Status != http.StatusServiceUnavailable {
+			t.Fatalf("upload while S3 comes back: %d %s", r.Status, r.Body)
+		}
+		return r.Status == http.StatusCreated
+	})
+	for id, want := range map[string][]byte{f.ID: before, after.ID: []byte("stored after the outage")} {
+		if r := c.do("GET", c.files+"/v1/files/"+id+"/content", nil, bearer(tok)); r.Status != http.StatusOK || !bytes.Equal(r.Body, want) {
+			t.Fatalf("download after recovery: %d %q", r.Status, r.Body)
+		}
+	}
+	if n := c.listCount(tok); n != 2 {
+		t.Fatalf("%d files after recovery, want 2", n)
 	}
 	if ups, err := srv.MultipartUploads(context.Background(), srv.Bucket); err != nil || len(ups) != 0 {
 		t.Fatalf("multipart uploads left: %v, %v", ups, err)

@@ -24,12 +24,13 @@ type Validator struct {
 	parser *jwt.Parser
 }
 
+// DefaultLeeway is the clock skew the services tolerate unless configured otherwise.
+const DefaultLeeway = 30 * time.Second
+
 // NewValidator returns a Validator requiring issuer and audience. leeway tolerates clock skew
-// (0: 30s); now is the clock (nil: time.Now).
+// on exp, nbf and iat and is taken as given (0: none; the services' configurations default
+// to DefaultLeeway); now is the clock (nil: time.Now).
 func NewValidator(issuer, audience string, leeway time.Duration, now func() time.Time) *Validator {
-	if leeway == 0 {
-		leeway = 30 * time.Second
-	}
 	if now == nil {
 		now = time.Now
 	}

@@ -48,7 +48,9 @@ func Recovery(logger *slog.Logger) gin.HandlerFunc {
 			}
 			logger.ErrorContext(c.Request.Context(), "panic", "method", c.Request.Method, "path", loggedPath(c), "err", fmt.Sprint(r))
 			if !c.Writer.Written() {
-				problem.Write(c.Writer, c.Request, problem.New(http.StatusInternalServerError, "internal", "internal error"))
+				p := problem.New(http.StatusInternalServerError, "internal", "internal error")
+				p.Instance = loggedPath(c) // never a secret the path carries
+				problem.Write(c.Writer, c.Request, p)
 			}
 			c.Abort()
 		}()

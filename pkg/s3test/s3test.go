@@ -39,6 +39,12 @@ type Server struct {
 	Dir       string // the posix backend's folder: one subfolder per bucket
 
 	client *s3.Client
+	bin    string
+	addr   string
+	logs   *limitedBuffer
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has exited; nil when stopped
 }
 
 // Start builds versitygw if needed, starts it on a free port over a temporary folder, creates
@@ -61,23 +67,13 @@ func Start(tb testing.TB) *Server {
 		AccessKey: "coffer" + randomHex(6),
 		SecretKey: randomHex(20),
 		Dir:       tb.TempDir(),
+		bin:       bin,
+		addr:      addr,
+		logs:      &limitedBuffer{max: 64 << 10},
 	}
-	cmd := exec.Command(bin, "--access", s.AccessKey, "--secret", s.SecretKey, "--port", addr, "-q", "posix", s.Dir)
-	logs := &limitedBuffer{max: 64 << 10}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	// The server dies with the test binary, whatever happens to it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("s3test: start versitygw: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	tb.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
-	if err := waitHTTP(ctx, s.Endpoint, exited); err != nil {
-		tb.Fatalf("s3test: versitygw did not start: %v\n%s", err, logs.String())
+	tb.Cleanup(s.Stop)
+	if err := s.launch(ctx); err != nil {
+		tb.Fatalf("s3test: %v", err)
 	}
 	s.client = s3.New(s3.Options{
 		Region:       s.Region,
@@ -87,6 +83,53 @@ func Start(tb testing.TB) *Server {
 	})
 	s.Bucket = s.NewBucket(tb)
 	return s
+}
+
+// launch starts the server process on s.addr over s.Dir and waits until it answers.
+func (s *Server) launch(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.exited != nil {
+		return errors.New("versitygw is already running")
+	}
+	cmd := exec.Command(s.bin, "--access", s.AccessKey, "--secret", s.SecretKey, "--port", s.addr, "-q", "posix", s.Dir)
+	cmd.Stdout, cmd.Stderr = s.logs, s.logs
+	// The server dies with the test binary, whatever happens to it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start versitygw: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	s.cmd, s.exited = cmd, exited
+	if err := waitHTTP(ctx, s.Endpoint, exited); err != nil {
+		return fmt.Errorf("versitygw did not start: %w\n%s", err, s.logs.String())
+	}
+	return nil
+}
+
+// Stop kills the server, as an outage would; the objects stay in Dir. Stopping a stopped
+// server does nothing.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.exited == nil {
+		return
+	}
+	s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd, s.exited = nil, nil
+}
+
+// Restart starts a stopped server again on the same port and folder, so clients configured
+// with Endpoint reach it again and find the objects they stored before.
+func (s *Server) Restart(tb testing.TB) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.launch(ctx); err != nil {
+		tb.Fatalf("s3test: restart: %v", err)
+	}
 }
 
 // NewBucket creates another empty bucket and returns its name.

@@ -105,7 +105,7 @@ const clientsUsage = `usage:
   redirect URIs may use the authorization code grant (PKCE S256 required); --public makes
   one without a secret (a browser or native app), which needs a redirect URI. --origin lists
   a browser origin (https://app.example) allowed to call the token endpoint (CORS).
-  --redirect-uri and --origin repeat, or take several values separated by spaces.`
+  --redirect-uri and --origin repeat, or take several values separated by spaces`
 
 // listFlag collects a repeated flag; each value may hold several space-separated items.
 type listFlag []string

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
 	"github.com/cofferhq/coffer/pkg/envconf"
+	"github.com/cofferhq/coffer/services/auth/internal/auth"
 )
 
 // config is every setting of the auth service, read from the environment.
@@ -44,25 +45,26 @@ type config struct {
 
 func loadConfig(getenv func(string) string, needKEK bool) (config, error) {
 	r := envconf.New(getenv)
+	def := auth.DefaultConfig()
 	c := config{
 		Addr:        r.String("COFFER_AUTH_ADDR", ":8081"),
 		DatabaseURL: r.String("COFFER_AUTH_DATABASE_URL", getenv("DATABASE_URL")),
 		Audience:    r.String("COFFER_AUTH_AUDIENCE", "coffer-files"),
 		AccessTTL:   r.Duration("COFFER_AUTH_ACCESS_TOKEN_TTL", 15*time.Minute),
-		RefreshTTL:  r.Duration("COFFER_AUTH_REFRESH_TOKEN_TTL", 30*24*time.Hour),
-		RefreshIdle: r.Duration("COFFER_AUTH_REFRESH_TOKEN_IDLE_TTL", 7*24*time.Hour),
-		ReuseWindow: r.Duration("COFFER_AUTH_REFRESH_REUSE_INTERVAL", 5*time.Second),
-		SessionTTL:  r.Duration("COFFER_AUTH_SESSION_TTL", time.Hour),
-		Signup:      r.Bool("COFFER_AUTH_SIGNUP", false),
+		RefreshTTL:  r.Duration("COFFER_AUTH_REFRESH_TOKEN_TTL", def.RefreshTTL),
+		RefreshIdle: r.Duration("COFFER_AUTH_REFRESH_TOKEN_IDLE_TTL", def.RefreshIdleTTL),
+		ReuseWindow: r.Duration("COFFER_AUTH_REFRESH_REUSE_INTERVAL", def.RefreshReuseInterval),
+		SessionTTL:  r.Duration("COFFER_AUTH_SESSION_TTL", def.SessionTTL),
+		Signup:      r.Bool("COFFER_AUTH_SIGNUP", def.SignupEnabled),
 		KeyBits:     r.Int("COFFER_AUTH_KEY_BITS", 2048),
 		KeyReload:   r.Duration("COFFER_AUTH_KEY_RELOAD", 30*time.Second),
 		JWKSMaxAge:  r.Duration("COFFER_AUTH_JWKS_MAX_AGE", 5*time.Minute),
 		KeyRotation: r.Duration("COFFER_AUTH_KEY_ROTATION", 30*24*time.Hour),
 		KeyLeeway:   r.Duration("COFFER_AUTH_KEY_LEEWAY", 5*time.Minute),
-		LoginWindow: r.Duration("COFFER_AUTH_LOGIN_WINDOW", 15*time.Minute),
-		PairMax:     r.Int("COFFER_AUTH_LOGIN_PAIR_ATTEMPTS", 10),
-		AccountMax:  r.Int("COFFER_AUTH_LOGIN_ACCOUNT_ATTEMPTS", 50),
-		AddressMax:  r.Int("COFFER_AUTH_LOGIN_ADDRESS_ATTEMPTS", 100),
+		LoginWindow: r.Duration("COFFER_AUTH_LOGIN_WINDOW", def.LoginWindow),
+		PairMax:     r.Int("COFFER_AUTH_LOGIN_PAIR_ATTEMPTS", def.PairAttempts),
+		AccountMax:  r.Int("COFFER_AUTH_LOGIN_ACCOUNT_ATTEMPTS", def.AccountAttempts),
+		AddressMax:  r.Int("COFFER_AUTH_LOGIN_ADDRESS_ATTEMPTS", def.AddressAttempts),
 		Proxies:     strings.FieldsFunc(r.String("COFFER_AUTH_TRUSTED_PROXIES", ""), func(r rune) bool { return r == ',' || r == ' ' }),
 		HashWorkers: r.Int("COFFER_AUTH_HASH_CONCURRENCY", runtime.GOMAXPROCS(0)),
 		Migrate:     r.Bool("COFFER_AUTH_MIGRATE", true),

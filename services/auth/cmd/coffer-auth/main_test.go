@@ -24,11 +24,15 @@ func TestRunRejectsBadConfigurationNamingEachSetting(t *testing.T) {
 		"COFFER_AUTH_ACCESS_TOKEN_TTL": "forever",
 		"COFFER_AUTH_KEK":              "too-short",
 		"COFFER_AUTH_SIGNUP":           "maybe",
+		// The reuse interval is a retry allowance, not a way to turn reuse detection off.
+		"COFFER_AUTH_REFRESH_REUSE_INTERVAL": "1h",
+		"COFFER_AUTH_SESSION_TTL":            "0s",
 	}), nil, &stderr, &stderr)
 	if err == nil {
 		t.Fatal("run accepted a bad configuration")
 	}
-	for _, name := range []string{"COFFER_AUTH_DATABASE_URL", "COFFER_AUTH_ACCESS_TOKEN_TTL", "COFFER_AUTH_KEK", "COFFER_AUTH_SIGNUP"} {
+	for _, name := range []string{"COFFER_AUTH_DATABASE_URL", "COFFER_AUTH_ACCESS_TOKEN_TTL", "COFFER_AUTH_KEK", "COFFER_AUTH_SIGNUP",
+		"COFFER_AUTH_REFRESH_REUSE_INTERVAL", "COFFER_AUTH_SESSION_TTL"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s:\n%v", name, err)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/cofferhq/coffer/pkg/accesstoken"
 	"github.com/cofferhq/coffer/pkg/serve"
 	"github.com/cofferhq/coffer/services/auth/internal/api"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
@@ -52,7 +53,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	var started atomic.Bool
 	var readiness serve.Readiness
 	ready := func() bool { return started.Load() && readiness.Ready() }
-	verifier := keys.NewVerifier(km, cfg.Issuer, cfg.Audience, 0, nil)
+	verifier := keys.NewVerifier(km, cfg.Issuer, cfg.Audience, accesstoken.DefaultLeeway, nil)
 	srv := api.NewServer(logger, api.Config{Issuer: cfg.Issuer, JWKSMaxAge: cfg.JWKSMaxAge, TrustedProxies: cfg.Proxies}, svc, km, verifier, db, ready)
 
 	go func() {

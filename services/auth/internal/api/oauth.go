@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -33,7 +32,7 @@ func (s *Server) handleToken() gin.HandlerFunc {
 		switch form.Get("grant_type") {
 		case "authorization_code":
 			if form.Get("code") == "" {
-				s.oauthError(c, fmt.Errorf("%w: code is required", auth.ErrInvalidInput))
+				s.oauthError(c, auth.Invalid("code is required"))
 				return
 			}
 			tok, err = s.accounts.ExchangeCode(c.Request.Context(), auth.CodeExchange{
@@ -45,7 +44,7 @@ func (s *Server) handleToken() gin.HandlerFunc {
 			// client_id) for /v1/login, or the named client (a public one sends no secret).
 			rt := form.Get("refresh_token")
 			if rt == "" {
-				s.oauthError(c, fmt.Errorf("%w: refresh_token is required", auth.ErrInvalidInput))
+				s.oauthError(c, auth.Invalid("refresh_token is required"))
 				return
 			}
 			tok, err = s.accounts.RefreshAs(c.Request.Context(), auth.ClientAuth{ID: id, Secret: secret}, rt, scopes)
@@ -56,7 +55,7 @@ func (s *Server) handleToken() gin.HandlerFunc {
 			}
 			tok, err = s.accounts.ClientCredentials(c.Request.Context(), id, secret, scopes)
 		case "":
-			err = fmt.Errorf("%w: grant_type is required", auth.ErrInvalidInput)
+			err = auth.Invalid("grant_type is required")
 		default:
 			err = auth.ErrUnsupportedGrantType
 		}
@@ -81,7 +80,7 @@ func (s *Server) handleRevoke() gin.HandlerFunc {
 		}
 		tok := form.Get("token")
 		if tok == "" {
-			s.oauthError(c, fmt.Errorf("%w: token is required", auth.ErrInvalidInput))
+			s.oauthError(c, auth.Invalid("token is required"))
 			return
 		}
 		if err := s.accounts.Revoke(c.Request.Context(), tok); err != nil {
@@ -98,7 +97,7 @@ func (s *Server) handleRevoke() gin.HandlerFunc {
 func (s *Server) decodeForm(c *gin.Context) (url.Values, error) {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, fmt.Errorf("%w: send application/x-www-form-urlencoded", auth.ErrInvalidInput)
+		return nil, auth.Invalid("send application/x-www-form-urlencoded")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
@@ -106,15 +105,15 @@ func (s *Server) decodeForm(c *gin.Context) (url.Values, error) {
 		if errors.As(err, &maxBytes) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: cannot read the request body", auth.ErrInvalidInput)
+		return nil, auth.Invalid("cannot read the request body")
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		return nil, fmt.Errorf("%w: malformed form body", auth.ErrInvalidInput)
+		return nil, auth.Invalid("malformed form body")
 	}
 	for k, vs := range form {
 		if len(vs) > 1 {
-			return nil, fmt.Errorf("%w: parameter %q repeated", auth.ErrInvalidInput, k)
+			return nil, auth.Invalid("parameter %q repeated", k)
 		}
 	}
 	return form, nil
@@ -132,7 +131,7 @@ func clientAuth(r *http.Request, form url.Values) (id, secret string, ok bool, e
 	_, postSecret := form["client_secret"]
 	if basic {
 		if postSecret || (postID && form.Get("client_id") != "") {
-			return "", "", false, fmt.Errorf("%w: use one client authentication method", auth.ErrInvalidInput)
+			return "", "", false, auth.Invalid("use one client authentication method")
 		}
 		if id, err = url.QueryUnescape(bid); err != nil {
 			return "", "", false, auth.ErrInvalidClient

@@ -1,5 +1,7 @@
-// Package api is the auth service's HTTP interface: sign-up, login, the OAuth 2.0 token
-// endpoint, the JWK Set and discovery documents. routes.go lists every route.
+// Package api is the auth service's HTTP interface: sign-up, login, the OAuth 2.0
+// authorization endpoint (an HTML sign-in page), token and revocation endpoints, the JWK Set
+// and discovery documents, and CORS for registered browser origins. routes.go lists every
+// route.
 package api
 
 import (
@@ -96,6 +98,9 @@ type Server struct {
 	// issuer is cfg.Issuer normalised; secureCookies is false only for a loopback http issuer.
 	issuer        string
 	secureCookies bool
+	// basePath is the issuer's path ("" at the root): the sign-in form posts to the page's
+	// own origin, where its CSRF cookie was set, whatever host name the browser used.
+	basePath string
 }
 
 // NewServer builds the handler. ready reports whether the process should take traffic (it
@@ -107,9 +112,11 @@ func NewServer(logger *slog.Logger, cfg Config, accounts Accounts, keys KeySet, 
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 64 << 10
 	}
-	gin.SetMode(gin.ReleaseMode)
 	s := &Server{accounts: accounts, keys: keys, tokens: tokens, db: db, cfg: cfg, logger: logger, ready: ready, engine: gin.New(),
 		pages: newPages(), issuer: accesstoken.NormalizeIssuer(cfg.Issuer), secureCookies: !loopbackHTTP(cfg.Issuer)}
+	if u, err := url.Parse(s.issuer); err == nil {
+		s.basePath = u.Path
+	}
 	if err := s.engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		// Validated by the caller's configuration; a bad list trusts no one.
 		_ = s.engine.SetTrustedProxies(nil)
@@ -169,18 +176,25 @@ func (s *Server) oauthError(c *gin.Context, err error) {
 }
 
 // toProblem maps any error to its problem: the one place errors become HTTP. Codes on the
-// OAuth endpoints are RFC 6749 error codes.
+// OAuth endpoints are RFC 6749 error codes. What the client reads comes from fields of typed
+// errors (InputError, InvalidScopeError, ThrottledError), never from err.Error().
 func (s *Server) toProblem(c *gin.Context, err error) *problem.Details {
 	var p *problem.Details
 	var maxBytes *http.MaxBytesError
 	var throttled *auth.ThrottledError
 	var scope *auth.ScopeError
+	var input *auth.InputError
+	var badScope *auth.InvalidScopeError
 	switch {
 	case errors.As(err, &p):
+	case errors.As(err, &input):
+		p = problem.New(http.StatusBadRequest, "invalid_request", "invalid input: "+input.Reason)
 	case errors.Is(err, auth.ErrInvalidInput):
-		p = problem.New(http.StatusBadRequest, "invalid_request", err.Error())
+		p = problem.New(http.StatusBadRequest, "invalid_request", "invalid input")
+	case errors.As(err, &badScope):
+		p = problem.New(http.StatusBadRequest, "invalid_scope", "invalid scope: "+strconv.Quote(badScope.Scope)+" is not allowed")
 	case errors.Is(err, auth.ErrInvalidScope):
-		p = problem.New(http.StatusBadRequest, "invalid_scope", err.Error())
+		p = problem.New(http.StatusBadRequest, "invalid_scope", "a requested scope is not allowed")
 	case errors.Is(err, auth.ErrInvalidGrant):
 		// One answer for unknown, expired, revoked and reused tokens and codes.
 		p = problem.New(http.StatusBadRequest, "invalid_grant", "the refresh token or authorization code is invalid, expired, revoked or not yours")

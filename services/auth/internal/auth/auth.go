@@ -1,5 +1,6 @@
-// Package auth is the auth service's domain: users, service clients, refresh tokens, the errors
-// its operations return, and the Service that signs users in and issues tokens. Storage and
+// Package auth is the auth service's domain: users, OAuth clients, refresh tokens,
+// authorization codes and sign-in sessions, the errors its operations return, and the Service
+// that signs users in and issues tokens. Storage and
 // HTTP live in their own packages and depend on this one, never the reverse.
 package auth
 
@@ -24,11 +25,12 @@ var (
 	ErrInvalidCredentials = errors.New("invalid credentials")
 	// ErrSignupDisabled means self-service sign-up is off.
 	ErrSignupDisabled = errors.New("sign-up disabled")
-	// ErrInvalidInput means a request field failed validation; wrap it with the reason.
+	// ErrInvalidInput means a request field failed validation; an *InputError says which.
 	ErrInvalidInput = errors.New("invalid input")
 	// ErrBusy means the service is at capacity (for example, password hashing); retry later.
 	ErrBusy = errors.New("busy")
-	// ErrInvalidScope means a requested scope is unknown or not allowed.
+	// ErrInvalidScope means a requested scope is unknown or not allowed; errors.As an
+	// *InvalidScopeError for which.
 	ErrInvalidScope = errors.New("invalid scope")
 	// ErrInvalidGrant means a refresh token is unknown, expired, revoked, already used, or
 	// belongs to a disabled user (RFC 6749 section 5.2 invalid_grant).
@@ -79,6 +81,31 @@ type AuthorizeError struct {
 }
 
 func (e *AuthorizeError) Error() string { return e.Code + ": " + e.Description }
+
+// InputError is a request field that failed validation. Reason is written for the client and
+// is all of the error the client sees. It matches ErrInvalidInput.
+type InputError struct{ Reason string }
+
+// Invalid returns an *InputError whose Reason is format filled in with args.
+func Invalid(format string, args ...any) error {
+	return &InputError{Reason: fmt.Sprintf(format, args...)}
+}
+
+func (e *InputError) Error() string { return "invalid input: " + e.Reason }
+
+// Is makes errors.Is(err, ErrInvalidInput) true.
+func (e *InputError) Is(target error) bool { return target == ErrInvalidInput }
+
+// InvalidScopeError names a requested scope the caller may not have. It matches
+// ErrInvalidScope.
+type InvalidScopeError struct{ Scope string }
+
+func (e *InvalidScopeError) Error() string {
+	return fmt.Sprintf("invalid scope: %q is not allowed", e.Scope)
+}
+
+// Is makes errors.Is(err, ErrInvalidScope) true.
+func (e *InvalidScopeError) Is(target error) bool { return target == ErrInvalidScope }
 
 // ScopeError names the scope an access token lacks. It matches ErrInsufficientScope.
 type ScopeError struct{ Scope string }
@@ -173,7 +200,7 @@ type RefreshStore interface {
 	// next(used, false) returns, in one transaction (an error from next rolls everything
 	// back). Of several concurrent calls with one hash at most one rotates.
 	//
-	// A token used at or after reuseSince whose successor (the token with hash successor, in
+	// A token used after reuseSince whose successor (the token with hash successor, in
 	// the same family) is still unused, unrevoked and unexpired is a retry within the reuse
 	// interval: next(used, true) is called and nothing is stored or revoked. Otherwise a
 	// used token returns ErrRefreshReused after revoking the family; anything else returns

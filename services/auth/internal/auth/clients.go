@@ -40,16 +40,16 @@ type ClientSpec struct {
 // "" for a public one.
 func (s *Service) RegisterClient(ctx context.Context, spec ClientSpec) (Client, string, error) {
 	if !clientIDPattern.MatchString(spec.ID) {
-		return Client{}, "", fmt.Errorf("%w: client id must be 3-64 characters of a-z, 0-9, '.', '_' or '-'", ErrInvalidInput)
+		return Client{}, "", Invalid("client id must be 3-64 characters of a-z, 0-9, '.', '_' or '-'")
 	}
 	if spec.ID == FirstPartyClientID {
-		return Client{}, "", fmt.Errorf("%w: client id %q is reserved", ErrInvalidInput, spec.ID)
+		return Client{}, "", Invalid("client id %q is reserved", spec.ID)
 	}
 	if len(spec.Scopes) == 0 {
-		return Client{}, "", fmt.Errorf("%w: a client needs at least one scope", ErrInvalidInput)
+		return Client{}, "", Invalid("a client needs at least one scope")
 	}
 	if spec.Public && len(spec.RedirectURIs) == 0 {
-		return Client{}, "", fmt.Errorf("%w: a public client needs at least one redirect URI", ErrInvalidInput)
+		return Client{}, "", Invalid("a public client needs at least one redirect URI")
 	}
 	for _, u := range spec.RedirectURIs {
 		if err := checkRedirectURI(u); err != nil {
@@ -81,7 +81,7 @@ func (s *Service) RegisterClient(ctx context.Context, spec ClientSpec) (Client, 
 // (RFC 8252 section 7.3), or a private-use scheme containing a dot (section 7.1).
 func checkRedirectURI(raw string) error {
 	bad := func(why string) error {
-		return fmt.Errorf("%w: redirect URI %q %s", ErrInvalidInput, raw, why)
+		return Invalid("redirect URI %q %s", raw, why)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || len(raw) > 2000 {
@@ -106,7 +106,7 @@ func checkOrigin(raw string) error {
 	if err != nil || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil ||
 		strings.HasSuffix(raw, "/") || raw != strings.ToLower(u.Scheme)+"://"+u.Host ||
 		!(u.Scheme == "https" || (u.Scheme == "http" && isLoopback(u.Hostname()))) {
-		return fmt.Errorf("%w: origin %q must be scheme://host[:port] (https, or http on a loopback host)", ErrInvalidInput, raw)
+		return Invalid("origin %q must be scheme://host[:port] (https, or http on a loopback host)", raw)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"time"
@@ -25,41 +26,59 @@ type AccessTokenIssuer interface {
 // serves Coffer's own clients (CLI, web).
 const FirstPartyClientID = "coffer"
 
-// Config holds the Service's policy settings. Zero values take the defaults named here.
+// Config holds the Service's policy settings. DefaultConfig holds their defaults.
 type Config struct {
-	// SignupEnabled allows self-service sign-up. Default off.
+	// SignupEnabled allows self-service sign-up.
 	SignupEnabled bool
-	// RefreshTTL is a refresh token family's absolute lifetime. Default 30 days.
+	// RefreshTTL is a refresh token family's absolute lifetime.
 	RefreshTTL time.Duration
-	// RefreshIdleTTL is how long an unused refresh token stays valid. Default 7 days.
+	// RefreshIdleTTL is how long an unused refresh token stays valid.
 	RefreshIdleTTL time.Duration
-	// DefaultScopes are granted to users when a request names none. Default files:read files:write.
+	// DefaultScopes are granted to users when a request names none.
 	DefaultScopes []string
 	// HashWait bounds how long a login waits for a password-hashing slot before ErrBusy.
-	// Default 2s.
 	HashWait time.Duration
-	// LoginWindow is the throttling window. Default 15 minutes.
+	// LoginWindow is the throttling window.
 	LoginWindow time.Duration
 	// PairAttempts is how many failed logins one username may take per window from one
-	// client address. Default 10. This is the limit a single guesser meets; it does not lock
-	// the real user, who comes from another address, out.
+	// client address. This is the limit a single guesser meets; it does not lock the real
+	// user, who comes from another address, out.
 	PairAttempts int
 	// AccountAttempts is how many failed logins one username may take per window, from all
-	// addresses together: the limit for a guesser spread over many addresses. Default 50.
+	// addresses together: the limit for a guesser spread over many addresses.
 	AccountAttempts int
 	// AddressAttempts is how many failed logins one client address may make per window,
-	// for any usernames. Default 100.
+	// for any usernames.
 	AddressAttempts int
 	// RefreshReuseInterval is how long after a refresh token's rotation presenting it again
 	// returns the same successor instead of revoking the family (a client retrying after a
-	// timeout). Zero turns it off; the service's configuration sets the default.
+	// timeout). Zero turns it off.
 	RefreshReuseInterval time.Duration
 	// RefreshKey derives a refresh token's successor from the token (HMAC-SHA256), so a
 	// retry within RefreshReuseInterval gets the same successor without the service storing
-	// it. Every replica needs the same key. Default: random (right for one process only).
+	// it. Every replica needs the same key. Unset: random (right for one process only).
 	RefreshKey []byte
-	// SessionTTL is how long the authorization endpoint's sign-in session lasts. Default 1h.
+	// SessionTTL is how long the authorization endpoint's sign-in session lasts.
 	SessionTTL time.Duration
+}
+
+// DefaultConfig is the policy the service runs with unless configured otherwise, and the one
+// place its defaults are written: cmd/coffer-auth reads its environment over it.
+func DefaultConfig() Config {
+	return Config{
+		SignupEnabled:   false,
+		RefreshTTL:      30 * 24 * time.Hour,
+		RefreshIdleTTL:  7 * 24 * time.Hour,
+		DefaultScopes:   []string{accesstoken.ScopeFilesRead, accesstoken.ScopeFilesWrite},
+		HashWait:        2 * time.Second,
+		LoginWindow:     15 * time.Minute,
+		PairAttempts:    10,
+		AccountAttempts: 50,
+		AddressAttempts: 100,
+		// A retry within a few seconds of a rotation is a client that lost the answer.
+		RefreshReuseInterval: 5 * time.Second,
+		SessionTTL:           time.Hour,
+	}
 }
 
 // Service implements sign-up, login and the OAuth 2.0 token and revocation endpoints.
@@ -76,33 +95,20 @@ type Service struct {
 
 // NewService wires a Service. now is the clock (nil: time.Now).
 func NewService(st Stores, hasher PasswordHasher, issuer AccessTokenIssuer, cfg Config, now func() time.Time) *Service {
-	if cfg.RefreshTTL == 0 {
-		cfg.RefreshTTL = 30 * 24 * time.Hour
-	}
-	if cfg.RefreshIdleTTL == 0 {
-		cfg.RefreshIdleTTL = 7 * 24 * time.Hour
-	}
+	// A zero setting means nothing (the configuration refuses it), so it takes the default.
+	def := DefaultConfig()
+	cfg.RefreshTTL = cmp.Or(cfg.RefreshTTL, def.RefreshTTL)
+	cfg.RefreshIdleTTL = cmp.Or(cfg.RefreshIdleTTL, def.RefreshIdleTTL)
 	if cfg.DefaultScopes == nil {
-		cfg.DefaultScopes = []string{accesstoken.ScopeFilesRead, accesstoken.ScopeFilesWrite}
+		cfg.DefaultScopes = def.DefaultScopes
 	}
-	if cfg.HashWait == 0 {
-		cfg.HashWait = 2 * time.Second
-	}
-	if cfg.LoginWindow == 0 {
-		cfg.LoginWindow = 15 * time.Minute
-	}
-	if cfg.PairAttempts == 0 {
-		cfg.PairAttempts = 10
-	}
-	if cfg.AccountAttempts == 0 {
-		cfg.AccountAttempts = 50
-	}
-	if cfg.AddressAttempts == 0 {
-		cfg.AddressAttempts = 100
-	}
-	if cfg.SessionTTL == 0 {
-		cfg.SessionTTL = time.Hour
-	}
+	cfg.HashWait = cmp.Or(cfg.HashWait, def.HashWait)
+	cfg.LoginWindow = cmp.Or(cfg.LoginWindow, def.LoginWindow)
+	cfg.PairAttempts = cmp.Or(cfg.PairAttempts, def.PairAttempts)
+	cfg.AccountAttempts = cmp.Or(cfg.AccountAttempts, def.AccountAttempts)
+	cfg.AddressAttempts = cmp.Or(cfg.AddressAttempts, def.AddressAttempts)
+	cfg.SessionTTL = cmp.Or(cfg.SessionTTL, def.SessionTTL)
+	// RefreshReuseInterval stays as given: zero is a setting (off).
 	if cfg.RefreshKey == nil {
 		cfg.RefreshKey = make([]byte, 32)
 		_, _ = rand.Read(cfg.RefreshKey) // crypto/rand.Read never fails

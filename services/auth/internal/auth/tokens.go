@@ -40,7 +40,7 @@ func narrowScopes(requested, allowed, def []string) ([]string, error) {
 	out := make([]string, 0, len(requested))
 	for _, r := range requested {
 		if !slices.Contains(allowed, r) {
-			return nil, fmt.Errorf("%w: %q is not allowed", ErrInvalidScope, r)
+			return nil, &InvalidScopeError{Scope: r}
 		}
 		if !slices.Contains(out, r) {
 			out = append(out, r)

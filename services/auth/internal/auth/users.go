@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"errors"
-	"fmt"
 	"regexp"
 	"strings"
 
@@ -22,7 +21,7 @@ const maxUsernameLen = 64
 func ValidateUsername(u string) (string, error) {
 	u = strings.ToLower(u)
 	if !usernamePattern.MatchString(u) {
-		return "", fmt.Errorf("%w: username must be 3-64 characters of a-z, 0-9, '.', '_' or '-'", ErrInvalidInput)
+		return "", Invalid("username must be 3-64 characters of a-z, 0-9, '.', '_' or '-'")
 	}
 	return u, nil
 }
@@ -70,9 +69,9 @@ func (s *Service) SetPassword(ctx context.Context, username, pw string) error {
 func mapPasswordErr(err error) error {
 	switch {
 	case errors.Is(err, password.ErrTooLong):
-		return fmt.Errorf("%w: password longer than %d bytes", ErrInvalidInput, password.MaxLength)
+		return Invalid("password longer than %d bytes", password.MaxLength)
 	case errors.Is(err, password.ErrTooShort):
-		return fmt.Errorf("%w: password shorter than %d bytes", ErrInvalidInput, password.MinLength)
+		return Invalid("password shorter than %d bytes", password.MinLength)
 	case errors.Is(err, password.ErrBusy):
 		return ErrBusy
 	}

@@ -77,14 +77,24 @@ func TestJWKSHoldsOnlyPublicMembers(t *testing.T) {
 	if err := json.Unmarshal(body, &set); err != nil {
 		t.Fatal(err)
 	}
+	if len(set.Keys) == 0 {
+		t.Fatal("JWKS holds no keys")
+	}
+	// An allow-list, not a list of private members: whatever else a key may carry (d, p, q,
+	// oth, a symmetric k, an x5c chain) is refused.
+	public := map[string]bool{"kty": true, "use": true, "alg": true, "kid": true, "n": true, "e": true}
 	for _, k := range set.Keys {
-		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi"} {
-			if _, ok := k[private]; ok {
-				t.Fatalf("JWKS key has private member %q", private)
+		for member := range k {
+			if !public[member] {
+				t.Errorf("JWKS key %v has member %q, not in the public allow-list", k["kid"], member)
 			}
 		}
-		if k["kty"] != "RSA" || k["alg"] != "RS256" || k["use"] != "sig" || k["kid"] == "" {
-			t.Fatalf("JWKS key = %v, want kty RSA, alg RS256, use sig, a kid", k)
+		kid, _ := k["kid"].(string)
+		if k["kty"] != "RSA" || k["alg"] != "RS256" || k["use"] != "sig" || kid == "" {
+			t.Fatalf("JWKS key = %v, want kty RSA, alg RS256, use sig, a string kid", k)
+		}
+		if _, ok := k["e"].(string); !ok {
+			t.Fatalf("JWKS key %s has no exponent", kid)
 		}
 		n, _ := base64.RawURLEncoding.DecodeString(k["n"].(string))
 		if len(n)*8 < 2048 {

@@ -1,5 +1,6 @@
-// Package postgres stores the auth service's users, signing keys and refresh tokens in
-// PostgreSQL with pgx, and carries the service's schema migrations.
+// Package postgres stores the auth service's users, clients, signing keys, refresh tokens,
+// authorization codes and sign-in sessions in PostgreSQL with pgx, and carries the service's
+// schema migrations.
 package postgres
 
 import (

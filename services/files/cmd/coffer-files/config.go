@@ -9,6 +9,7 @@ import (
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
 	"github.com/cofferhq/coffer/pkg/envconf"
+	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/linktoken"
 )
 
@@ -64,10 +65,10 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		AuthURL:         strings.TrimSuffix(r.String("COFFER_FILES_AUTH_URL", "http://localhost:8081"), "/"),
 		Audience:        r.String("COFFER_FILES_AUDIENCE", "coffer-files"),
 		JWKSRefresh:     r.Duration("COFFER_FILES_JWKS_REFRESH", 5*time.Minute),
-		Leeway:          r.Duration("COFFER_FILES_CLOCK_LEEWAY", 30*time.Second),
+		Leeway:          r.Duration("COFFER_FILES_CLOCK_LEEWAY", accesstoken.DefaultLeeway),
 		AuthTimeout:     r.Duration("COFFER_FILES_AUTH_TIMEOUT", 5*time.Second),
 		DataDir:         r.String("COFFER_FILES_DATA_DIR", "./data"),
-		MaxFileSize:     r.Int64("COFFER_FILES_MAX_FILE_SIZE", 5<<30),
+		MaxFileSize:     r.Int64("COFFER_FILES_MAX_FILE_SIZE", files.DefaultConfig().MaxFileSize),
 		UserQuota:       r.Int64("COFFER_FILES_USER_QUOTA", 0),
 		LinkMaxTTL:      r.Duration("COFFER_FILES_LINK_MAX_TTL", 7*24*time.Hour),
 		UploadIdle:      r.Duration("COFFER_FILES_UPLOAD_IDLE_TIMEOUT", time.Minute),

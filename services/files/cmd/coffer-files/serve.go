@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -121,14 +120,14 @@ type readiness struct {
 func (r *readiness) Ready(ctx context.Context) error {
 	switch {
 	case !r.serving.Ready():
-		return errors.New("shutting down")
+		return &api.NotReadyError{Reason: "shutting down"}
 	case !r.migrated.Load():
-		return errors.New("database not migrated yet")
+		return &api.NotReadyError{Reason: "database not migrated yet"}
 	case !r.verifier.Ready(ctx):
-		return errors.New("no token verification key loaded")
+		return &api.NotReadyError{Reason: "no token verification key loaded"}
 	}
 	if err := r.db.Ping(ctx); err != nil {
-		return errors.New("database unavailable")
+		return &api.NotReadyError{Reason: "database unavailable"}
 	}
 	return nil
 }

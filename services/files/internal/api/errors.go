@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -33,11 +32,12 @@ const (
 )
 
 // error maps any error to its problem response: the one place errors become HTTP. Only
-// unexpected errors are logged, and no error's text reaches the client unless it is a
-// validation message written for the client.
+// unexpected errors are logged, and no error's text reaches the client: what the client reads
+// comes from a field of a typed error (files.InputError's Reason), never from err.Error().
 func (s *Server) error(c *gin.Context, err error) {
 	var p *problem.Details
 	var maxBytes *http.MaxBytesError
+	var input *files.InputError
 	switch {
 	case errors.As(err, &p):
 	case errors.Is(err, files.ErrUserNotFound):
@@ -54,14 +54,10 @@ func (s *Server) error(c *gin.Context, err error) {
 		p = problem.New(http.StatusBadRequest, codeDigestMismatch, "the body does not match the digest sent with it")
 	case errors.Is(err, files.ErrLinksDisabled):
 		p = problem.New(http.StatusNotImplemented, codeLinksDisabled, "signed links are not configured on this service")
+	case errors.As(err, &input):
+		p = problem.New(http.StatusBadRequest, codeInvalidRequest, "invalid input: "+input.Reason)
 	case errors.Is(err, files.ErrInvalidInput):
-		// The message from "invalid input" on is written for the client; what a lower layer
-		// wrapped around it (a package prefix) is not.
-		detail := err.Error()
-		if i := strings.Index(detail, files.ErrInvalidInput.Error()); i > 0 {
-			detail = detail[i:]
-		}
-		p = problem.New(http.StatusBadRequest, codeInvalidRequest, detail)
+		p = problem.New(http.StatusBadRequest, codeInvalidRequest, files.ErrInvalidInput.Error())
 	case errors.Is(err, files.ErrStorageFull):
 		s.logger.ErrorContext(c.Request.Context(), "storage full", "err", err)
 		p = problem.New(http.StatusInsufficientStorage, codeStorageFull, "the file store is out of space")

@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/hex"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -36,7 +35,7 @@ func (s *Server) handleList() gin.HandlerFunc {
 		if l := c.Query("limit"); l != "" {
 			n, err := strconv.Atoi(l)
 			if err != nil {
-				s.error(c, fmt.Errorf("%w: limit must be a number", files.ErrInvalidInput))
+				s.error(c, files.Invalid("limit must be a number"))
 				return
 			}
 			opts.Limit = n
@@ -53,7 +52,7 @@ func (s *Server) handleList() gin.HandlerFunc {
 			}
 			page, err = s.opts.Shares.ListShared(c.Request.Context(), owner(c), opts)
 		default:
-			err = fmt.Errorf("%w: shared must be true or false", files.ErrInvalidInput)
+			err = files.Invalid("shared must be true or false")
 		}
 		if err != nil {
 			s.error(c, err)

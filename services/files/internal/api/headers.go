@@ -20,33 +20,33 @@ func parseDigest(field string) ([]byte, error) {
 		return nil, nil
 	}
 	if len(field) > 4096 {
-		return nil, fmt.Errorf("%w: digest field too long", files.ErrInvalidInput)
+		return nil, files.Invalid("digest field too long")
 	}
 	var found []byte
 	for _, member := range strings.Split(field, ",") {
 		key, val, ok := strings.Cut(strings.TrimSpace(member), "=")
 		if !ok || key == "" {
-			return nil, fmt.Errorf("%w: malformed digest field", files.ErrInvalidInput)
+			return nil, files.Invalid("malformed digest field")
 		}
 		if key != strings.ToLower(key) {
-			return nil, fmt.Errorf("%w: malformed digest field", files.ErrInvalidInput)
+			return nil, files.Invalid("malformed digest field")
 		}
 		if i := strings.IndexByte(val, ';'); i >= 0 { // parameters are allowed and ignored
 			val = val[:i]
 		}
 		if len(val) < 2 || val[0] != ':' || val[len(val)-1] != ':' {
-			return nil, fmt.Errorf("%w: digest values must be byte sequences (:base64:)", files.ErrInvalidInput)
+			return nil, files.Invalid("digest values must be byte sequences (:base64:)")
 		}
 		b, err := base64.StdEncoding.DecodeString(val[1 : len(val)-1])
 		if err != nil {
-			return nil, fmt.Errorf("%w: digest is not valid base64", files.ErrInvalidInput)
+			return nil, files.Invalid("digest is not valid base64")
 		}
 		if key == "sha-256" {
 			if len(b) != 32 {
-				return nil, fmt.Errorf("%w: sha-256 digest must be 32 bytes", files.ErrInvalidInput)
+				return nil, files.Invalid("sha-256 digest must be 32 bytes")
 			}
 			if found != nil {
-				return nil, fmt.Errorf("%w: sha-256 given twice", files.ErrInvalidInput)
+				return nil, files.Invalid("sha-256 given twice")
 			}
 			found = b
 		}

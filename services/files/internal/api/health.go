@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -19,7 +20,14 @@ func (s *Server) handleReadyz() gin.HandlerFunc {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.ready.Ready(ctx); err != nil {
-			s.problem(c, problem.New(http.StatusServiceUnavailable, "not_ready", err.Error()))
+			detail := "not ready"
+			var nr *NotReadyError
+			if errors.As(err, &nr) {
+				detail = nr.Reason
+			} else {
+				s.logger.WarnContext(ctx, "not ready", "err", err)
+			}
+			s.problem(c, problem.New(http.StatusServiceUnavailable, "not_ready", detail))
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"status": "ready"})

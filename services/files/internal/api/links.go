@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -63,7 +65,8 @@ func (s *Server) handleRevokeLink() gin.HandlerFunc {
 
 // handleLinkDownload serves a file to whoever holds a valid link, without an Authorization
 // header, with the same Range, ETag and conditional behaviour as the authenticated download.
-// Each GET takes one download from a limited link; HEAD takes none.
+// A limited link loses one download per response that carries the file's first byte (see
+// takesDownload), so resuming a download or a link preview's HEAD does not use it up.
 func (s *Server) handleLinkDownload() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		// The token is the credential: keep it out of the logs and of Referer headers.
@@ -73,7 +76,9 @@ func (s *Server) handleLinkDownload() gin.HandlerFunc {
 			s.error(c, files.ErrNotFound)
 			return
 		}
-		f, blob, err := s.opts.Links.Open(c.Request.Context(), c.Param("token"), c.Request.Method == http.MethodGet)
+		f, blob, err := s.opts.Links.Open(c.Request.Context(), c.Param("token"), func(f files.File) bool {
+			return takesDownload(c.Request, f)
+		})
 		if err != nil {
 			s.error(c, err)
 			return
@@ -81,4 +86,41 @@ func (s *Server) handleLinkDownload() gin.HandlerFunc {
 		defer blob.Close()
 		serveBlob(c, f, blob, "private, no-store")
 	}
+}
+
+// takesDownload reports whether a link request for f counts as a download: a GET whose
+// response will carry the file from byte 0, that is a full 200 or a range that starts there.
+// A HEAD, a 304 revalidation, or a Range from a later byte with no (or a current) If-Range
+// (a resumed download) does not. When in doubt (a Range net/http would ignore, an If-Range
+// date) it counts: a limit must never be exceeded, only occasionally reached early.
+func takesDownload(r *http.Request, f files.File) bool {
+	if r.Method != http.MethodGet {
+		return false
+	}
+	tag := etag(f.SHA256)
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		for _, t := range strings.Split(inm, ",") {
+			if t = strings.TrimPrefix(strings.TrimSpace(t), "W/"); t == tag || t == "*" {
+				return false // 304 Not Modified: no body
+			}
+		}
+	}
+	rg := r.Header.Get("Range")
+	if rg == "" || len(rg) > maxRangeHeader || strings.Count(rg, ",") >= maxRanges {
+		return true // the whole file (serveBlob drops an abusive Range)
+	}
+	if ir := r.Header.Get("If-Range"); ir != "" && ir != tag {
+		return true // stale or a date: possibly the whole file
+	}
+	specs, ok := strings.CutPrefix(rg, "bytes=")
+	if !ok {
+		return true
+	}
+	for _, spec := range strings.Split(specs, ",") {
+		start, _, _ := strings.Cut(strings.TrimSpace(spec), "-")
+		if n, err := strconv.ParseInt(strings.TrimSpace(start), 10, 64); err != nil || n <= 0 {
+			return true // from byte 0, or a suffix range that may cover it
+		}
+	}
+	return false
 }

@@ -36,8 +36,15 @@ type TokenVerifier interface {
 
 // Readiness reports whether the node should take traffic.
 type Readiness interface {
+	// Ready returns nil when the node should take traffic. The Reason of a *NotReadyError
+	// is shown to the caller of /readyz; any other error is logged, not shown.
 	Ready(ctx context.Context) error
 }
+
+// NotReadyError says why a node is not ready, in words written for the caller of /readyz.
+type NotReadyError struct{ Reason string }
+
+func (e *NotReadyError) Error() string { return "not ready: " + e.Reason }
 
 // Uploader stores uploads; files.Quota wraps the domain service to enforce quotas.
 type Uploader interface {
@@ -64,7 +71,7 @@ type Users interface {
 type Links interface {
 	Create(ctx context.Context, ownerID string, fileID uuid.UUID, ttl time.Duration, maxDownloads *int) (files.Link, string, error)
 	Revoke(ctx context.Context, ownerID string, fileID, linkID uuid.UUID) error
-	Open(ctx context.Context, token string, count bool) (files.File, files.Blob, error)
+	Open(ctx context.Context, token string, counts func(files.File) bool) (files.File, files.Blob, error)
 }
 
 // Options holds the optional parts of the Server.
@@ -112,7 +119,6 @@ func NewServer(logger *slog.Logger, f Files, v TokenVerifier, ready Readiness, o
 		opts.MaxJSONBytes = 64 << 10
 	}
 	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
-	gin.SetMode(gin.ReleaseMode)
 	s := &Server{files: f, verifier: v, ready: ready, opts: opts, logger: logger, engine: gin.New()}
 	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger), s.cors(opts.CORS), s.canonicalPath)
 	s.engine.HandleMethodNotAllowed = true
@@ -136,8 +142,12 @@ func NewServer(logger *slog.Logger, f Files, v TokenVerifier, ready Readiness, o
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
 
 // canonicalPath answers 404 to a path sent with non-canonical escapes: net/url records
-// those in RawPath, which is empty for every path our routes produce.
+// those in RawPath, which is empty for every path our routes produce. It also hides a link
+// token in the path from the logs and problem bodies of every route, matched or not.
 func (s *Server) canonicalPath(c *gin.Context) {
+	if strings.HasPrefix(c.Request.URL.Path, linksPrefix) || strings.HasPrefix(c.Request.URL.RawPath, linksPrefix) {
+		c.Set(httplog.PathKey, linksPrefix+"{token}")
+	}
 	if c.Request.URL.RawPath != "" {
 		s.problem(c, problem.New(http.StatusNotFound, "not_found", "no such route"))
 		return
@@ -145,8 +155,17 @@ func (s *Server) canonicalPath(c *gin.Context) {
 	c.Next()
 }
 
-// problem writes p and stops the handler chain.
+// linksPrefix starts the path of a signed link, whose last segment is its token.
+const linksPrefix = "/v1/links/"
+
+// problem writes p and stops the handler chain. Its instance is the path as logs show it,
+// never a link's token: a response body may be stored or shown by whoever receives it.
 func (s *Server) problem(c *gin.Context, p *problem.Details) {
+	if p.Instance == "" {
+		q := *p
+		q.Instance = logPath(c)
+		p = &q
+	}
 	problem.Write(c.Writer, c.Request, p)
 	c.Abort()
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -40,7 +39,7 @@ func (s *Server) handleShare() gin.HandlerFunc {
 		var userID string
 		switch {
 		case (req.UserID == nil) == (req.Username == nil):
-			s.error(c, fmt.Errorf("%w: name the recipient by exactly one of username or user_id", files.ErrInvalidInput))
+			s.error(c, files.Invalid("name the recipient by exactly one of username or user_id"))
 			return
 		case req.UserID != nil:
 			userID = *req.UserID
@@ -67,10 +66,10 @@ const maxUsernameBytes = 64
 // authenticate).
 func (s *Server) lookupUser(c *gin.Context, username string) (string, error) {
 	if username == "" || len(username) > maxUsernameBytes {
-		return "", fmt.Errorf("%w: username must be 1 to %d bytes", files.ErrInvalidInput, maxUsernameBytes)
+		return "", files.Invalid("username must be 1 to %d bytes", maxUsernameBytes)
 	}
 	if s.opts.Users == nil {
-		return "", fmt.Errorf("%w: sharing by username is not configured; send user_id", files.ErrInvalidInput)
+		return "", files.Invalid("sharing by username is not configured; send user_id")
 	}
 	_, raw, _ := strings.Cut(c.GetHeader("Authorization"), " ")
 	return s.opts.Users.LookupUser(c.Request.Context(), strings.TrimSpace(raw), username)

@@ -100,7 +100,8 @@ func (b bodyReader) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	var maxBytes *http.MaxBytesError
 	if err != nil && err != io.EOF && !errors.As(err, &maxBytes) {
-		err = fmt.Errorf("%w: the request body could not be read (%v)", files.ErrInvalidInput, err)
+		// The cause is for logs only (and not wrapped: a network error here is the client's).
+		err = fmt.Errorf("%w (%v)", files.Invalid("the request body could not be read"), err)
 	}
 	return n, err
 }
@@ -112,12 +113,12 @@ const maxSkippedParts = 16
 // bounded in number, so a form of thousands of parts is refused quickly.
 func filePart(r *http.Request, boundary string) (*multipart.Part, error) {
 	if boundary == "" || len(boundary) > 70 {
-		return nil, fmt.Errorf("%w: multipart body needs a valid boundary", files.ErrInvalidInput)
+		return nil, files.Invalid("multipart body needs a valid boundary")
 	}
 	mr := multipart.NewReader(r.Body, boundary)
 	for i := 0; ; i++ {
 		if i > maxSkippedParts {
-			return nil, fmt.Errorf("%w: too many form parts before the file part", files.ErrInvalidInput)
+			return nil, files.Invalid("too many form parts before the file part")
 		}
 		part, err := mr.NextPart()
 		var maxBytes *http.MaxBytesError
@@ -125,16 +126,16 @@ func filePart(r *http.Request, boundary string) (*multipart.Part, error) {
 			return nil, err
 		}
 		if err == io.EOF {
-			return nil, fmt.Errorf("%w: multipart body has no \"file\" part", files.ErrInvalidInput)
+			return nil, files.Invalid("multipart body has no \"file\" part")
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: malformed multipart body", files.ErrInvalidInput)
+			return nil, files.Invalid("malformed multipart body")
 		}
 		if part.FormName() == "file" {
 			return part, nil
 		}
 		if _, err := io.Copy(io.Discard, io.LimitReader(part, 64<<10)); err != nil {
-			return nil, fmt.Errorf("%w: malformed multipart body", files.ErrInvalidInput)
+			return nil, files.Invalid("malformed multipart body")
 		}
 	}
 }

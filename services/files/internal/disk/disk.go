@@ -51,7 +51,7 @@ func (s *Store) path(key string) (string, error) {
 	if len(key) < 4 || strings.ContainsFunc(key, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-')
 	}) {
-		return "", fmt.Errorf("%w: disk: bad blob key %q", files.ErrInvalidInput, key)
+		return "", fmt.Errorf("disk: blob key %q: %w", key, files.Invalid("bad blob key"))
 	}
 	return filepath.Join(s.root, key[:2], key[2:4], key), nil
 }

@@ -6,6 +6,7 @@ package files
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -23,7 +24,7 @@ var (
 	ErrQuotaExceeded = errors.New("storage quota exceeded")
 	// ErrDigestMismatch means the client's digest does not match the bytes received.
 	ErrDigestMismatch = errors.New("digest mismatch")
-	// ErrInvalidInput means a request parameter failed validation; wrap it with the reason.
+	// ErrInvalidInput means a request parameter failed validation; an *InputError says which.
 	ErrInvalidInput = errors.New("invalid input")
 	// ErrStorageFull means the blob store is out of space.
 	ErrStorageFull = errors.New("storage full")
@@ -32,6 +33,20 @@ var (
 	// ErrUserNotFound means no enabled user has the username a share names.
 	ErrUserNotFound = errors.New("user not found")
 )
+
+// InputError is a request parameter that failed validation. Reason is written for the client
+// and is all of the error the client sees. It matches ErrInvalidInput.
+type InputError struct{ Reason string }
+
+// Invalid returns an *InputError whose Reason is format filled in with args.
+func Invalid(format string, args ...any) error {
+	return &InputError{Reason: fmt.Sprintf(format, args...)}
+}
+
+func (e *InputError) Error() string { return "invalid input: " + e.Reason }
+
+// Is makes errors.Is(err, ErrInvalidInput) true.
+func (e *InputError) Is(target error) bool { return target == ErrInvalidInput }
 
 // File is one stored file's metadata.
 type File struct {
@@ -60,7 +75,9 @@ type ListOptions struct {
 
 // MetadataStore keeps file metadata.
 type MetadataStore interface {
-	// CreateFile stores f; it becomes visible when this returns.
+	// CreateFile stores f; it becomes visible when this returns. In the same transaction it
+	// drops the quota reservation whose id is f.ID, if any (see Quota), so the file's bytes
+	// are never counted both as stored and as held.
 	CreateFile(ctx context.Context, f File) error
 	// FileByID returns the file if ownerID owns it or it is shared with ownerID (see
 	// ShareStore); ErrNotFound otherwise.

@@ -96,10 +96,10 @@ func (l *Links) Create(ctx context.Context, ownerID string, fileID uuid.UUID, tt
 		return Link{}, "", ErrLinksDisabled
 	}
 	if ttl < time.Second || ttl > l.cfg.MaxTTL {
-		return Link{}, "", fmt.Errorf("%w: expires_in must be between 1 and %d seconds", ErrInvalidInput, int(l.cfg.MaxTTL/time.Second))
+		return Link{}, "", Invalid("expires_in must be between 1 and %d seconds", int(l.cfg.MaxTTL/time.Second))
 	}
 	if maxDownloads != nil && (*maxDownloads < 1 || *maxDownloads > l.cfg.MaxDownloads) {
-		return Link{}, "", fmt.Errorf("%w: max_downloads must be between 1 and %d", ErrInvalidInput, l.cfg.MaxDownloads)
+		return Link{}, "", Invalid("max_downloads must be between 1 and %d", l.cfg.MaxDownloads)
 	}
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -129,10 +129,12 @@ func (l *Links) Revoke(ctx context.Context, ownerID string, fileID, linkID uuid.
 	return l.store.DeleteLink(ctx, ownerID, fileID, linkID)
 }
 
-// Open checks a link token and opens the file it grants. count takes one of the link's
-// downloads (a GET; a HEAD does not). Every failure, from a forged token to a revoked or
-// used-up link, is ErrNotFound, so links cannot be probed.
-func (l *Links) Open(ctx context.Context, token string, count bool) (File, Blob, error) {
+// Open checks a link token and opens the file it grants. counts says, given the file, whether
+// this request takes one of the link's downloads (a GET of the whole file or of a range
+// from its first byte does; a HEAD, a revalidation or a resumed download does not); a nil
+// counts takes none. Every failure, from a forged token to a revoked or used-up link, is
+// ErrNotFound, so links cannot be probed.
+func (l *Links) Open(ctx context.Context, token string, counts func(File) bool) (File, Blob, error) {
 	if l.signer == nil {
 		return File{}, nil, ErrNotFound
 	}
@@ -141,9 +143,16 @@ func (l *Links) Open(ctx context.Context, token string, count bool) (File, Blob,
 	if err != nil {
 		return File{}, nil, fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
-	f, err := l.store.UseLink(ctx, c, now, count)
+	f, err := l.store.UseLink(ctx, c, now, false)
 	if err != nil {
 		return File{}, nil, err
+	}
+	if counts != nil && counts(f) {
+		// Checked again as the download is taken, in one statement: a parallel use may
+		// have taken the last one since.
+		if f, err = l.store.UseLink(ctx, c, now, true); err != nil {
+			return File{}, nil, err
+		}
 	}
 	b, err := l.blobs.Open(ctx, f.BlobKey)
 	if err != nil {

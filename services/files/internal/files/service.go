@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -15,10 +14,16 @@ import (
 	"github.com/google/uuid"
 )
 
-// Config holds the Service's limits.
+// Config holds the Service's limits. DefaultConfig holds their defaults.
 type Config struct {
-	// MaxFileSize is the largest upload in bytes. Default 5 GiB.
+	// MaxFileSize is the largest upload in bytes.
 	MaxFileSize int64
+}
+
+// DefaultConfig is the Service's limits unless configured otherwise, and the one place their
+// defaults are written: cmd/coffer-files reads its environment over it.
+func DefaultConfig() Config {
+	return Config{MaxFileSize: 5 << 30}
 }
 
 // Service implements the file operations on top of a MetadataStore and a BlobStore.
@@ -32,8 +37,8 @@ type Service struct {
 
 // NewService wires a Service.
 func NewService(meta MetadataStore, blobs BlobStore, cfg Config, now func() time.Time, logger *slog.Logger) *Service {
-	if cfg.MaxFileSize == 0 {
-		cfg.MaxFileSize = 5 << 30
+	if cfg.MaxFileSize <= 0 { // no limit means nothing (the configuration refuses it)
+		cfg.MaxFileSize = DefaultConfig().MaxFileSize
 	}
 	if now == nil {
 		now = time.Now
@@ -55,6 +60,9 @@ type UploadRequest struct {
 	// SizeHint, when positive, is the size the client declared (Content-Length); the quota
 	// is checked against it before any byte is read.
 	SizeHint int64
+	// ID, when set, is the new file's id (never taken from a client). Quota sets it to its
+	// reservation's id, which the metadata store drops when it commits the row.
+	ID uuid.UUID
 }
 
 // MaxNameBytes bounds a file name.
@@ -65,13 +73,13 @@ const MaxNameBytes = 1024
 func ValidateName(name string) error {
 	switch {
 	case name == "":
-		return fmt.Errorf("%w: a file name is required", ErrInvalidInput)
+		return Invalid("a file name is required")
 	case len(name) > MaxNameBytes:
-		return fmt.Errorf("%w: file name longer than %d bytes", ErrInvalidInput, MaxNameBytes)
+		return Invalid("file name longer than %d bytes", MaxNameBytes)
 	case !utf8.ValidString(name):
-		return fmt.Errorf("%w: file name is not valid UTF-8", ErrInvalidInput)
+		return Invalid("file name is not valid UTF-8")
 	case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		return fmt.Errorf("%w: file name contains control characters", ErrInvalidInput)
+		return Invalid("file name contains control characters")
 	}
 	return nil
 }
@@ -87,10 +95,13 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
 		req.ContentType = "application/octet-stream"
 	}
 	f := File{
-		ID:          uuid.New(),
+		ID:          req.ID,
 		OwnerID:     req.OwnerID,
 		Name:        req.Name,
 		ContentType: req.ContentType,
+	}
+	if f.ID == uuid.Nil {
+		f.ID = uuid.New()
 	}
 	f.BlobKey = NewBlobKey(f.ID)
 
@@ -159,10 +170,10 @@ func (s *Service) List(ctx context.Context, ownerID string, opts ListOptions) (P
 	case opts.Limit == 0:
 		opts.Limit = 50
 	case opts.Limit < 0 || opts.Limit > 1000:
-		return Page{}, fmt.Errorf("%w: limit must be between 1 and 1000", ErrInvalidInput)
+		return Page{}, Invalid("limit must be between 1 and 1000")
 	}
 	if len(opts.Prefix) > MaxNameBytes {
-		return Page{}, fmt.Errorf("%w: prefix too long", ErrInvalidInput)
+		return Page{}, Invalid("prefix too long")
 	}
 	return s.meta.ListFiles(ctx, ownerID, opts)
 }

@@ -2,7 +2,6 @@ package files
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -50,7 +49,7 @@ const MaxUserIDBytes = 255
 // ValidateUserID checks a recipient id: a token sub, 1 to 255 printable ASCII characters.
 func ValidateUserID(id string) error {
 	if id == "" || len(id) > MaxUserIDBytes || strings.ContainsFunc(id, func(r rune) bool { return r <= 0x20 || r >= 0x7f }) {
-		return fmt.Errorf("%w: user_id must be 1 to %d printable ASCII characters", ErrInvalidInput, MaxUserIDBytes)
+		return Invalid("user_id must be 1 to %d printable ASCII characters", MaxUserIDBytes)
 	}
 	return nil
 }
@@ -61,7 +60,7 @@ func (s *Sharing) Share(ctx context.Context, ownerID string, fileID uuid.UUID, u
 		return Share{}, err
 	}
 	if userID == ownerID {
-		return Share{}, fmt.Errorf("%w: a file cannot be shared with its owner", ErrInvalidInput)
+		return Share{}, Invalid("a file cannot be shared with its owner")
 	}
 	sh := Share{FileID: fileID, UserID: userID, CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
 	if err := s.store.CreateShare(ctx, ownerID, sh); err != nil {
@@ -93,10 +92,10 @@ func (o ListOptions) normalize() (ListOptions, error) {
 	case o.Limit == 0:
 		o.Limit = 50
 	case o.Limit < 0 || o.Limit > 1000:
-		return o, fmt.Errorf("%w: limit must be between 1 and 1000", ErrInvalidInput)
+		return o, Invalid("limit must be between 1 and 1000")
 	}
 	if len(o.Prefix) > MaxNameBytes {
-		return o, fmt.Errorf("%w: prefix too long", ErrInvalidInput)
+		return o, Invalid("prefix too long")
 	}
 	return o, nil
 }

@@ -32,8 +32,7 @@ var ErrInvalid = errors.New("invalid link token")
 
 // Signer implements files.LinkSigner.
 type Signer struct {
-	key    []byte
-	parser *jwt.Parser
+	key []byte
 }
 
 var _ files.LinkSigner = (*Signer)(nil)

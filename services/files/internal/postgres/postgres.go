@@ -61,7 +61,10 @@ func scanFile(r pgx.Row) (files.File, error) {
 
 // CreateFile implements files.MetadataStore.
 func (db *DB) CreateFile(ctx context.Context, f files.File) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO files (`+fileColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	// One statement: the row (whose trigger adds to used_bytes) and the end of the upload's
+	// reservation commit together, so no reservation ever sees the bytes twice.
+	_, err := db.pool.Exec(ctx, `WITH released AS (DELETE FROM file_quota_reservations WHERE id = $1)
+		INSERT INTO files (`+fileColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		f.ID, f.OwnerID, f.Name, f.Size, f.SHA256, f.ContentType, f.BlobKey, f.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("postgres: create file: %w", mapErr(err))
@@ -156,7 +159,7 @@ func encodeCursor(t time.Time, id uuid.UUID) string {
 func decodeCursor(s string) (time.Time, uuid.UUID, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) != 24 {
-		return time.Time{}, uuid.UUID{}, fmt.Errorf("%w: malformed cursor", files.ErrInvalidInput)
+		return time.Time{}, uuid.UUID{}, files.Invalid("malformed cursor")
 	}
 	id, _ := uuid.FromBytes(b[8:])
 	return time.UnixMicro(int64(binary.BigEndian.Uint64(b[:8]))).UTC(), id, nil

@@ -53,6 +53,15 @@ func (db *DB) ReserveQuota(ctx context.Context, ownerID string, id uuid.UUID, ne
 	return granted, nil
 }
 
+// ExtendQuota implements files.QuotaStore.
+func (db *DB) ExtendQuota(ctx context.Context, id uuid.UUID, ttl time.Duration) error {
+	if _, err := db.pool.Exec(ctx, `UPDATE file_quota_reservations SET expires_at = now() + make_interval(secs => $2)
+		WHERE id = $1`, id, ttl.Seconds()); err != nil {
+		return fmt.Errorf("postgres: extend quota: %w", mapErr(err))
+	}
+	return nil
+}
+
 // ReleaseQuota implements files.QuotaStore.
 func (db *DB) ReleaseQuota(ctx context.Context, id uuid.UUID) error {
 	if _, err := db.pool.Exec(ctx, `DELETE FROM file_quota_reservations WHERE id = $1`, id); err != nil {

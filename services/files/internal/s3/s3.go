@@ -1,7 +1,7 @@
 // Package s3 is a files.BlobStore on S3-compatible object storage, through the AWS SDK for Go v2.
 //
-// Uploads stream through the SDK's multipart uploader, so a request body of any size is sent in
-// fixed-size parts and memory stays at PartSize × Concurrency per upload; an object becomes
+// Uploads stream through the SDK's transfer manager, so a request body of any size is sent in
+// fixed-size parts and memory stays near PartSize × (Concurrency + 2) per upload; an object becomes
 // visible only when its upload completes, and a failed or cancelled upload is aborted so no
 // parts are left behind (SweepIncomplete aborts the few a crash strands). Downloads read with
 // ranged GETs, so http.ServeContent can serve ranges without fetching the whole object.
@@ -21,7 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -30,11 +30,8 @@ import (
 
 // S3API is the part of the SDK's *s3.Client this package uses.
 type S3API interface {
-	manager.UploadAPIClient
-	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
-	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	transfermanager.S3APIClient
 	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, opts ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
-	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 	ListMultipartUploads(ctx context.Context, in *s3.ListMultipartUploadsInput, opts ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error)
 	ListParts(ctx context.Context, in *s3.ListPartsInput, opts ...func(*s3.Options)) (*s3.ListPartsOutput, error)
 }
@@ -59,7 +56,7 @@ type Config struct {
 	// PartSize is the multipart part size in bytes; S3's minimum is 5 MiB. Default 5 MiB.
 	PartSize int64
 	// Concurrency is how many parts of one upload are in flight at once; memory per upload
-	// is about PartSize × (Concurrency + 1). Default 2.
+	// is about PartSize × (Concurrency + 2). Default 2.
 	Concurrency int
 	// Timeout bounds each request that does not stream a body (HEAD, DELETE, LIST), and the
 	// wait for response headers of every request. Default 30s.
@@ -72,7 +69,7 @@ type Config struct {
 // Store keeps blobs as objects in one bucket.
 type Store struct {
 	api      S3API
-	uploader *manager.Uploader
+	uploader *transfermanager.Client
 	bucket   string
 	prefix   string
 	timeout  time.Duration
@@ -134,7 +131,7 @@ func New(cfg Config) (*Store, error) {
 // Bucket, Prefix, PartSize, Concurrency and Timeout of cfg are used.
 func NewWithAPI(api S3API, cfg Config) *Store {
 	if cfg.PartSize == 0 {
-		cfg.PartSize = manager.MinUploadPartSize
+		cfg.PartSize = minPartSize
 	}
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = 2
@@ -145,15 +142,17 @@ func NewWithAPI(api S3API, cfg Config) *Store {
 	if cfg.Prefix != "" && !strings.HasSuffix(cfg.Prefix, "/") {
 		cfg.Prefix += "/"
 	}
-	up := manager.NewUploader(api, func(u *manager.Uploader) {
-		u.PartSize = cfg.PartSize
-		u.Concurrency = cfg.Concurrency
-		// The uploader would abort with the upload's own context, which is already done
-		// when the client went away; Put aborts with a fresh one instead.
-		u.LeavePartsOnError = true
+	up := transfermanager.New(api, func(o *transfermanager.Options) {
+		o.PartSizeBytes = cfg.PartSize
+		// A body up to one part goes in one PutObject; the first part is buffered once.
+		o.MultipartUploadThreshold = cfg.PartSize
+		o.Concurrency = cfg.Concurrency
 	})
 	return &Store{api: api, uploader: up, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: cfg.Timeout, partSize: cfg.PartSize}
 }
+
+// minPartSize is S3's smallest multipart part (all but the last).
+const minPartSize = 5 << 20
 
 func (s *Store) objectKey(key string) string { return s.prefix + key }
 
@@ -165,7 +164,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error)
 	// being sent are let finish: a part request cut off on our side can still be stored by
 	// the server after the abort below, which brings the upload back. So the requests run
 	// on a context that the client's departure does not cancel; the SDK's timeouts bound them.
-	_, err := s.uploader.Upload(context.WithoutCancel(ctx), &s3.PutObjectInput{
+	// (The transfer manager aborts a failed upload once on that context too; abort below
+	// makes sure it is gone.)
+	_, err := s.uploader.UploadObject(context.WithoutCancel(ctx), &transfermanager.UploadObjectInput{
 		Bucket: aws.String(s.bucket),
 		Key:    aws.String(s.objectKey(key)),
 		Body:   cr,
@@ -178,7 +179,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 	defer cancel()
 	var cleanupErr error
-	var mf manager.MultiUploadFailure
+	var mf transfermanager.MultipartUploadError
 	if errors.As(err, &mf) && mf.UploadID() != "" {
 		if aerr := s.abort(cctx, s.objectKey(key), mf.UploadID()); aerr != nil {
 			cleanupErr = fmt.Errorf("s3: abort multipart upload (the collector will): %w", aerr)

@@ -41,7 +41,8 @@ type Options struct {
 	// Issuer and Audience are the required iss and aud. Required.
 	Issuer   string
 	Audience string
-	// Leeway tolerates clock skew on exp, nbf and iat. Default 30s.
+	// Leeway tolerates clock skew on exp, nbf and iat, as given: 0 is none. The service's
+	// configuration defaults it to accesstoken.DefaultLeeway.
 	Leeway time.Duration
 	// RefreshInterval is how often the JWK Set is re-fetched. Default 5 minutes; it should
 	// not exceed the auth service's JWKS max-age.
@@ -73,9 +74,6 @@ type Verifier struct {
 func New(opts Options) (*Verifier, error) {
 	if opts.JWKSURL == "" || opts.Issuer == "" || opts.Audience == "" {
 		return nil, errors.New("tokenauth: JWKSURL, Issuer and Audience are required")
-	}
-	if opts.Leeway == 0 {
-		opts.Leeway = 30 * time.Second
 	}
 	if opts.RefreshInterval == 0 {
 		opts.RefreshInterval = 5 * time.Minute

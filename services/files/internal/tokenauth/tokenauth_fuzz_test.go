@@ -1,16 +1,22 @@
 package tokenauth_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,13 +28,14 @@ import (
 )
 
 // FuzzVerify: whatever the token, Verify never panics, and it never accepts a token whose
-// RS256 signature does not verify, independently, under the one published key, or whose
-// header is not alg RS256 / typ at+jwt.
+// RS256 signature does not verify, independently, under the one published key, whose header
+// is not alg RS256 / typ at+jwt with the published kid, or whose header repeats a member.
+//
+// The published key is testdata/test_key.pem, a fixed test-only key, so the seeds in
+// testdata/fuzz/FuzzVerify can carry a genuine signature and reach the defence they are
+// named for (see TestFuzzSeedsReachTheirDefence) instead of failing on the signature.
 func FuzzVerify(f *testing.F) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		f.Fatal(err)
-	}
+	key := loadKey(f, "test_key.pem")
 	jwk, err := jwkset.NewJWKFromKey(&key.PublicKey, jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{ALG: jwkset.AlgRS256, KID: kid, USE: jwkset.UseSig}})
 	if err != nil {
 		f.Fatal(err)
@@ -93,7 +100,8 @@ func FuzzVerify(f *testing.F) {
 		}
 		var h map[string]any
 		hb, herr := base64.RawURLEncoding.DecodeString(parts[0])
-		if herr != nil || json.Unmarshal(hb, &h) != nil || h["alg"] != "RS256" || !strings.EqualFold(h["typ"].(string), "at+jwt") && !strings.EqualFold(h["typ"].(string), "application/at+jwt") {
+		if herr != nil || json.Unmarshal(hb, &h) != nil || h["alg"] != "RS256" || h["kid"] != kid || hasDuplicateMember(hb) ||
+			!strings.EqualFold(h["typ"].(string), "at+jwt") && !strings.EqualFold(h["typ"].(string), "application/at+jwt") {
 			t.Fatalf("accepted a token with header %s", hb)
 		}
 		sig, err := base64.RawURLEncoding.DecodeString(parts[2])
@@ -108,3 +116,80 @@ func FuzzVerify(f *testing.F) {
 }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// loadKey reads a fixed test-only RSA key from testdata.
+func loadKey(tb testing.TB, name string) *rsa.PrivateKey {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		tb.Fatalf("%s: no PEM block", name)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k.(*rsa.PrivateKey)
+}
+
+// hasDuplicateMember reports whether a JSON object repeats a member name at its top level.
+func hasDuplicateMember(obj []byte) bool {
+	d := json.NewDecoder(bytes.NewReader(obj))
+	if tok, err := d.Token(); err != nil || tok != json.Delim('{') {
+		return false
+	}
+	seen := map[string]bool{}
+	for d.More() {
+		tok, err := d.Token()
+		name, ok := tok.(string)
+		if err != nil || !ok {
+			return false
+		}
+		if seen[name] {
+			return true
+		}
+		seen[name] = true
+		var skip json.RawMessage
+		if d.Decode(&skip) != nil {
+			return false
+		}
+	}
+	return false
+}
+
+// TestFuzzSeedsReachTheirDefence: each seed named for a defence carries a signature that
+// verifies (under the published test key, or for jwk_header under the key its header
+// embeds), so it is refused by that defence and not merely for a bad signature; and it is
+// refused.
+func TestFuzzSeedsReachTheirDefence(t *testing.T) {
+	trusted := loadKey(t, "test_key.pem")
+	srv, _ := jwksServer(t, &trusted.PublicKey)
+	v := startVerifier(t, srv.URL)
+	for name, signer := range map[string]*rsa.PublicKey{
+		"duplicate_alg": &trusted.PublicKey,                        // alg "none" then "RS256": must be refused, not last-wins
+		"kid_number":    &trusted.PublicKey,                        // kid 1, a number: never coerced to a key id
+		"jwk_header":    &loadKey(t, "attacker_key.pem").PublicKey, // the embedded key is never trusted
+	} {
+		b, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzVerify", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, lit, _ := strings.Cut(string(b), "string(")
+		tok, err := strconv.Unquote(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(lit), ")")))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		parts := strings.Split(tok, ".")
+		sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
+		digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+		if rsa.VerifyPKCS1v15(signer, crypto.SHA256, digest[:], sig) != nil {
+			t.Errorf("seed %s: its signature does not verify, so it never reaches its defence", name)
+		}
+		if _, err := v.Verify(t.Context(), tok); !errors.Is(err, tokenauth.ErrInvalidToken) {
+			t.Errorf("seed %s: Verify = %v, want ErrInvalidToken", name, err)
+		}
+	}
+}

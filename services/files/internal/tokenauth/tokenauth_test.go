@@ -191,3 +191,48 @@ func TestNotReadyBeforeKeys(t *testing.T) {
 		t.Fatalf("Verify before keys = %v, want ErrNotReady", err)
 	}
 }
+
+// TestLeeway: exp, nbf and iat are honoured with the configured leeway (30 s), on a fixed
+// clock: a second inside it is accepted, a second outside refused.
+func TestLeeway(t *testing.T) {
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	srv, _ := jwksServer(t, &key.PublicKey)
+	now := time.Unix(1_900_000_000, 0)
+	const leeway = 30 * time.Second
+	v, err := tokenauth.New(tokenauth.Options{JWKSURL: srv.URL, Issuer: issuer, Audience: audience, Leeway: leeway,
+		Now: func() time.Time { return now }, CacheSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go v.Run(ctx)
+	deadline := time.Now().Add(10 * time.Second)
+	for !v.Ready(ctx) {
+		if time.Now().After(deadline) {
+			t.Fatal("verifier never became ready")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	base := jwt.MapClaims{"iss": issuer, "sub": "user-1", "aud": audience, "scope": "files:read",
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()}
+	inside, outside := leeway-time.Second, leeway+time.Second
+	for _, tc := range []struct {
+		claim string
+		at    time.Time
+		ok    bool
+	}{
+		{"nbf", now.Add(inside), true},
+		{"nbf", now.Add(outside), false},
+		{"iat", now.Add(inside), true},
+		{"iat", now.Add(outside), false},
+		{"exp", now.Add(-inside), true},
+		{"exp", now.Add(-outside), false},
+	} {
+		tok := sign(t, key, jwt.SigningMethodRS256, nil, with(base, tc.claim, tc.at.Unix()))
+		_, err := v.Verify(ctx, tok)
+		if tc.ok && err != nil || !tc.ok && !errors.Is(err, tokenauth.ErrInvalidToken) {
+			t.Errorf("%s at now%+ds: Verify = %v, want accepted = %v", tc.claim, int(tc.at.Sub(now)/time.Second), err, tc.ok)
+		}
+	}
+}
