@@ -5,7 +5,7 @@ GO ?= go
 MODULES := pkg services/auth services/files services/web e2e
 RUN_DIR := .run
 
-.PHONY: all build run test test-short vet lint fmt tidy tools bench fuzz soak clean web browser
+.PHONY: all build run test test-short vet lint fmt tidy tools node-deps bench fuzz soak clean web browser
 
 all: build
 
@@ -26,6 +26,12 @@ tools: .cache/bin/versitygw
 .cache/bin/versitygw:
 	@mkdir -p .cache/bin
 	GOBIN=$(CURDIR)/.cache/bin GOWORK=off $(GO) install $(VERSITYGW)
+
+## node-deps: install the Node.js clients the end-to-end tests drive (npm tus-js-client) into
+## the git-ignored e2e/node/node_modules, from the committed lock file, when missing.
+node-deps: e2e/node/node_modules/.package-lock.json
+e2e/node/node_modules/.package-lock.json: e2e/node/package-lock.json
+	npm ci --prefix e2e/node --no-audit --no-fund
 
 ## web: rebuild the page (TypeScript in services/web/ui, built with Vite) into
 ## services/web/internal/assets/dist, which is committed so `go build` needs no Node.
@@ -52,7 +58,7 @@ FORCE:
 
 ## test: vet, lint, then unit, integration and end-to-end tests against real PostgreSQL and S3
 ## (and the web page in headless chromium)
-test: vet lint tools browser
+test: vet lint tools node-deps browser
 	$(GO) test -count=1 -timeout 15m $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
 vet:

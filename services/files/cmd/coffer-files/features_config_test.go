@@ -25,6 +25,9 @@ func TestFeatureConfig(t *testing.T) {
 		check   func(t *testing.T, c config)
 	}{
 		{"defaults", nil, "", func(t *testing.T, c config) {
+			if c.UploadExpiry != 24*time.Hour {
+				t.Errorf("upload expiry default = %v", c.UploadExpiry)
+			}
 			if c.UserQuota != 0 || c.LinkKey != nil || c.LinkMaxTTL != 7*24*time.Hour || c.UploadIdle != time.Minute || c.PublicURL != "" {
 				t.Errorf("defaults: quota %d, key %v, max ttl %v, idle %v, public %q", c.UserQuota, c.LinkKey, c.LinkMaxTTL, c.UploadIdle, c.PublicURL)
 			}
@@ -55,6 +58,12 @@ func TestFeatureConfig(t *testing.T) {
 		{"both link key forms", map[string]string{"COFFER_FILES_LINK_KEY": b64, "COFFER_FILES_LINK_KEY_FILE": keyFile}, "COFFER_FILES_LINK_KEY", nil},
 		{"public url not http", map[string]string{"COFFER_FILES_PUBLIC_URL": "ftp://x"}, "COFFER_FILES_PUBLIC_URL", nil},
 		{"idle too short", map[string]string{"COFFER_FILES_UPLOAD_IDLE_TIMEOUT": "1ms"}, "COFFER_FILES_UPLOAD_IDLE_TIMEOUT", nil},
+		{"upload expiry", map[string]string{"COFFER_FILES_UPLOAD_EXPIRY": "2h"}, "", func(t *testing.T, c config) {
+			if c.UploadExpiry != 2*time.Hour {
+				t.Errorf("upload expiry = %v", c.UploadExpiry)
+			}
+		}},
+		{"upload expiry too short", map[string]string{"COFFER_FILES_UPLOAD_EXPIRY": "10ms"}, "COFFER_FILES_UPLOAD_EXPIRY", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -34,6 +34,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	}
 	defer pool.Close()
 	db := postgres.New(pool)
+	defer db.Close()
 	blobs, err := openBlobStore(cfg)
 	if err != nil {
 		return err

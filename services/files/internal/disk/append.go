@@ -8,6 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
@@ -71,8 +74,12 @@ func (s *Store) Append(ctx context.Context, key string, _ []byte, offset int64, 
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return 0, nil, mapErr(err)
 	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, nil, mapErr(err)
+	}
 	buf := make([]byte, 128<<10) // as Put: see the measurement there
-	n, err = io.CopyBuffer(writerOnly{f}, ctxReader{ctx, r}, buf)
+	n, err = io.CopyBuffer(&writeback{f: f, rc: rc, start: offset, end: offset}, ctxReader{ctx, r}, buf)
 	if err != nil {
 		return n, nil, mapErr(err)
 	}
@@ -125,6 +132,32 @@ func (s *Store) AbortAppend(_ context.Context, key string, _ []byte) error {
 		}
 	}
 	return nil
+}
+
+// writebackWindow is how many written bytes make the kernel start writing them to disk: 1 MiB
+// measured better than 8 MiB for 8 MiB PATCHes (0.98× vs 0.72× a direct upload; 64 MiB
+// PATCHes at ~1.0× either way), since the acknowledging fsync then waits for little.
+const writebackWindow = 1 << 20
+
+// writeback writes to the partial blob and starts the kernel's writeback of every full window
+// while the next one arrives (sync_file_range), so the fsync that acknowledges a request waits
+// for one window at most, not for the whole request. Measured with BenchmarkTusVsDirect.
+type writeback struct {
+	f          *os.File
+	rc         syscall.RawConn
+	start, end int64 // the window not yet handed to writeback
+}
+
+func (w *writeback) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.end += int64(n)
+	if w.end-w.start >= writebackWindow {
+		_ = w.rc.Control(func(fd uintptr) {
+			_ = unix.SyncFileRange(int(fd), w.start, w.end-w.start, unix.SYNC_FILE_RANGE_WRITE)
+		})
+		w.start = w.end
+	}
+	return n, err
 }
 
 func mapErr0(err error) error {

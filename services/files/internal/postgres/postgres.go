@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,7 +31,12 @@ const MigrationsTable = "files_schema_migrations"
 
 // DB is the file service's PostgreSQL storage.
 type DB struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	locks struct { // upload locks' sessions (uploads.go)
+		once sync.Once
+		pool *pgxpool.Pool
+		err  error
+	}
 }
 
 var _ files.MetadataStore = (*DB)(nil)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
@@ -149,70 +150,78 @@ func (db *DB) ForgetUpload(ctx context.Context, id uuid.UUID) error {
 var ErrLockTimeout = errors.New("postgres: upload lock not released in time")
 
 // LockUpload takes upload id's lock, shared by every file node: a session-level advisory lock
-// on a connection of its own, outside the pool, so a node holding many locks never starves
-// its pool, and a node that dies (or loses its connection) releases its locks at once.
+// on a connection of a pool of its own (lockPool), so a node holding many locks never starves
+// its main pool, and a node that dies (or loses its connection) releases its locks at once.
 //
 // While another request holds the lock, LockUpload asks it to let go (a NOTIFY its holder
 // listens for; the holder's onRelease runs) and tries again until ctx ends, when it returns
 // ErrLockTimeout. onRelease also runs if the holder's connection fails, since the lock is then
-// lost. unlock closes the connection, which releases the lock.
+// lost. unlock releases the lock.
 func (db *DB) LockUpload(ctx context.Context, id uuid.UUID, onRelease func()) (unlock func(), err error) {
-	conn, err := pgx.ConnectConfig(ctx, db.pool.Config().ConnConfig.Copy())
+	pool, err := db.lockPool(ctx)
 	if err != nil {
+		return nil, err
+	}
+	pc, err := pool.Acquire(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ErrLockTimeout
+		}
 		return nil, fmt.Errorf("postgres: lock upload: %w", mapErr(err))
 	}
-	closeConn := func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		conn.Close(cctx)
-	}
-	channel := "coffer_upload_" + hex.EncodeToString(id[:])
+	conn := pc.Conn()
+	channel := pgx.Identifier{"coffer_upload_" + hex.EncodeToString(id[:])}.Sanitize()
 	key := int64(binary.BigEndian.Uint64(id[:8]) ^ binary.BigEndian.Uint64(id[8:]))
-	// Listen first: a release request sent once the lock is ours must not be missed.
-	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{channel}.Sanitize()); err != nil {
-		closeConn()
+	fail := func(err error) (func(), error) {
+		// The session may hold the LISTEN (or, after a lost answer, the lock): never reuse it.
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		conn.Close(cctx)
+		cancel()
+		pc.Release()
+		if ctx.Err() != nil {
+			return nil, ErrLockTimeout
+		}
 		return nil, fmt.Errorf("postgres: lock upload: %w", mapErr(err))
+	}
+	// Listen first (in the same round trip): a release request sent once the lock is ours must
+	// not be missed.
+	var ok bool
+	b := &pgx.Batch{}
+	b.Queue(`LISTEN ` + channel)
+	b.Queue(`SELECT pg_try_advisory_lock($1)`, key).QueryRow(func(r pgx.Row) error { return r.Scan(&ok) })
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return fail(err)
 	}
 	delay := 20 * time.Millisecond
-	for asked := 0; ; asked++ {
-		var ok bool
-		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
-			closeConn()
-			if ctx.Err() != nil {
-				return nil, ErrLockTimeout
-			}
-			return nil, fmt.Errorf("postgres: lock upload: %w", mapErr(err))
-		}
-		if ok {
-			break
-		}
+	asked := 0
+	for ; !ok; asked++ {
 		if asked%10 == 0 { // ask at once, then again now and then in case the holder changed
-			if _, err := conn.Exec(ctx, `SELECT pg_notify($1, '')`, channel); err != nil {
-				closeConn()
-				if ctx.Err() != nil {
-					return nil, ErrLockTimeout
-				}
-				return nil, fmt.Errorf("postgres: lock upload: %w", mapErr(err))
+			if _, err := conn.Exec(ctx, `SELECT pg_notify($1, '')`, channel[1:len(channel)-1]); err != nil {
+				return fail(err)
 			}
 		}
 		select {
 		case <-ctx.Done():
-			closeConn()
-			return nil, ErrLockTimeout
+			return fail(ctx.Err())
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, 200*time.Millisecond)
+		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
+			return fail(err)
+		}
 	}
-	// Our own NOTIFY calls (sent before we held the lock) were meant for the old holder.
-	drain, cancel := context.WithTimeout(ctx, time.Millisecond)
-	for {
-		if _, err := conn.WaitForNotification(drain); err != nil {
+	// Our own NOTIFY calls (sent before we held the lock) were meant for the old holder; they
+	// arrived with the answers to those calls and wait in the connection's queue.
+	for asked > 0 {
+		drain, cancel := context.WithTimeout(ctx, time.Millisecond)
+		_, err := conn.WaitForNotification(drain)
+		cancel()
+		if err != nil {
 			break
 		}
 	}
-	cancel()
 	if conn.IsClosed() {
-		return nil, fmt.Errorf("%w: postgres: lock upload: connection lost", files.ErrUnavailable)
+		return fail(errors.New("connection lost"))
 	}
 	watch, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -228,6 +237,39 @@ func (db *DB) LockUpload(ctx context.Context, id uuid.UUID, onRelease func()) (u
 	return func() {
 		stop()
 		<-done
-		closeConn()
+		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var unlocked bool
+		b := &pgx.Batch{}
+		b.Queue(`SELECT pg_advisory_unlock($1)`, key).QueryRow(func(r pgx.Row) error { return r.Scan(&unlocked) })
+		b.Queue(`UNLISTEN ` + channel)
+		if err := conn.SendBatch(uctx, b).Close(); err != nil || !unlocked {
+			conn.Close(uctx) // closing the session drops the lock for certain
+		}
+		pc.Release()
 	}, nil
+}
+
+// lockPool returns the pool of upload-lock sessions, made on first use from the main pool's
+// settings. Each lock holds one session for as long as its request runs.
+func (db *DB) lockPool(ctx context.Context) (*pgxpool.Pool, error) {
+	db.locks.once.Do(func() {
+		cfg := db.pool.Config().Copy()
+		cfg.MaxConns = 256
+		cfg.MinConns = 0
+		cfg.MaxConnIdleTime = time.Minute
+		db.locks.pool, db.locks.err = pgxpool.NewWithConfig(context.WithoutCancel(ctx), cfg)
+	})
+	if db.locks.err != nil {
+		return nil, fmt.Errorf("postgres: lock pool: %w", db.locks.err)
+	}
+	return db.locks.pool, nil
+}
+
+// Close closes the sessions of upload locks (the main pool belongs to the caller).
+func (db *DB) Close() {
+	db.locks.once.Do(func() {}) // no pool made after this
+	if db.locks.pool != nil {
+		db.locks.pool.Close()
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"strings"
 
@@ -151,5 +150,3 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p *problem.Details) {
 	w.Header().Set("Tus-Resumable", "1.0.0")
 	problem.Write(w, r, p)
 }
-
-func mimeParse(v string) (string, map[string]string, error) { return mime.ParseMediaType(v) }

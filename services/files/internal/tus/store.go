@@ -21,6 +21,7 @@ import (
 	"hash"
 	"io"
 	"log/slog"
+	"mime"
 	"strings"
 	"time"
 
@@ -435,7 +436,7 @@ func (m multiHash) Size() int                   { return m.a.Size() }
 func (m multiHash) BlockSize() int              { return m.a.BlockSize() }
 
 func parseMediaType(v string) (string, error) {
-	ct, _, err := mimeParse(v)
+	ct, _, err := mime.ParseMediaType(v)
 	if err != nil || strings.ContainsAny(ct, "\r\n") {
 		return "", errors.New("bad media type")
 	}
