@@ -74,6 +74,13 @@ try {
     if (r.url() === `${cfg.auth}/oauth2/token` && /grant_type=refresh_token/.test(r.postData() ?? '')) refreshes++
   })
 
+  let latestRefresh = ''
+  page.on('response', async (r) => {
+    if (r.url() === `${cfg.auth}/oauth2/token` && r.ok()) {
+      latestRefresh = (await r.json().catch(() => ({}))).refresh_token ?? latestRefresh
+    }
+  })
+
   begin('sign in through the authorization page')
   await signIn(page, cfg.user1, cfg.pass1)
 
@@ -247,6 +254,30 @@ try {
   const widths = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth])
   check(widths[0] <= widths[1], `page is ${widths[0]}px wide at ${widths[1]}px`)
   await page.screenshot({ path: join(cfg.artifacts, 'web-phone.png'), fullPage: true })
+  await page.setViewportSize({ width: 1000, height: 760 })
+
+  begin('sign out ends the sign-in session too')
+  await page.getByRole('button', { name: 'Sign out' }).click()
+  await page.waitForURL((u) => u.origin === new URL(cfg.web).origin && u.pathname === '/', { timeout })
+  await page.getByText('You are signed out.').waitFor()
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForURL((u) => u.href.startsWith(`${cfg.auth}/oauth2/authorize`), { timeout })
+  await page.getByLabel('Password').waitFor() // the password again: the session is over
+  await page.getByLabel('Username').fill(cfg.user1)
+  await page.getByLabel('Password').fill(cfg.pass1)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByRole('tab', { name: 'My files' }).waitFor({ timeout })
+
+  begin('a session revoked elsewhere signs the page out, in words')
+  check(latestRefresh !== '', 'no refresh token seen')
+  const revoked = await fetch(`${cfg.auth}/oauth2/revoke`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: latestRefresh, client_id: 'coffer-web' }),
+  })
+  check(revoked.ok, `revoke answered ${revoked.status}`)
+  // The next silent renewal (within the 5 s token lifetime) is refused.
+  await page.getByText('You have been signed out. Sign in again to continue.').waitFor({ timeout })
   check(problems.length === 0, `problems on the page:\n${problems.join('\n')}`)
   await ctx.close()
 
