@@ -153,8 +153,9 @@ func TestWebPage(t *testing.T) {
 	photo := make([]byte, 1<<20+7)
 	rand.Read(photo)
 	files := []string{filepath.Join(dir, "quarterly report.pdf"), filepath.Join(dir, "notes ✓.txt"), filepath.Join(dir, "holiday.jpg"),
-		filepath.Join(dir, "film.mp4"), filepath.Join(dir, "backup.zip")}
-	for i, b := range [][]byte{big, small, photo, make([]byte, 5<<20), make([]byte, 5<<19)} {
+		filepath.Join(dir, "film.mp4"), filepath.Join(dir, "backup.zip"), filepath.Join(dir, "later.txt"), filepath.Join(dir, "never.txt")}
+	later := []byte(strings.Repeat("paused, then resumed\n", 5000))
+	for i, b := range [][]byte{big, small, photo, make([]byte, 5<<20), make([]byte, 5<<19), later, make([]byte, 100<<10)} {
 		if err := os.WriteFile(files[i], b, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +166,8 @@ func TestWebPage(t *testing.T) {
 		"web": ws.Web.URL, "auth": ws.Auth.URL, "files_url": ws.Files[0].URL, "other": other.URL,
 		"user1": u1.Name, "pass1": "pw-" + u1.Name + "-long-enough",
 		"user2": u2.Name, "pass2": "pw-" + u2.Name + "-long-enough",
-		"files": files[:2], "resume": files[2], "tooLarge": files[3], "overQuota": files[4], "artifacts": artifacts,
+		"files": files[:2], "resume": files[2], "tooLarge": files[3], "overQuota": files[4], "pauseCancel": files[5:7],
+		"artifacts": artifacts,
 	})
 	t.Logf("browser steps: %s", strings.Join(res.Steps, "; "))
 	t.Logf("screenshot: %s", filepath.Join(artifacts, "web-list.png"))
@@ -190,13 +192,24 @@ func TestWebPage(t *testing.T) {
 	for _, f := range mine.Files {
 		sizes[f.Name] = f.Size
 	}
-	if want := map[string]int64{names[1]: int64(len(small)), "holiday.jpg": int64(len(photo))}; !maps.Equal(sizes, want) {
+	want := map[string]int64{names[1]: int64(len(small)), "holiday.jpg": int64(len(photo)), "dropped.txt": 20, "later.txt": int64(len(later))}
+	if !maps.Equal(sizes, want) {
 		t.Errorf("alice's files after deleting one in the page: %v, want %v", sizes, want)
 	}
 	for _, f := range mine.Files {
 		if f.Name == "holiday.jpg" && f.SHA256 != fmt.Sprintf("%x", sha256.Sum256(photo)) {
 			t.Errorf("the upload resumed after a cut connection has SHA-256 %s, want that of the file", f.SHA256)
 		}
+		if f.Name == "later.txt" && f.SHA256 != fmt.Sprintf("%x", sha256.Sum256(later)) {
+			t.Errorf("the upload paused and resumed has SHA-256 %s, want that of the file", f.SHA256)
+		}
+	}
+	// Cancel in the page terminated the upload: no row, no reservation left behind.
+	if n := ws.queryInt(`SELECT count(*) FROM file_uploads WHERE name = $1 AND completed_at IS NULL`, "never.txt"); n != 0 {
+		t.Errorf("the cancelled upload left %d upload rows", n)
+	}
+	if n := ws.queryInt(`SELECT count(*) FROM file_quota_reservations`); n != 0 {
+		t.Errorf("%d quota reservations left after every upload finished or was cancelled", n)
 	}
 	if slices.Contains(res.AfterDelete, names[0]) {
 		t.Errorf("page still lists the deleted file: %q", res.AfterDelete)

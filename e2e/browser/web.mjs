@@ -134,6 +134,48 @@ try {
   await page.unroute('**/v1/uploads/**')
   result.resumed = third
 
+  begin('drag and drop uploads')
+  const dataTransfer = await page.evaluateHandle(() => {
+    const dt = new DataTransfer()
+    dt.items.add(new File(['dropped on the page\n'], 'dropped.txt', { type: 'text/plain' }))
+    return dt
+  })
+  await page.locator('.drop').dispatchEvent('dragover', { dataTransfer })
+  await page.locator('.drop').dispatchEvent('drop', { dataTransfer })
+  await page.waitForFunction(() => document.querySelector('progress[aria-label="Upload of dropped.txt"]')?.closest('li')?.dataset.state === 'done', null, { timeout })
+
+  begin('pause and resume, cancel')
+  // The first PATCH after holdNext is set is held (never answered), so the upload is surely
+  // in flight when the test clicks Pause or Cancel.
+  const held = []
+  let holdNext = false
+  await page.route('**/v1/uploads/**', (route) => {
+    if (route.request().method() === 'PATCH' && holdNext) {
+      holdNext = false
+      held.push(route)
+      return
+    }
+    return route.continue()
+  })
+  const row = (name) => page.locator('li.upload', { has: page.getByText(name, { exact: true }) })
+  const [later, never] = cfg.pauseCancel
+  const laterName = later.split('/').pop()
+  const neverName = never.split('/').pop()
+  holdNext = true
+  await page.locator('#file-input').setInputFiles([later])
+  while (held.length < 1) await page.waitForTimeout(50)
+  await row(laterName).getByRole('button', { name: 'Pause' }).click()
+  check(await row(laterName).getAttribute('data-state') === 'paused', 'not paused')
+  await row(laterName).getByRole('button', { name: 'Resume' }).click()
+  await page.waitForFunction((n) => document.querySelector(`progress[aria-label="Upload of ${n}"]`)?.closest('li')?.dataset.state === 'done', laterName, { timeout })
+  holdNext = true
+  await page.locator('#file-input').setInputFiles([never])
+  while (held.length < 2) await page.waitForTimeout(50)
+  await row(neverName).getByRole('button', { name: 'Cancel' }).click()
+  await row(neverName).getByText('Cancelled').waitFor()
+  await page.unroute('**/v1/uploads/**')
+  result.cancelled = neverName
+
   begin('errors in words: too large, storage full')
   await page.locator('#file-input').setInputFiles([cfg.tooLarge])
   await page.getByText(`“${cfg.tooLarge.split('/').pop()}” is too large`).waitFor({ timeout })
