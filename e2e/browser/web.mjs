@@ -21,6 +21,14 @@ function begin(name) {
 function check(ok, message) {
   if (!ok) throw new Error(message)
 }
+// until polls cond (in this process) until it holds, for at most the test timeout.
+async function until(cond, what) {
+  const deadline = Date.now() + timeout
+  while (!cond()) {
+    check(Date.now() < deadline, `timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
 
 const browser = await chromium.launch({
   executablePath: cfg.chromium || '/usr/bin/chromium',
@@ -163,14 +171,14 @@ try {
   const neverName = never.split('/').pop()
   holdNext = true
   await page.locator('#file-input').setInputFiles([later])
-  while (held.length < 1) await page.waitForTimeout(50)
+  await until(() => held.length === 1, 'the first PATCH of later.txt')
   await row(laterName).getByRole('button', { name: 'Pause' }).click()
   check(await row(laterName).getAttribute('data-state') === 'paused', 'not paused')
   await row(laterName).getByRole('button', { name: 'Resume' }).click()
   await page.waitForFunction((n) => document.querySelector(`progress[aria-label="Upload of ${n}"]`)?.closest('li')?.dataset.state === 'done', laterName, { timeout })
   holdNext = true
   await page.locator('#file-input').setInputFiles([never])
-  while (held.length < 2) await page.waitForTimeout(50)
+  await until(() => held.length === 2, 'the first PATCH of never.txt')
   await row(neverName).getByRole('button', { name: 'Cancel' }).click()
   await row(neverName).getByText('Cancelled').waitFor()
   await page.unroute('**/v1/uploads/**')
