@@ -255,3 +255,45 @@ func TestTusParallelUploadsMemoryBounded(t *testing.T) {
 		t.Fatalf("peak RSS %d KiB exceeds %d KiB", hwm, limit)
 	}
 }
+
+// TestTusCrashBetweenBlobAndCommit: a node that dies after an upload's last byte is durable
+// and its blob complete, but before the file row (a crash point, -tags faultinject), shows no
+// file; the client's next request, through any node, finds the upload complete and finishes
+// it, and the file appears byte-identical with the upload's id.
+func TestTusCrashBetweenBlobAndCommit(t *testing.T) {
+	bin := faultInjectFiles(t)
+	dir := t.TempDir()
+	s := startStack(t, stackOptions{FilesEnv: map[string]string{"COFFER_FILES_DATA_DIR": dir}})
+	c := s.client()
+	alice := c.newUser("alice", "")
+	addr := freeAddr(t)
+	crashy := startProc(t, "files-crashy", bin, addr, filesEnv(s, addr, dir, map[string]string{"COFFER_FILES_CRASH_POINT": "tus-after-blob"}))
+	waitReady(t, crashy, 30*time.Second)
+	data := make([]byte, 2<<20+3)
+	rand.Read(data)
+	tc := c.tus(alice.Token)
+	path, r := tc.create(crashy.URL, int64(len(data)), "crash.bin", nil)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create: %d", r.Status)
+	}
+	w, done := tc.patchPipe(crashy.URL, path, 0, int64(len(data)))
+	w.Write(data)
+	w.Close()
+	if st := <-done; st != -1 {
+		t.Fatalf("the last PATCH answered %d; the crash point did not fire", st)
+	}
+	select {
+	case <-crashy.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("node still running after its crash point")
+	}
+	if n := c.listCount(alice.Token); n != 0 {
+		t.Fatalf("%d files visible before the row was written", n)
+	}
+	rr := tc.head(s.Files[0].URL, path)
+	id := path[len("/v1/uploads/"):]
+	if rr.Status != http.StatusOK || rr.Header.Get("Upload-Offset") != strconv.Itoa(len(data)) || rr.Header.Get("Coffer-File-Id") != id {
+		t.Fatalf("HEAD after the crash: %d %v", rr.Status, rr.Header)
+	}
+	c.checkFile(t, alice.Token, id, data)
+}

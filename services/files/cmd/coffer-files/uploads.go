@@ -19,6 +19,12 @@ func newUploadStore(cfg config, blobs blobStore, db *postgres.DB, logger *slog.L
 	if cfg.PublicURL != "" {
 		base = cfg.PublicURL + base
 	}
+	if cfg.Storage == "s3" && cfg.GCInterval > 0 && cfg.GCIncompleteAge < cfg.UploadExpiry {
+		// An unfinished upload's bytes are an S3 multipart upload, which the collector aborts
+		// at COFFER_FILES_GC_INCOMPLETE_AGE after its start.
+		logger.Warn("COFFER_FILES_GC_INCOMPLETE_AGE is shorter than COFFER_FILES_UPLOAD_EXPIRY: resumable uploads older than it lose their bytes",
+			"incomplete_age", cfg.GCIncompleteAge, "upload_expiry", cfg.UploadExpiry)
+	}
 	var quota files.QuotaStore
 	if cfg.UserQuota > 0 {
 		quota = db

@@ -308,6 +308,7 @@ func (up *upload) FinishUpload(ctx context.Context) error {
 	if err != nil {
 		return s.tusError(ctx, err)
 	}
+	files.CrashPoint("tus-after-blob") // fault suite: the blob is complete, the row is not
 	now := s.now().UTC().Truncate(time.Microsecond)
 	f := files.File{
 		ID: u.ID, OwnerID: u.OwnerID, Name: u.Name, Size: u.Size, SHA256: sum,
