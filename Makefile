@@ -2,22 +2,22 @@
 SHELL := /bin/bash
 export GOFLAGS := -buildvcs=false
 GO ?= go
-MODULES := pkg pkg/client services/auth services/files e2e deployments/deploycheck
+MODULES := pkg pkg/client services/auth services/files services/web e2e deployments/deploycheck
 RUN_DIR := .run
 
-.PHONY: all build run up down test test-short vet lint fmt tidy tools node-deps bench bench-deps bench-micro fuzz soak clean FORCE
+.PHONY: all build run up down test test-short vet lint fmt tidy tools node-deps bench bench-deps bench-micro fuzz soak clean FORCE web browser
 
 all: build
 
-## build: compile both services into bin/
+## build: compile the services into bin/
 build:
-	$(GO) build -o bin/ ./services/auth/cmd/coffer-auth ./services/files/cmd/coffer-files
+	$(GO) build -o bin/ ./services/auth/cmd/coffer-auth ./services/files/cmd/coffer-files ./services/web/cmd/coffer-web
 
-## run: start PostgreSQL (unless DATABASE_URL is set), auth on :8081 and files on :8082
+## run: start PostgreSQL (unless DATABASE_URL is set), auth on :8081, files on :8082, the web page on :8083
 run:
 	@mkdir -p $(RUN_DIR)/bin
-	$(GO) build -o $(RUN_DIR)/bin/ ./services/auth/cmd/coffer-auth ./services/files/cmd/coffer-files ./e2e/cmd/coffer-dev
-	@exec $(RUN_DIR)/bin/coffer-dev -dir $(RUN_DIR) -auth $(RUN_DIR)/bin/coffer-auth -files $(RUN_DIR)/bin/coffer-files
+	$(GO) build -o $(RUN_DIR)/bin/ ./services/auth/cmd/coffer-auth ./services/files/cmd/coffer-files ./services/web/cmd/coffer-web ./e2e/cmd/coffer-dev
+	@exec $(RUN_DIR)/bin/coffer-dev -dir $(RUN_DIR) -auth $(RUN_DIR)/bin/coffer-auth -files $(RUN_DIR)/bin/coffer-files -web $(RUN_DIR)/bin/coffer-web
 
 ## up: run docker-compose.yml (PostgreSQL, auth on :8081, file nodes on :8082 and :8083 sharing
 ## an S3-compatible store), generating its secrets in .secrets/ on first use; down: stop it
@@ -49,6 +49,20 @@ node-deps: e2e/node/node_modules/.package-lock.json
 e2e/node/node_modules/.package-lock.json: e2e/node/package-lock.json
 	npm ci --prefix e2e/node --no-audit --no-fund
 
+## web: rebuild the page (TypeScript in services/web/ui, built with Vite) into
+## services/web/internal/assets/dist, which is committed so `go build` needs no Node.
+web:
+	cd services/web/ui && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build
+
+## browser: what the browser tests (e2e/web_*_test.go) need: Debian's chromium, installed as
+## root when missing, and e2e/browser's pinned playwright-core. Never `playwright install`.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "browser: /usr/bin/chromium is missing: apt-get install chromium as root" >&2; exit 1; fi; \
+		export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	fi
+	@if [ ! -d e2e/browser/node_modules/playwright-core ]; then cd e2e/browser && npm ci --no-audit --no-fund; fi
+
 ## The linter, pinned: a binary of another version is replaced.
 STATICCHECK_VERSION := 0.8.2
 STATICCHECK := $(CURDIR)/.cache/bin/staticcheck
@@ -59,7 +73,8 @@ STATICCHECK := $(CURDIR)/.cache/bin/staticcheck
 FORCE:
 
 ## test: vet, lint, then unit, integration and end-to-end tests against real PostgreSQL and S3
-test: vet lint tools node-deps
+## (and the web page in headless chromium)
+test: vet lint tools node-deps browser
 	$(GO) test -count=1 -timeout 15m $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
 vet:

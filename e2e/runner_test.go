@@ -32,7 +32,7 @@ func TestLocalRunnerAndREADME(t *testing.T) {
 		t.Fatalf("build runner: %v\n%s", err, out)
 	}
 
-	authAddr, filesAddr := freeAddr(t), freeAddr(t)
+	authAddr, filesAddr, webAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	// The postgres user must reach the run folder (t.TempDir is private to root).
 	runDir, err := os.MkdirTemp("", "coffer-run-")
 	if err != nil {
@@ -40,8 +40,8 @@ func TestLocalRunnerAndREADME(t *testing.T) {
 	}
 	os.Chmod(runDir, 0o755)
 	t.Cleanup(func() { os.RemoveAll(runDir) })
-	cmd := exec.Command(runner, "-dir", runDir, "-auth", bins.Auth, "-files", bins.Files)
-	cmd.Env = append(os.Environ(), "COFFER_AUTH_ADDR="+authAddr, "COFFER_FILES_ADDR="+filesAddr, "DATABASE_URL=")
+	cmd := exec.Command(runner, "-dir", runDir, "-auth", bins.Auth, "-files", bins.Files, "-web", bins.Web)
+	cmd.Env = append(os.Environ(), "COFFER_AUTH_ADDR="+authAddr, "COFFER_FILES_ADDR="+filesAddr, "COFFER_WEB_ADDR="+webAddr, "DATABASE_URL=")
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = cmd.Stdout
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -77,7 +77,7 @@ wait:
 			t.Fatalf("runner not ready:\n%s", out.String())
 		}
 	}
-	for _, want := range []string{"http://" + authAddr, "http://" + filesAddr} {
+	for _, want := range []string{"http://" + authAddr, "http://" + filesAddr, "http://" + webAddr} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("runner output does not print %s:\n%s", want, out.String())
 		}

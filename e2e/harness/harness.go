@@ -23,6 +23,7 @@ import (
 type Binaries struct {
 	Auth  string
 	Files string
+	Web   string
 }
 
 // RepoRoot finds the workspace root (the folder holding go.work) from the working directory.
@@ -43,19 +44,19 @@ func RepoRoot() (string, error) {
 	}
 }
 
-// Build compiles both services into dir.
+// Build compiles the services into dir.
 func Build(ctx context.Context, dir string) (Binaries, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return Binaries{}, err
 	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator),
-		"./services/auth/cmd/coffer-auth", "./services/files/cmd/coffer-files")
+		"./services/auth/cmd/coffer-auth", "./services/files/cmd/coffer-files", "./services/web/cmd/coffer-web")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return Binaries{}, fmt.Errorf("harness: go build: %w\n%s", err, out)
 	}
-	return Binaries{Auth: filepath.Join(dir, "coffer-auth"), Files: filepath.Join(dir, "coffer-files")}, nil
+	return Binaries{Auth: filepath.Join(dir, "coffer-auth"), Files: filepath.Join(dir, "coffer-files"), Web: filepath.Join(dir, "coffer-web")}, nil
 }
 
 // FreeAddr returns a loopback address with a port that was free a moment ago.

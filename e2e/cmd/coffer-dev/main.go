@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,6 +38,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	runDir := fs.String("dir", ".run", "folder for the cluster, keys, files and binaries")
 	authBin := fs.String("auth", ".run/bin/coffer-auth", "auth service binary")
 	filesBin := fs.String("files", ".run/bin/coffer-files", "file service binary")
+	webBin := fs.String("web", ".run/bin/coffer-web", "web page binary")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -48,6 +51,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	authAddr := envOr(getenv, "COFFER_AUTH_ADDR", "127.0.0.1:8081")
 	filesAddr := envOr(getenv, "COFFER_FILES_ADDR", "127.0.0.1:8082")
+	webAddr := envOr(getenv, "COFFER_WEB_ADDR", "127.0.0.1:8083")
+	webURL := "http://" + webAddr
 
 	authDB, filesDB := getenv("DATABASE_URL"), getenv("DATABASE_URL")
 	if authDB == "" {
@@ -107,22 +112,39 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			"COFFER_FILES_AUTH_URL":      authURL,
 			"COFFER_FILES_DATA_DIR":      filepath.Join(dir, "files"),
 			"COFFER_FILES_LINK_KEY_FILE": linkKeyFile,
+			"COFFER_FILES_CORS_ORIGINS":  webURL,
 		}),
 	})
 	if err != nil {
 		return err
 	}
 	defer filesProc.Stop(30 * time.Second)
+	web, err := harness.Start(harness.Spec{
+		Name: "web", Bin: *webBin, Addr: webAddr, Log: logFile,
+		Env: harness.Env(map[string]string{
+			"COFFER_WEB_ADDR":      webAddr,
+			"COFFER_WEB_AUTH_URL":  authURL,
+			"COFFER_WEB_FILES_URL": "http://" + filesAddr,
+			"COFFER_WEB_CLIENT_ID": "coffer-web",
+		}),
+	})
+	if err != nil {
+		return err
+	}
+	defer web.Stop(30 * time.Second)
 
 	readyCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	for _, p := range []*harness.Process{auth, filesProc} {
+	for _, p := range []*harness.Process{auth, filesProc, web} {
 		if err := p.WaitReady(readyCtx, "/readyz"); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "Coffer is running (logs: %s)\n  auth:  %s\n  files: %s\nPress Ctrl-C to stop.\n",
-		logFile.Name(), auth.URL, filesProc.URL)
+	if err := registerWebClient(ctx, *authBin, authDB, kekFile, webURL); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Coffer is running (logs: %s)\n  web:   %s\n  auth:  %s\n  files: %s\nPress Ctrl-C to stop.\n",
+		logFile.Name(), web.URL, auth.URL, filesProc.URL)
 
 	select {
 	case <-ctx.Done():
@@ -132,7 +154,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("auth service exited: %v", auth.ExitErr())
 	case <-filesProc.Done():
 		return fmt.Errorf("file service exited: %v", filesProc.ExitErr())
+	case <-web.Done():
+		return fmt.Errorf("web service exited: %v", web.ExitErr())
 	}
+}
+
+// registerWebClient registers the web page as a public OAuth client, once: a client from an
+// earlier run is kept.
+func registerWebClient(ctx context.Context, authBin, authDB, kekFile, webURL string) error {
+	cmd := exec.CommandContext(ctx, authBin, "clients", "create", "coffer-web", "--public",
+		"--scopes", "files:read files:write files:share",
+		"--redirect-uri", webURL+"/callback "+webURL+"/signed-out", "--origin", webURL)
+	cmd.Env = []string{"COFFER_AUTH_DATABASE_URL=" + authDB, "COFFER_AUTH_KEK_FILE=" + kekFile}
+	out, err := cmd.CombinedOutput()
+	if err != nil && !strings.Contains(string(out), "exists") {
+		return fmt.Errorf("register the web client: %w\n%s", err, out)
+	}
+	return nil
 }
 
 // startCluster starts the cluster in dataDir, or, when the postgres user cannot reach that

@@ -43,6 +43,7 @@ type config struct {
 	LogLevel        slog.Level    // COFFER_FILES_LOG_LEVEL, default info
 	MetricsAddr     string        // COFFER_FILES_METRICS_ADDR, default "" (off): where /metrics is served; never the public port
 	PprofAddr       string        // COFFER_FILES_PPROF_ADDR, default "" (off): a separate listener for net/http/pprof, e.g. 127.0.0.1:6060; never expose it
+	CORSOrigins     []string      // COFFER_FILES_CORS_ORIGINS, default none: comma-separated browser origins (the web app) allowed to call the API
 
 	Storage string   // COFFER_FILES_STORAGE, default "disk": where blobs live, "disk" (DataDir) or "s3"
 	S3      s3Config // COFFER_FILES_S3_*, used when Storage is "s3"
@@ -158,6 +159,7 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		r.Fail("COFFER_FILES_USER_QUOTA", "must not be negative")
 	}
 	c.LinkKey = linkKey(r, readFile)
+	c.CORSOrigins = corsOrigins(r)
 	if c.LinkMaxTTL < time.Second {
 		r.Fail("COFFER_FILES_LINK_MAX_TTL", "at least 1s")
 	}
@@ -200,4 +202,25 @@ func linkKey(r *envconf.Reader, readFile func(string) ([]byte, error)) []byte {
 		return nil
 	}
 	return key
+}
+
+// corsOrigins reads COFFER_FILES_CORS_ORIGINS: origins such as https://app.example.com,
+// compared exactly with a browser's Origin header, so a path, a wildcard or "null" is refused.
+func corsOrigins(r *envconf.Reader) []string {
+	const name = "COFFER_FILES_CORS_ORIGINS"
+	var out []string
+	for _, o := range strings.Split(r.String(name, ""), ",") {
+		o = strings.TrimSuffix(strings.TrimSpace(o), "/")
+		if o == "" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(o, "* ") {
+			r.Fail(name, "%q is not an origin such as https://app.example.com", o)
+			continue
+		}
+		out = append(out, u.Scheme+"://"+strings.ToLower(u.Host))
+	}
+	return out
 }

@@ -109,6 +109,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		PublicURL:         cfg.PublicURL,
 		UploadIdleTimeout: cfg.UploadIdle,
 		Metrics:           api.NewMetrics(reg),
+		CORS:              api.CORS{Origins: cfg.CORSOrigins},
 	})
 	if cfg.MetricsAddr != "" {
 		ln, err := metrics.Listen(cfg.MetricsAddr)

@@ -99,6 +99,8 @@ type Options struct {
 	UploadIdleTimeout time.Duration
 	// Metrics, when set, records request, upload and token metrics (NewMetrics).
 	Metrics *Metrics
+	// CORS names the browser origins (the web app) allowed to call the API. Default none.
+	CORS CORS
 }
 
 // DefaultUploadIdleTimeout is Options.UploadIdleTimeout unless configured otherwise.
@@ -130,7 +132,7 @@ func NewServer(logger *slog.Logger, f Files, v TokenVerifier, ready Readiness, o
 	if opts.Metrics != nil {
 		s.engine.Use(opts.Metrics.handlers()...)
 	}
-	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger), s.canonicalPath)
+	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger), s.cors(opts.CORS), s.canonicalPath)
 	s.engine.HandleMethodNotAllowed = true
 	// Routes match the decoded path, and canonicalPath refuses any path whose encoding is not
 	// the canonical one (%2f, %2e, double encoding), so an encoded slash or dot-segment never

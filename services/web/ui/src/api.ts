@@ -1,0 +1,71 @@
+// The file service's API, as the page uses it.
+
+import type { Session } from './auth'
+import { apiError } from './errors'
+
+export interface FileInfo {
+  id: string
+  name: string
+  size: number
+  sha256: string
+  content_type: string
+  created_at: string
+}
+
+export interface Page {
+  files: FileInfo[]
+  next_cursor: string | null
+}
+
+export interface Link {
+  id: string
+  url: string
+  expires_at: string
+}
+
+export class Files {
+  constructor(
+    private readonly session: Session,
+    readonly base: string,
+  ) {}
+
+  private async call(path: string, init: RequestInit = {}): Promise<Response> {
+    const res = await this.session.fetch(this.base + path, init)
+    if (!res.ok) throw await apiError(res)
+    return res
+  }
+
+  private json(method: string, body: unknown): RequestInit {
+    return { method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }
+  }
+
+  async list(shared: boolean, cursor?: string): Promise<Page> {
+    const q = new URLSearchParams({ limit: '100' })
+    if (shared) q.set('shared', 'true')
+    if (cursor) q.set('cursor', cursor)
+    return (await this.call(`/v1/files?${q}`)).json()
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.call(`/v1/files/${encodeURIComponent(id)}`, { method: 'DELETE' })
+  }
+
+  async share(id: string, username: string): Promise<void> {
+    await this.call(`/v1/files/${encodeURIComponent(id)}/shares`, this.json('POST', { username }))
+  }
+
+  async link(id: string, expiresIn: number, maxDownloads?: number): Promise<Link> {
+    const body: Record<string, number> = { expires_in: expiresIn }
+    if (maxDownloads) body.max_downloads = maxDownloads
+    const l = (await (await this.call(`/v1/files/${encodeURIComponent(id)}/links`, this.json('POST', body))).json()) as Link
+    // Without a public URL setting the service answers a path on itself.
+    l.url = new URL(l.url, this.base + '/').href
+    return l
+  }
+
+  // content fetches a file's bytes (for files small enough to hold in memory).
+  async content(id: string): Promise<Blob> {
+    const res = await this.call(`/v1/files/${encodeURIComponent(id)}/content`)
+    return res.blob()
+  }
+}

@@ -1,0 +1,392 @@
+// Coffer's web page: sign in, upload, list, download, share, link.
+
+import './style.css'
+import { Session } from './auth'
+import { Files, type FileInfo } from './api'
+import { loadConfig, type Config } from './config'
+import { h, replace, append, announce } from './dom'
+import { apiError, explain } from './errors'
+import { bytes, date, kind } from './format'
+import { Uploads } from './uploads'
+
+const main = document.getElementById('main')!
+const account = document.getElementById('account')!
+
+// Files up to this size download through memory (fetch with the token); larger ones of your
+// own go through a one-use signed link, so the browser streams them to disk.
+const memoryDownloadLimit = 256 << 20
+
+async function boot(): Promise<void> {
+  let cfg: Config
+  try {
+    cfg = await loadConfig()
+  } catch {
+    replace(main, h('p', { class: 'error', role: 'alert' }, 'Coffer could not start. Reload the page to try again.'))
+    return
+  }
+  const url = new URL(location.href)
+  if (url.pathname === '/l') {
+    await linkPage(cfg, url.hash.slice(1))
+    return
+  }
+  const session = new Session(cfg)
+  session.onSignedOut = () => signedOutView(session, 'You have been signed out. Sign in again to continue.')
+  if (url.pathname === '/callback') {
+    try {
+      const back = await session.finishSignIn(url)
+      history.replaceState(null, '', back)
+    } catch (e) {
+      history.replaceState(null, '', '/')
+      signedOutView(session, e instanceof Error && e.message.endsWith('.') ? e.message : 'Sign-in did not complete. Try again.')
+      return
+    }
+    new App(session, new Files(session, cfg.files_url)).show()
+    return
+  }
+  if (url.pathname === '/signed-out') {
+    history.replaceState(null, '', '/')
+    signedOutView(session, 'You are signed out.')
+    return
+  }
+  signedOutView(session)
+}
+
+function signedOutView(session: Session, message?: string): void {
+  replace(account)
+  const btn = h('button', { type: 'button', class: 'primary' }, 'Sign in')
+  btn.addEventListener('click', () => {
+    btn.disabled = true
+    session.signIn(location.pathname).catch(() => {
+      btn.disabled = false
+      replace(msg, 'The sign-in service cannot be reached. Try again in a moment.')
+    })
+  })
+  const msg = h('p', { class: message === 'You are signed out.' ? 'note' : 'error', role: 'alert' }, message ?? '')
+  replace(main,
+    h('section', { class: 'welcome' },
+      h('h2', {}, 'Your files, kept safe'),
+      h('p', {}, 'Sign in to upload, download and share your files.'),
+      msg,
+      btn))
+  btn.focus()
+}
+
+type Tab = 'mine' | 'shared'
+
+class App {
+  private tab: Tab = 'mine'
+  private tableBody = h('tbody')
+  private status = h('p', { class: 'list-status', role: 'status' })
+  private error = h('p', { class: 'error', role: 'alert' })
+  private more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Show more')
+  private cursor: string | null = null
+  private tabs: Record<Tab, HTMLButtonElement>
+  private uploadList = h('ul', { class: 'uploads', 'aria-label': 'Uploads' })
+  private uploads: Uploads
+
+  constructor(
+    private readonly session: Session,
+    private readonly files: Files,
+  ) {
+    this.uploads = new Uploads(session, files.base, this.uploadList, () => {
+      if (this.tab === 'mine') void this.load()
+    })
+    this.tabs = {
+      mine: h('button', { type: 'button', role: 'tab', id: 'tab-mine', 'aria-controls': 'file-panel' }, 'My files'),
+      shared: h('button', { type: 'button', role: 'tab', id: 'tab-shared', 'aria-controls': 'file-panel' }, 'Shared with me'),
+    }
+    this.more.addEventListener('click', () => void this.load(true))
+  }
+
+  show(): void {
+    const signOut = h('button', { type: 'button', class: 'secondary' }, 'Sign out')
+    signOut.addEventListener('click', () => {
+      signOut.disabled = true
+      void this.session.signOut()
+    })
+    replace(account, signOut)
+
+    const input = h('input', { type: 'file', id: 'file-input', multiple: true, class: 'visually-hidden' })
+    input.addEventListener('change', () => {
+      if (input.files) this.uploads.add(Array.from(input.files))
+      input.value = ''
+    })
+    const drop = h('div', { class: 'drop' },
+      h('p', {}, 'Drop files here, or '),
+      h('label', { for: 'file-input', class: 'button primary' }, 'Choose files'),
+      input)
+    drop.addEventListener('dragover', (e) => {
+      e.preventDefault()
+      drop.classList.add('over')
+    })
+    drop.addEventListener('dragleave', () => drop.classList.remove('over'))
+    drop.addEventListener('drop', (e) => {
+      e.preventDefault()
+      drop.classList.remove('over')
+      if (e.dataTransfer?.files.length) this.uploads.add(Array.from(e.dataTransfer.files))
+    })
+
+    const tablist = h('div', { role: 'tablist', 'aria-label': 'Which files' }, this.tabs.mine, this.tabs.shared)
+    for (const t of ['mine', 'shared'] as Tab[]) {
+      this.tabs[t].addEventListener('click', () => this.select(t))
+    }
+    tablist.addEventListener('keydown', (e) => {
+      if (e.key === 'ArrowRight' || e.key === 'ArrowLeft') {
+        const next: Tab = this.tab === 'mine' ? 'shared' : 'mine'
+        this.select(next)
+        this.tabs[next].focus()
+      }
+    })
+    const table = h('table', { class: 'files' },
+      h('caption', { class: 'visually-hidden' }, 'Files'),
+      h('thead', {}, h('tr', {},
+        h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Size'), h('th', { scope: 'col' }, 'Date'),
+        h('th', { scope: 'col' }, 'Type'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
+      this.tableBody)
+
+    replace(main,
+      h('section', { class: 'upload-area', 'aria-labelledby': 'upload-title' },
+        h('h2', { id: 'upload-title' }, 'Upload'), drop, this.uploadList),
+      h('section', { class: 'list-area', 'aria-labelledby': 'files-title' },
+        h('h2', { id: 'files-title' }, 'Files'), tablist,
+        h('div', { id: 'file-panel', role: 'tabpanel', 'aria-labelledby': 'tab-mine' }, this.error, table, this.status, this.more)))
+    this.select('mine')
+    main.focus()
+  }
+
+  private select(t: Tab): void {
+    this.tab = t
+    for (const k of ['mine', 'shared'] as Tab[]) {
+      this.tabs[k].setAttribute('aria-selected', String(k === t))
+      this.tabs[k].tabIndex = k === t ? 0 : -1
+    }
+    document.getElementById('file-panel')?.setAttribute('aria-labelledby', `tab-${t}`)
+    void this.load()
+  }
+
+  async load(more = false): Promise<void> {
+    const tab = this.tab
+    try {
+      const page = await this.files.list(tab === 'shared', more ? (this.cursor ?? undefined) : undefined)
+      if (tab !== this.tab) return
+      if (!more) this.tableBody.replaceChildren()
+      for (const f of page.files) this.tableBody.appendChild(this.row(f))
+      this.cursor = page.next_cursor
+      this.more.hidden = !page.next_cursor
+      replace(this.error)
+      const n = this.tableBody.rows.length
+      replace(this.status, n === 0 ? (tab === 'mine' ? 'No files yet. Upload some above.' : 'Nobody has shared a file with you yet.') : `${n} file${n === 1 ? '' : 's'}`)
+    } catch (e) {
+      replace(this.error, explain(e, { action: 'list your files' }))
+    }
+  }
+
+  private row(f: FileInfo): HTMLTableRowElement {
+    const actions = h('div', { class: 'actions' })
+    const act = (label: string, what: string, fn: () => void) =>
+      h('button', { type: 'button', class: 'secondary', 'aria-label': `${label} ${f.name}`, onclick: fn }, what)
+    append(actions, act('Download', 'Download', () => void this.download(f)))
+    if (this.tab === 'mine') {
+      append(actions,
+        act('Share', 'Share', () => this.shareDialog(f)),
+        act('Create a link to', 'Link', () => this.linkDialog(f)),
+        act('Delete', 'Delete', () => this.deleteDialog(f)))
+    }
+    return h('tr', { 'data-id': f.id },
+      h('th', { scope: 'row', class: 'name', 'data-label': 'Name' }, f.name),
+      h('td', { 'data-label': 'Size', class: 'nowrap' }, bytes(f.size)),
+      h('td', { 'data-label': 'Date' }, h('time', { datetime: f.created_at }, date(f.created_at))),
+      h('td', { 'data-label': 'Type' }, kind(f.content_type, f.name)),
+      h('td', {}, actions))
+  }
+
+  private async download(f: FileInfo): Promise<void> {
+    try {
+      if (f.size > memoryDownloadLimit && this.tab === 'mine') {
+        // A one-use link of a few minutes: the browser saves it straight from the file
+        // service (served as an attachment), never through this page's memory or origin.
+        const l = await this.files.link(f.id, 300, 1)
+        save(l.url, '')
+        return
+      }
+      const blob = await this.files.content(f.id)
+      // As a generic binary type, the object URL can only be saved, never rendered here.
+      const url = URL.createObjectURL(new Blob([blob], { type: 'application/octet-stream' }))
+      save(url, f.name)
+      setTimeout(() => URL.revokeObjectURL(url), 60_000)
+      announce(`${f.name} downloaded.`)
+    } catch (e) {
+      replace(this.error, explain(e, { fileName: f.name, action: 'download' }))
+    }
+  }
+
+  private deleteDialog(f: FileInfo): void {
+    dialog(`Delete “${f.name}”?`, (d, close) => {
+      const msg = h('p', { class: 'error', role: 'alert' })
+      const yes = h('button', { type: 'button', class: 'danger' }, 'Delete')
+      yes.addEventListener('click', async () => {
+        yes.disabled = true
+        try {
+          await this.files.remove(f.id)
+          close()
+          announce(`${f.name} deleted.`)
+          void this.load()
+        } catch (e) {
+          yes.disabled = false
+          replace(msg, explain(e, { fileName: f.name, action: 'delete' }))
+        }
+      })
+      append(d, h('p', {}, 'The file is removed for you and everyone you shared it with. This cannot be undone.'), msg,
+        h('div', { class: 'dialog-actions' }, yes, cancel(close)))
+      return yes
+    })
+  }
+
+  private shareDialog(f: FileInfo): void {
+    dialog(`Share “${f.name}”`, (d, close) => {
+      const input = h('input', { type: 'text', id: 'share-username', name: 'username', autocomplete: 'off', required: true, spellcheck: 'false' })
+      const msg = h('p', { class: 'error', role: 'alert' })
+      const done = h('p', { role: 'status' })
+      const form = h('form', {},
+        h('label', { for: 'share-username' }, 'Username of the person to share with'), input, msg, done,
+        h('div', { class: 'dialog-actions' }, h('button', { type: 'submit', class: 'primary' }, 'Share'), cancel(close, 'Close')))
+      form.addEventListener('submit', async (e) => {
+        e.preventDefault()
+        const username = input.value.trim()
+        replace(msg)
+        replace(done)
+        if (!username) {
+          replace(msg, 'Type the username of the person to share with.')
+          return
+        }
+        try {
+          await this.files.share(f.id, username)
+          replace(done, `Shared with ${username}. They can now see “${f.name}” under “Shared with me”.`)
+          input.value = ''
+        } catch (err) {
+          replace(msg, explain(err, { fileName: f.name, username, action: 'share' }))
+        }
+      })
+      append(d, form)
+      return input
+    })
+  }
+
+  private linkDialog(f: FileInfo): void {
+    dialog(`Link to “${f.name}”`, (d, close) => {
+      const expiry = h('select', { id: 'link-expiry', name: 'expiry' },
+        h('option', { value: '3600' }, '1 hour'),
+        h('option', { value: '86400', selected: true }, '1 day'),
+        h('option', { value: '604800' }, '7 days'))
+      const msg = h('p', { class: 'error', role: 'alert' })
+      const result = h('div', { class: 'link-result' })
+      const form = h('form', {},
+        h('p', {}, 'Anyone with the link can download this file until it expires.'),
+        h('label', { for: 'link-expiry' }, 'Link expires after'), expiry, msg,
+        h('div', { class: 'dialog-actions' }, h('button', { type: 'submit', class: 'primary' }, 'Create link'), cancel(close, 'Close')),
+        result)
+      form.addEventListener('submit', async (e) => {
+        e.preventDefault()
+        replace(msg)
+        try {
+          const l = await this.files.link(f.id, Number(expiry.value))
+          const out = h('input', { type: 'text', id: 'link-url', readonly: true, value: l.url })
+          const copied = h('span', { role: 'status' })
+          const copy = h('button', { type: 'button', class: 'secondary' }, 'Copy link')
+          copy.addEventListener('click', async () => {
+            try {
+              await navigator.clipboard.writeText(l.url)
+              replace(copied, 'Copied.')
+            } catch {
+              out.select()
+              replace(copied, 'Press Ctrl+C (or ⌘C) to copy the selected link.')
+            }
+          })
+          // The same link as a page of this app, for people: it shows the file's name and
+          // size and says so in words when the link no longer works.
+          const token = l.url.slice(l.url.lastIndexOf('/v1/links/') + '/v1/links/'.length)
+          const pageURL = `${location.origin}/l#${token}`
+          const page = h('input', { type: 'text', id: 'link-page', readonly: true, value: pageURL })
+          replace(result,
+            h('label', { for: 'link-url' }, 'Link'), out,
+            h('p', {}, `Expires ${date(l.expires_at)}.`), copy, copied,
+            h('label', { for: 'link-page' }, 'Download page for people'), page)
+          out.focus()
+          out.select()
+        } catch (err) {
+          replace(msg, explain(err, { fileName: f.name, action: 'create a link' }))
+        }
+      })
+      append(d, form)
+      return expiry
+    })
+  }
+}
+
+// dialog opens a modal <dialog> (focus is kept inside it; Escape closes it) and returns focus
+// to where it was when it closes.
+function dialog(title: string, build: (body: HTMLElement, close: () => void) => HTMLElement): void {
+  const back = document.activeElement as HTMLElement | null
+  const d = h('dialog', { 'aria-labelledby': 'dialog-title' })
+  const close = () => d.close()
+  d.addEventListener('close', () => {
+    d.remove()
+    back?.focus()
+  })
+  append(d, h('h2', { id: 'dialog-title' }, title))
+  const first = build(d, close)
+  document.body.appendChild(d)
+  d.showModal()
+  first.focus()
+}
+
+function cancel(close: () => void, label = 'Cancel'): HTMLButtonElement {
+  return h('button', { type: 'button', class: 'secondary', onclick: close }, label)
+}
+
+function save(href: string, name: string): void {
+  const a = h('a', { href, download: name || true, rel: 'noopener', class: 'visually-hidden' })
+  document.body.appendChild(a)
+  a.click()
+  a.remove()
+}
+
+// linkPage is what a person opening a shared link page sees (/l#<token>): the file's name and
+// size and a download button, or a sentence saying the link no longer works. The token stays
+// in the fragment, which browsers never send to the web service.
+async function linkPage(cfg: Config, token: string): Promise<void> {
+  const url = `${cfg.files_url}/v1/links/${encodeURIComponent(token)}`
+  try {
+    if (!/^[A-Za-z0-9._~-]+$/.test(token)) throw new TypeError('bad token')
+    const res = await fetch(url, { method: 'HEAD', credentials: 'omit', cache: 'no-store' })
+    if (!res.ok) throw await apiError(res)
+    const name = filename(res.headers.get('Content-Disposition') ?? '') || 'file'
+    const size = Number(res.headers.get('Content-Length') ?? '-1')
+    replace(main, h('section', { class: 'welcome' },
+      h('h2', {}, name),
+      h('p', {}, size >= 0 ? bytes(size) : ''),
+      h('a', { href: url, class: 'button primary', download: name }, 'Download')))
+  } catch (e) {
+    replace(main, h('section', { class: 'welcome' },
+      h('h2', {}, 'This link does not work'),
+      h('p', { class: 'error', role: 'alert' }, e instanceof TypeError && e.message === 'bad token'
+        ? 'This link is incomplete. Ask for the whole link again.'
+        : explain(e, { action: 'link' }))))
+  }
+}
+
+// filename reads the name from a Content-Disposition header (RFC 6266, preferring filename*).
+function filename(cd: string): string {
+  const star = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(cd)
+  if (star) {
+    try {
+      return decodeURIComponent(star[1].trim())
+    } catch {
+      // fall through to the plain form
+    }
+  }
+  const plain = /filename\s*=\s*"((?:[^"\\]|\\.)*)"/i.exec(cd)
+  return plain ? plain[1].replace(/\\(.)/g, '$1') : ''
+}
+
+void boot()
