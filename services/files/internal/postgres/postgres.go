@@ -171,9 +171,19 @@ func decodeCursor(s string) (time.Time, uuid.UUID, error) {
 	if err != nil || len(b) != 24 {
 		return time.Time{}, uuid.UUID{}, files.Invalid("malformed cursor")
 	}
+	micros := int64(binary.BigEndian.Uint64(b[:8]))
+	if micros < minCursorMicros {
+		// Below PostgreSQL's timestamptz range: pgx's shift to microseconds since 2000 would
+		// wrap around to a far-future time and match every row of the caller.
+		return time.Time{}, uuid.UUID{}, files.Invalid("malformed cursor")
+	}
 	id, _ := uuid.FromBytes(b[8:])
-	return time.UnixMicro(int64(binary.BigEndian.Uint64(b[:8]))).UTC(), id, nil
+	return time.UnixMicro(micros).UTC(), id, nil
 }
+
+// minCursorMicros is the earliest timestamptz PostgreSQL holds (4714-11-24 BC, 00:00 UTC) in
+// Unix microseconds. Every larger int64 is in range (PostgreSQL's end is past year 294276).
+const minCursorMicros = -210866803200000000
 
 func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
