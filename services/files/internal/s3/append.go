@@ -79,6 +79,7 @@ func (s *Store) Append(ctx context.Context, key string, state []byte, offset int
 	if st.UploadID == "" {
 		out, err := s.api.CreateMultipartUpload(wctx, &s3.CreateMultipartUploadInput{
 			Bucket: aws.String(s.bucket), Key: aws.String(obj), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+			ServerSideEncryption: s.sse, SSEKMSKeyId: s.kmsKeyID,
 		})
 		if err != nil {
 			return 0, nil, mapErr("create multipart upload", err)
@@ -140,7 +141,10 @@ func (s *Store) appendParts(ctx context.Context, obj string, st *appendState, of
 	if fill > 0 {
 		tail := s.tailPrefix(obj) + strconv.FormatInt(offset+r.n, 10)
 		tctx, cancel := context.WithTimeout(ctx, s.timeout)
-		_, err := s.api.PutObject(tctx, &s3.PutObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(tail), Body: bytes.NewReader(buf[:fill])})
+		_, err := s.api.PutObject(tctx, &s3.PutObjectInput{
+			Bucket: aws.String(s.bucket), Key: aws.String(tail), Body: bytes.NewReader(buf[:fill]),
+			ServerSideEncryption: s.sse, SSEKMSKeyId: s.kmsKeyID,
+		})
 		cancel()
 		if err != nil {
 			return 0, mapErr("put tail", err)

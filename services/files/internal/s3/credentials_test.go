@@ -97,12 +97,26 @@ type headerRecorder struct {
 
 func (h *headerRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 	h.mu.Lock()
-	h.seen = append(h.seen, r.Header.Get("X-Amz-Server-Side-Encryption")+" "+r.Header.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id"))
+	h.seen = append(h.seen, r.Method+" "+r.URL.RawQuery+" | "+
+		r.Header.Get("X-Amz-Server-Side-Encryption")+" "+r.Header.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id"))
 	h.mu.Unlock()
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// TestSSEHeadersSent: with SSE set, the upload asks the server to encrypt the object.
+// sent reports whether one recorded request is method with a query holding query and carries
+// want.
+func (h *headerRecorder) sent(method, query, want string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.ContainsFunc(h.seen, func(s string) bool {
+		req, hdr, _ := strings.Cut(s, " | ")
+		m, q, _ := strings.Cut(req, " ")
+		return m == method && strings.Contains(q, query) && hdr == want
+	})
+}
+
+// TestSSEHeadersSent: with SSE set, the upload asks the server to encrypt the object, and so
+// does a resumable upload (its multipart upload and its tail object).
 func TestSSEHeadersSent(t *testing.T) {
 	srv := s3test.Start(t)
 	for _, tc := range []struct{ sse, key, want string }{
@@ -120,10 +134,23 @@ func TestSSEHeadersSent(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, _ = s.Put(context.Background(), "k", strings.NewReader("x")) // the server may not support KMS
+			if !rec.sent(http.MethodPut, "x-id=PutObject", tc.want) {
+				t.Fatalf("Put sent no PutObject with %q", tc.want)
+			}
+			// A resumable upload of less than a part: CreateMultipartUpload and the tail
+			// object's PutObject both ask for encryption.
 			rec.mu.Lock()
-			defer rec.mu.Unlock()
-			if !slices.Contains(rec.seen, tc.want) {
-				t.Fatalf("requests %q, want one %q", rec.seen, tc.want)
+			rec.seen = nil
+			rec.mu.Unlock()
+			_, _, err = s.Append(context.Background(), "r", nil, 0, strings.NewReader("x"))
+			if !rec.sent(http.MethodPost, "uploads", tc.want) {
+				t.Fatalf("Append sent %q, want a CreateMultipartUpload with %q", rec.seen, tc.want)
+			}
+			if err == nil && !rec.sent(http.MethodPut, "x-id=PutObject", tc.want) {
+				t.Fatalf("Append sent %q, want a tail PutObject with %q", rec.seen, tc.want)
+			}
+			if err != nil && tc.sse == s3.SSES3 {
+				t.Fatalf("Append with %s: %v", tc.sse, err)
 			}
 		})
 	}
