@@ -61,10 +61,11 @@ func containerPort(t *testing.T, s types.ServiceConfig, addrKey string) uint32 {
 }
 
 // TestCompose: the services, their healthchecks and start order, the public issuer, and two
-// file nodes on their own ports sharing one store and one link key.
+// file nodes on their own ports sharing one store and one link key, and the web page with its
+// registered OAuth client.
 func TestCompose(t *testing.T) {
 	p := loadCompose(t)
-	want := []string{"auth", "files-1", "files-2", "postgres", "s3"}
+	want := []string{"auth", "files-1", "files-2", "postgres", "s3", "web", "web-client"}
 	for _, name := range want {
 		if _, ok := p.Services[name]; !ok {
 			t.Fatalf("service %s missing; have %v", name, p.ServiceNames())
@@ -76,6 +77,9 @@ func TestCompose(t *testing.T) {
 			if strings.HasPrefix(k, "COFFER_") && !documented[k] {
 				t.Errorf("%s sets %s, which the README's configuration table does not list", name, k)
 			}
+		}
+		if name == "web-client" {
+			continue // a one-shot job: the web page waits for it to complete instead
 		}
 		if s.HealthCheck == nil || s.HealthCheck.Disable || len(s.HealthCheck.Test) < 2 {
 			t.Errorf("%s has no healthcheck", name)
@@ -92,6 +96,11 @@ func TestCompose(t *testing.T) {
 	needs("auth", "postgres")
 	needs("files-1", "postgres", "auth", "s3")
 	needs("files-2", "postgres", "auth", "s3")
+	needs("web-client", "postgres", "auth")
+	needs("web", "auth", "files-1")
+	if dep, ok := p.Services["web"].DependsOn["web-client"]; !ok || dep.Condition != types.ServiceConditionCompletedSuccessfully {
+		t.Errorf("web must wait for web-client to complete (depends_on %v)", p.Services["web"].DependsOn)
+	}
 
 	// Auth: the issuer is the published URL, and its secret comes from a compose secret.
 	auth := p.Services["auth"]
@@ -128,6 +137,41 @@ func TestCompose(t *testing.T) {
 	}
 	if stores[0] != stores[1] {
 		t.Errorf("file nodes use different stores: %q and %q", stores[0], stores[1])
+	}
+
+	// The web page: on 8084, naming auth's issuer and the first file node as the browser
+	// reaches them; every file node lets its origin call the API.
+	web := p.Services["web"]
+	webPort := containerPort(t, web, "COFFER_WEB_ADDR")
+	webPub := published(t, web, webPort)
+	if webPub != "8084" {
+		t.Errorf("web is published on %s, want 8084", webPub)
+	}
+	origin := "http://localhost:" + webPub
+	checkReadyz(t, web, webPort)
+	if got := env(t, web, "COFFER_WEB_AUTH_URL"); got != issuer {
+		t.Errorf("COFFER_WEB_AUTH_URL = %q, want auth's issuer %q", got, issuer)
+	}
+	if got, want := env(t, web, "COFFER_WEB_FILES_URL"), env(t, p.Services["files-1"], "COFFER_FILES_PUBLIC_URL"); got != want {
+		t.Errorf("COFFER_WEB_FILES_URL = %q, want files-1's public URL %q", got, want)
+	}
+	for _, name := range []string{"files-1", "files-2"} {
+		origins := strings.Split(env(t, p.Services[name], "COFFER_FILES_CORS_ORIGINS"), ",")
+		if !slices.Contains(origins, origin) {
+			t.Errorf("%s: COFFER_FILES_CORS_ORIGINS = %v, want it to include the web origin %s", name, origins, origin)
+		}
+	}
+	// The client registration: the page's id, public, its callback and origin.
+	reg := p.Services["web-client"]
+	script := strings.Join(append(append([]string{}, reg.Entrypoint...), reg.Command...), " ")
+	clientID := env(t, web, "COFFER_WEB_CLIENT_ID")
+	for _, want := range []string{"clients create " + clientID + " ", "--public", "--redirect-uri " + origin + "/callback", "--origin " + origin, "client exists"} {
+		if clientID == "" || !strings.Contains(script, want) {
+			t.Errorf("web-client command %q lacks %q", script, want)
+		}
+	}
+	if reg.Restart != "no" {
+		t.Errorf("web-client restart = %q, want no (a one-shot job)", reg.Restart)
 	}
 }
 

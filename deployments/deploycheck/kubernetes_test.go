@@ -105,7 +105,7 @@ func TestKubernetes(t *testing.T) {
 	for _, dir := range kustomizations {
 		t.Run(strings.ReplaceAll(dir, "/", "_"), func(t *testing.T) {
 			m := render(t, dir)
-			for _, name := range []string{"coffer-auth", "coffer-files"} {
+			for _, name := range []string{"coffer-auth", "coffer-files", "coffer-web"} {
 				if m.deployments[name] == nil || m.services[name] == nil || m.pdbs[name] == nil || m.policies[name] == nil {
 					t.Fatalf("%s needs a Deployment, Service, PodDisruptionBudget and NetworkPolicy", name)
 				}
@@ -130,6 +130,7 @@ func TestKubernetes(t *testing.T) {
 			checkAuth(t, m)
 			checkFiles(t, m)
 			checkPublicURL(t, m, dir)
+			checkWeb(t, m, dir)
 			for name, pdb := range m.pdbs {
 				if pdb.Spec.MinAvailable == nil && pdb.Spec.MaxUnavailable == nil {
 					t.Errorf("PodDisruptionBudget %s allows nothing", name)
@@ -292,18 +293,109 @@ func checkPublicURL(t *testing.T, m manifests, dir string) {
 	if err != nil || jwks.Hostname() != svc.Name || jwks.Port() != strconv.Itoa(int(svc.Spec.Ports[0].Port)) || jwks.Path != "/.well-known/jwks.json" {
 		t.Errorf("COFFER_FILES_JWKS_URL = %q, want auth's Service http://%s:%d/.well-known/jwks.json", jwks, svc.Name, svc.Spec.Ports[0].Port)
 	}
+	web, err := url.Parse(m.envOf(t, "coffer-files", "COFFER_FILES_CORS_ORIGINS"))
+	if err != nil || web.Host == "" {
+		t.Fatalf("COFFER_FILES_CORS_ORIGINS = %q, want the web page's origin", web)
+	}
 	for name, ing := range m.ingresses {
 		for _, r := range ing.Spec.Rules {
-			if r.Host != u.Hostname() {
-				t.Errorf("Ingress %s host %q, want the public URL's %q", name, r.Host, u.Hostname())
+			// The web page's rule has the page's host; every other rule the public URL's.
+			want := u.Hostname()
+			if backends(r) == "coffer-web" {
+				want = web.Hostname()
+			}
+			if r.Host != want {
+				t.Errorf("Ingress %s host %q (to %s), want %q", name, r.Host, backends(r), want)
 			}
 		}
 		for _, tls := range ing.Spec.TLS {
-			if !slices.Equal(tls.Hosts, []string{u.Hostname()}) {
-				t.Errorf("Ingress %s TLS hosts %v, want [%s]", name, tls.Hosts, u.Hostname())
+			if !slices.Equal(tls.Hosts, []string{u.Hostname(), web.Hostname()}) {
+				t.Errorf("Ingress %s TLS hosts %v, want [%s %s]", name, tls.Hosts, u.Hostname(), web.Hostname())
 			}
 		}
 	}
+}
+
+// backends lists the Services an Ingress rule sends to, sorted and space-separated.
+func backends(r networkingv1.IngressRule) string {
+	var names []string
+	if r.HTTP != nil {
+		for _, p := range r.HTTP.Paths {
+			if p.Backend.Service != nil && !slices.Contains(names, p.Backend.Service.Name) {
+				names = append(names, p.Backend.Service.Name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return strings.Join(names, " ")
+}
+
+// checkWeb: the web page names the public URL for auth and the file API, its origin (its own
+// Ingress host, TLS in prod) is the file nodes' CORS origin, the Ingress sends tus uploads to
+// the file nodes, and its NetworkPolicy admits only the ingress controller and lets it reach
+// nothing.
+func checkWeb(t *testing.T, m manifests, dir string) {
+	t.Helper()
+	issuer := m.envOf(t, "coffer-auth", "COFFER_AUTH_ISSUER")
+	for _, key := range []string{"COFFER_WEB_AUTH_URL", "COFFER_WEB_FILES_URL"} {
+		if got := m.envOf(t, "coffer-web", key); got != issuer {
+			t.Errorf("%s = %q, want the public URL %q", key, got, issuer)
+		}
+	}
+	origins := strings.Split(m.envOf(t, "coffer-files", "COFFER_FILES_CORS_ORIGINS"), ",")
+	web, err := url.Parse(origins[0])
+	if err != nil || web.Path != "" || web.Host == "" || web.Host == mustHost(t, issuer) {
+		t.Errorf("COFFER_FILES_CORS_ORIGINS = %v, want the web page's own origin first", origins)
+	}
+	if dir == "overlays/prod" && web.Scheme != "https" {
+		t.Errorf("prod web origin %q is not https", web)
+	}
+	routed, uploads := false, false
+	for _, ing := range m.ingresses {
+		for _, r := range ing.Spec.Rules {
+			if r.Host == web.Hostname() && backends(r) == "coffer-web" {
+				routed = true
+			}
+			for _, p := range r.HTTP.Paths {
+				if p.Path == "/v1/uploads" && p.Backend.Service != nil && p.Backend.Service.Name == "coffer-files" {
+					uploads = true
+				}
+			}
+		}
+	}
+	if !routed {
+		t.Errorf("no Ingress rule sends host %s to coffer-web", web.Hostname())
+	}
+	if !uploads {
+		t.Error("no Ingress path sends /v1/uploads (tus) to coffer-files")
+	}
+	p := m.policies["coffer-web"]
+	if !slices.Contains(p.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) || !slices.Contains(p.Spec.PolicyTypes, networkingv1.PolicyTypeEgress) || len(p.Spec.Egress) != 0 {
+		t.Errorf("NetworkPolicy coffer-web must restrict ingress and allow no egress: %+v", p.Spec)
+	}
+	for _, rule := range p.Spec.Ingress {
+		for _, from := range rule.From {
+			if from.PodSelector != nil || from.IPBlock != nil || from.NamespaceSelector == nil ||
+				from.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "ingress-nginx" {
+				t.Errorf("NetworkPolicy coffer-web admits %v; only the ingress controller may reach the page", from)
+			}
+		}
+		if len(rule.From) == 0 || len(rule.Ports) != 1 || rule.Ports[0].Port.String() != "http" {
+			t.Errorf("NetworkPolicy coffer-web has a rule open to every peer or to a port other than http")
+		}
+	}
+	if len(p.Spec.Ingress) == 0 {
+		t.Error("NetworkPolicy coffer-web admits nobody; the ingress controller must reach the page")
+	}
+}
+
+func mustHost(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host
 }
 
 // checkMetricsPort: the metrics listener is a container port of its own, and no Service

@@ -21,7 +21,7 @@ func documentedEnv(t *testing.T) map[string]bool {
 	out := map[string]bool{}
 	for _, line := range strings.Split(string(b), "\n") {
 		cells := strings.Split(line, "|")
-		if len(cells) < 4 || !strings.Contains(cells[2], "auth") && !strings.Contains(cells[2], "files") {
+		if len(cells) < 4 || !strings.Contains(cells[2], "auth") && !strings.Contains(cells[2], "files") && !strings.Contains(cells[2], "web") {
 			continue
 		}
 		for _, m := range envName.FindAllStringSubmatch(cells[1], -1) {
