@@ -50,16 +50,8 @@ func FuzzVerify(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go v.Run(ctx)
-	deadline := time.Now().Add(10 * time.Second)
-	for !v.Ready(ctx) {
-		if time.Now().After(deadline) {
-			f.Fatal("verifier never became ready")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	runReady(f, v)
+	ctx := context.Background()
 
 	sign := func(header map[string]any, claims jwt.MapClaims) string {
 		t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)

@@ -50,17 +50,23 @@ func startVerifier(t *testing.T, url string) *tokenauth.Verifier {
 	if err != nil {
 		t.Fatal(err)
 	}
+	runReady(t, v)
+	return v
+}
+
+// runReady runs v until the test ends and waits, with a deadline, until it has loaded a key.
+func runReady(tb testing.TB, v *tokenauth.Verifier) {
+	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	tb.Cleanup(cancel)
 	go v.Run(ctx)
 	deadline := time.Now().Add(10 * time.Second)
 	for !v.Ready(ctx) {
 		if time.Now().After(deadline) {
-			t.Fatal("verifier never became ready")
+			tb.Fatal("verifier never became ready")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return v
 }
 
 func sign(t *testing.T, key *rsa.PrivateKey, method jwt.SigningMethod, header map[string]any, claims jwt.MapClaims) string {
@@ -204,16 +210,8 @@ func TestLeeway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go v.Run(ctx)
-	deadline := time.Now().Add(10 * time.Second)
-	for !v.Ready(ctx) {
-		if time.Now().After(deadline) {
-			t.Fatal("verifier never became ready")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	runReady(t, v)
+	ctx := context.Background()
 	base := jwt.MapClaims{"iss": issuer, "sub": "user-1", "aud": audience, "scope": "files:read",
 		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()}
 	inside, outside := leeway-time.Second, leeway+time.Second
