@@ -101,6 +101,8 @@ type Options struct {
 	Metrics *Metrics
 	// CORS names the browser origins (the web app) allowed to call the API. Default none.
 	CORS CORS
+	// Version is the release /healthz reports (pkg/version). Default "".
+	Version string
 }
 
 // DefaultUploadIdleTimeout is Options.UploadIdleTimeout unless configured otherwise.
