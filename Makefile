@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export GOFLAGS := -buildvcs=false
 GO ?= go
-MODULES := pkg pkg/client services/auth services/files services/web e2e deployments/deploycheck
+MODULES := pkg pkg/client pkg/client/cmd/coffer services/auth services/files services/web e2e deployments/deploycheck
 RUN_DIR := .run
 # The release the binaries report (`coffer-files version`, /healthz): git describe, or, outside
 # a git checkout, what pkg/version finds itself ("devel").
