@@ -9,6 +9,7 @@ RUN_DIR := .run
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 LDFLAGS := -X github.com/cofferhq/coffer/pkg/version.release=$(VERSION)
 
+.PHONY: test-pgbouncer pgbouncer
 .PHONY: all build run up down test test-short vet lint fmt tidy tools node-deps bench bench-deps bench-micro fuzz soak clean FORCE web browser
 
 all: build
@@ -78,8 +79,17 @@ FORCE:
 
 ## test: vet, lint, then unit, integration and end-to-end tests against real PostgreSQL and S3
 ## (and the web page in headless chromium)
-test: vet lint tools node-deps browser
+test: vet lint tools node-deps browser pgbouncer
 	$(GO) test -count=1 -timeout 15m $(addprefix ./,$(addsuffix /...,$(MODULES)))
+
+## test-pgbouncer: the end-to-end suite once more with both services behind PgBouncer in
+## transaction pooling mode (Debian's pgbouncer, installed when missing); .ci/run runs it
+test-pgbouncer: tools node-deps browser pgbouncer
+	COFFER_E2E_PGBOUNCER=1 $(GO) test -count=1 -timeout 20m ./e2e/...
+
+pgbouncer:
+	@command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; }
 
 vet:
 	$(GO) vet $(addprefix ./,$(addsuffix /...,$(MODULES)))
