@@ -160,7 +160,7 @@ func TestIdentityUpstreamSignIn(t *testing.T) {
 		refused(t, b, cb, http.StatusBadRequest)
 	})
 
-	t.Run("wrong iss in the callback (mix-up)", func(t *testing.T) {
+	t.Run("wrong iss in the callback", func(t *testing.T) {
 		b := newBrowser(t)
 		cb := b.upstreamToCallback(start(b, "zitadel"), opUser, opPassword, nil)
 		refused(t, b, cb+"&iss="+url.QueryEscape("https://evil.example/"), http.StatusBadRequest)
@@ -177,7 +177,7 @@ func TestIdentityUpstreamSignIn(t *testing.T) {
 		}
 	})
 
-	t.Run("outside the allowed email domains, then invited", func(t *testing.T) {
+	t.Run("outside the allowed email domains then invited", func(t *testing.T) {
 		b := newBrowser(t)
 		refused(t, b, b.upstreamToCallback(start(b, "strict"), "test-user2", opPassword, nil), http.StatusForbidden)
 		out := s.admin("", "invitations", "create", "--username", "ivy")
@@ -325,6 +325,18 @@ func TestIdentityTOTP(t *testing.T) {
 	other := c.newUser("ursula", "").Token
 	if r := c.do("DELETE", s.Auth.URL+"/v1/account/sessions/f-"+fam, nil, bearer(other)); r.Status != http.StatusNotFound {
 		t.Fatalf("another user's session: %d, want 404", r.Status)
+	}
+
+	// A service client's token (another client, a subject that is no user) gets nothing.
+	secret := s.createClient("backup-job", "files:read")
+	cc := c.do("POST", s.Auth.URL+"/oauth2/token", strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()),
+		map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Authorization": "Basic " + basicAuth("backup-job", secret)})
+	var ctok struct {
+		AccessToken string `json:"access_token"`
+	}
+	cc.JSON(t, &ctok)
+	if r := c.do("GET", s.Auth.URL+"/v1/account", nil, bearer(ctok.AccessToken)); r.Status != http.StatusForbidden {
+		t.Fatalf("account with a service client's token: %d, want 403", r.Status)
 	}
 
 	// Throttling shared with passwords: one failure is counted (the reused recovery code);
