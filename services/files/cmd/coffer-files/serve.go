@@ -15,6 +15,7 @@ import (
 	"github.com/cofferhq/coffer/pkg/backoff"
 	"github.com/cofferhq/coffer/pkg/metrics"
 	"github.com/cofferhq/coffer/pkg/serve"
+	"github.com/cofferhq/coffer/pkg/version"
 	"github.com/cofferhq/coffer/services/files/internal/api"
 	"github.com/cofferhq/coffer/services/files/internal/authclient"
 	"github.com/cofferhq/coffer/services/files/internal/files"
@@ -103,12 +104,14 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		Resumable:         resumable,
 		Uploads:           files.NewQuota(svc, db, files.QuotaConfig{PerUser: cfg.UserQuota}),
 		Shares:            files.NewSharing(db, nil),
+		Folders:           files.NewFolders(db, blobs),
 		Users:             users,
 		Links:             files.NewLinks(db, blobs, signer, files.LinkConfig{MaxTTL: cfg.LinkMaxTTL}, nil),
 		PublicURL:         cfg.PublicURL,
 		UploadIdleTimeout: cfg.UploadIdle,
 		Metrics:           api.NewMetrics(reg),
 		CORS:              api.CORS{Origins: cfg.CORSOrigins},
+		Version:           version.String(),
 	})
 	if cfg.MetricsAddr != "" {
 		ln, err := metrics.Listen(cfg.MetricsAddr)

@@ -100,6 +100,10 @@ type Options struct {
 	Metrics *Metrics
 	// CORS names the browser origins (the web app) allowed to call the API. Default none.
 	CORS CORS
+	// Folders serves folder listings, search, moves and zips; nil answers them 404.
+	Folders Folders
+	// Version is the release /healthz reports (pkg/version). Default "".
+	Version string
 }
 
 // DefaultOptions is the limits of Options unless configured otherwise, and the one place their
