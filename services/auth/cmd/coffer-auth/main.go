@@ -17,6 +17,7 @@
 //	                                    print a one-time link that creates an account
 //	coffer-auth invitations reset NAME  clear a password, end the user's sign-ins, print a
 //	                                    one-time link where they set a new one
+//	coffer-auth version                 print the release this binary was built from
 //
 // Configuration is read from COFFER_AUTH_* environment variables; see config.go.
 package main
@@ -30,6 +31,8 @@ import (
 	"syscall"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/cofferhq/coffer/pkg/version"
 )
 
 func main() {
@@ -63,6 +66,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return keysCmd(ctx, args, getenv, stdout)
 	case "invitations":
 		return invitationsCmd(ctx, args, getenv, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, version.Line("coffer-auth"))
+		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -86,4 +92,5 @@ const usage = `usage:
   coffer-auth invitations reset NAME [--ttl 168h]
                                    clear NAME's password, end their sign-ins, print a
                                    one-time link where they set a new one
+  coffer-auth version              print the release this binary was built from
 `
