@@ -260,6 +260,15 @@ func (s *Server) authorizeFailed(c *gin.Context, req auth.AuthorizeRequest, err 
 			"The redirect_uri is not one registered for this application. You were not redirected.")
 	case errors.As(err, &ae):
 		s.redirectBack(c, http.StatusFound, req, url.Values{"error": {ae.Code}, "error_description": {ae.Description}})
+	case errors.Is(err, auth.ErrUnavailable):
+		// An outage: a warning, and RFC 6749's temporarily_unavailable (or a 503 page).
+		s.logger.WarnContext(c.Request.Context(), "dependency unavailable", "path", c.Request.URL.Path, "err", err)
+		if req.RedirectURI == "" {
+			c.Header("Retry-After", "2")
+			s.messagePage(c, http.StatusServiceUnavailable, "Sign-in unavailable", "The service cannot reach its database. Try again in a moment.")
+			return
+		}
+		s.redirectBack(c, http.StatusFound, req, url.Values{"error": {"temporarily_unavailable"}, "error_description": {"a backing service is unavailable; retry shortly"}})
 	default:
 		s.logger.ErrorContext(c.Request.Context(), "authorization request failed", "err", err)
 		if req.RedirectURI == "" {

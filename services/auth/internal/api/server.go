@@ -236,6 +236,11 @@ func (s *Server) toProblem(c *gin.Context, err error) *problem.Details {
 	case errors.Is(err, auth.ErrBusy):
 		p = problem.New(http.StatusServiceUnavailable, "busy", "the service is at capacity; retry later")
 		p.RetryAfter = time.Second
+	case errors.Is(err, auth.ErrUnavailable):
+		// An outage is not a bug: a warning, and a 503 the client may retry (as in the file service).
+		s.logger.WarnContext(c.Request.Context(), "dependency unavailable", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		p = problem.New(http.StatusServiceUnavailable, "unavailable", "a backing service is unavailable; retry shortly")
+		p.RetryAfter = 2 * time.Second
 	case errors.As(err, &maxBytes):
 		p = problem.New(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body exceeds %d bytes", maxBytes.Limit))
 	case errors.Is(err, context.Canceled):
