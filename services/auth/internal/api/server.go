@@ -23,6 +23,7 @@ import (
 	"github.com/cofferhq/coffer/pkg/jsonbody"
 	"github.com/cofferhq/coffer/pkg/metrics"
 	"github.com/cofferhq/coffer/pkg/problem"
+	"github.com/cofferhq/coffer/pkg/safetext"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
 )
 
@@ -129,7 +130,7 @@ func NewServer(logger *slog.Logger, cfg Config, accounts Accounts, keys KeySet, 
 	if cfg.Metrics != nil {
 		s.engine.Use(cfg.Metrics.handlers()...)
 	}
-	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger))
+	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger), s.refuseInvalidText)
 	s.engine.HandleMethodNotAllowed = true
 	s.engine.NoRoute(func(c *gin.Context) {
 		s.problem(c, problem.New(http.StatusNotFound, "not_found", "no such route"))
@@ -154,6 +155,16 @@ func loopbackHTTP(issuer string) bool {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// refuseInvalidText answers 400 to a path or query that is not valid UTF-8 or holds a NUL
+// character (pkg/safetext), before any handler can hand it to PostgreSQL.
+func (s *Server) refuseInvalidText(c *gin.Context) {
+	if !safetext.Valid(c.Request.URL.Path) || !safetext.ValidQuery(c.Request.URL.RawQuery) {
+		s.problem(c, problem.New(http.StatusBadRequest, "invalid_request", "the path and query must be valid UTF-8 without NUL characters"))
+		return
+	}
+	c.Next()
+}
 
 // problem writes p and stops the handler chain.
 func (s *Server) problem(c *gin.Context, p *problem.Details) {
