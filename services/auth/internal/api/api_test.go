@@ -38,6 +38,13 @@ type fixture struct {
 
 func newFixture(t testing.TB, cfg auth.Config) *fixture {
 	t.Helper()
+	return newFixtureKeys(t, cfg, true)
+}
+
+// newFixtureKeys is newFixture with a choice: bootstrap false starts the server before any
+// signing key exists, as a first start does.
+func newFixtureKeys(t testing.TB, cfg auth.Config, bootstrap bool) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
 	if err != nil {
@@ -54,8 +61,10 @@ func newFixture(t testing.TB, cfg auth.Config) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := km.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
+	if bootstrap {
+		if err := km.Bootstrap(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cfg.SignupEnabled = true
 	issuer := keys.NewIssuer(km, "https://auth.test", "coffer-files", 15*time.Minute, nil)

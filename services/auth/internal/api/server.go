@@ -61,7 +61,8 @@ type TokenVerifier interface {
 
 // KeySet publishes the public signing keys.
 type KeySet interface {
-	// JWKS returns the JWK Set document and its entity tag.
+	// JWKS returns the JWK Set document and its entity tag; a nil body before any key is
+	// loaded.
 	JWKS() (body []byte, etag string)
 }
 
