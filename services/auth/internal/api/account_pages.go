@@ -16,7 +16,7 @@ import (
 
 // sessionUser returns the browser's signed-in user and session token, if any.
 func (s *Server) sessionUser(c *gin.Context) (auth.User, string, bool) {
-	v, err := c.Cookie(sessionCookie)
+	v, err := s.cookie(c, sessionCookie)
 	if err != nil {
 		return auth.User{}, "", false
 	}
@@ -43,7 +43,7 @@ func (s *Server) handleAccountPage() gin.HandlerFunc {
 
 func (s *Server) accountSignInPage(c *gin.Context, status int, username, msg string, askOTP bool) {
 	d := pageData{Title: "Sign in to your account", Error: msg, Username: username, Action: s.basePath + "/oauth2/account/signin",
-		Hidden: []hiddenField{{"csrf_token", s.csrfToken(c, accountCSRFCookie, "/oauth2/account")}}}
+		Hidden: []hiddenField{{"csrf_token", s.csrfToken(c)}}}
 	d.ID.AskOTP = askOTP
 	d.ID.Upstream = s.upstreamButtons(url.Values{"to": {"account"}})
 	s.render(c, status, "signin", d, "")
@@ -62,7 +62,7 @@ func (s *Server) accountPage(c *gin.Context, status int, u auth.User, token, msg
 		return
 	}
 	d := pageData{Title: "Your account", Message: msg, Error: errMsg, Username: u.Username}
-	d.ID.Base, d.ID.CSRF = s.basePath, s.csrfToken(c, accountCSRFCookie, "/oauth2/account")
+	d.ID.Base, d.ID.CSRF = s.basePath, s.csrfToken(c)
 	d.ID.TOTP, d.ID.RecoveryLeft = a.TOTP, a.RecoveryLeft
 	current := sessionHashID(token)
 	for _, si := range list {
@@ -82,7 +82,7 @@ func (s *Server) accountForm(c *gin.Context) (url.Values, auth.User, string, boo
 	if !ok {
 		return nil, auth.User{}, "", false
 	}
-	if !csrfMatches(c, accountCSRFCookie, form.Get("csrf_token")) {
+	if !s.csrfValid(c, form.Get("csrf_token")) {
 		s.messagePage(c, http.StatusForbidden, "Form expired", "The form was not sent from this page, or it expired. Open your account page again.")
 		return nil, auth.User{}, "", false
 	}
@@ -100,7 +100,7 @@ func (s *Server) handleAccountSignIn() gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		if !csrfMatches(c, accountCSRFCookie, form.Get("csrf_token")) {
+		if !s.csrfValid(c, form.Get("csrf_token")) {
 			s.messagePage(c, http.StatusForbidden, "Form expired", "The form was not sent from this page, or it expired. Open your account page again.")
 			return
 		}
@@ -160,7 +160,7 @@ func (s *Server) handleAccountTOTPStart() gin.HandlerFunc {
 			return
 		}
 		d := pageData{Title: "Set up two-factor authentication"}
-		d.ID.Base, d.ID.CSRF = s.basePath, s.csrfToken(c, accountCSRFCookie, "/oauth2/account")
+		d.ID.Base, d.ID.CSRF = s.basePath, s.csrfToken(c)
 		d.ID.QR, d.ID.Secret = safeDataURL(qr), setup.Secret
 		s.render(c, http.StatusOK, "totp", d, "")
 	}

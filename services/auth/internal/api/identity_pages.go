@@ -3,8 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"html/template"
@@ -49,12 +47,10 @@ type sessionRow struct {
 	Current bool
 }
 
-// Cookies of the identity pages. Each form's double-submit CSRF cookie is scoped to its page.
-const (
-	accountCSRFCookie    = "coffer_csrf_account"
-	invitationCSRFCookie = "coffer_csrf_invitation"
-	upstreamCookie       = "coffer_upstream"
-)
+// upstreamCookie binds an upstream sign-in's state (and then its wait for the second
+// factor) to the browser that started it. The identity pages' forms use the sign-in pages'
+// CSRF cookie (csrfToken).
+const upstreamCookie = "coffer_upstream"
 
 // identityProblem maps the identity errors to problems (called from toProblem); nil for
 // any other error.
@@ -140,7 +136,7 @@ func (s *Server) signInMFAPage(c *gin.Context, req auth.AuthorizeRequest, values
 
 // signUpPage shows the sign-up form of an authorization request.
 func (s *Server) signUpPage(c *gin.Context, status int, req auth.AuthorizeRequest, values url.Values, username, msg string) {
-	csrf := s.csrfToken(c, csrfCookie, "/oauth2/authorize")
+	csrf := s.csrfToken(c)
 	q := authorizeQuery(values)
 	d := pageData{Title: "Create account", Error: msg, ClientID: req.Client.ID, Username: username, Action: s.basePath + "/oauth2/authorize",
 		Hidden: []hiddenField{{"csrf_token", csrf}, {"action", "signup"}}}
@@ -209,27 +205,8 @@ func (s *Server) startBrowserSession(c *gin.Context, u auth.User) bool {
 		s.messagePage(c, http.StatusInternalServerError, "Sign-in failed", "Something went wrong. Try again later.")
 		return false
 	}
-	s.setCookie(c, sessionCookie, token, "/oauth2/", time.Until(exp), http.SameSiteLaxMode)
+	s.setCookie(c, sessionCookie, token, time.Until(exp), http.SameSiteLaxMode)
 	return true
-}
-
-// csrfToken returns the browser's double-submit token of this cookie, setting a new one if
-// it has none.
-func (s *Server) csrfToken(c *gin.Context, name, path string) string {
-	v, err := c.Cookie(name)
-	if err == nil && len(v) == 43 {
-		return v
-	}
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	v = base64.RawURLEncoding.EncodeToString(b[:])
-	s.setCookie(c, name, v, s.basePath+path, time.Hour, http.SameSiteStrictMode)
-	return v
-}
-
-func csrfMatches(c *gin.Context, name, token string) bool {
-	v, err := c.Cookie(name)
-	return err == nil && len(v) == 43 && subtle.ConstantTimeCompare([]byte(v), []byte(token)) == 1
 }
 
 // qrDataURL draws an otpauth URL as a PNG QR code in a data: URL.

@@ -35,7 +35,8 @@ func (s *Server) routes() {
 	// The authorization code grant's sign-in pages (HTML; authorize.go).
 	r.GET("/oauth2/authorize", s.handleAuthorize())
 	r.POST("/oauth2/authorize", s.handleAuthorize())
-	r.GET("/oauth2/logout", s.handleLogout())
+	r.GET("/oauth2/logout", s.handleLogout())  // a confirmation form while signed in
+	r.POST("/oauth2/logout", s.handleLogout()) // the form, with its CSRF token
 
 	// Identity (account.go, account_pages.go, upstream_pages.go): a person's own account,
 	// as JSON for Coffer's first-party clients and as pages under the sign-in session;

@@ -56,7 +56,7 @@ func (s *Server) handleUpstreamStart() gin.HandlerFunc {
 		}
 		// The state is bound to this browser: a callback arriving in another browser (login
 		// CSRF) finds no matching cookie.
-		s.setCookie(c, upstreamCookie, state, s.basePath+"/oauth2/upstream/", auth.UpstreamTTL, http.SameSiteLaxMode)
+		s.setCookie(c, upstreamCookie, state, auth.UpstreamTTL, http.SameSiteLaxMode)
 		c.Header("Cache-Control", "no-store")
 		c.Redirect(http.StatusSeeOther, redirect)
 	}
@@ -67,8 +67,8 @@ func (s *Server) handleUpstreamCallback() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
 		q := c.Request.URL.Query()
-		cookie, _ := c.Cookie(upstreamCookie)
-		s.setCookie(c, upstreamCookie, "", s.basePath+"/oauth2/upstream/", -time.Second, http.SameSiteLaxMode)
+		cookie, _ := s.cookie(c, upstreamCookie)
+		s.setCookie(c, upstreamCookie, "", -time.Second, http.SameSiteLaxMode)
 		state := q.Get("state")
 		if cookie == "" || subtle.ConstantTimeCompare([]byte(cookie), []byte(state)) != 1 {
 			s.logger.WarnContext(ctx, "upstream callback refused", "err", "state does not match this browser's")
@@ -111,7 +111,7 @@ func (s *Server) upstreamFailed(c *gin.Context, err error) {
 // finishUpstream asks for the second factor, or signs the browser in and sends it on.
 func (s *Server) finishUpstream(c *gin.Context, res auth.UpstreamResult) {
 	if res.MFAToken != "" {
-		s.setCookie(c, upstreamCookie, res.MFAToken, s.basePath+"/oauth2/upstream/", auth.UpstreamTTL, http.SameSiteLaxMode)
+		s.setCookie(c, upstreamCookie, res.MFAToken, auth.UpstreamTTL, http.SameSiteLaxMode)
 		s.render(c, http.StatusOK, "otp", pageData{Title: "Two-factor authentication", Action: s.basePath + "/oauth2/upstream/mfa"}, "")
 		return
 	}
@@ -139,8 +139,8 @@ func (s *Server) handleUpstreamMFA() gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		token, _ := c.Cookie(upstreamCookie)
-		s.setCookie(c, upstreamCookie, "", s.basePath+"/oauth2/upstream/", -time.Second, http.SameSiteLaxMode)
+		token, _ := s.cookie(c, upstreamCookie)
+		s.setCookie(c, upstreamCookie, "", -time.Second, http.SameSiteLaxMode)
 		res, err := s.identity.FinishUpstreamMFA(c.Request.Context(), token, form.Get("otp"), c.ClientIP())
 		if err != nil {
 			s.upstreamFailed(c, err)
@@ -170,7 +170,7 @@ func (s *Server) handleInvitationPage() gin.HandlerFunc {
 
 func (s *Server) invitationPage(c *gin.Context, status int, inv auth.Invitation, token, username, msg string) {
 	d := pageData{Title: "Join Coffer", Error: msg, Username: username, Action: s.basePath + "/oauth2/invitation",
-		Hidden: []hiddenField{{"csrf_token", s.csrfToken(c, invitationCSRFCookie, "/oauth2/invitation")}, {"token", token}}}
+		Hidden: []hiddenField{{"csrf_token", s.csrfToken(c)}, {"token", token}}}
 	d.ID.Submit, d.ID.FixedUsername = "Create account", inv.Username
 	if inv.Kind == auth.ResetKind {
 		d.Title, d.ID.Submit = "Set a new password", "Set password"
@@ -186,7 +186,7 @@ func (s *Server) handleInvitationAccept() gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		if !csrfMatches(c, invitationCSRFCookie, form.Get("csrf_token")) {
+		if !s.csrfValid(c, form.Get("csrf_token")) {
 			s.messagePage(c, http.StatusForbidden, "Form expired", "The form was not sent from this page, or it expired. Open the link again.")
 			return
 		}

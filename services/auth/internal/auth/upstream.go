@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/cofferhq/coffer/pkg/safetext"
 )
 
 // UpstreamTTL is how long an upstream sign-in may take, from the button to the callback (and
@@ -242,6 +244,9 @@ func (s *Service) upstreamUser(ctx context.Context, pol UpstreamPolicy, c Upstre
 		return u, err
 	}
 	now := s.now().UTC()
+	if !safetext.Valid(c.Email) {
+		c.Email = "" // nothing PostgreSQL's text cannot hold
+	}
 	id := Identity{Issuer: c.Issuer, Subject: c.Subject, Email: c.Email, CreatedAt: now}
 	if invitation != nil {
 		inv, err := s.st.Invitations.InvitationByHash(ctx, invitation, now)
