@@ -22,7 +22,6 @@ import (
 	"github.com/cofferhq/coffer/services/files/internal/linktoken"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
 	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
-	"github.com/cofferhq/coffer/services/files/internal/tus"
 )
 
 func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
@@ -63,7 +62,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		return err
 	}
 	jwksMetrics.WatchKeys(reg, verifier)
-	svc := files.NewService(db, blobs, files.Config{MaxFileSize: cfg.MaxFileSize}, nil, logger)
+	svc := newService(cfg, blobs, db, logger)
 
 	if cfg.PprofAddr != "" {
 		go servePprof(ctx, cfg.PprofAddr, logger)
@@ -102,8 +101,8 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		return err
 	}
 	var resumable api.Resumable
-	if us := newUploadStore(cfg, blobs, db, logger); us != nil {
-		th, err := tus.NewHandler(us)
+	if res := newResumable(cfg, svc, blobs, db, logger); res != nil {
+		th, err := newTusHandler(cfg, res, api.Errors{Logger: logger, MaxFileSize: cfg.MaxFileSize}, logger)
 		if err != nil {
 			return err
 		}
