@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -225,4 +226,30 @@ func (db *DB) awaitFence(ctx context.Context, ids ...string) error {
 		}
 	}
 	return nil
+}
+
+// NewPool opens a pool on url that also works through a transaction pooler in pgx's exec or
+// simple-protocol mode (default_query_exec_mode in the URL): there pgx sends no statement
+// description, so it must know the PostgreSQL type of every argument from its Go type, and
+// this package passes ids as [16]byte and uuid.UUID.
+func NewPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	after := cfg.AfterConnect
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		registerTypes(c)
+		if after != nil {
+			return after(ctx, c)
+		}
+		return nil
+	}
+	return pgxpool.NewWithConfig(ctx, cfg)
+}
+
+func registerTypes(c *pgx.Conn) {
+	tm := c.TypeMap()
+	tm.RegisterDefaultPgType([16]byte{}, "uuid")
+	tm.RegisterDefaultPgType(uuid.UUID{}, "uuid")
 }
