@@ -84,7 +84,9 @@ func TestTusConcurrentPatches(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitFor(t, 30*time.Second, "the first PATCH to hold the upload's lock", func() bool {
-				return s.queryInt(`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted`) > 0
+				// A lease row (COFFER_FILES_UPLOAD_LOCK=lease) or an advisory lock (=advisory).
+				return s.queryInt(`SELECT (SELECT count(*) FROM file_upload_leases) +
+					(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted)`) > 0
 			})
 			// The second, through the other node, takes over.
 			second := tc.patch(nodes[1], path, 0, data, "-")

@@ -40,6 +40,12 @@ type Options struct {
 	// own (advisory locks), when the main pool goes through a transaction pooler such as
 	// PgBouncer. Default: the main pool.
 	Direct *pgxpool.Pool
+	// AdvisoryUploadLocks locks resumable uploads with session-level advisory locks (one
+	// direct session per PATCH in flight), as releases before leases did. Default false:
+	// leases (Leases), which hold no session. Every node must use the same kind.
+	AdvisoryUploadLocks bool
+	// LeaseTTL is an upload lease's lifetime unrenewed. Default DefaultLeaseTTL.
+	LeaseTTL time.Duration
 	// Logger, default discards.
 	Logger *slog.Logger
 }
