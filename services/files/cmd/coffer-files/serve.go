@@ -55,7 +55,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		return err
 	}
 	jwksMetrics.WatchKeys(reg, verifier)
-	svc := files.NewService(db, blobs, files.Config{MaxFileSize: cfg.MaxFileSize}, nil, logger)
+	svc := files.NewService(db, blobs, files.Config{MaxFileSize: cfg.MaxFileSize, BlobGrace: cfg.BlobGrace}, nil, logger)
 
 	if cfg.PprofAddr != "" {
 		go servePprof(ctx, cfg.PprofAddr, logger)

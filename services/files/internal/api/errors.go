@@ -28,6 +28,7 @@ const (
 	codeInsufficientScope = "insufficient_scope"
 	codeLinksDisabled     = "links_disabled"
 	codeUserNotFound      = "user_not_found"
+	codeContentMissing    = "content_missing"
 )
 
 // error maps any error to its problem response: the one place errors become HTTP. Only
@@ -52,6 +53,8 @@ func (s *Server) error(c *gin.Context, err error) {
 		p.Header = http.Header{"Www-Authenticate": {`Bearer realm="coffer", error="insufficient_scope", scope="` + scope.scope + `"`}}
 	case errors.Is(err, files.ErrUserNotFound):
 		p = problem.New(http.StatusNotFound, codeUserNotFound, "no user has that username")
+	case errors.Is(err, files.ErrContentMissing):
+		p = problem.New(http.StatusGone, codeContentMissing, "this file's content was lost from storage; delete the file or ask the operator to restore it from a backup")
 	case errors.Is(err, files.ErrNotFound):
 		p = problem.New(http.StatusNotFound, codeNotFound, "file not found")
 	case errors.Is(err, files.ErrTooLarge):
