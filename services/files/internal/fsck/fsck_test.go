@@ -26,7 +26,6 @@ import (
 	"github.com/cofferhq/coffer/services/files/internal/gc"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
 	"github.com/cofferhq/coffer/services/files/internal/s3"
-	"github.com/cofferhq/coffer/services/files/internal/tus"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -153,7 +152,7 @@ func TestFsck(t *testing.T) {
 			}
 
 			cfg.Repair = true
-			uploads := tus.NewStore(db, b.store.(tus.Blobs), nil, db, tus.Config{MaxSize: 1 << 20}, later, quiet())
+			uploads := files.NewResumable(svc, db, b.store.(files.AppendStore), nil, 0, db)
 			cfg.Collector = gc.New(b.store, db, db, gc.Config{Grace: time.Hour, IncompleteAge: time.Hour, WaitForLock: true, Uploads: uploads}, later, quiet())
 			rep, err = fsck.New(b.store, db, cfg, later, quiet()).Run(ctx)
 			if err != nil {
