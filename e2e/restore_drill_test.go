@@ -61,9 +61,8 @@ func restoreDrill(t *testing.T, storage map[string]string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { live.Stop(context.Background()) })
-	sqlExec(t, live.DSN("postgres"),
-		`ALTER SYSTEM SET archive_mode = 'on'`,
-		fmt.Sprintf(`ALTER SYSTEM SET archive_command = 'test ! -f %[1]s/%%f && cp %%p %[1]s/%%f'`, archive))
+	sqlExec(t, live.DSN("postgres"), `ALTER SYSTEM SET archive_mode = 'on'`)
+	sqlExec(t, live.DSN("postgres"), fmt.Sprintf(`ALTER SYSTEM SET archive_command = 'test ! -f %[1]s/%%f && cp %%p %[1]s/%%f'`, archive))
 	if err := live.StopServer(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -247,22 +246,6 @@ func fsckKeys(out, kind string) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-func sqlExec(t *testing.T, dsn string, stmts ...string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	for _, s := range stmts {
-		if _, err := conn.Exec(ctx, s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
 }
 
 func queryRow(t *testing.T, dsn, sql string, dest any, args ...any) error {
