@@ -51,6 +51,11 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	issuer := keys.NewIssuer(km, cfg.Issuer, cfg.Audience, cfg.AccessTTL, nil)
 	hasher := password.NewHasher(password.DefaultParams, cfg.HashWorkers)
 	svc := auth.NewService(stores(db), hasher, issuer, serviceConfig(cfg), nil)
+	audit := auditStore(pool)
+	svc.SetAuditor(audit)
+	svc.SetAuditErrorHandler(func(ctx context.Context, action string, err error) {
+		logger.ErrorContext(ctx, "audit record lost", "action", action, "err", err)
+	})
 
 	// The listener comes up at once; the service reports ready only after the database is
 	// migrated and a signing key is loaded, retrying while PostgreSQL is unreachable.
@@ -58,7 +63,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	var readiness serve.Readiness
 	ready := func() bool { return started.Load() && readiness.Ready() }
 	verifier := keys.NewVerifier(km, cfg.Issuer, cfg.Audience, accesstoken.DefaultLeeway, nil)
-	srv := api.NewServer(logger, api.Config{Issuer: cfg.Issuer, JWKSMaxAge: cfg.JWKSMaxAge, TrustedProxies: cfg.Proxies, Metrics: api.NewMetrics(reg)}, svc, km, verifier, db, ready)
+	srv := api.NewServer(logger, api.Config{Issuer: cfg.Issuer, JWKSMaxAge: cfg.JWKSMaxAge, TrustedProxies: cfg.Proxies, Metrics: api.NewMetrics(reg), Audit: audit}, svc, km, verifier, db, ready)
 	if cfg.MetricsAddr != "" {
 		ln, err := metrics.Listen(cfg.MetricsAddr)
 		if err != nil {
@@ -86,6 +91,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		started.Store(true)
 		logger.Info("ready", "issuer", cfg.Issuer, "signup", cfg.Signup)
 		go sweep(ctx, logger, svc, cfg.LoginWindow)
+		go pruneAudit(ctx, logger, audit, cfg.AuditRetention)
 		km.Run(ctx, cfg.KeyReload)
 	}()
 
@@ -151,7 +157,7 @@ func keyOptions(cfg config, logger *slog.Logger) keys.Options {
 }
 
 func stores(db *postgres.DB) auth.Stores {
-	return auth.Stores{Users: db, Refresh: db, Clients: db, Throttle: db, Codes: db, Sessions: db}
+	return auth.Stores{Users: db, Refresh: db, Clients: db, Throttle: db, Codes: db, Sessions: db, Admin: db}
 }
 
 func serviceConfig(cfg config) auth.Config {

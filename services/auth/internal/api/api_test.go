@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/cofferhq/coffer/pkg/auditlog/auditpg"
 	"github.com/cofferhq/coffer/pkg/pgtest"
 	"github.com/cofferhq/coffer/services/auth/internal/api"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
@@ -32,6 +33,10 @@ type fixture struct {
 	srv *httptest.Server
 	svc *auth.Service
 	km  *keys.Manager
+	// pool and audit are the fixture's database and audit log (admin_test.go).
+	pool  *pgxpool.Pool
+	audit *auditpg.Store
+	h     *api.Server
 }
 
 func newFixture(t testing.TB, cfg auth.Config) *fixture {
@@ -57,12 +62,17 @@ func newFixture(t testing.TB, cfg auth.Config) *fixture {
 	}
 	cfg.SignupEnabled = true
 	issuer := keys.NewIssuer(km, "https://auth.test", "coffer-files", 15*time.Minute, nil)
-	svc := auth.NewService(auth.Stores{Users: db, Refresh: db, Clients: db, Throttle: db, Codes: db, Sessions: db},
+	svc := auth.NewService(auth.Stores{Users: db, Refresh: db, Clients: db, Throttle: db, Codes: db, Sessions: db, Admin: db},
 		password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 2), issuer, cfg, nil)
-	h := api.NewServer(slog.New(slog.DiscardHandler), api.Config{Issuer: "https://auth.test", JWKSMaxAge: 90 * time.Second}, svc, km, keys.NewVerifier(km, "https://auth.test", "coffer-files", 0, nil), db, func() bool { return true })
+	audit, err := auditpg.New(pool, "auth_audit_log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.SetAuditor(audit)
+	h := api.NewServer(slog.New(slog.DiscardHandler), api.Config{Issuer: "https://auth.test", JWKSMaxAge: 90 * time.Second, Audit: audit}, svc, km, keys.NewVerifier(km, "https://auth.test", "coffer-files", 0, nil), db, func() bool { return true })
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &fixture{t: t, srv: srv, svc: svc, km: km}
+	return &fixture{t: t, srv: srv, svc: svc, km: km, pool: pool, audit: audit, h: h}
 }
 
 type reply struct {

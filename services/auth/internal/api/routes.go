@@ -36,4 +36,7 @@ func (s *Server) routes() {
 	r.GET("/oauth2/authorize", s.handleAuthorize())
 	r.POST("/oauth2/authorize", s.handleAuthorize())
 	r.GET("/oauth2/logout", s.handleLogout())
+
+	// Administration (admin role required; admin.go).
+	s.adminRoutes()
 }

@@ -38,10 +38,9 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenResponse, e
 	return s.issueForUser(ctx, u.ID, FirstPartyClientID, granted, s.newFamily(u.ID, FirstPartyClientID, granted, now), s.st.Refresh.CreateRefreshToken)
 }
 
-// Authenticate checks a username and password under the login throttle (the rules of
-// Login) and returns the user. Both /v1/login and the authorization endpoint's sign-in form
-// go through it.
-func (s *Service) Authenticate(ctx context.Context, username, pw, address string) (User, error) {
+// authenticate checks a username and password under the login throttle (the rules of
+// Login) and returns the user. Authenticate (audit_hooks.go) wraps it.
+func (s *Service) authenticate(ctx context.Context, username, pw, address string) (User, error) {
 	// Neither can match: refuse before any hashing or storage (a username longer than any
 	// valid one cannot exist, so this tells nothing about which users do).
 	if len(pw) > MaxPasswordBytes || len(username) > maxUsernameLen {

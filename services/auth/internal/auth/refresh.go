@@ -43,11 +43,18 @@ func (s *Service) RefreshAs(ctx context.Context, ca ClientAuth, token string, sc
 		if err != nil {
 			return RefreshToken{}, err
 		}
-		at, ttl, err := s.issuer.Issue(ctx, used.UserID.String(), used.ClientID, granted)
+		// Roles are read afresh at each refresh: a revoked admin role ends with the access
+		// tokens already issued, a granted one starts at the next refresh.
+		roles, err := s.userRoles(ctx, used.UserID, used.ClientID)
 		if err != nil {
 			return RefreshToken{}, err
 		}
-		resp = TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int(ttl / time.Second), RefreshToken: rt, Scope: strings.Join(granted, " ")}
+		at, ttl, err := s.issuer.Issue(ctx, used.UserID.String(), used.ClientID, granted, roles...)
+		if err != nil {
+			return RefreshToken{}, err
+		}
+		resp = TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int(ttl / time.Second), RefreshToken: rt, Scope: strings.Join(granted, " "),
+			subject: used.UserID.String(), roles: roles}
 		return RefreshToken{
 			ID: uuid.New(), FamilyID: used.FamilyID, UserID: used.UserID, ClientID: used.ClientID, Hash: hash, Scope: used.Scope,
 			CreatedAt: now, ExpiresAt: minTime(now.Add(s.cfg.RefreshIdleTTL), used.FamilyExpiresAt), FamilyExpiresAt: used.FamilyExpiresAt,
@@ -56,6 +63,7 @@ func (s *Service) RefreshAs(ctx context.Context, ca ClientAuth, token string, sc
 	if err != nil {
 		return TokenResponse{}, err
 	}
+	s.auditIssue(ctx, resp.subject, client.ID, "refresh_token", strings.Fields(resp.Scope), resp.roles)
 	return resp, nil
 }
 

@@ -20,9 +20,9 @@ type PasswordHasher interface {
 	Verify(ctx context.Context, pw, hash string) error
 }
 
-// AccessTokenIssuer signs access tokens (package keys).
+// AccessTokenIssuer signs access tokens (package keys). roles fill the roles claim.
 type AccessTokenIssuer interface {
-	Issue(ctx context.Context, subject, clientID string, scopes []string) (token string, ttl time.Duration, err error)
+	Issue(ctx context.Context, subject, clientID string, scopes []string, roles ...string) (token string, ttl time.Duration, err error)
 }
 
 // FirstPartyClientID is the client_id of tokens issued through the login endpoint, which
@@ -94,6 +94,9 @@ type Service struct {
 	// dummyClientHash is compared against when a client id is unknown, so that unknown and
 	// known clients cost the same.
 	dummyClientHash []byte
+	// audit records events (audit.go); nil records nothing.
+	audit        Auditor
+	onAuditError func(ctx context.Context, action string, err error)
 }
 
 // NewService wires a Service. now is the clock (nil: time.Now).
