@@ -86,6 +86,8 @@ type Config struct {
 	Metrics *Metrics
 	// Audit, when set, is the audit log the admin API reads (GET /v1/admin/audit).
 	Audit AuditLog
+	// Version is the release /healthz reports (pkg/version). Default "".
+	Version string
 }
 
 // DefaultJWKSMaxAge is Config.JWKSMaxAge unless configured otherwise.

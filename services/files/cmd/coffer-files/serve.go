@@ -15,13 +15,13 @@ import (
 	"github.com/cofferhq/coffer/pkg/backoff"
 	"github.com/cofferhq/coffer/pkg/metrics"
 	"github.com/cofferhq/coffer/pkg/serve"
+	"github.com/cofferhq/coffer/pkg/version"
 	"github.com/cofferhq/coffer/services/files/internal/api"
 	"github.com/cofferhq/coffer/services/files/internal/authclient"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/linktoken"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
 	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
-	"github.com/cofferhq/coffer/services/files/internal/tus"
 )
 
 func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
@@ -36,7 +36,15 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		return fmt.Errorf("database: %w", err)
 	}
 	defer pool.Close()
-	db := postgres.New(pool)
+	direct, err := directPool(ctx, cfg, pool)
+	if err != nil {
+		return err
+	}
+	defer direct.Close()
+	db, err := openDB(ctx, cfg, pool, direct, logger)
+	if err != nil {
+		return err
+	}
 	reg := metrics.NewRegistry()
 	reg.MustRegister(metrics.NewPoolCollector("coffer_files", pool))
 	jwksMetrics := tokenauth.NewMetrics(reg, nil)
@@ -54,7 +62,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		return err
 	}
 	jwksMetrics.WatchKeys(reg, verifier)
-	svc := files.NewService(db, blobs, files.Config{MaxFileSize: cfg.MaxFileSize}, nil, logger)
+	svc := newService(cfg, blobs, db, logger)
 
 	if cfg.PprofAddr != "" {
 		go servePprof(ctx, cfg.PprofAddr, logger)
@@ -66,7 +74,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		// reports not ready, and recovers by itself instead of crash-looping.
 		if cfg.Migrate {
 			err := backoff.Retry(ctx, 200*time.Millisecond, 5*time.Second, func() error {
-				_, err := postgres.Migrate(ctx, pool)
+				_, err := postgres.Migrate(ctx, direct) // under an advisory lock: a session of its own
 				return err
 			}, func(err error, wait time.Duration) { logger.Warn("migrate failed; retrying", "err", err, "in", wait) })
 			if err != nil {
@@ -93,8 +101,8 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		return err
 	}
 	var resumable api.Resumable
-	if us := newUploadStore(cfg, blobs, db, logger); us != nil {
-		th, err := tus.NewHandler(us)
+	if res := newResumable(cfg, svc, blobs, db, logger); res != nil {
+		th, err := newTusHandler(cfg, res, api.Errors{Logger: logger, MaxFileSize: cfg.MaxFileSize}, logger)
 		if err != nil {
 			return err
 		}
@@ -104,12 +112,14 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		Resumable:         resumable,
 		Uploads:           files.NewQuota(svc, db, files.QuotaConfig{PerUser: cfg.UserQuota}),
 		Shares:            files.NewSharing(db, nil),
+		Folders:           files.NewFolders(db, blobs),
 		Users:             users,
 		Links:             files.NewLinks(db, blobs, signer, files.LinkConfig{MaxTTL: cfg.LinkMaxTTL}, nil),
 		PublicURL:         cfg.PublicURL,
 		UploadIdleTimeout: cfg.UploadIdle,
 		Metrics:           api.NewMetrics(reg),
 		CORS:              api.CORS{Origins: cfg.CORSOrigins},
+		Version:           version.String(),
 	})
 	if cfg.MetricsAddr != "" {
 		ln, err := metrics.Listen(cfg.MetricsAddr)
@@ -156,7 +166,7 @@ func migrateCmd(ctx context.Context, getenv func(string) string, stdout io.Write
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	pool, err := pgxpool.New(ctx, cfg.DirectURL)
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}

@@ -18,12 +18,14 @@ import (
 type Config struct {
 	// MaxFileSize is the largest upload in bytes.
 	MaxFileSize int64
+	// UploadExpiry is how long after its creation an unfinished resumable upload is kept.
+	UploadExpiry time.Duration
 }
 
 // DefaultConfig is the Service's limits unless configured otherwise, and the one place their
 // defaults are written: cmd/coffer-files reads its environment over it.
 func DefaultConfig() Config {
-	return Config{MaxFileSize: 5 << 30}
+	return Config{MaxFileSize: 5 << 30, UploadExpiry: 24 * time.Hour}
 }
 
 // Service implements the file operations on top of a MetadataStore and a BlobStore.
@@ -39,6 +41,9 @@ type Service struct {
 func NewService(meta MetadataStore, blobs BlobStore, cfg Config, now func() time.Time, logger *slog.Logger) *Service {
 	if cfg.MaxFileSize <= 0 { // no limit means nothing (the configuration refuses it)
 		cfg.MaxFileSize = DefaultConfig().MaxFileSize
+	}
+	if cfg.UploadExpiry <= 0 {
+		cfg.UploadExpiry = DefaultConfig().UploadExpiry
 	}
 	if now == nil {
 		now = time.Now
@@ -69,7 +74,8 @@ type UploadRequest struct {
 const MaxNameBytes = 1024
 
 // ValidateName checks a client file name. Names are metadata only and never touch a path, but
-// they must be printable UTF-8 of bounded size to be safe to echo in headers and listings.
+// they must be printable UTF-8 of bounded size to be safe to echo in headers and listings, and
+// a name with folders ("a/b.txt") must be a clean relative path (validatePath).
 func ValidateName(name string) error {
 	switch {
 	case name == "":
@@ -81,30 +87,17 @@ func ValidateName(name string) error {
 	case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
 		return Invalid("file name contains control characters")
 	}
-	return nil
+	return validatePath(name)
 }
 
 // Upload streams the body into the blob store, hashing it on the way, then commits the
 // metadata row. The file is visible only after both succeed; on any failure the blob is
 // removed, and a crash between the two leaves only an orphan blob for the collector.
 func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
-	if err := ValidateName(req.Name); err != nil {
+	f, err := s.begin(ctx, req.OwnerID, req.Name, req.ContentType, req.ID)
+	if err != nil {
 		return File{}, err
 	}
-	if req.ContentType == "" {
-		req.ContentType = "application/octet-stream"
-	}
-	f := File{
-		ID:          req.ID,
-		OwnerID:     req.OwnerID,
-		Name:        req.Name,
-		ContentType: req.ContentType,
-	}
-	if f.ID == uuid.Nil {
-		f.ID = uuid.New()
-	}
-	f.BlobKey = NewBlobKey(f.ID)
-
 	hr := newParallelHash(&limitReader{r: req.Body, left: s.cfg.MaxFileSize}, sha256.New())
 	n, err := s.blobs.Put(ctx, f.BlobKey, hr)
 	sum := hr.Sum()
@@ -117,10 +110,37 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
 		return File{}, ErrDigestMismatch
 	}
 	crashPoint("after-blob") // fault suite: the blob is durable, the row is not
-	f.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
-	if err := s.meta.CreateFile(ctx, f); err != nil {
+	if f, err = s.commit(ctx, f, s.meta.CreateFile); err != nil {
 		s.removeBlob(ctx, f.BlobKey)
 		return File{}, err
+	}
+	return f, nil
+}
+
+// begin is where every upload starts, direct (Upload) or resumable (Resumable.Create): it
+// checks what the client said of the new file and gives the file its id and blob key. A rule
+// that must hold before an upload is accepted, whichever way it arrives, goes here.
+func (s *Service) begin(_ context.Context, ownerID, name, contentType string, id uuid.UUID) (File, error) {
+	if err := ValidateName(name); err != nil {
+		return File{}, err
+	}
+	if contentType == "" {
+		contentType = "application/octet-stream"
+	}
+	if id == uuid.Nil {
+		id = uuid.New()
+	}
+	return File{ID: id, OwnerID: ownerID, Name: name, ContentType: contentType, BlobKey: NewBlobKey(id)}, nil
+}
+
+// commit is where every upload ends, direct or resumable: f's bytes are durable, and store
+// makes its row visible in one transaction (MetadataStore.CreateFile for a direct upload,
+// UploadStore.CompleteUpload for a resumable one). A rule that must hold when a file appears,
+// whichever way it arrived, goes here. It returns f as committed.
+func (s *Service) commit(ctx context.Context, f File, store func(context.Context, File) error) (File, error) {
+	f.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
+	if err := store(ctx, f); err != nil {
+		return f, err
 	}
 	return f, nil
 }
