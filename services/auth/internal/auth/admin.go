@@ -24,6 +24,9 @@ type AdminStore interface {
 	// when the user holds it and the client is Coffer's own (FirstPartyClientID) or was
 	// registered with the admin role. An unknown user has none.
 	UserRoles(ctx context.Context, userID uuid.UUID, clientID string) ([]string, error)
+	// RefreshRoles is UserRoles for the user and client of the refresh token with this hash
+	// (none for an unknown token).
+	RefreshRoles(ctx context.Context, hash []byte) ([]string, error)
 	// SetAdmin grants or takes away a user's admin role; ErrNotFound if there is no such
 	// user.
 	SetAdmin(ctx context.Context, username string, admin bool) error
@@ -222,3 +225,11 @@ func (s *Service) userRoles(ctx context.Context, userID uuid.UUID, clientID stri
 
 // RoleAdmin is the admin role (accesstoken.RoleAdmin).
 const RoleAdmin = accesstoken.RoleAdmin
+
+// refreshRoles is the roles claim of a token refreshed from the refresh token with this hash.
+func (s *Service) refreshRoles(ctx context.Context, hash []byte) ([]string, error) {
+	if s.st.Admin == nil {
+		return nil, nil
+	}
+	return s.st.Admin.RefreshRoles(ctx, hash)
+}

@@ -31,6 +31,13 @@ func (s *Service) RefreshAs(ctx context.Context, ca ClientAuth, token string, sc
 	if !plausibleSecret(token) {
 		return TokenResponse{}, ErrInvalidGrant
 	}
+	// Roles are read afresh at each refresh (before the rotation's transaction, which must not
+	// wait for a second connection): a revoked admin role ends with the access tokens already
+	// issued, a granted one starts at the next refresh.
+	roles, err := s.refreshRoles(ctx, HashRefreshSecret(token))
+	if err != nil {
+		return TokenResponse{}, err
+	}
 	rt := s.successor(token)
 	hash := HashRefreshSecret(rt)
 	var resp TokenResponse
@@ -40,12 +47,6 @@ func (s *Service) RefreshAs(ctx context.Context, ca ClientAuth, token string, sc
 			return RefreshToken{}, ErrInvalidGrant
 		}
 		granted, err := narrowScopes(scopes, strings.Fields(used.Scope), strings.Fields(used.Scope))
-		if err != nil {
-			return RefreshToken{}, err
-		}
-		// Roles are read afresh at each refresh: a revoked admin role ends with the access
-		// tokens already issued, a granted one starts at the next refresh.
-		roles, err := s.userRoles(ctx, used.UserID, used.ClientID)
 		if err != nil {
 			return RefreshToken{}, err
 		}

@@ -31,6 +31,23 @@ func (db *DB) UserRoles(ctx context.Context, userID uuid.UUID, clientID string) 
 	return nil, nil
 }
 
+// RefreshRoles implements auth.AdminStore.
+func (db *DB) RefreshRoles(ctx context.Context, hash []byte) ([]string, error) {
+	var admin bool
+	err := db.pool.QueryRow(ctx,
+		`SELECT EXISTS (SELECT 1 FROM refresh_tokens r JOIN users u ON u.id = r.user_id
+		   WHERE r.token_hash = $1 AND u.admin AND NOT u.disabled
+		   AND (r.client_id = $2 OR EXISTS (SELECT 1 FROM clients c WHERE c.id = r.client_id AND c.admin_role AND NOT c.disabled)))`,
+		hash, auth.FirstPartyClientID).Scan(&admin)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: refresh roles: %w", err)
+	}
+	if admin {
+		return []string{auth.RoleAdmin}, nil
+	}
+	return nil, nil
+}
+
 // SetAdmin implements auth.AdminStore.
 func (db *DB) SetAdmin(ctx context.Context, username string, admin bool) error {
 	tag, err := db.pool.Exec(ctx, `UPDATE users SET admin = $2 WHERE username = $1`, username, admin)
