@@ -47,6 +47,9 @@ type config struct {
 	// COFFER_AUTH_AUDIT_RETENTION, default 0 (keep for ever): audit records older than this
 	// are pruned hourly (never younger than a day, whatever the setting).
 	AuditRetention time.Duration
+
+	// Identity holds the second-factor, upstream-provider and invitation settings (identity.go).
+	Identity identityConfig
 }
 
 func loadConfig(getenv func(string) string, needKEK bool) (config, error) {
@@ -81,6 +84,7 @@ func loadConfig(getenv func(string) string, needKEK bool) (config, error) {
 	if c.AuditRetention != 0 && c.AuditRetention < 24*time.Hour {
 		r.Fail("COFFER_AUTH_AUDIT_RETENTION", "must be 0 (keep for ever) or at least 24h")
 	}
+	c.Identity = loadIdentityConfig(r)
 	if c.DatabaseURL == "" {
 		r.Fail("COFFER_AUTH_DATABASE_URL", "required (or DATABASE_URL)")
 	}

@@ -33,8 +33,8 @@ type AdminStore interface {
 	// ListUsers returns up to q.Limit users whose username is after q.After and contains
 	// q.Search, in username order, with Admin filled in.
 	ListUsers(ctx context.Context, q UserQuery) ([]User, error)
-	// UserByID returns the user with Admin filled in; ErrNotFound if there is none.
-	UserByID(ctx context.Context, id uuid.UUID) (User, error)
+	// AdminUser returns the user with Admin filled in; ErrNotFound if there is none.
+	AdminUser(ctx context.Context, id uuid.UUID) (User, error)
 	// EnableUser re-enables a disabled user; ErrNotFound if there is no such user.
 	EnableUser(ctx context.Context, id uuid.UUID) error
 	// DeleteUser deletes the user with their refresh tokens, codes and sessions; ErrNotFound
@@ -80,7 +80,7 @@ func (s *Service) ListUsers(ctx context.Context, q UserQuery) ([]User, error) {
 
 // UserByID returns a user by id; ErrNotFound if there is none.
 func (s *Service) UserByID(ctx context.Context, id uuid.UUID) (User, error) {
-	return s.st.Admin.UserByID(ctx, id)
+	return s.st.Admin.AdminUser(ctx, id)
 }
 
 // UserByName returns a user by username (any state), with Admin filled in; ErrNotFound if
@@ -90,7 +90,7 @@ func (s *Service) UserByName(ctx context.Context, username string) (User, error)
 	if err != nil {
 		return User{}, err
 	}
-	return s.st.Admin.UserByID(ctx, u.ID)
+	return s.st.Admin.AdminUser(ctx, u.ID)
 }
 
 // AdminCreateUser creates a user (whatever the sign-up setting), optionally an admin.
@@ -112,7 +112,7 @@ func (s *Service) AdminCreateUser(ctx context.Context, actor Actor, username, pw
 // session they hold in the same transaction (so a refresh a moment later fails), or
 // re-enables one.
 func (s *Service) AdminSetUserDisabled(ctx context.Context, actor Actor, id uuid.UUID, disabled bool) error {
-	u, err := s.st.Admin.UserByID(ctx, id)
+	u, err := s.st.Admin.AdminUser(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (s *Service) AdminSetUserDisabled(ctx context.Context, actor Actor, id uuid
 
 // AdminSetAdmin grants or takes away a user's admin role (see SetAdmin).
 func (s *Service) AdminSetAdmin(ctx context.Context, actor Actor, id uuid.UUID, admin bool) error {
-	u, err := s.st.Admin.UserByID(ctx, id)
+	u, err := s.st.Admin.AdminUser(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ const FilesFate = "kept by the file service, owned by an id no one can sign in a
 // AdminDeleteUser deletes a user and everything the auth service holds for them (refresh
 // tokens, codes, sessions). Their files are the file service's: see FilesFate.
 func (s *Service) AdminDeleteUser(ctx context.Context, actor Actor, id uuid.UUID) error {
-	u, err := s.st.Admin.UserByID(ctx, id)
+	u, err := s.st.Admin.AdminUser(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -164,7 +164,7 @@ func (s *Service) AdminDeleteUser(ctx context.Context, actor Actor, id uuid.UUID
 // AdminRevokeSessions ends every refresh token family and sign-in session of a user and
 // returns how many families it ended.
 func (s *Service) AdminRevokeSessions(ctx context.Context, actor Actor, id uuid.UUID) (int64, error) {
-	if _, err := s.st.Admin.UserByID(ctx, id); err != nil {
+	if _, err := s.st.Admin.AdminUser(ctx, id); err != nil {
 		return 0, err
 	}
 	n, err := s.st.Admin.RevokeUserTokens(ctx, id, s.now().UTC())

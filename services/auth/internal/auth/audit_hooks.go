@@ -6,19 +6,26 @@ import (
 	"strings"
 )
 
-// Authenticate checks a username and password under the login throttle (the rules of
-// Login) and returns the user. Both /v1/login and the authorization endpoint's sign-in form
-// go through it; it records every outcome in the audit log (login.success with the user's
-// id, login.failure with the name tried and why).
-func (s *Service) Authenticate(ctx context.Context, username, pw, address string) (User, error) {
-	u, err := s.authenticate(ctx, username, pw, address)
+// AuthenticateWithCode checks a username, password and, for a user with a second factor, a
+// code (authenticateWithCode has the rules). Both /v1/login and the authorization endpoint's
+// sign-in form go through it; it records every outcome in the audit log: login.success with
+// the user's id (mfa=totp when a code was checked), login.mfa when the password was right
+// and a code is needed, login.failure with the name tried and why.
+func (s *Service) AuthenticateWithCode(ctx context.Context, username, pw, code, address string) (User, error) {
+	u, err := s.authenticateWithCode(ctx, username, pw, code, address)
 	if err != nil {
-		reason := "invalid_credentials"
+		action, reason := AuditLoginFailure, "invalid_credentials"
 		switch {
 		case errors.Is(err, ErrThrottled):
 			reason = "throttled"
 		case errors.Is(err, ErrBusy):
 			reason = "busy"
+		case errors.Is(err, ErrInvalidOTP):
+			reason = "invalid_otp"
+		case errors.Is(err, ErrMFARequired):
+			action, reason = AuditLoginMFA, "mfa_required"
+		case errors.Is(err, ErrMFAEnrollmentRequired):
+			action, reason = AuditLoginMFA, "mfa_enrollment_required"
 		case !errors.Is(err, ErrInvalidCredentials):
 			return User{}, err // a storage failure is not a sign-in attempt's outcome
 		}
@@ -26,10 +33,14 @@ func (s *Service) Authenticate(ctx context.Context, username, pw, address string
 		if len(name) > maxUsernameLen {
 			name = name[:maxUsernameLen]
 		}
-		s.auditQuiet(ctx, Actor{Address: address}, AuditLoginFailure, name, map[string]string{"reason": reason})
+		s.auditQuiet(ctx, Actor{Address: address}, action, name, map[string]string{"reason": reason})
 		return User{}, err
 	}
-	s.auditQuiet(ctx, Actor{ID: u.ID.String(), Address: address}, AuditLoginSuccess, u.ID.String(), map[string]string{"username": u.Username})
+	d := map[string]string{"username": u.Username}
+	if code != "" {
+		d["mfa"] = "totp"
+	}
+	s.auditQuiet(ctx, Actor{ID: u.ID.String(), Address: address}, AuditLoginSuccess, u.ID.String(), d)
 	return u, nil
 }
 

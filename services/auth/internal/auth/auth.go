@@ -29,6 +29,8 @@ var (
 	ErrInvalidInput = errors.New("invalid input")
 	// ErrBusy means the service is at capacity (for example, password hashing); retry later.
 	ErrBusy = errors.New("busy")
+	// ErrUnavailable means the database cannot be reached right now; retry later.
+	ErrUnavailable = errors.New("temporarily unavailable")
 	// ErrInvalidScope means a requested scope is unknown or not allowed; errors.As an
 	// *InvalidScopeError for which.
 	ErrInvalidScope = errors.New("invalid scope")
@@ -290,6 +292,12 @@ type Stores struct {
 	// Admin is the administration store (admin.go); nil: no roles are ever issued and the
 	// admin operations are unavailable.
 	Admin AdminStore
+	// Identity stores (identity.go): second factors, upstream identities, invitations and
+	// what a person sees of their own sign-ins. Nil in tests that need none.
+	TOTP        TOTPStore
+	Identities  IdentityStore
+	Invitations InvitationStore
+	Account     AccountStore
 }
 
 // TokenResponse is what a successful login or token request returns (RFC 6749 section 5.1).

@@ -60,9 +60,9 @@ func (db *DB) SetAdmin(ctx context.Context, username string, admin bool) error {
 	return nil
 }
 
-const userColumns = `id, username, password_hash, disabled, created_at, admin`
+const adminUserColumns = `id, username, password_hash, disabled, created_at, admin`
 
-func scanUser(row pgx.Row) (auth.User, error) {
+func scanAdminUser(row pgx.Row) (auth.User, error) {
 	var u auth.User
 	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Disabled, &u.CreatedAt, &u.Admin)
 	return u, err
@@ -71,22 +71,22 @@ func scanUser(row pgx.Row) (auth.User, error) {
 // ListUsers implements auth.AdminStore.
 func (db *DB) ListUsers(ctx context.Context, q auth.UserQuery) ([]auth.User, error) {
 	rows, err := db.pool.Query(ctx,
-		`SELECT `+userColumns+` FROM users
+		`SELECT `+adminUserColumns+` FROM users
 		 WHERE username > $1 AND strpos(username, $2) > 0
 		 ORDER BY username LIMIT $3`, q.After, q.Search, q.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list users: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (auth.User, error) { return scanUser(r) })
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (auth.User, error) { return scanAdminUser(r) })
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list users: %w", err)
 	}
 	return out, nil
 }
 
-// UserByID implements auth.AdminStore.
-func (db *DB) UserByID(ctx context.Context, id uuid.UUID) (auth.User, error) {
-	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+// AdminUser implements auth.AdminStore.
+func (db *DB) AdminUser(ctx context.Context, id uuid.UUID) (auth.User, error) {
+	u, err := scanAdminUser(db.pool.QueryRow(ctx, `SELECT `+adminUserColumns+` FROM users WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return auth.User{}, auth.ErrNotFound
 	}
