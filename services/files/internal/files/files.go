@@ -61,6 +61,9 @@ type File struct {
 	ContentType string
 	BlobKey     string // where the bytes are in the BlobStore
 	CreatedAt   time.Time
+	// IdempotencyKey, on a file being stored, is its upload's Idempotency-Key: the store
+	// records it with the row (or fails with ErrKeyUsed). Not read back.
+	IdempotencyKey string
 }
 
 // Page is one page of a listing.
