@@ -49,6 +49,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrateCmd(ctx, getenv, stdout)
 	case "gc":
 		return gcCmd(ctx, getenv, stdout, stderr)
+	case "audit":
+		return auditCmd(ctx, args[1:], getenv, stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, version.Line("coffer-files"))
 		return nil
@@ -64,4 +66,5 @@ const usage = `usage:
   coffer-files migrate    apply database migrations and exit
   coffer-files gc         collect orphan blobs and interrupted uploads once, and exit
   coffer-files version    print the release this binary was built from
+  coffer-files audit verify|export   check the audit log's hash chain / print it as JSON lines
 `
