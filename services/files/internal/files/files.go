@@ -32,6 +32,9 @@ var (
 	ErrUnavailable = errors.New("temporarily unavailable")
 	// ErrUserNotFound means no enabled user has the username a share names.
 	ErrUserNotFound = errors.New("user not found")
+	// ErrContentMissing means the file's row exists but its bytes were lost or damaged in
+	// the blob store (fsck marked it): it can be deleted, or its bytes restored from a backup.
+	ErrContentMissing = errors.New("file content missing")
 )
 
 // InputError is a request parameter that failed validation. Reason is written for the client
@@ -58,6 +61,9 @@ type File struct {
 	ContentType string
 	BlobKey     string // where the bytes are in the BlobStore
 	CreatedAt   time.Time
+	// IdempotencyKey, on a file being stored, is its upload's Idempotency-Key: the store
+	// records it with the row (or fails with ErrKeyUsed). Not read back.
+	IdempotencyKey string
 }
 
 // Page is one page of a listing.

@@ -129,7 +129,10 @@ func insertFile(ctx context.Context, tx pgx.Tx, f files.File) error {
 	_, err := tx.Exec(ctx, `WITH released AS (DELETE FROM file_quota_reservations WHERE id = $1)
 		INSERT INTO files (`+fileColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		[16]byte(f.ID), f.OwnerID, f.Name, f.Size, f.SHA256, f.ContentType, f.BlobKey, f.CreatedAt)
-	return err
+	if err != nil {
+		return err
+	}
+	return recordIdempotencyKey(ctx, tx, f) // idempotency.go
 }
 
 // FileByID implements files.MetadataStore.
