@@ -6,6 +6,7 @@
 //	coffer-files [serve]    run the service (default)
 //	coffer-files migrate    apply database migrations and exit
 //	coffer-files gc         collect orphan blobs and interrupted uploads once, and exit
+//	coffer-files webhooks   manage webhook subscriptions and failed deliveries
 //
 // Configuration is read from COFFER_FILES_* environment variables; see config.go.
 package main
@@ -46,6 +47,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrateCmd(ctx, getenv, stdout)
 	case "gc":
 		return gcCmd(ctx, getenv, stdout, stderr)
+	case "webhooks":
+		return webhooksCmd(ctx, args[1:], getenv, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -57,4 +60,5 @@ const usage = `usage:
   coffer-files [serve]    run the service
   coffer-files migrate    apply database migrations and exit
   coffer-files gc         collect orphan blobs and interrupted uploads once, and exit
+  coffer-files webhooks   create|list|delete|failed|retry: webhook subscriptions and deliveries
 `

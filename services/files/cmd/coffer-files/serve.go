@@ -22,6 +22,7 @@ import (
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
 	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
 	"github.com/cofferhq/coffer/services/files/internal/tus"
+	"github.com/cofferhq/coffer/services/files/internal/webhook"
 )
 
 func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
@@ -54,6 +55,10 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		return err
 	}
 	jwksMetrics.WatchKeys(reg, verifier)
+	jobs, err := newQueue(cfg, pool, db, blobs, reg, logger)
+	if err != nil {
+		return err
+	}
 	svc := files.NewService(db, blobs, files.Config{MaxFileSize: cfg.MaxFileSize}, nil, logger)
 
 	if cfg.PprofAddr != "" {
@@ -66,7 +71,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		// reports not ready, and recovers by itself instead of crash-looping.
 		if cfg.Migrate {
 			err := backoff.Retry(ctx, 200*time.Millisecond, 5*time.Second, func() error {
-				_, err := postgres.Migrate(ctx, pool)
+				_, err := migrateAll(ctx, pool)
 				return err
 			}, func(err error, wait time.Duration) { logger.Warn("migrate failed; retrying", "err", err, "in", wait) })
 			if err != nil {
@@ -74,6 +79,11 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 			}
 		}
 		rd.migrated.Store(true)
+		go func() {
+			if err := jobs.Run(ctx); err != nil {
+				logger.Error("job queue stopped", "err", err)
+			}
+		}()
 		if cfg.GCInterval > 0 {
 			// Every node collects; the collector's advisory lock lets one run at a time.
 			newCollector(cfg, blobs, db, false, logger).Run(ctx, cfg.GCInterval)
@@ -109,6 +119,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		PublicURL:         cfg.PublicURL,
 		UploadIdleTimeout: cfg.UploadIdle,
 		Metrics:           api.NewMetrics(reg),
+		Webhooks:          webhook.NewAdmin(db, jobs, webhook.Guard{AllowLocal: cfg.Events.AllowLocal}, nil),
 		CORS:              api.CORS{Origins: cfg.CORSOrigins},
 	})
 	if cfg.MetricsAddr != "" {
@@ -161,7 +172,7 @@ func migrateCmd(ctx context.Context, getenv func(string) string, stdout io.Write
 		return fmt.Errorf("database: %w", err)
 	}
 	defer pool.Close()
-	n, err := postgres.Migrate(ctx, pool)
+	n, err := migrateAll(ctx, pool)
 	if err != nil {
 		return err
 	}

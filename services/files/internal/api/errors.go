@@ -28,6 +28,9 @@ const (
 	codeInsufficientScope = "insufficient_scope"
 	codeLinksDisabled     = "links_disabled"
 	codeUserNotFound      = "user_not_found"
+	codeScanPending       = "scan_pending"
+	codeFileRejected      = "file_rejected"
+	codeRejectedByPolicy  = "rejected_by_policy"
 )
 
 // error maps any error to its problem response: the one place errors become HTTP. Only
@@ -38,6 +41,7 @@ func (s *Server) error(c *gin.Context, err error) {
 	var maxBytes *http.MaxBytesError
 	var input *files.InputError
 	var scope *scopeError
+	var refused *files.PolicyError
 	switch {
 	case errors.As(err, &p):
 	case errors.Is(err, errNoToken):
@@ -54,6 +58,13 @@ func (s *Server) error(c *gin.Context, err error) {
 		p = problem.New(http.StatusNotFound, codeUserNotFound, "no user has that username")
 	case errors.Is(err, files.ErrNotFound):
 		p = problem.New(http.StatusNotFound, codeNotFound, "file not found")
+	case errors.Is(err, files.ErrScanPending):
+		p = problem.New(http.StatusConflict, codeScanPending, "the file is waiting for its virus scan; retry later")
+		p.RetryAfter = 5 * time.Second
+	case errors.Is(err, files.ErrRejected):
+		p = problem.New(http.StatusGone, codeFileRejected, "the virus scanner rejected this file; its content is gone")
+	case errors.As(err, &refused):
+		p = problem.New(http.StatusForbidden, codeRejectedByPolicy, refused.Message)
 	case errors.Is(err, files.ErrTooLarge):
 		p = problem.New(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("files are limited to %d bytes", s.files.MaxFileSize()))
 	case errors.As(err, &maxBytes):

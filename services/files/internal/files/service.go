@@ -157,6 +157,9 @@ func (s *Service) Open(ctx context.Context, ownerID string, id uuid.UUID) (File,
 	if err != nil {
 		return File{}, nil, err
 	}
+	if err := Servable(f); err != nil {
+		return File{}, nil, err
+	}
 	b, err := s.blobs.Open(ctx, f.BlobKey)
 	if err != nil {
 		return File{}, nil, err

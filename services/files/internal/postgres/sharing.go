@@ -13,33 +13,41 @@ import (
 var _ files.ShareStore = (*DB)(nil)
 
 // CreateShare implements files.ShareStore. The ownership check and the insert are one
-// statement, so a file deleted meanwhile cannot gain a share.
+// statement, so a file deleted meanwhile cannot gain a share; a new share records its
+// share.created event in the same transaction (granting it again records nothing).
 func (db *DB) CreateShare(ctx context.Context, ownerID string, s files.Share) error {
-	var owned bool
-	err := db.pool.QueryRow(ctx, `WITH f AS (SELECT id FROM files WHERE id = $1 AND owner_id = $2),
-		ins AS (INSERT INTO file_shares (file_id, user_id, created_at) SELECT id, $3, $4 FROM f
-			ON CONFLICT (file_id, user_id) DO NOTHING)
-		SELECT EXISTS (SELECT 1 FROM f)`, s.FileID, ownerID, s.UserID, s.CreatedAt).Scan(&owned)
-	if err != nil {
-		return fmt.Errorf("postgres: create share: %w", mapErr(err))
-	}
-	if !owned {
-		return files.ErrNotFound
-	}
-	return nil
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		var owned, added bool
+		err := tx.QueryRow(ctx, `WITH f AS (SELECT id FROM files WHERE id = $1 AND owner_id = $2),
+			ins AS (INSERT INTO file_shares (file_id, user_id, created_at) SELECT id, $3, $4 FROM f
+				ON CONFLICT (file_id, user_id) DO NOTHING RETURNING 1)
+			SELECT EXISTS (SELECT 1 FROM f), EXISTS (SELECT 1 FROM ins)`, s.FileID, ownerID, s.UserID, s.CreatedAt).Scan(&owned, &added)
+		if err != nil {
+			return fmt.Errorf("postgres: create share: %w", mapErr(err))
+		}
+		if !owned {
+			return files.ErrNotFound
+		}
+		if !added {
+			return nil
+		}
+		return db.emit(ctx, tx, files.ShareEvent(files.EventShareCreated, ownerID, s.FileID, s.UserID, s.CreatedAt))
+	})
 }
 
-// DeleteShare implements files.ShareStore.
+// DeleteShare implements files.ShareStore; the share.revoked event commits with the delete.
 func (db *DB) DeleteShare(ctx context.Context, ownerID string, fileID uuid.UUID, userID string) error {
-	tag, err := db.pool.Exec(ctx, `DELETE FROM file_shares s USING files f
-		WHERE s.file_id = $1 AND s.user_id = $3 AND f.id = s.file_id AND f.owner_id = $2`, fileID, ownerID, userID)
-	if err != nil {
-		return fmt.Errorf("postgres: delete share: %w", mapErr(err))
-	}
-	if tag.RowsAffected() == 0 {
-		return files.ErrNotFound
-	}
-	return nil
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM file_shares s USING files f
+			WHERE s.file_id = $1 AND s.user_id = $3 AND f.id = s.file_id AND f.owner_id = $2`, fileID, ownerID, userID)
+		if err != nil {
+			return fmt.Errorf("postgres: delete share: %w", mapErr(err))
+		}
+		if tag.RowsAffected() == 0 {
+			return files.ErrNotFound
+		}
+		return db.emit(ctx, tx, files.ShareEvent(files.EventShareRevoked, ownerID, fileID, userID, db.now()))
+	})
 }
 
 // ListShared implements files.ShareStore with the same keyset as ListFiles.
@@ -58,7 +66,7 @@ func (db *DB) ListShared(ctx context.Context, userID string, opts files.ListOpti
 		args = append(args, likeEscape(opts.Prefix)+"%")
 		where += fmt.Sprintf(" AND f.name LIKE $%d", len(args))
 	}
-	rows, err := db.pool.Query(ctx, `SELECT f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at
+	rows, err := db.pool.Query(ctx, `SELECT f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at, f.status, f.status_reason
 		FROM file_shares s JOIN files f ON f.id = s.file_id WHERE `+where+
 		` ORDER BY f.created_at DESC, f.id DESC LIMIT $2`, args...)
 	if err != nil {
