@@ -37,6 +37,9 @@ func (s *Server) handleList() gin.HandlerFunc {
 		NextCursor *string    `json:"next_cursor"`
 	}
 	return func(c *gin.Context) {
+		if s.listFolders(c) { // delimiter=/ or q= (folders.go)
+			return
+		}
 		opts := files.ListOptions{Cursor: c.Query("cursor"), Prefix: c.Query("prefix")}
 		if l := c.Query("limit"); l != "" {
 			n, err := strconv.Atoi(l)
