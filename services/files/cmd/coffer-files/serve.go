@@ -66,6 +66,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	}
 	rd := &readiness{db: db, verifier: verifier}
 	go verifier.Run(ctx)
+	jobsDone := make(chan struct{}) // closed when the job queue has stopped
 	go func() {
 		// Migrate in the background, retrying while PostgreSQL is down: the node stays up,
 		// reports not ready, and recovers by itself instead of crash-looping.
@@ -74,12 +75,14 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 				_, err := migrateAll(ctx, pool)
 				return err
 			}, func(err error, wait time.Duration) { logger.Warn("migrate failed; retrying", "err", err, "in", wait) })
-			if err != nil {
+			if err != nil { // shutting down before the database came up: no queue to wait for
+				close(jobsDone)
 				return
 			}
 		}
 		rd.migrated.Store(true)
 		go func() {
+			defer close(jobsDone)
 			if err := jobs.Run(ctx); err != nil {
 				logger.Error("job queue stopped", "err", err)
 			}
@@ -134,9 +137,15 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 			}
 		}()
 	}
-	return serve.Run(ctx, logger, srv, &rd.serving, serve.Options{
+	err = serve.Run(ctx, logger, srv, &rd.serving, serve.Options{
 		Addr: cfg.Addr, DrainDelay: cfg.DrainDelay, ShutdownTimeout: cfg.ShutdownTimeout,
 	})
+	// The queue lets its running jobs finish (bounded) before the pool closes under it.
+	select {
+	case <-jobsDone:
+	case <-time.After(15 * time.Second):
+	}
+	return err
 }
 
 // readiness is ready when migrations ran, the database answers, a verification key is

@@ -45,7 +45,7 @@ FROM (SELECT * FROM walk LIMIT $6) w LEFT JOIN files f ON f.id = w.id AND w.cut 
 ORDER BY w.n`
 
 // qualifiedFileColumns are fileColumns of the table aliased f.
-const qualifiedFileColumns = `f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at`
+const qualifiedFileColumns = `f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at, f.status, f.status_reason`
 
 // ListLevel implements files.FolderStore.
 func (db *DB) ListLevel(ctx context.Context, ownerID string, opts files.LevelOptions) (files.LevelPage, error) {
@@ -69,11 +69,12 @@ func (db *DB) ListLevel(ctx context.Context, ownerID string, opts files.LevelOpt
 		var f struct {
 			ID                         *[16]byte
 			OwnerID, Name, CT, BlobKey *string
+			Status, Reason             *string
 			Size                       *int64
 			SHA256                     []byte
 			CreatedAt                  *time.Time
 		}
-		if err := rows.Scan(&cut, &folder, &f.ID, &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.CT, &f.BlobKey, &f.CreatedAt); err != nil {
+		if err := rows.Scan(&cut, &folder, &f.ID, &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.CT, &f.BlobKey, &f.CreatedAt, &f.Status, &f.Reason); err != nil {
 			return files.LevelPage{}, fmt.Errorf("postgres: list level: %w", mapErr(err))
 		}
 		n++
@@ -91,7 +92,10 @@ func (db *DB) ListLevel(ctx context.Context, ownerID string, opts files.LevelOpt
 			continue
 		}
 		file := files.File{ID: *f.ID, OwnerID: *f.OwnerID, Name: *f.Name, Size: *f.Size, SHA256: f.SHA256,
-			ContentType: *f.CT, BlobKey: *f.BlobKey, CreatedAt: *f.CreatedAt}
+			ContentType: *f.CT, BlobKey: *f.BlobKey, CreatedAt: *f.CreatedAt, Status: *f.Status}
+		if f.Reason != nil {
+			file.StatusReason = *f.Reason
+		}
 		p.Files = append(p.Files, file)
 		lastName, lastID = file.Name, file.ID
 	}
@@ -109,7 +113,7 @@ func (db *DB) SearchFiles(ctx context.Context, ownerID string, opts files.Search
 	if err != nil {
 		return files.Page{}, err
 	}
-	rows, err := db.pool.Query(ctx, `SELECT `+fileColumns+` FROM files
+	rows, err := db.pool.Query(ctx, `SELECT `+readColumns+` FROM files
 		WHERE owner_id = $1 AND name COLLATE "C" LIKE $2 AND name ILIKE $3 AND split_part(name, '/', -1) ILIKE $3
 			AND (name COLLATE "C", id) > ($4::text COLLATE "C", $5::uuid)
 		ORDER BY name COLLATE "C", id LIMIT $6`,
@@ -133,7 +137,7 @@ func (db *DB) SearchFiles(ctx context.Context, ownerID string, opts files.Search
 
 // RenameFile implements files.FolderStore.
 func (db *DB) RenameFile(ctx context.Context, ownerID string, id uuid.UUID, name string) (files.File, error) {
-	f, err := scanFile(db.pool.QueryRow(ctx, `UPDATE files SET name = $3 WHERE id = $1 AND owner_id = $2 RETURNING `+fileColumns,
+	f, err := scanFile(db.pool.QueryRow(ctx, `UPDATE files SET name = $3 WHERE id = $1 AND owner_id = $2 RETURNING `+readColumns,
 		[16]byte(id), ownerID, name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return files.File{}, files.ErrNotFound
@@ -152,7 +156,7 @@ const walkPage = 256
 func (db *DB) WalkFiles(ctx context.Context, ownerID, prefix string, fn func(files.File) error) error {
 	name, id := "", uuid.Nil
 	for {
-		rows, err := db.pool.Query(ctx, `SELECT `+fileColumns+` FROM files
+		rows, err := db.pool.Query(ctx, `SELECT `+readColumns+` FROM files
 			WHERE owner_id = $1 AND name COLLATE "C" LIKE $2 AND (name COLLATE "C", id) > ($3::text COLLATE "C", $4::uuid)
 			ORDER BY name COLLATE "C", id LIMIT $5`, ownerID, likeEscape(prefix)+"%", name, [16]byte(id), walkPage)
 		if err != nil {
