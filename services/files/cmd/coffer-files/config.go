@@ -12,7 +12,9 @@ import (
 	"github.com/cofferhq/coffer/pkg/serve"
 	"github.com/cofferhq/coffer/services/files/internal/api"
 	"github.com/cofferhq/coffer/services/files/internal/authclient"
+	"github.com/cofferhq/coffer/services/files/internal/fence"
 	"github.com/cofferhq/coffer/services/files/internal/files"
+	"github.com/cofferhq/coffer/services/files/internal/gc"
 	"github.com/cofferhq/coffer/services/files/internal/linktoken"
 	"github.com/cofferhq/coffer/services/files/internal/s3"
 	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
@@ -22,6 +24,9 @@ import (
 type config struct {
 	Addr            string        // COFFER_FILES_ADDR, default ":8082"
 	DatabaseURL     string        // COFFER_FILES_DATABASE_URL, falling back to DATABASE_URL; required
+	DirectURL       string        // COFFER_FILES_DATABASE_DIRECT_URL, default DatabaseURL: the primary without a transaction pooler, for migrations, locks and LISTEN
+	ReplicaURLs     []string      // COFFER_FILES_DATABASE_REPLICA_URLS, default none: comma-separated read replicas of the primary
+	FenceLease      time.Duration // COFFER_FILES_FENCE_LEASE, default 2s: how long a node trusts replicas without hearing its notice subscription, and the longest a revocation waits for a silent node
 	AuthURL         string        // COFFER_FILES_AUTH_URL, default "http://localhost:8081": base of the JWKS URL and of user lookups (sharing by username)
 	AuthTimeout     time.Duration // COFFER_FILES_AUTH_TIMEOUT, default 5s: bounds one user lookup at the auth service
 	JWKSURL         string        // COFFER_FILES_JWKS_URL, default AuthURL + "/.well-known/jwks.json"
@@ -82,8 +87,8 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		MaxFileSize:     r.Int64("COFFER_FILES_MAX_FILE_SIZE", files.DefaultConfig().MaxFileSize),
 		UserQuota:       r.Int64("COFFER_FILES_USER_QUOTA", 0),
 		LinkMaxTTL:      r.Duration("COFFER_FILES_LINK_MAX_TTL", files.DefaultLinkConfig().MaxTTL),
-		UploadIdle:      r.Duration("COFFER_FILES_UPLOAD_IDLE_TIMEOUT", api.DefaultUploadIdleTimeout),
-		UploadExpiry:    r.Duration("COFFER_FILES_UPLOAD_EXPIRY", 24*time.Hour),
+		UploadIdle:      r.Duration("COFFER_FILES_UPLOAD_IDLE_TIMEOUT", api.DefaultOptions().UploadIdleTimeout),
+		UploadExpiry:    r.Duration("COFFER_FILES_UPLOAD_EXPIRY", files.DefaultConfig().UploadExpiry),
 		PublicURL:       strings.TrimSuffix(r.String("COFFER_FILES_PUBLIC_URL", ""), "/"),
 		Migrate:         r.Bool("COFFER_FILES_MIGRATE", true),
 		DrainDelay:      r.Duration("COFFER_FILES_DRAIN_DELAY", 0),
@@ -91,9 +96,10 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		PprofAddr:       r.String("COFFER_FILES_PPROF_ADDR", ""),
 	}
 	c.Storage = r.String("COFFER_FILES_STORAGE", "disk")
-	c.GCInterval = r.Duration("COFFER_FILES_GC_INTERVAL", time.Hour)
-	c.GCGrace = r.Duration("COFFER_FILES_GC_GRACE", time.Hour)
-	c.GCIncompleteAge = r.Duration("COFFER_FILES_GC_INCOMPLETE_AGE", 24*time.Hour)
+	gcDefaults := gc.DefaultConfig()
+	c.GCInterval = r.Duration("COFFER_FILES_GC_INTERVAL", gcDefaults.Interval)
+	c.GCGrace = r.Duration("COFFER_FILES_GC_GRACE", gcDefaults.Grace)
+	c.GCIncompleteAge = r.Duration("COFFER_FILES_GC_INCOMPLETE_AGE", gcDefaults.IncompleteAge)
 	switch c.Storage {
 	case "disk":
 	case "s3":
@@ -134,6 +140,16 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		}
 	default:
 		r.Fail("COFFER_FILES_STORAGE", "%q is not disk or s3", c.Storage)
+	}
+	c.DirectURL = r.String("COFFER_FILES_DATABASE_DIRECT_URL", c.DatabaseURL)
+	for _, u := range strings.Split(r.String("COFFER_FILES_DATABASE_REPLICA_URLS", ""), ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			c.ReplicaURLs = append(c.ReplicaURLs, u)
+		}
+	}
+	c.FenceLease = r.Duration("COFFER_FILES_FENCE_LEASE", fence.DefaultLease)
+	if c.FenceLease < 100*time.Millisecond || c.FenceLease > time.Minute {
+		r.Fail("COFFER_FILES_FENCE_LEASE", "between 100ms and 1m")
 	}
 	c.JWKSURL = r.String("COFFER_FILES_JWKS_URL", c.AuthURL+"/.well-known/jwks.json")
 	// Normalised as the auth service normalises its own: a trailing slash on either side

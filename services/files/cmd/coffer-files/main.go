@@ -7,6 +7,7 @@
 //	coffer-files migrate    apply database migrations and exit
 //	coffer-files gc         collect orphan blobs and interrupted uploads once, and exit
 //	coffer-files webhooks   manage webhook subscriptions and failed deliveries
+//	coffer-files version    print the release this binary was built from
 //
 // Configuration is read from COFFER_FILES_* environment variables; see config.go.
 package main
@@ -20,6 +21,8 @@ import (
 	"syscall"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/cofferhq/coffer/pkg/version"
 )
 
 func main() {
@@ -49,6 +52,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return gcCmd(ctx, getenv, stdout, stderr)
 	case "webhooks":
 		return webhooksCmd(ctx, args[1:], getenv, stdout)
+	case "version", "--version":
+		fmt.Fprintln(stdout, version.Line("coffer-files"))
+		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -61,4 +67,5 @@ const usage = `usage:
   coffer-files migrate    apply database migrations and exit
   coffer-files gc         collect orphan blobs and interrupted uploads once, and exit
   coffer-files webhooks   create|list|delete|failed|retry: webhook subscriptions and deliveries
+  coffer-files version    print the release this binary was built from
 `

@@ -15,13 +15,13 @@ import (
 	"github.com/cofferhq/coffer/pkg/backoff"
 	"github.com/cofferhq/coffer/pkg/metrics"
 	"github.com/cofferhq/coffer/pkg/serve"
+	"github.com/cofferhq/coffer/pkg/version"
 	"github.com/cofferhq/coffer/services/files/internal/api"
 	"github.com/cofferhq/coffer/services/files/internal/authclient"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/linktoken"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
 	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
-	"github.com/cofferhq/coffer/services/files/internal/tus"
 	"github.com/cofferhq/coffer/services/files/internal/webhook"
 )
 
@@ -37,7 +37,15 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		return fmt.Errorf("database: %w", err)
 	}
 	defer pool.Close()
-	db := postgres.New(pool)
+	direct, err := directPool(ctx, cfg, pool)
+	if err != nil {
+		return err
+	}
+	defer direct.Close()
+	db, err := openDB(ctx, cfg, pool, direct, logger)
+	if err != nil {
+		return err
+	}
 	reg := metrics.NewRegistry()
 	reg.MustRegister(metrics.NewPoolCollector("coffer_files", pool))
 	jwksMetrics := tokenauth.NewMetrics(reg, nil)
@@ -55,11 +63,11 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		return err
 	}
 	jwksMetrics.WatchKeys(reg, verifier)
-	jobs, err := newQueue(cfg, pool, db, blobs, reg, logger)
+	jobs, err := newQueue(cfg, direct, db, blobs, reg, logger)
 	if err != nil {
 		return err
 	}
-	svc := files.NewService(db, blobs, files.Config{MaxFileSize: cfg.MaxFileSize}, nil, logger)
+	svc := newService(cfg, blobs, db, logger)
 
 	if cfg.PprofAddr != "" {
 		go servePprof(ctx, cfg.PprofAddr, logger)
@@ -72,7 +80,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		// reports not ready, and recovers by itself instead of crash-looping.
 		if cfg.Migrate {
 			err := backoff.Retry(ctx, 200*time.Millisecond, 5*time.Second, func() error {
-				_, err := migrateAll(ctx, pool)
+				_, err := migrateAll(ctx, direct) // under an advisory lock: a session of its own
 				return err
 			}, func(err error, wait time.Duration) { logger.Warn("migrate failed; retrying", "err", err, "in", wait) })
 			if err != nil { // shutting down before the database came up: no queue to wait for
@@ -106,8 +114,8 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		return err
 	}
 	var resumable api.Resumable
-	if us := newUploadStore(cfg, blobs, db, logger); us != nil {
-		th, err := tus.NewHandler(us)
+	if res := newResumable(cfg, svc, blobs, db, logger); res != nil {
+		th, err := newTusHandler(cfg, res, api.Errors{Logger: logger, MaxFileSize: cfg.MaxFileSize}, logger)
 		if err != nil {
 			return err
 		}
@@ -125,6 +133,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		Metrics:           api.NewMetrics(reg),
 		Webhooks:          webhook.NewAdmin(db, jobs, webhook.Guard{AllowLocal: cfg.Events.AllowLocal}, nil),
 		CORS:              api.CORS{Origins: cfg.CORSOrigins},
+		Version:           version.String(),
 	})
 	if cfg.MetricsAddr != "" {
 		ln, err := metrics.Listen(cfg.MetricsAddr)
@@ -177,7 +186,7 @@ func migrateCmd(ctx context.Context, getenv func(string) string, stdout io.Write
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	pool, err := pgxpool.New(ctx, cfg.DirectURL)
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}

@@ -44,8 +44,8 @@ func openBlobStore(cfg config) (blobStore, error) {
 
 func newCollector(cfg config, blobs blobStore, db *postgres.DB, wait bool, logger *slog.Logger) *gc.Collector {
 	gcfg := gc.Config{Grace: cfg.GCGrace, IncompleteAge: cfg.GCIncompleteAge, WaitForLock: wait}
-	if u := newUploadStore(cfg, blobs, db, logger); u != nil {
-		gcfg.Uploads = u
+	if res := newResumable(cfg, newService(cfg, blobs, db, logger), blobs, db, logger); res != nil {
+		gcfg.Uploads = res
 	}
 	return gc.New(blobs, db, db, gcfg, nil, logger)
 }
@@ -57,7 +57,8 @@ func gcCmd(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "files")
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	// The direct URL: the collector's lock is a session-level advisory lock.
+	pool, err := pgxpool.New(ctx, cfg.DirectURL)
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}

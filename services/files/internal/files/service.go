@@ -18,12 +18,16 @@ import (
 type Config struct {
 	// MaxFileSize is the largest upload in bytes.
 	MaxFileSize int64
+	// UploadExpiry is how long after its creation an unfinished resumable upload is kept.
+	UploadExpiry time.Duration
+	// Scan makes every new file pending_scan: not served until the virus scanner passes it.
+	Scan bool
 }
 
 // DefaultConfig is the Service's limits unless configured otherwise, and the one place their
 // defaults are written: cmd/coffer-files reads its environment over it.
 func DefaultConfig() Config {
-	return Config{MaxFileSize: 5 << 30}
+	return Config{MaxFileSize: 5 << 30, UploadExpiry: 24 * time.Hour}
 }
 
 // Service implements the file operations on top of a MetadataStore and a BlobStore.
@@ -33,12 +37,16 @@ type Service struct {
 	cfg    Config
 	now    func() time.Time
 	logger *slog.Logger
+	hook   PreCreateHook // nil: every upload may start (hook.go)
 }
 
 // NewService wires a Service.
 func NewService(meta MetadataStore, blobs BlobStore, cfg Config, now func() time.Time, logger *slog.Logger) *Service {
 	if cfg.MaxFileSize <= 0 { // no limit means nothing (the configuration refuses it)
 		cfg.MaxFileSize = DefaultConfig().MaxFileSize
+	}
+	if cfg.UploadExpiry <= 0 {
+		cfg.UploadExpiry = DefaultConfig().UploadExpiry
 	}
 	if now == nil {
 		now = time.Now
@@ -89,23 +97,14 @@ func ValidateName(name string) error {
 // metadata row. The file is visible only after both succeed; on any failure the blob is
 // removed, and a crash between the two leaves only an orphan blob for the collector.
 func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
-	if err := ValidateName(req.Name); err != nil {
+	size := req.SizeHint
+	if size <= 0 {
+		size = -1
+	}
+	f, err := s.begin(ctx, PreCreate{OwnerID: req.OwnerID, Name: req.Name, ContentType: req.ContentType, Size: size, Upload: "direct"}, req.ID)
+	if err != nil {
 		return File{}, err
 	}
-	if req.ContentType == "" {
-		req.ContentType = "application/octet-stream"
-	}
-	f := File{
-		ID:          req.ID,
-		OwnerID:     req.OwnerID,
-		Name:        req.Name,
-		ContentType: req.ContentType,
-	}
-	if f.ID == uuid.Nil {
-		f.ID = uuid.New()
-	}
-	f.BlobKey = NewBlobKey(f.ID)
-
 	hr := newParallelHash(&limitReader{r: req.Body, left: s.cfg.MaxFileSize}, sha256.New())
 	n, err := s.blobs.Put(ctx, f.BlobKey, hr)
 	sum := hr.Sum()
@@ -118,10 +117,49 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
 		return File{}, ErrDigestMismatch
 	}
 	crashPoint("after-blob") // fault suite: the blob is durable, the row is not
-	f.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
-	if err := s.meta.CreateFile(ctx, f); err != nil {
+	if f, err = s.commit(ctx, f, s.meta.CreateFile); err != nil {
 		s.removeBlob(ctx, f.BlobKey)
 		return File{}, err
+	}
+	return f, nil
+}
+
+// begin is where every upload starts, direct (Upload) or resumable (Resumable.Create): it
+// checks what the client said of the new file and gives the file its id and blob key. A rule
+// that must hold before an upload is accepted, whichever way it arrives, goes here.
+func (s *Service) begin(ctx context.Context, u PreCreate, id uuid.UUID) (File, error) {
+	ownerID, name, contentType := u.OwnerID, u.Name, u.ContentType
+	if err := ValidateName(name); err != nil {
+		return File{}, err
+	}
+	if contentType == "" {
+		contentType = "application/octet-stream"
+	}
+	if s.hook != nil {
+		// Before any byte is stored: a refused upload leaves nothing anywhere.
+		u.ContentType = contentType
+		if err := s.hook.Check(ctx, u); err != nil {
+			return File{}, err
+		}
+	}
+	if id == uuid.Nil {
+		id = uuid.New()
+	}
+	return File{ID: id, OwnerID: ownerID, Name: name, ContentType: contentType, BlobKey: NewBlobKey(id)}, nil
+}
+
+// commit is where every upload ends, direct or resumable: f's bytes are durable, and store
+// makes its row visible in one transaction (MetadataStore.CreateFile for a direct upload,
+// UploadStore.CompleteUpload for a resumable one). A rule that must hold when a file appears,
+// whichever way it arrived, goes here. It returns f as committed.
+func (s *Service) commit(ctx context.Context, f File, store func(context.Context, File) error) (File, error) {
+	f.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
+	f.Status = StatusAvailable
+	if s.cfg.Scan {
+		f.Status = StatusPendingScan // the store enqueues its scan with the row
+	}
+	if err := store(ctx, f); err != nil {
+		return f, err
 	}
 	return f, nil
 }

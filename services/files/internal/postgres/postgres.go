@@ -3,6 +3,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cofferhq/coffer/pkg/pgmigrate"
+	"github.com/cofferhq/coffer/services/files/internal/fence"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
@@ -32,9 +35,14 @@ const MigrationsTable = "files_schema_migrations"
 // DB is the file service's PostgreSQL storage.
 type DB struct {
 	pool  *pgxpool.Pool
-	queue JobQueue         // events.go; nil records events without delivering them
-	clock func() time.Time // events.go; nil is time.Now
-	locks struct {         // upload locks' sessions (uploads.go)
+	reads *reads // nil: every read on the primary
+	fence Fence  // nil: no replicas, revocations need no fence
+	// direct holds sessions (advisory locks); it is pool unless pool goes through a
+	// transaction pooler.
+	direct *pgxpool.Pool
+	queue  JobQueue         // events.go; nil records events without delivering them
+	clock  func() time.Time // events.go; nil is time.Now
+	locks  struct {         // upload locks' sessions (uploads.go)
 		once sync.Once
 		pool *pgxpool.Pool
 		err  error
@@ -44,7 +52,43 @@ type DB struct {
 var _ files.MetadataStore = (*DB)(nil)
 
 // New wraps a pool.
-func New(pool *pgxpool.Pool) *DB { return &DB{pool: pool} }
+func New(pool *pgxpool.Pool) *DB { return &DB{pool: pool, direct: pool} }
+
+// NewWithOptions wraps the primary's pool and, with opts.Replicas, reads from replicas under
+// opts.Fence. Run must run for replicas to be used.
+func NewWithOptions(pool *pgxpool.Pool, opts Options) (*DB, error) {
+	db := New(pool)
+	if opts.Direct != nil {
+		db.direct = opts.Direct
+	}
+	if len(opts.Replicas) == 0 {
+		db.fence = opts.Fence
+		return db, nil
+	}
+	if opts.Fence == nil {
+		return nil, errors.New("postgres: replicas need a fence")
+	}
+	if opts.CheckInterval <= 0 {
+		opts.CheckInterval = time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	db.fence = opts.Fence
+	db.reads = &reads{fence: opts.Fence, check: opts.CheckInterval, logger: opts.Logger}
+	for _, p := range opts.Replicas {
+		db.reads.replicas = append(db.reads.replicas, &replica{pool: p})
+	}
+	return db, nil
+}
+
+// Run checks the replicas' health and replay positions until ctx ends; without replicas it
+// returns at once.
+func (db *DB) Run(ctx context.Context) {
+	if db.reads != nil {
+		db.reads.run(ctx)
+	}
+}
 
 // Migrate applies the embedded migrations under an advisory lock.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) (int, error) {
@@ -61,8 +105,7 @@ func (db *DB) Ping(ctx context.Context) error { return mapErr(db.pool.Ping(ctx))
 
 const fileColumns = `id, owner_id, name, size, sha256, content_type, blob_key, created_at`
 
-// readColumns are what scanFile reads: fileColumns and the scan status, which a new row takes
-// from its column default (available) unless its insert names it.
+// readColumns are what scanFile reads: fileColumns and the scan status.
 const readColumns = fileColumns + `, status, status_reason`
 
 // uuid.UUID is passed to pgx and scanned from it as a [16]byte: pgx then uses its binary
@@ -81,29 +124,50 @@ func scanFile(r pgx.Row) (files.File, error) {
 
 // CreateFile implements files.MetadataStore.
 func (db *DB) CreateFile(ctx context.Context, f files.File) error {
-	// One statement: the row (whose trigger adds to used_bytes) and the end of the upload's
-	// reservation commit together, so no reservation ever sees the bytes twice.
-	_, err := db.pool.Exec(ctx, `WITH released AS (DELETE FROM file_quota_reservations WHERE id = $1)
-		INSERT INTO files (`+fileColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		[16]byte(f.ID), f.OwnerID, f.Name, f.Size, f.SHA256, f.ContentType, f.BlobKey, f.CreatedAt)
-	if err != nil {
+	if err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error { return db.insertFile(ctx, tx, f) }); err != nil {
 		return fmt.Errorf("postgres: create file: %w", mapErr(err))
 	}
 	return nil
 }
 
+// insertFile is where every file row is written, by a direct upload (CreateFile) or at the
+// end of a resumable one (CompleteUpload), in the caller's transaction: what must commit with
+// any new file goes here. The row (whose trigger adds to used_bytes) and the end of the
+// upload's quota reservation commit together, so no reservation ever sees the bytes twice;
+// so do its file.created event and, for a file pending its scan, the scan job.
+func (db *DB) insertFile(ctx context.Context, tx pgx.Tx, f files.File) error {
+	f.Status = cmp.Or(f.Status, files.StatusAvailable)
+	_, err := tx.Exec(ctx, `WITH released AS (DELETE FROM file_quota_reservations WHERE id = $1)
+		INSERT INTO files (`+fileColumns+`, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		[16]byte(f.ID), f.OwnerID, f.Name, f.Size, f.SHA256, f.ContentType, f.BlobKey, f.CreatedAt, f.Status)
+	if err != nil {
+		return err
+	}
+	if f.Status == files.StatusPendingScan && db.queue != nil {
+		if err := db.queue.EnqueueScan(ctx, tx, f.ID); err != nil {
+			return fmt.Errorf("postgres: enqueue scan: %w", err)
+		}
+	}
+	return db.emit(ctx, tx, files.NewEvent(files.EventFileCreated, f, f.CreatedAt))
+}
+
 // FileByID implements files.MetadataStore.
 func (db *DB) FileByID(ctx context.Context, ownerID string, id uuid.UUID) (files.File, error) {
 	// The owner, and any user the owner shared the file with, may read it.
-	f, err := scanFile(db.pool.QueryRow(ctx, `SELECT `+readColumns+` FROM files WHERE id = $1 AND (owner_id = $2
-		OR EXISTS (SELECT 1 FROM file_shares WHERE file_id = $1 AND user_id = $2))`, [16]byte(id), ownerID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return files.File{}, files.ErrNotFound
-	}
-	if err != nil {
-		return files.File{}, fmt.Errorf("postgres: file by id: %w", mapErr(err))
-	}
-	return f, nil
+	var f files.File
+	err := db.read(ctx, func(q querier) error {
+		var err error
+		f, err = scanFile(q.QueryRow(ctx, `SELECT `+readColumns+` FROM files WHERE id = $1 AND (owner_id = $2
+			OR EXISTS (SELECT 1 FROM file_shares WHERE file_id = $1 AND user_id = $2))`, [16]byte(id), ownerID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return files.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: file by id: %w", mapErr(err))
+		}
+		return nil
+	})
+	return f, err
 }
 
 // ListFiles implements files.MetadataStore with keyset pagination on (created_at, id).
@@ -112,13 +176,19 @@ func (db *DB) ListFiles(ctx context.Context, ownerID string, opts files.ListOpti
 	if err != nil {
 		return files.Page{}, err
 	}
-	rows, err := db.pool.Query(ctx, q, args...)
+	var list []files.File
+	err = db.read(ctx, func(db querier) error {
+		rows, err := db.Query(ctx, q, args...)
+		if err == nil {
+			list, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.File, error) { return scanFile(r) })
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: list files: %w", mapErr(err))
+		}
+		return nil
+	})
 	if err != nil {
-		return files.Page{}, fmt.Errorf("postgres: list files: %w", mapErr(err))
-	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.File, error) { return scanFile(r) })
-	if err != nil {
-		return files.Page{}, fmt.Errorf("postgres: list files: %w", mapErr(err))
+		return files.Page{}, err
 	}
 	return page(list, opts.Limit), nil
 }
@@ -158,19 +228,22 @@ func page(list []files.File, limit int) files.Page {
 // DeleteFile implements files.MetadataStore; the file.deleted event commits with the delete.
 func (db *DB) DeleteFile(ctx context.Context, ownerID string, id uuid.UUID) (files.File, error) {
 	var f files.File
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
+	err := db.revoke(ctx, func(tx pgx.Tx) ([]fence.Notice, error) {
 		var err error
 		f, err = scanFile(tx.QueryRow(ctx, `DELETE FROM files WHERE id = $1 AND owner_id = $2 RETURNING `+readColumns, [16]byte(id), ownerID))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return files.ErrNotFound
+			return nil, files.ErrNotFound
 		}
-		if err != nil {
-			return fmt.Errorf("postgres: delete file: %w", mapErr(err))
+		if err == nil {
+			err = db.emit(ctx, tx, files.NewEvent(files.EventFileDeleted, f, db.now()))
 		}
-		return db.emit(ctx, tx, files.NewEvent(files.EventFileDeleted, f, db.now()))
+		return []fence.Notice{{Kind: fence.FileDeleted, FileID: id, OwnerID: ownerID}}, err
 	})
-	if err != nil {
+	if errors.Is(err, files.ErrNotFound) {
 		return files.File{}, err
+	}
+	if err != nil {
+		return files.File{}, fmt.Errorf("postgres: delete file: %w", mapErr(err))
 	}
 	return f, nil
 }

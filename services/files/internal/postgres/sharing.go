@@ -2,11 +2,13 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cofferhq/coffer/services/files/internal/fence"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
@@ -35,19 +37,26 @@ func (db *DB) CreateShare(ctx context.Context, ownerID string, s files.Share) er
 	})
 }
 
-// DeleteShare implements files.ShareStore; the share.revoked event commits with the delete.
+// DeleteShare implements files.ShareStore.
 func (db *DB) DeleteShare(ctx context.Context, ownerID string, fileID uuid.UUID, userID string) error {
-	return db.inTx(ctx, func(tx pgx.Tx) error {
+	err := db.revoke(ctx, func(tx pgx.Tx) ([]fence.Notice, error) {
 		tag, err := tx.Exec(ctx, `DELETE FROM file_shares s USING files f
 			WHERE s.file_id = $1 AND s.user_id = $3 AND f.id = s.file_id AND f.owner_id = $2`, fileID, ownerID, userID)
-		if err != nil {
-			return fmt.Errorf("postgres: delete share: %w", mapErr(err))
+		if err == nil && tag.RowsAffected() == 0 {
+			err = files.ErrNotFound
 		}
-		if tag.RowsAffected() == 0 {
-			return files.ErrNotFound
+		if err == nil {
+			err = db.emit(ctx, tx, files.ShareEvent(files.EventShareRevoked, ownerID, fileID, userID, db.now()))
 		}
-		return db.emit(ctx, tx, files.ShareEvent(files.EventShareRevoked, ownerID, fileID, userID, db.now()))
+		return []fence.Notice{{Kind: fence.ShareRevoked, FileID: fileID, OwnerID: ownerID, UserID: userID}}, err
 	})
+	if errors.Is(err, files.ErrNotFound) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: delete share: %w", mapErr(err))
+	}
+	return nil
 }
 
 // ListShared implements files.ShareStore with the same keyset as ListFiles.
@@ -66,15 +75,21 @@ func (db *DB) ListShared(ctx context.Context, userID string, opts files.ListOpti
 		args = append(args, likeEscape(opts.Prefix)+"%")
 		where += fmt.Sprintf(" AND f.name LIKE $%d", len(args))
 	}
-	rows, err := db.pool.Query(ctx, `SELECT f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at, f.status, f.status_reason
-		FROM file_shares s JOIN files f ON f.id = s.file_id WHERE `+where+
-		` ORDER BY f.created_at DESC, f.id DESC LIMIT $2`, args...)
+	var list []files.File
+	err := db.read(ctx, func(q querier) error {
+		rows, err := q.Query(ctx, `SELECT f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at, f.status, f.status_reason
+			FROM file_shares s JOIN files f ON f.id = s.file_id WHERE `+where+
+			` ORDER BY f.created_at DESC, f.id DESC LIMIT $2`, args...)
+		if err == nil {
+			list, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.File, error) { return scanFile(r) })
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: list shared: %w", mapErr(err))
+		}
+		return nil
+	})
 	if err != nil {
-		return files.Page{}, fmt.Errorf("postgres: list shared: %w", mapErr(err))
-	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.File, error) { return scanFile(r) })
-	if err != nil {
-		return files.Page{}, fmt.Errorf("postgres: list shared: %w", mapErr(err))
+		return files.Page{}, err
 	}
 	return page(list, opts.Limit), nil
 }

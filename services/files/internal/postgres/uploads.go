@@ -78,12 +78,7 @@ func (db *DB) CompleteUpload(ctx context.Context, f files.File) error {
 		if tag.RowsAffected() != 1 {
 			return files.ErrNotFound
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO files (`+fileColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			f.ID, f.OwnerID, f.Name, f.Size, f.SHA256, f.ContentType, f.BlobKey, f.CreatedAt); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `DELETE FROM file_quota_reservations WHERE id = $1`, f.ID)
-		return err
+		return db.insertFile(ctx, tx, f)
 	})
 	if errors.Is(err, files.ErrNotFound) {
 		return err
@@ -254,7 +249,7 @@ func (db *DB) LockUpload(ctx context.Context, id uuid.UUID, onRelease func()) (u
 // settings. Each lock holds one session for as long as its request runs.
 func (db *DB) lockPool(ctx context.Context) (*pgxpool.Pool, error) {
 	db.locks.once.Do(func() {
-		cfg := db.pool.Config().Copy()
+		cfg := db.direct.Config().Copy()
 		cfg.MaxConns = 256
 		cfg.MinConns = 0
 		cfg.MaxConnIdleTime = time.Minute
