@@ -121,6 +121,7 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
 		s.removeBlob(ctx, f.BlobKey)
 		return File{}, err
 	}
+	crashPoint("after-commit") // fault suite: the row and its event are committed, nobody was told
 	return f, nil
 }
 
