@@ -238,27 +238,36 @@ func TestDeliveryRetriedUntilDelivered(t *testing.T) {
 func TestRolledBackChangeEmitsNothing(t *testing.T) {
 	e := newEnv(t, queue.Deps{})
 	ctx := t.Context()
+	counts := func() (events, jobs int) {
+		t.Helper()
+		if err := e.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM file_events), (SELECT count(*) FROM river_job)`).Scan(&events, &jobs); err != nil {
+			t.Fatal(err)
+		}
+		return events, jobs
+	}
 	f := e.file(t, "alice")
+	events0, jobs0 := counts()
+	if events0 != 1 || jobs0 != 1 {
+		t.Fatalf("after a file's creation: events %d, jobs %d; want 1, 1 (file.created)", events0, jobs0)
+	}
 	if err := files.NewSharing(e.db, nil).Unshare(ctx, "alice", f.ID, "nobody"); err == nil {
 		t.Fatal("unshare of a missing share succeeded")
 	}
 	if _, err := e.db.DeleteFile(ctx, "mallory", f.ID); err == nil {
 		t.Fatal("mallory deleted alice's file")
 	}
-	var events, jobs int
-	if err := e.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM file_events), (SELECT count(*) FROM river_job)`).Scan(&events, &jobs); err != nil {
-		t.Fatal(err)
+	dup := f
+	dup.BlobKey = "other"
+	if err := e.db.CreateFile(ctx, dup); err == nil { // same id: the insert fails, so does its event
+		t.Fatal("a second file with the same id was created")
 	}
-	if events != 0 || jobs != 0 {
-		t.Errorf("events %d, jobs %d after failed changes; want 0, 0", events, jobs)
+	if events, jobs := counts(); events != events0 || jobs != jobs0 {
+		t.Errorf("events %d, jobs %d after failed changes; want %d, %d", events, jobs, events0, jobs0)
 	}
 	if _, err := e.db.DeleteFile(ctx, "alice", f.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM file_events WHERE type = 'file.deleted'), (SELECT count(*) FROM river_job)`).Scan(&events, &jobs); err != nil {
-		t.Fatal(err)
-	}
-	if events != 1 || jobs != 1 {
-		t.Errorf("after a delete: events %d, jobs %d; want 1, 1", events, jobs)
+	if events, jobs := counts(); events != events0+1 || jobs != jobs0+1 {
+		t.Errorf("after a delete: events %d, jobs %d; want %d, %d", events, jobs, events0+1, jobs0+1)
 	}
 }
