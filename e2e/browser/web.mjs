@@ -236,6 +236,12 @@ try {
   await linkTab.goto(result.linkPage)
   await linkTab.getByRole('heading', { name: names[0] }).waitFor({ timeout })
   check(await linkTab.getByRole('link', { name: 'Download' }).getAttribute('href') === result.link, 'the link page does not download from the link')
+  const token = result.link.slice(result.link.lastIndexOf('/') + 1)
+  check(!linkTab.url().includes(token), `the link token stays in the address bar: ${linkTab.url()}`)
+  // Only the fragment changes: the page follows it and no longer shows the first file.
+  await linkTab.evaluate(() => { location.hash = '#not*a*token' })
+  await linkTab.getByText('This link is incomplete. Ask for the whole link again.').waitFor({ timeout })
+  check(await linkTab.getByRole('heading', { name: names[0] }).count() === 0, 'the link page still shows the first file after the token changed')
   await fresh.close()
 
   begin('no token in localStorage, sessionStorage or cookies')
@@ -307,6 +313,9 @@ try {
   await page.setViewportSize({ width: 1000, height: 760 })
 
   begin('sign out ends the sign-in session too')
+  await page.getByRole('button', { name: 'Sign out' }).click()
+  // The auth service asks first: a GET never ends a session (another site could send one).
+  await page.waitForURL((u) => u.href.startsWith(`${cfg.auth}/oauth2/logout`), { timeout })
   await page.getByRole('button', { name: 'Sign out' }).click()
   await page.waitForURL((u) => u.origin === new URL(cfg.web).origin && u.pathname === '/', { timeout })
   await page.getByText('You are signed out.').waitFor()

@@ -35,6 +35,17 @@ const (
 // AllScopes lists every scope, in a stable order.
 var AllScopes = []string{ScopeFilesRead, ScopeFilesWrite, ScopeFilesShare}
 
+// ClientSubjectPrefix starts the sub of every token a client gets for itself (the client
+// credentials grant). User subjects are UUIDs and client ids cannot contain ':', so a client
+// token can never name a user, whatever id the client was registered under.
+const ClientSubjectPrefix = "client:"
+
+// ClientSubject is the sub of a token issued to client id for itself.
+func ClientSubject(clientID string) string { return ClientSubjectPrefix + clientID }
+
+// IsClientSubject reports whether sub names a client rather than a user.
+func IsClientSubject(sub string) bool { return strings.HasPrefix(sub, ClientSubjectPrefix) }
+
 // Claims are the claims of an access token.
 type Claims struct {
 	jwt.RegisteredClaims
@@ -42,6 +53,8 @@ type Claims struct {
 	Scope string `json:"scope"`
 	// ClientID names the OAuth client the token was issued to (RFC 9068 section 2.2).
 	ClientID string `json:"client_id,omitempty"`
+	// Roles are the user's roles (ClaimRoles); only RoleAdmin exists.
+	Roles []string `json:"roles,omitempty"`
 }
 
 // Scopes returns the granted scopes as a slice.

@@ -43,6 +43,14 @@ func (s *Server) handleJWKS() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		body, etag := s.keys.JWKS()
 		h := c.Writer.Header()
+		if len(body) == 0 {
+			// No key yet (first start): an empty answer must not be cached as the key set.
+			h.Set("Cache-Control", "no-store")
+			p := problem.New(http.StatusServiceUnavailable, "unavailable", "no signing key is loaded yet; retry shortly")
+			p.RetryAfter = 2 * time.Second
+			s.problem(c, p)
+			return
+		}
 		h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(s.cfg.JWKSMaxAge/time.Second)))
 		h.Set("ETag", etag)
 		if match := c.GetHeader("If-None-Match"); match != "" && etagMatch(match, etag) {
@@ -114,6 +122,8 @@ type credentials struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
 	Scope    string `json:"scope,omitempty"`
+	// OTP is a TOTP or recovery code, for a user with a second factor (login only).
+	OTP string `json:"otp,omitempty"`
 }
 
 func (s *Server) handleSignUp() gin.HandlerFunc {
@@ -146,7 +156,7 @@ func (s *Server) handleLogin() gin.HandlerFunc {
 			return
 		}
 		tok, err := s.accounts.Login(c.Request.Context(), auth.LoginRequest{
-			Username: req.Username, Password: req.Password, Scopes: strings.Fields(req.Scope), Address: c.ClientIP(),
+			Username: req.Username, Password: req.Password, Scopes: strings.Fields(req.Scope), Address: c.ClientIP(), OTP: req.OTP,
 		})
 		if err != nil {
 			s.error(c, err)

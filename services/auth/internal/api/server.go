@@ -23,6 +23,7 @@ import (
 	"github.com/cofferhq/coffer/pkg/jsonbody"
 	"github.com/cofferhq/coffer/pkg/metrics"
 	"github.com/cofferhq/coffer/pkg/problem"
+	"github.com/cofferhq/coffer/pkg/safetext"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
 )
 
@@ -60,7 +61,8 @@ type TokenVerifier interface {
 
 // KeySet publishes the public signing keys.
 type KeySet interface {
-	// JWKS returns the JWK Set document and its entity tag.
+	// JWKS returns the JWK Set document and its entity tag; a nil body before any key is
+	// loaded.
 	JWKS() (body []byte, etag string)
 }
 
@@ -84,6 +86,8 @@ type Config struct {
 	TrustedProxies []string
 	// Metrics, when set, records request and login metrics (NewMetrics).
 	Metrics *Metrics
+	// Audit, when set, is the audit log the admin API reads (GET /v1/admin/audit).
+	Audit AuditLog
 	// Version is the release /healthz reports (pkg/version). Default "".
 	Version string
 }
@@ -94,6 +98,7 @@ const DefaultJWKSMaxAge = 5 * time.Minute
 // Server is the auth service's HTTP handler.
 type Server struct {
 	accounts Accounts
+	identity Identity // accounts' identity half, when it has one (account.go)
 	keys     KeySet
 	tokens   TokenVerifier
 	db       Pinger
@@ -108,6 +113,9 @@ type Server struct {
 	// basePath is the issuer's path ("" at the root): the sign-in form posts to the page's
 	// own origin, where its CSRF cookie was set, whatever host name the browser used.
 	basePath string
+	// admin and audit serve the admin API (admin.go).
+	admin Admin
+	audit AuditLog
 }
 
 // NewServer builds the handler. ready reports whether the process should take traffic (it
@@ -121,6 +129,9 @@ func NewServer(logger *slog.Logger, cfg Config, accounts Accounts, keys KeySet, 
 	}
 	s := &Server{accounts: accounts, keys: keys, tokens: tokens, db: db, cfg: cfg, logger: logger, ready: ready, engine: gin.New(),
 		pages: newPages(), issuer: accesstoken.NormalizeIssuer(cfg.Issuer), secureCookies: !loopbackHTTP(cfg.Issuer)}
+	s.admin, _ = accounts.(Admin) // auth.Service is one; without it the admin routes answer 404
+	s.audit = cfg.Audit
+	s.identity, _ = accounts.(Identity)
 	if u, err := url.Parse(s.issuer); err == nil {
 		s.basePath = u.Path
 	}
@@ -131,7 +142,7 @@ func NewServer(logger *slog.Logger, cfg Config, accounts Accounts, keys KeySet, 
 	if cfg.Metrics != nil {
 		s.engine.Use(cfg.Metrics.handlers()...)
 	}
-	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger))
+	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger), s.refuseInvalidText)
 	s.engine.HandleMethodNotAllowed = true
 	s.engine.NoRoute(func(c *gin.Context) {
 		s.problem(c, problem.New(http.StatusNotFound, "not_found", "no such route"))
@@ -156,6 +167,16 @@ func loopbackHTTP(issuer string) bool {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// refuseInvalidText answers 400 to a path or query that is not valid UTF-8 or holds a NUL
+// character (pkg/safetext), before any handler can hand it to PostgreSQL.
+func (s *Server) refuseInvalidText(c *gin.Context) {
+	if !safetext.Valid(c.Request.URL.Path) || !safetext.ValidQuery(c.Request.URL.RawQuery) {
+		s.problem(c, problem.New(http.StatusBadRequest, "invalid_request", "the path and query must be valid UTF-8 without NUL characters"))
+		return
+	}
+	c.Next()
+}
 
 // problem writes p and stops the handler chain.
 func (s *Server) problem(c *gin.Context, p *problem.Details) {
@@ -228,8 +249,12 @@ func (s *Server) toProblem(c *gin.Context, err error) *problem.Details {
 	case errors.As(err, &scope):
 		p = problem.New(http.StatusForbidden, "insufficient_scope", "the access token lacks the "+scope.Scope+" scope")
 		p.Header = http.Header{"Www-Authenticate": {`Bearer realm="coffer", error="insufficient_scope", scope="` + scope.Scope + `"`}}
+	case errors.Is(err, auth.ErrNotAdmin):
+		p = problem.New(http.StatusForbidden, "admin_required", "this route needs an access token with the admin role")
 	case errors.Is(err, auth.ErrNotFound):
 		p = problem.New(http.StatusNotFound, "not_found", "no such user")
+	case identityProblem(err) != nil:
+		p = identityProblem(err)
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		p = problem.New(http.StatusUnauthorized, "invalid_credentials", "invalid username or password")
 	case errors.As(err, &throttled):
@@ -238,6 +263,11 @@ func (s *Server) toProblem(c *gin.Context, err error) *problem.Details {
 	case errors.Is(err, auth.ErrBusy):
 		p = problem.New(http.StatusServiceUnavailable, "busy", "the service is at capacity; retry later")
 		p.RetryAfter = time.Second
+	case errors.Is(err, auth.ErrUnavailable):
+		// An outage is not a bug: a warning, and a 503 the client may retry (as in the file service).
+		s.logger.WarnContext(c.Request.Context(), "dependency unavailable", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		p = problem.New(http.StatusServiceUnavailable, "unavailable", "a backing service is unavailable; retry shortly")
+		p.RetryAfter = 2 * time.Second
 	case errors.As(err, &maxBytes):
 		p = problem.New(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body exceeds %d bytes", maxBytes.Limit))
 	case errors.Is(err, context.Canceled):

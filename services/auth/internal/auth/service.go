@@ -20,9 +20,9 @@ type PasswordHasher interface {
 	Verify(ctx context.Context, pw, hash string) error
 }
 
-// AccessTokenIssuer signs access tokens (package keys).
+// AccessTokenIssuer signs access tokens (package keys). roles fill the roles claim.
 type AccessTokenIssuer interface {
-	Issue(ctx context.Context, subject, clientID string, scopes []string) (token string, ttl time.Duration, err error)
+	Issue(ctx context.Context, subject, clientID string, scopes []string, roles ...string) (token string, ttl time.Duration, err error)
 }
 
 // FirstPartyClientID is the client_id of tokens issued through the login endpoint, which
@@ -63,6 +63,14 @@ type Config struct {
 	RefreshKey []byte
 	// SessionTTL is how long the authorization endpoint's sign-in session lasts.
 	SessionTTL time.Duration
+	// MFARequired requires a second factor of every user with a password; those without one
+	// set it up at their next sign-in on the page.
+	MFARequired bool
+	// UpstreamMFAExempt lets people signed in through an upstream provider skip Coffer's
+	// second factor (their provider is trusted to have asked for one).
+	UpstreamMFAExempt bool
+	// InvitationTTL is how long an invitation or password-reset link stays valid.
+	InvitationTTL time.Duration
 }
 
 // DefaultConfig is the policy the service runs with unless configured otherwise, and the one
@@ -81,6 +89,7 @@ func DefaultConfig() Config {
 		// A retry within a few seconds of a rotation is a client that lost the answer.
 		RefreshReuseInterval: 5 * time.Second,
 		SessionTTL:           time.Hour,
+		InvitationTTL:        7 * 24 * time.Hour,
 	}
 }
 
@@ -94,7 +103,17 @@ type Service struct {
 	// dummyClientHash is compared against when a client id is unknown, so that unknown and
 	// known clients cost the same.
 	dummyClientHash []byte
+	// audit records events (audit.go); nil records nothing.
+	audit        Auditor
+	onAuditError func(ctx context.Context, action string, err error)
+	// sealer keeps TOTP secrets (UseSealer); nil in admin commands, which need none.
+	sealer SecretSealer
+	// upstream are the OpenID providers people may sign in through (UseUpstream).
+	upstream *Upstreams
 }
+
+// UseSealer gives the service the key it seals TOTP secrets with. Call before serving.
+func (s *Service) UseSealer(sealer SecretSealer) { s.sealer = sealer }
 
 // NewService wires a Service. now is the clock (nil: time.Now).
 func NewService(st Stores, hasher PasswordHasher, issuer AccessTokenIssuer, cfg Config, now func() time.Time) *Service {
@@ -111,6 +130,7 @@ func NewService(st Stores, hasher PasswordHasher, issuer AccessTokenIssuer, cfg 
 	cfg.AccountAttempts = cmp.Or(cfg.AccountAttempts, def.AccountAttempts)
 	cfg.AddressAttempts = cmp.Or(cfg.AddressAttempts, def.AddressAttempts)
 	cfg.SessionTTL = cmp.Or(cfg.SessionTTL, def.SessionTTL)
+	cfg.InvitationTTL = cmp.Or(cfg.InvitationTTL, def.InvitationTTL)
 	// RefreshReuseInterval stays as given: zero is a setting (off).
 	if cfg.RefreshKey == nil {
 		cfg.RefreshKey = make([]byte, 32)

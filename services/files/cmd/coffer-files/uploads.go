@@ -13,7 +13,7 @@ import (
 // newService builds the file service's domain over the database and the blob store.
 func newService(cfg config, blobs blobStore, db *postgres.DB, logger *slog.Logger) *files.Service {
 	svc := files.NewService(db, blobs, files.Config{
-		MaxFileSize: cfg.MaxFileSize, UploadExpiry: cfg.UploadExpiry, Scan: cfg.Events.ClamdAddr != "",
+		MaxFileSize: cfg.MaxFileSize, UploadExpiry: cfg.UploadExpiry, BlobGrace: cfg.BlobGrace, Scan: cfg.Events.ClamdAddr != "",
 	}, nil, logger)
 	if e := cfg.Events; e.HookURL != "" {
 		guard := webhook.Guard{AllowLocal: e.AllowLocal}

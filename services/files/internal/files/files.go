@@ -37,6 +37,9 @@ var (
 	ErrRejected = errors.New("file rejected by the virus scanner")
 	// ErrUserNotFound means no enabled user has the username a share names.
 	ErrUserNotFound = errors.New("user not found")
+	// ErrContentMissing means the file's row exists but its bytes were lost or damaged in
+	// the blob store (fsck marked it): it can be deleted, or its bytes restored from a backup.
+	ErrContentMissing = errors.New("file content missing")
 )
 
 // InputError is a request parameter that failed validation. Reason is written for the client

@@ -165,7 +165,7 @@ func (l *Links) Open(ctx context.Context, token string, counts func(File) bool) 
 			return File{}, nil, err
 		}
 	}
-	b, err := l.blobs.Open(ctx, f.BlobKey)
+	b, err := OpenBlob(ctx, l.blobs, f)
 	if err != nil {
 		return File{}, nil, err
 	}

@@ -22,12 +22,19 @@ type Config struct {
 	UploadExpiry time.Duration
 	// Scan makes every new file pending_scan: not served until the virus scanner passes it.
 	Scan bool
+	// BlobGrace is how long a deleted file's blob is kept before the collector removes it,
+	// so that a database restored to a point up to BlobGrace ago still finds its bytes.
+	// 0 deletes the blob with its row.
+	BlobGrace time.Duration
 }
 
 // DefaultConfig is the Service's limits unless configured otherwise, and the one place their
 // defaults are written: cmd/coffer-files reads its environment over it.
 func DefaultConfig() Config {
-	return Config{MaxFileSize: 5 << 30, UploadExpiry: 24 * time.Hour}
+	// BlobGrace: a week of deleted bytes, longer than a daily or weekly backup interval, so
+	// a restore to any point of the last seven days (PITR from the newest weekly base
+	// backup) is whole.
+	return Config{MaxFileSize: 5 << 30, UploadExpiry: 24 * time.Hour, BlobGrace: 7 * 24 * time.Hour}
 }
 
 // Service implements the file operations on top of a MetadataStore and a BlobStore.
@@ -197,14 +204,27 @@ func (s *Service) Open(ctx context.Context, ownerID string, id uuid.UUID) (File,
 	if err != nil {
 		return File{}, nil, err
 	}
-	if err := Servable(f); err != nil {
-		return File{}, nil, err
-	}
-	b, err := s.blobs.Open(ctx, f.BlobKey)
+	b, err := OpenBlob(ctx, s.blobs, f)
 	if err != nil {
 		return File{}, nil, err
 	}
 	return f, b, nil
+}
+
+// MissingKeyPrefix starts the blob_key of a file whose bytes fsck found gone or damaged. No
+// blob has such a key (IsBlobKey is false), so no node can serve wrong bytes for the file.
+const MissingKeyPrefix = "missing/"
+
+// OpenBlob opens a file's bytes, or answers ErrContentMissing for a file marked missing.
+// Every path that serves a file's bytes goes through it.
+func OpenBlob(ctx context.Context, blobs BlobStore, f File) (Blob, error) {
+	if err := Servable(f); err != nil { // from the row already read: no extra query
+		return nil, err
+	}
+	if strings.HasPrefix(f.BlobKey, MissingKeyPrefix) {
+		return nil, ErrContentMissing
+	}
+	return blobs.Open(ctx, f.BlobKey)
 }
 
 // List returns a page of the owner's files.
@@ -216,13 +236,17 @@ func (s *Service) List(ctx context.Context, ownerID string, opts ListOptions) (P
 	return s.meta.ListFiles(ctx, ownerID, opts)
 }
 
-// Delete removes the row first (the file disappears at once), then the blob.
+// Delete removes the row (the file disappears at once). The blob follows at once when there
+// is no BlobGrace; otherwise the collector removes it once the grace has passed (the
+// database records the deletion time).
 func (s *Service) Delete(ctx context.Context, ownerID string, id uuid.UUID) error {
 	f, err := s.meta.DeleteFile(ctx, ownerID, id)
 	if err != nil {
 		return err
 	}
-	s.removeBlob(ctx, f.BlobKey)
+	if s.cfg.BlobGrace <= 0 {
+		s.removeBlob(ctx, f.BlobKey)
+	}
 	return nil
 }
 

@@ -125,7 +125,9 @@ func (a *Admin) List(ctx context.Context) ([]Subscription, error) {
 }
 
 // Delete removes a subscription; its pending deliveries are dropped when they next run.
-func (a *Admin) Delete(ctx context.Context, id uuid.UUID) error { return a.store.DeleteSubscription(ctx, id) }
+func (a *Admin) Delete(ctx context.Context, id uuid.UUID) error {
+	return a.store.DeleteSubscription(ctx, id)
+}
 
 // Failed lists failed deliveries.
 func (a *Admin) Failed(ctx context.Context, limit int) ([]Delivery, error) {
@@ -136,7 +138,9 @@ func (a *Admin) Failed(ctx context.Context, limit int) ([]Delivery, error) {
 }
 
 // Retry runs a failed delivery again now.
-func (a *Admin) Retry(ctx context.Context, id int64) error { return a.deliveries.RetryDelivery(ctx, id) }
+func (a *Admin) Retry(ctx context.Context, id int64) error {
+	return a.deliveries.RetryDelivery(ctx, id)
+}
 
 // Body is the JSON an event is delivered as: {"id", "type", "timestamp", "data"}.
 func Body(e files.Event) ([]byte, error) {
