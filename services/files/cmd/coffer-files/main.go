@@ -59,7 +59,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "gc":
 		return gcCmd(ctx, getenv, stdout, stderr)
 	case "webhooks":
-		return webhooksCmd(ctx, args[1:], getenv, stdout)
+		return webhooksCmd(ctx, args, getenv, stdout)
 	case "fsck":
 		return fsckCmd(ctx, args, getenv, stdout, stderr)
 	case "version", "--version":
