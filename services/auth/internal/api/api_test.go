@@ -38,7 +38,7 @@ type fixture struct {
 	pool  *pgxpool.Pool
 	audit *auditpg.Store
 	h     *api.Server
-	reg *prometheus.Registry // the server's metrics
+	reg   *prometheus.Registry // the server's metrics
 }
 
 func newFixture(t testing.TB, cfg auth.Config) *fixture {

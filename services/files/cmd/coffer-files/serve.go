@@ -126,6 +126,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		Uploads:           files.NewQuota(svc, db, files.QuotaConfig{PerUser: cfg.UserQuota}),
 		Shares:            files.NewSharing(db, nil),
 		Folders:           files.NewFolders(db, blobs),
+		Idempotency:       db,
 		Users:             users,
 		Links:             files.NewLinks(db, blobs, signer, files.LinkConfig{MaxTTL: cfg.LinkMaxTTL}, nil),
 		PublicURL:         cfg.PublicURL,

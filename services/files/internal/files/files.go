@@ -76,6 +76,9 @@ type File struct {
 	// or StatusRejected (its bytes are gone; StatusReason says why).
 	Status       string
 	StatusReason string
+	// IdempotencyKey, on a file being stored, is its upload's Idempotency-Key: the store
+	// records it with the row (or fails with ErrKeyUsed). Not read back.
+	IdempotencyKey string
 }
 
 // Page is one page of a listing.

@@ -78,6 +78,9 @@ type UploadRequest struct {
 	// ID, when set, is the new file's id (never taken from a client). Quota sets it to its
 	// reservation's id, which the metadata store drops when it commits the row.
 	ID uuid.UUID
+	// IdempotencyKey, when set, is recorded with the file; a second upload of the owner with
+	// the same key fails with ErrKeyUsed and stores nothing (idempotency.go).
+	IdempotencyKey string
 }
 
 // MaxNameBytes bounds a file name.
@@ -112,6 +115,7 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
 	if err != nil {
 		return File{}, err
 	}
+	f.IdempotencyKey = req.IdempotencyKey
 	hr := newParallelHash(&limitReader{r: req.Body, left: s.cfg.MaxFileSize}, sha256.New())
 	n, err := s.blobs.Put(ctx, f.BlobKey, hr)
 	sum := hr.Sum()

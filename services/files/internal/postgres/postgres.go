@@ -144,6 +144,9 @@ func (db *DB) insertFile(ctx context.Context, tx pgx.Tx, f files.File) error {
 	if err != nil {
 		return err
 	}
+	if err := recordIdempotencyKey(ctx, tx, f); err != nil { // idempotency.go
+		return err
+	}
 	if f.Status == files.StatusPendingScan && db.queue != nil {
 		if err := db.queue.EnqueueScan(ctx, tx, f.ID); err != nil {
 			return fmt.Errorf("postgres: enqueue scan: %w", err)
