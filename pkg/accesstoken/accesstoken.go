@@ -26,10 +26,6 @@ const (
 	ScopeFilesRead  = "files:read"
 	ScopeFilesWrite = "files:write"
 	ScopeFilesShare = "files:share"
-	// ScopeFilesAdmin lets a token manage the file service itself (webhooks, failed
-	// deliveries). It is not in AllScopes: nobody can ask for it at sign-in; the auth service
-	// grants it to admins only.
-	ScopeFilesAdmin = "files:admin"
 )
 
 // AllScopes lists every scope, in a stable order.

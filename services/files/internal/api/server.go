@@ -108,7 +108,7 @@ type Options struct {
 	UploadIdleTimeout time.Duration
 	// Metrics, when set, records request, upload and token metrics (NewMetrics).
 	Metrics *Metrics
-	// Webhooks serves the admin webhook routes (files:admin scope); nil answers them 404.
+	// Webhooks serves the admin webhook routes (admin role); nil answers them 404.
 	Webhooks Webhooks
 	// CORS names the browser origins (the web app) allowed to call the API. Default none.
 	CORS CORS
@@ -118,6 +118,14 @@ type Options struct {
 	Idempotency Idempotency
 	// Version is the release /healthz reports (pkg/version). Default "".
 	Version string
+	// Audit records audit events without waiting (audit.go); nil records none.
+	Audit Auditor
+	// AuditLog serves file activity and the admin audit query; nil answers them 404.
+	AuditLog AuditLog
+	// Quotas sets per-user quotas for admins (admin.go); nil answers that route 404.
+	Quotas Quotas
+	// DefaultQuota is the configured per-user quota the admin quota route reports.
+	DefaultQuota int64
 }
 
 // DefaultOptions is the limits of Options unless configured otherwise, and the one place their
