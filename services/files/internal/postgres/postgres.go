@@ -42,7 +42,9 @@ type DB struct {
 	direct *pgxpool.Pool
 	queue  JobQueue         // events.go; nil records events without delivering them
 	clock  func() time.Time // events.go; nil is time.Now
-	locks  struct {         // upload locks' sessions (uploads.go)
+	// leases lock resumable uploads; nil: advisory locks (LockUpload).
+	leases *Leases
+	locks  struct { // upload locks' sessions (uploads.go)
 		once sync.Once
 		pool *pgxpool.Pool
 		err  error
@@ -53,7 +55,25 @@ type DB struct {
 var _ files.MetadataStore = (*DB)(nil)
 
 // New wraps a pool.
-func New(pool *pgxpool.Pool) *DB { return &DB{pool: pool, direct: pool} }
+func New(pool *pgxpool.Pool) *DB {
+	db := &DB{pool: pool, direct: pool}
+	db.leases = db.Leases(DefaultLeaseTTL, nil)
+	return db
+}
+
+// UploadLocker is what locks resumable uploads (files.UploadLocker).
+type UploadLocker interface {
+	LockUpload(ctx context.Context, id uuid.UUID, onRelease func()) (unlock func(), err error)
+}
+
+// UploadLocks returns the locks of resumable uploads every node shares: leases, or advisory
+// locks with Options.AdvisoryUploadLocks.
+func (db *DB) UploadLocks() UploadLocker {
+	if db.leases == nil {
+		return db
+	}
+	return db.leases
+}
 
 // NewWithOptions wraps the primary's pool and, with opts.Replicas, reads from replicas under
 // opts.Fence. Run must run for replicas to be used.
@@ -61,6 +81,11 @@ func NewWithOptions(pool *pgxpool.Pool, opts Options) (*DB, error) {
 	db := New(pool)
 	if opts.Direct != nil {
 		db.direct = opts.Direct
+	}
+	if opts.AdvisoryUploadLocks {
+		db.leases = nil
+	} else {
+		db.leases = db.Leases(opts.LeaseTTL, opts.Logger)
 	}
 	if len(opts.Replicas) == 0 {
 		db.fence = opts.Fence
