@@ -221,7 +221,9 @@ func TestRotateRefreshToken(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = db.RotateRefreshToken(ctx, rt3.Hash, at, at.Add(-time.Second), nil,
-			func(used auth.RefreshToken, _ bool) (auth.RefreshToken, error) { return successorOf(used, "rt-3", at), nil })
+			func(used auth.RefreshToken, _ bool) (auth.RefreshToken, error) {
+				return successorOf(used, "rt-3", at), nil
+			})
 		if err == nil || errors.Is(err, auth.ErrInvalidGrant) || errors.Is(err, auth.ErrUnavailable) {
 			t.Fatalf("duplicate successor: err = %v, want a plain storage error", err)
 		}
