@@ -62,8 +62,8 @@ type config struct {
 	GCGrace         time.Duration // COFFER_FILES_GC_GRACE, default 1h: unreferenced blobs younger than this are kept
 	GCIncompleteAge time.Duration // COFFER_FILES_GC_INCOMPLETE_AGE, default 24h: interrupted writes older than this are swept
 
-	Events eventsConfig // events_config.go
-	BlobGrace       time.Duration // COFFER_FILES_BLOB_GRACE, default 168h: a deleted file's blob is kept this long, so a restored database finds its bytes
+	Events    eventsConfig  // events_config.go
+	BlobGrace time.Duration // COFFER_FILES_BLOB_GRACE, default 168h: a deleted file's blob is kept this long, so a restored database finds its bytes
 }
 
 // s3Config locates the bucket of the S3 blob store.

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 
-
 	"github.com/cofferhq/coffer/services/files/internal/disk"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/gc"

@@ -6,8 +6,8 @@ import (
 	"github.com/cofferhq/coffer/services/files/internal/api"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
-	"github.com/cofferhq/coffer/services/files/internal/webhook"
 	"github.com/cofferhq/coffer/services/files/internal/tus"
+	"github.com/cofferhq/coffer/services/files/internal/webhook"
 )
 
 // newService builds the file service's domain over the database and the blob store.
