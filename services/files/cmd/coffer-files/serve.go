@@ -19,6 +19,7 @@ import (
 	"github.com/cofferhq/coffer/services/files/internal/authclient"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/linktoken"
+	"github.com/cofferhq/coffer/services/files/internal/passhash"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
 	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
 	"github.com/cofferhq/coffer/services/files/internal/tus"
@@ -54,7 +55,8 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		return err
 	}
 	jwksMetrics.WatchKeys(reg, verifier)
-	svc := files.NewService(db, blobs, files.Config{MaxFileSize: cfg.MaxFileSize}, nil, logger)
+	svc := files.NewService(db, blobs, files.Config{MaxFileSize: cfg.MaxFileSize, DefaultRetention: cfg.DefaultRetention}, nil, logger)
+	guard := files.NewGuard(passhash.New(2), db, files.DefaultGuardConfig(), nil)
 
 	if cfg.PprofAddr != "" {
 		go servePprof(ctx, cfg.PprofAddr, logger)
@@ -105,8 +107,10 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		Uploads:           files.NewQuota(svc, db, files.QuotaConfig{PerUser: cfg.UserQuota}),
 		Shares:            files.NewSharing(db, nil),
 		Users:             users,
-		Links:             files.NewLinks(db, blobs, signer, files.LinkConfig{MaxTTL: cfg.LinkMaxTTL}, nil),
+		Links:             files.NewLinks(db, blobs, signer, guard, files.LinkConfig{MaxTTL: cfg.LinkMaxTTL}, nil),
+		Retention:         files.NewRetention(db, blobs, nil, logger),
 		PublicURL:         cfg.PublicURL,
+		WebURL:            cfg.WebURL,
 		UploadIdleTimeout: cfg.UploadIdle,
 		Metrics:           api.NewMetrics(reg),
 		CORS:              api.CORS{Origins: cfg.CORSOrigins},

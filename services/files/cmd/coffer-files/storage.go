@@ -47,6 +47,7 @@ func newCollector(cfg config, blobs blobStore, db *postgres.DB, wait bool, logge
 	if u := newUploadStore(cfg, blobs, db, logger); u != nil {
 		gcfg.Uploads = u
 	}
+	gcfg.Files = files.NewRetention(db, blobs, nil, logger)
 	return gc.New(blobs, db, db, gcfg, nil, logger)
 }
 

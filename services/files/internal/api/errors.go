@@ -28,6 +28,7 @@ const (
 	codeInsufficientScope = "insufficient_scope"
 	codeLinksDisabled     = "links_disabled"
 	codeUserNotFound      = "user_not_found"
+	codeTooManyAttempts   = "too_many_attempts"
 )
 
 // error maps any error to its problem response: the one place errors become HTTP. Only
@@ -38,6 +39,7 @@ func (s *Server) error(c *gin.Context, err error) {
 	var maxBytes *http.MaxBytesError
 	var input *files.InputError
 	var scope *scopeError
+	var throttled *files.ThrottledError
 	switch {
 	case errors.As(err, &p):
 	case errors.Is(err, errNoToken):
@@ -54,6 +56,9 @@ func (s *Server) error(c *gin.Context, err error) {
 		p = problem.New(http.StatusNotFound, codeUserNotFound, "no user has that username")
 	case errors.Is(err, files.ErrNotFound):
 		p = problem.New(http.StatusNotFound, codeNotFound, "file not found")
+	case errors.As(err, &throttled):
+		p = problem.New(http.StatusTooManyRequests, codeTooManyAttempts, "too many passwords tried on this link; retry later")
+		p.RetryAfter = throttled.RetryAfter
 	case errors.Is(err, files.ErrTooLarge):
 		p = problem.New(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("files are limited to %d bytes", s.files.MaxFileSize()))
 	case errors.As(err, &maxBytes):

@@ -23,11 +23,15 @@ func (s *Server) routes() {
 	r.GET("/v1/files/:id/content", read, s.handleContent())
 	r.HEAD("/v1/files/:id/content", read, s.handleContent())
 	r.DELETE("/v1/files/:id", write, s.handleDelete())
+	r.PATCH("/v1/files/:id", write, s.handleUpdateFile()) // {"expires_at": time or null}
 
 	r.POST("/v1/files/:id/shares", share, s.handleShare())
 	r.DELETE("/v1/files/:id/shares/:user_id", share, s.handleUnshare())
 	r.POST("/v1/files/:id/links", share, s.handleCreateLink())
 	r.DELETE("/v1/files/:id/links/:link_id", share, s.handleRevokeLink())
+	r.GET("/v1/files/:id/links", share, s.handleListLinks(true)) // ?limit=&cursor=
+	r.GET("/v1/files/:id/shares", share, s.handleListShares())   // ?limit=&cursor=
+	r.GET("/v1/links", share, s.handleListLinks(false))          // ?limit=&cursor=
 
 	// Resumable uploads (tus 1.0.0): /v1/uploads/{id} becomes /v1/files/{id} when complete.
 	r.OPTIONS("/v1/uploads", s.handleTus())
@@ -39,6 +43,10 @@ func (s *Server) routes() {
 	r.DELETE("/v1/uploads/:id", write, s.handleTus())
 
 	// Signed links authenticate by their token alone: no Authorization header.
-	r.GET("/v1/links/:token", s.handleLinkDownload())
-	r.HEAD("/v1/links/:token", s.handleLinkDownload())
+	r.GET("/v1/links/:token", s.handleLinkDownload(false))
+	r.HEAD("/v1/links/:token", s.handleLinkDownload(false))
+	// Short links: the same, by a short id looked up in PostgreSQL; info is what their page shows.
+	r.GET("/v1/s/:short_id", s.handleLinkDownload(true))
+	r.HEAD("/v1/s/:short_id", s.handleLinkDownload(true))
+	r.GET("/v1/s/:short_id/info", s.handleLinkInfo())
 }

@@ -58,6 +58,11 @@ type File struct {
 	ContentType string
 	BlobKey     string // where the bytes are in the BlobStore
 	CreatedAt   time.Time
+	// ExpiresAt, when set, is when retention deletes the file (see Retention).
+	ExpiresAt *time.Time
+	// RequestID and UploaderName mark a file that arrived through a file request.
+	RequestID    *uuid.UUID
+	UploaderName string
 }
 
 // Page is one page of a listing.

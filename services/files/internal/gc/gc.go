@@ -47,6 +47,12 @@ type Uploads interface {
 	ExpireUploads(ctx context.Context, now time.Time) (int, error)
 }
 
+// Files deletes files past their expiry (files.Retention).
+type Files interface {
+	// ExpireFiles deletes the files that expired at or before now and returns how many.
+	ExpireFiles(ctx context.Context, now time.Time) (int, error)
+}
+
 // LockID is the advisory lock the collectors of all file nodes share ("coffergc").
 const LockID int64 = 0x636f6666657267
 
@@ -66,6 +72,8 @@ type Config struct {
 	BatchSize int
 	// Uploads, when set, has its expired resumable uploads removed on every run.
 	Uploads Uploads
+	// Files, when set, has its expired files deleted on every run.
+	Files Files
 }
 
 // Collector removes garbage from a blob store.
@@ -100,6 +108,7 @@ type Result struct {
 	Orphans    int  // unreferenced blobs deleted
 	Incomplete int  // temporary files or multipart uploads removed
 	Uploads    int  // expired resumable uploads removed
+	Expired    int  // files deleted at their expiry
 	Skipped    bool // another node held the lock
 }
 
@@ -131,6 +140,13 @@ func (c *Collector) RunOnce(ctx context.Context) (Result, error) {
 		res.Uploads = n
 		if err != nil {
 			errs = append(errs, fmt.Errorf("gc: expire uploads: %w", err))
+		}
+	}
+	if c.cfg.Files != nil {
+		n, err := c.cfg.Files.ExpireFiles(ctx, now)
+		res.Expired = n
+		if err != nil {
+			errs = append(errs, fmt.Errorf("gc: expire files: %w", err))
 		}
 	}
 	batch := make([]string, 0, c.cfg.BatchSize)
@@ -183,8 +199,8 @@ func (c *Collector) Run(ctx context.Context, interval time.Duration) {
 			return
 		case err != nil:
 			c.logger.Warn("garbage collection failed", "err", err)
-		case res.Orphans > 0 || res.Incomplete > 0 || res.Uploads > 0:
-			c.logger.Info("garbage collected", "orphans", res.Orphans, "incomplete", res.Incomplete, "expired_uploads", res.Uploads)
+		case res.Orphans > 0 || res.Incomplete > 0 || res.Uploads > 0 || res.Expired > 0:
+			c.logger.Info("garbage collected", "orphans", res.Orphans, "incomplete", res.Incomplete, "expired_uploads", res.Uploads, "expired_files", res.Expired)
 		}
 		select {
 		case <-ctx.Done():

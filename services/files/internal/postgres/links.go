@@ -14,12 +14,30 @@ import (
 
 var _ files.LinkStore = (*DB)(nil)
 
+const linkColumns = `l.id, l.file_id, f.name, f.size, l.sha256, l.jti, coalesce(l.short_id, ''), l.expires_at,
+	l.max_downloads, l.served_bytes, coalesce(l.password_hash, ''), l.created_at`
+
+func scanLink(r pgx.Row, extra ...any) (files.Link, error) {
+	var l files.Link
+	err := r.Scan(append([]any{(*[16]byte)(&l.ID), (*[16]byte)(&l.FileID), &l.FileName, &l.FileSize, &l.SHA256, &l.JTI, &l.ShortID,
+		&l.ExpiresAt, &l.MaxDownloads, &l.ServedBytes, &l.PasswordHash, &l.CreatedAt}, extra...)...)
+	return l, err
+}
+
 // CreateLink implements files.LinkStore: the row is inserted only if ownerID owns the file,
-// and takes the file's SHA-256 in the same statement.
+// and takes the file's SHA-256 (and its expiry as a cap) in the same statement.
+// downloads_left is filled in for nodes of the previous release, which count it.
 func (db *DB) CreateLink(ctx context.Context, ownerID string, l files.Link) (files.Link, error) {
-	err := db.pool.QueryRow(ctx, `INSERT INTO file_links (id, file_id, jti, sha256, expires_at, downloads_left, created_at)
-		SELECT $1, f.id, $3, f.sha256, $4, $5, $6 FROM files f WHERE f.id = $2 AND f.owner_id = $7
-		RETURNING sha256`, l.ID, l.FileID, l.JTI, l.ExpiresAt, l.DownloadsLeft, l.CreatedAt, ownerID).Scan(&l.SHA256)
+	var hash *string
+	if l.PasswordHash != "" {
+		hash = &l.PasswordHash
+	}
+	err := db.pool.QueryRow(ctx, `INSERT INTO file_links (id, file_id, jti, sha256, expires_at, downloads_left, max_downloads,
+			password_hash, short_id, created_at)
+		SELECT $1, f.id, $3, f.sha256, least($4, coalesce(f.expires_at, $4)), $5, $5, $8, $9, $6
+		FROM files f WHERE f.id = $2 AND f.owner_id = $7
+		RETURNING sha256, expires_at, (SELECT name FROM files WHERE id = $2), (SELECT size FROM files WHERE id = $2)`,
+		l.ID, l.FileID, l.JTI, l.ExpiresAt, l.MaxDownloads, l.CreatedAt, ownerID, hash, l.ShortID).Scan(&l.SHA256, &l.ExpiresAt, &l.FileName, &l.FileSize)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return files.Link{}, files.ErrNotFound
 	}
@@ -42,23 +60,92 @@ func (db *DB) DeleteLink(ctx context.Context, ownerID string, fileID, linkID uui
 	return nil
 }
 
-// UseLink implements files.LinkStore. Counting is a conditional decrement, atomic under
-// concurrent downloads.
-func (db *DB) UseLink(ctx context.Context, c files.LinkClaims, now time.Time, count bool) (files.File, error) {
-	cond := `l.id = $1 AND l.jti = $2 AND l.file_id = $3 AND l.sha256 = $4 AND f.sha256 = $4
-		AND l.expires_at > $5 AND (l.downloads_left IS NULL OR l.downloads_left > 0)`
-	const cols = `f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at`
-	q := `SELECT ` + cols + ` FROM file_links l JOIN files f ON f.id = l.file_id WHERE ` + cond
-	if count {
-		q = `UPDATE file_links l SET downloads_left = l.downloads_left - 1 FROM files f
-			WHERE f.id = l.file_id AND ` + cond + ` RETURNING ` + cols
+const linkFileColumns = `f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at, f.expires_at, f.request_id, coalesce(f.uploader_name, '')`
+
+func (db *DB) linkBy(ctx context.Context, cond string, key any, now time.Time) (files.Link, files.File, error) {
+	var f files.File
+	l, err := scanLink(db.pool.QueryRow(ctx, `SELECT `+linkColumns+`, `+linkFileColumns+`
+		FROM file_links l JOIN files f ON f.id = l.file_id
+		WHERE `+cond+` AND f.sha256 = l.sha256 AND l.expires_at > $2`, key, now),
+		(*[16]byte)(&f.ID), &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.ContentType, &f.BlobKey, &f.CreatedAt, &f.ExpiresAt, &f.RequestID, &f.UploaderName)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return files.Link{}, files.File{}, files.ErrNotFound
 	}
-	f, err := scanFile(db.pool.QueryRow(ctx, q, c.LinkID, c.JTI, c.FileID, c.SHA256, now))
+	if err != nil {
+		return files.Link{}, files.File{}, fmt.Errorf("postgres: find link: %w", mapErr(err))
+	}
+	return l, f, nil
+}
+
+// LinkByID implements files.LinkStore.
+func (db *DB) LinkByID(ctx context.Context, id uuid.UUID, now time.Time) (files.Link, files.File, error) {
+	return db.linkBy(ctx, `l.id = $1`, [16]byte(id), now)
+}
+
+// LinkByShortID implements files.LinkStore.
+func (db *DB) LinkByShortID(ctx context.Context, shortID string, now time.Time) (files.Link, files.File, error) {
+	return db.linkBy(ctx, `l.short_id = $1`, shortID, now)
+}
+
+// ReserveLinkBytes implements files.LinkStore: the budget check and the count are one
+// conditional UPDATE, so parallel responses on any number of nodes cannot overshoot it. The
+// rule is files.Link.Budget's: units of greatest(size, 1) bytes, max_downloads of them for
+// fresh responses and one more for resumes.
+func (db *DB) ReserveLinkBytes(ctx context.Context, linkID uuid.UUID, n int64, fresh bool, now time.Time) (files.File, error) {
+	const unit = `greatest(f.size, 1)`
+	q := `UPDATE file_links l SET served_bytes = l.served_bytes + $2 FROM files f
+		WHERE l.id = $1 AND f.id = l.file_id AND f.sha256 = l.sha256 AND l.expires_at > $4
+		AND (l.max_downloads IS NULL OR l.served_bytes + $2 <= (l.max_downloads::bigint + CASE WHEN $3 THEN 0 ELSE 1 END) * ` + unit + `)
+		RETURNING ` + linkFileColumns
+	args := []any{[16]byte(linkID), max(n, 1), fresh, now}
+	if n == 0 {
+		// Nothing to take: only check that a fresh response would still fit.
+		q = `SELECT ` + linkFileColumns + ` FROM file_links l JOIN files f ON f.id = l.file_id
+			WHERE l.id = $1 AND f.sha256 = l.sha256 AND l.expires_at > $2
+			AND (l.max_downloads IS NULL OR l.served_bytes < l.max_downloads::bigint * ` + unit + `)`
+		args = []any{[16]byte(linkID), now}
+	}
+	f, err := scanFile(db.pool.QueryRow(ctx, q, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return files.File{}, files.ErrNotFound
 	}
 	if err != nil {
-		return files.File{}, fmt.Errorf("postgres: use link: %w", mapErr(err))
+		return files.File{}, fmt.Errorf("postgres: reserve link bytes: %w", mapErr(err))
 	}
 	return f, nil
+}
+
+// ListLinks implements files.LinkStore, newest first, with the files' keyset cursor.
+func (db *DB) ListLinks(ctx context.Context, ownerID string, fileID *uuid.UUID, opts files.ListOptions) (files.LinkPage, error) {
+	args := []any{ownerID, opts.Limit + 1}
+	where := "f.owner_id = $1"
+	if fileID != nil {
+		args = append(args, [16]byte(*fileID))
+		where += fmt.Sprintf(" AND l.file_id = $%d", len(args))
+	}
+	if opts.Cursor != "" {
+		t, id, err := decodeCursor(opts.Cursor)
+		if err != nil {
+			return files.LinkPage{}, err
+		}
+		args = append(args, t, [16]byte(id))
+		where += fmt.Sprintf(" AND (l.created_at, l.id) < ($%d, $%d)", len(args)-1, len(args))
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+linkColumns+` FROM file_links l JOIN files f ON f.id = l.file_id
+		WHERE `+where+` ORDER BY l.created_at DESC, l.id DESC LIMIT $2`, args...)
+	if err != nil {
+		return files.LinkPage{}, fmt.Errorf("postgres: list links: %w", mapErr(err))
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.Link, error) { return scanLink(r) })
+	if err != nil {
+		return files.LinkPage{}, fmt.Errorf("postgres: list links: %w", mapErr(err))
+	}
+	var p files.LinkPage
+	if len(list) > opts.Limit {
+		list = list[:opts.Limit]
+		last := list[len(list)-1]
+		p.NextCursor = encodeCursor(last.CreatedAt, last.ID)
+	}
+	p.Links = list
+	return p, nil
 }

@@ -57,7 +57,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 // Ping checks the database answers.
 func (db *DB) Ping(ctx context.Context) error { return mapErr(db.pool.Ping(ctx)) }
 
-const fileColumns = `id, owner_id, name, size, sha256, content_type, blob_key, created_at`
+const fileColumns = `id, owner_id, name, size, sha256, content_type, blob_key, created_at, expires_at, request_id, coalesce(uploader_name, '')`
 
 // uuid.UUID is passed to pgx and scanned from it as a [16]byte: pgx then uses its binary
 // uuid codec. As a uuid.UUID it goes through driver.Valuer and sql.Scanner instead, a text
@@ -65,8 +65,17 @@ const fileColumns = `id, owner_id, name, size, sha256, content_type, blob_key, c
 // allocations of a small download (pprof alloc_objects under wrk).
 func scanFile(r pgx.Row) (files.File, error) {
 	var f files.File
-	err := r.Scan((*[16]byte)(&f.ID), &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.ContentType, &f.BlobKey, &f.CreatedAt)
+	err := r.Scan((*[16]byte)(&f.ID), &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.ContentType, &f.BlobKey, &f.CreatedAt,
+		&f.ExpiresAt, &f.RequestID, &f.UploaderName)
 	return f, err
+}
+
+// insertFile inserts a files row from fileArgs.
+const insertFile = `INSERT INTO files (id, owner_id, name, size, sha256, content_type, blob_key, created_at, expires_at, request_id, uploader_name)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, nullif($11, ''))`
+
+func fileArgs(f files.File) []any {
+	return []any{[16]byte(f.ID), f.OwnerID, f.Name, f.Size, f.SHA256, f.ContentType, f.BlobKey, f.CreatedAt, f.ExpiresAt, f.RequestID, f.UploaderName}
 }
 
 // CreateFile implements files.MetadataStore.
@@ -74,8 +83,7 @@ func (db *DB) CreateFile(ctx context.Context, f files.File) error {
 	// One statement: the row (whose trigger adds to used_bytes) and the end of the upload's
 	// reservation commit together, so no reservation ever sees the bytes twice.
 	_, err := db.pool.Exec(ctx, `WITH released AS (DELETE FROM file_quota_reservations WHERE id = $1)
-		INSERT INTO files (`+fileColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		[16]byte(f.ID), f.OwnerID, f.Name, f.Size, f.SHA256, f.ContentType, f.BlobKey, f.CreatedAt)
+		`+insertFile, fileArgs(f)...)
 	if err != nil {
 		return fmt.Errorf("postgres: create file: %w", mapErr(err))
 	}

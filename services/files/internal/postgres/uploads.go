@@ -78,8 +78,7 @@ func (db *DB) CompleteUpload(ctx context.Context, f files.File) error {
 		if tag.RowsAffected() != 1 {
 			return files.ErrNotFound
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO files (`+fileColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			f.ID, f.OwnerID, f.Name, f.Size, f.SHA256, f.ContentType, f.BlobKey, f.CreatedAt); err != nil {
+		if _, err := tx.Exec(ctx, insertFile, fileArgs(f)...); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM file_quota_reservations WHERE id = $1`, f.ID)
