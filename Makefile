@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export GOFLAGS := -buildvcs=false
 GO ?= go
-MODULES := pkg pkg/client services/auth services/files services/web e2e deployments/deploycheck
+MODULES := pkg pkg/client pkg/client/cmd/coffer services/auth services/files services/web e2e deployments/deploycheck
 RUN_DIR := .run
 
 .PHONY: all build run up down test test-short vet lint fmt tidy tools node-deps bench bench-deps bench-micro fuzz soak clean FORCE web browser

@@ -2,6 +2,8 @@ package e2e_test
 
 import (
 	"bufio"
+	"bytes"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,8 @@ import (
 // TestLocalRunnerAndREADME runs what a newcomer runs: the `make run` runner (coffer-dev) with
 // its own throwaway PostgreSQL, then the README's curl walk-through exactly as written (only
 // the two addresses changed to free ports), then Ctrl-C, which must leave no process behind.
+// It also sets two file-service variables by hand, as an operator would, and checks they reach
+// the service: a 1M size limit refuses a 2 MB upload, and metrics are served where asked.
 func TestLocalRunnerAndREADME(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl is not installed")
@@ -32,16 +36,11 @@ func TestLocalRunnerAndREADME(t *testing.T) {
 		t.Fatalf("build runner: %v\n%s", err, out)
 	}
 
-	authAddr, filesAddr, webAddr := freeAddr(t), freeAddr(t), freeAddr(t)
-	// The postgres user must reach the run folder (t.TempDir is private to root).
-	runDir, err := os.MkdirTemp("", "coffer-run-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(runDir, 0o755)
-	t.Cleanup(func() { os.RemoveAll(runDir) })
+	authAddr, filesAddr, webAddr, metricsAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	runDir := runnerDir(t)
 	cmd := exec.Command(runner, "-dir", runDir, "-auth", bins.Auth, "-files", bins.Files, "-web", bins.Web)
-	cmd.Env = append(os.Environ(), "COFFER_AUTH_ADDR="+authAddr, "COFFER_FILES_ADDR="+filesAddr, "COFFER_WEB_ADDR="+webAddr, "DATABASE_URL=")
+	cmd.Env = append(os.Environ(), "COFFER_AUTH_ADDR="+authAddr, "COFFER_FILES_ADDR="+filesAddr, "COFFER_WEB_ADDR="+webAddr, "DATABASE_URL=",
+		"COFFER_FILES_MAX_FILE_SIZE=1M", "COFFER_FILES_METRICS_ADDR="+metricsAddr)
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = cmd.Stdout
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -77,10 +76,22 @@ wait:
 			t.Fatalf("runner not ready:\n%s", out.String())
 		}
 	}
-	for _, want := range []string{"http://" + authAddr, "http://" + filesAddr, "http://" + webAddr} {
+	for _, want := range []string{"http://" + authAddr, "http://" + filesAddr, "http://" + webAddr,
+		"files metrics: http://" + metricsAddr, "COFFER_FILES_MAX_FILE_SIZE=1M"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("runner output does not print %s:\n%s", want, out.String())
 		}
+	}
+
+	// The variables set by hand reached the file service.
+	c := &client{t: t, http: &http.Client{Timeout: 30 * time.Second}, auth: "http://" + authAddr, files: "http://" + filesAddr}
+	tok := c.signUp("runner-limits")
+	big := c.do("POST", c.files+"/v1/files?name=big.bin", bytes.NewReader(make([]byte, 2<<20)),
+		with(tok, map[string]string{"Content-Type": "application/octet-stream"}))
+	expectProblem(t, "2 MB upload under COFFER_FILES_MAX_FILE_SIZE=1M", big, http.StatusRequestEntityTooLarge, "file_too_large")
+	m := c.do("GET", "http://"+metricsAddr+"/metrics", nil, nil)
+	if m.Status != http.StatusOK || !strings.Contains(string(m.Body), "coffer_files_") {
+		t.Fatalf("GET metrics at COFFER_FILES_METRICS_ADDR: %d\n%.300s", m.Status, m.Body)
 	}
 
 	// The README's walk-through, as written.
@@ -116,6 +127,51 @@ wait:
 	if pids := processesMentioning(t, runDir); len(pids) > 0 {
 		t.Fatalf("processes left behind after Ctrl-C: %v", pids)
 	}
+}
+
+// TestLocalRunnerSaysWhichServiceStopped starts the runner with a setting the file service
+// refuses: the runner must name the service, its exit status and the setting, not "<nil>".
+func TestLocalRunnerSaysWhichServiceStopped(t *testing.T) {
+	t.Parallel()
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner := filepath.Join(t.TempDir(), "coffer-dev")
+	build := exec.Command("go", "build", "-o", runner, "./e2e/cmd/coffer-dev")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build runner: %v\n%s", err, out)
+	}
+	runDir := runnerDir(t)
+	cmd := exec.Command(runner, "-dir", runDir, "-auth", bins.Auth, "-files", bins.Files, "-web", bins.Web)
+	cmd.Env = append(os.Environ(), "COFFER_AUTH_ADDR="+freeAddr(t), "COFFER_FILES_ADDR="+freeAddr(t), "COFFER_WEB_ADDR="+freeAddr(t),
+		"DATABASE_URL=", "COFFER_FILES_USER_QUOTA=-5")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("runner succeeded with a refused setting:\n%s", out)
+	}
+	for _, want := range []string{"file service stopped: exited with status 1", "COFFER_FILES_USER_QUOTA"} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("runner output lacks %q:\n%s", want, out)
+		}
+	}
+	if pids := processesMentioning(t, runDir); len(pids) > 0 {
+		t.Fatalf("processes left behind: %v", pids)
+	}
+}
+
+// runnerDir makes a run folder the postgres user can reach (t.TempDir is private to root).
+func runnerDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "coffer-run-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 // readmeScript returns the shell block of the README's "Try it" section.

@@ -1,6 +1,10 @@
 // Command coffer-dev runs Coffer on one machine for development: a throwaway PostgreSQL
 // cluster under .run/ (unless DATABASE_URL names a server), the auth service and the file
 // service, in the foreground. Ctrl-C or SIGTERM stops everything. `make run` calls it.
+//
+// Its settings for the services are defaults only: every COFFER_AUTH_*, COFFER_FILES_* and
+// COFFER_WEB_* variable of its own environment reaches that service unchanged, and the summary
+// it prints names the ones that overrode a default.
 package main
 
 import (
@@ -26,14 +30,18 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "coffer-dev:", err)
 		stop()
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// run takes the environment as a list rather than a getenv: the services' variables are
+// passed on by prefix, so it must be able to enumerate them.
+func run(ctx context.Context, args []string, environ []string, stdout, stderr io.Writer) error {
+	env := parseEnviron(environ)
+	getenv := func(k string) string { return env[k] }
 	fs := flag.NewFlagSet("coffer-dev", flag.ContinueOnError)
 	runDir := fs.String("dir", ".run", "folder for the cluster, keys, files and binaries")
 	authBin := fs.String("auth", ".run/bin/coffer-auth", "auth service binary")
@@ -90,43 +98,43 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer logFile.Close()
 
 	authURL := "http://" + authAddr
+	authEnv := withOverrides(map[string]string{
+		"COFFER_AUTH_ADDR":         authAddr,
+		"COFFER_AUTH_DATABASE_URL": authDB,
+		"COFFER_AUTH_ISSUER":       authURL,
+		"COFFER_AUTH_KEK_FILE":     kekFile,
+		"COFFER_AUTH_SIGNUP":       "true",
+	}, "COFFER_AUTH_", env)
 	auth, err := harness.Start(harness.Spec{
-		Name: "auth", Bin: *authBin, Addr: authAddr, Log: logFile,
-		Env: harness.Env(map[string]string{
-			"COFFER_AUTH_ADDR":         authAddr,
-			"COFFER_AUTH_DATABASE_URL": authDB,
-			"COFFER_AUTH_ISSUER":       authURL,
-			"COFFER_AUTH_KEK_FILE":     kekFile,
-			"COFFER_AUTH_SIGNUP":       "true",
-		}),
+		Name: "auth", Bin: *authBin, Addr: authAddr, Log: logFile, Env: harness.Env(authEnv.vars),
 	})
 	if err != nil {
 		return err
 	}
 	defer auth.Stop(30 * time.Second)
+	filesEnv := withOverrides(map[string]string{
+		"COFFER_FILES_ADDR":          filesAddr,
+		"COFFER_FILES_DATABASE_URL":  filesDB,
+		"COFFER_FILES_AUTH_URL":      authURL,
+		"COFFER_FILES_DATA_DIR":      filepath.Join(dir, "files"),
+		"COFFER_FILES_LINK_KEY_FILE": linkKeyFile,
+		"COFFER_FILES_CORS_ORIGINS":  webURL,
+	}, "COFFER_FILES_", env)
 	filesProc, err := harness.Start(harness.Spec{
-		Name: "files", Bin: *filesBin, Addr: filesAddr, Log: logFile,
-		Env: harness.Env(map[string]string{
-			"COFFER_FILES_ADDR":          filesAddr,
-			"COFFER_FILES_DATABASE_URL":  filesDB,
-			"COFFER_FILES_AUTH_URL":      authURL,
-			"COFFER_FILES_DATA_DIR":      filepath.Join(dir, "files"),
-			"COFFER_FILES_LINK_KEY_FILE": linkKeyFile,
-			"COFFER_FILES_CORS_ORIGINS":  webURL,
-		}),
+		Name: "files", Bin: *filesBin, Addr: filesAddr, Log: logFile, Env: harness.Env(filesEnv.vars),
 	})
 	if err != nil {
 		return err
 	}
 	defer filesProc.Stop(30 * time.Second)
+	webEnv := withOverrides(map[string]string{
+		"COFFER_WEB_ADDR":      webAddr,
+		"COFFER_WEB_AUTH_URL":  authURL,
+		"COFFER_WEB_FILES_URL": "http://" + filesAddr,
+		"COFFER_WEB_CLIENT_ID": "coffer-web",
+	}, "COFFER_WEB_", env)
 	web, err := harness.Start(harness.Spec{
-		Name: "web", Bin: *webBin, Addr: webAddr, Log: logFile,
-		Env: harness.Env(map[string]string{
-			"COFFER_WEB_ADDR":      webAddr,
-			"COFFER_WEB_AUTH_URL":  authURL,
-			"COFFER_WEB_FILES_URL": "http://" + filesAddr,
-			"COFFER_WEB_CLIENT_ID": "coffer-web",
-		}),
+		Name: "web", Bin: *webBin, Addr: webAddr, Log: logFile, Env: harness.Env(webEnv.vars),
 	})
 	if err != nil {
 		return err
@@ -135,27 +143,38 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	readyCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	for _, p := range []*harness.Process{auth, filesProc, web} {
-		if err := p.WaitReady(readyCtx, "/readyz"); err != nil {
-			return err
+	for _, p := range []struct {
+		what string
+		proc *harness.Process
+	}{{"auth service", auth}, {"file service", filesProc}, {"web service", web}} {
+		if err := p.proc.WaitReady(readyCtx, "/readyz"); err != nil {
+			select {
+			case <-p.proc.Done():
+				return stopped(p.what, p.proc)
+			default:
+				return err
+			}
 		}
 	}
-	if err := registerWebClient(ctx, *authBin, authDB, kekFile, webURL); err != nil {
+	if err := registerWebClient(ctx, *authBin, authEnv.vars["COFFER_AUTH_DATABASE_URL"], authEnv.vars["COFFER_AUTH_KEK_FILE"], webURL); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Coffer is running (logs: %s)\n  web:   %s\n  auth:  %s\n  files: %s\nPress Ctrl-C to stop.\n",
+	fmt.Fprintf(stdout, "Coffer is running (logs: %s)\n  web:   %s\n  auth:  %s\n  files: %s\n",
 		logFile.Name(), web.URL, auth.URL, filesProc.URL)
+	printListeners(stdout, authEnv.vars, filesEnv.vars, webEnv.vars)
+	printOverrides(stdout, authEnv, filesEnv, webEnv)
+	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 
 	select {
 	case <-ctx.Done():
 		fmt.Fprintln(stdout, "\nstopping")
 		return nil
 	case <-auth.Done():
-		return fmt.Errorf("auth service exited: %v", auth.ExitErr())
+		return stopped("auth service", auth)
 	case <-filesProc.Done():
-		return fmt.Errorf("file service exited: %v", filesProc.ExitErr())
+		return stopped("file service", filesProc)
 	case <-web.Done():
-		return fmt.Errorf("web service exited: %v", web.ExitErr())
+		return stopped("web service", web)
 	}
 }
 

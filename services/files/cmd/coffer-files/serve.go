@@ -106,6 +106,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		Resumable:         resumable,
 		Uploads:           files.NewQuota(svc, db, files.QuotaConfig{PerUser: cfg.UserQuota}),
 		Shares:            files.NewSharing(db, nil),
+		Folders:           files.NewFolders(db, blobs),
 		Users:             users,
 		Links:             files.NewLinks(db, blobs, signer, guard, files.LinkConfig{MaxTTL: cfg.LinkMaxTTL}, nil),
 		Retention:         files.NewRetention(db, blobs, nil, logger),

@@ -43,6 +43,9 @@ func (s *Server) handleList() gin.HandlerFunc {
 		NextCursor *string    `json:"next_cursor"`
 	}
 	return func(c *gin.Context) {
+		if s.listFolders(c) { // delimiter=/ or q= (folders.go)
+			return
+		}
 		opts, err := listOptions(c)
 		if err != nil {
 			s.error(c, err)

@@ -17,16 +17,19 @@ type Retention interface {
 	SetExpiry(ctx context.Context, ownerID string, id uuid.UUID, expiresAt *time.Time) (files.File, error)
 }
 
-// handleUpdateFile changes what an owner may change of a file after its upload: its expiry
-// ({"expires_at": "2027-01-01T00:00:00Z"} or null to keep it until deleted).
+// handleUpdateFile changes what an owner may change of a file after its upload, owner only
+// (anyone else gets 404): {"name": "new/path.txt"} renames it or moves it to another folder
+// (Folders), {"expires_at": "2027-01-01T00:00:00Z"} or null sets or clears its expiry
+// (Retention). Both may come together; the rename goes first.
 func (s *Server) handleUpdateFile() gin.HandlerFunc {
 	type request struct {
+		Name      *string         `json:"name"`
 		ExpiresAt json.RawMessage `json:"expires_at"`
 	}
 	return func(c *gin.Context) {
 		id, err := fileID(c)
-		if err != nil || s.opts.Retention == nil {
-			s.error(c, files.ErrNotFound)
+		if err != nil {
+			s.error(c, err)
 			return
 		}
 		req, err := decode[request](s, c)
@@ -34,21 +37,32 @@ func (s *Server) handleUpdateFile() gin.HandlerFunc {
 			s.error(c, err)
 			return
 		}
-		if len(req.ExpiresAt) == 0 {
-			s.error(c, files.Invalid("expires_at (a time, or null) is required"))
-			return
-		}
 		var exp *time.Time
-		if err := json.Unmarshal(req.ExpiresAt, &exp); err != nil {
+		switch {
+		case req.Name == nil && len(req.ExpiresAt) == 0:
+			s.error(c, files.Invalid("send name, expires_at, or both"))
+			return
+		case len(req.ExpiresAt) > 0 && json.Unmarshal(req.ExpiresAt, &exp) != nil:
 			s.error(c, files.Invalid("expires_at must be an RFC 3339 time or null"))
 			return
-		}
-		f, err := s.opts.Retention.SetExpiry(c.Request.Context(), owner(c), id, exp)
-		if err != nil {
-			s.error(c, err)
+		case (req.Name != nil && s.opts.Folders == nil) || (len(req.ExpiresAt) > 0 && s.opts.Retention == nil):
+			s.error(c, files.ErrNotFound)
 			return
 		}
-		c.Header("Cache-Control", "private, no-cache")
+		var f files.File
+		if req.Name != nil {
+			if f, err = s.opts.Folders.Rename(c.Request.Context(), owner(c), id, *req.Name); err != nil {
+				s.error(c, err)
+				return
+			}
+		}
+		if len(req.ExpiresAt) > 0 {
+			if f, err = s.opts.Retention.SetExpiry(c.Request.Context(), owner(c), id, exp); err != nil {
+				s.error(c, err)
+				return
+			}
+		}
+		c.Header("Cache-Control", "private, no-store")
 		c.JSON(http.StatusOK, toJSON(f))
 	}
 }

@@ -17,13 +17,15 @@ func (s *Server) routes() {
 	share := s.authenticate(accesstoken.ScopeFilesShare)
 
 	r.POST("/v1/files", write, s.handleUpload())
-	r.GET("/v1/files", read, s.handleList()) // ?limit=&cursor=&prefix=&shared=true
+	r.GET("/v1/files", read, s.handleList()) // ?limit=&cursor=&prefix=&shared=true&delimiter=/&q=
 	r.GET("/v1/files/:id", read, s.handleGet())
 	r.HEAD("/v1/files/:id", read, s.handleGet())
 	r.GET("/v1/files/:id/content", read, s.handleContent())
 	r.HEAD("/v1/files/:id/content", read, s.handleContent())
 	r.DELETE("/v1/files/:id", write, s.handleDelete())
-	r.PATCH("/v1/files/:id", write, s.handleUpdateFile()) // {"expires_at": time or null}
+	// {"name": "new/path"} renames or moves; {"expires_at": time or null} sets the retention.
+	r.PATCH("/v1/files/:id", write, s.handleUpdateFile())
+	r.GET("/v1/zip", read, s.handleZip()) // ?prefix=folder/ or ?id=&id=: a streamed zip
 
 	r.POST("/v1/files/:id/shares", share, s.handleShare())
 	r.DELETE("/v1/files/:id/shares/:user_id", share, s.handleUnshare())

@@ -109,6 +109,8 @@ type Options struct {
 	Metrics *Metrics
 	// CORS names the browser origins (the web app) allowed to call the API. Default none.
 	CORS CORS
+	// Folders serves folder listings, search, moves and zips; nil answers them 404.
+	Folders Folders
 }
 
 // DefaultUploadIdleTimeout is Options.UploadIdleTimeout unless configured otherwise.

@@ -76,7 +76,8 @@ type UploadRequest struct {
 const MaxNameBytes = 1024
 
 // ValidateName checks a client file name. Names are metadata only and never touch a path, but
-// they must be printable UTF-8 of bounded size to be safe to echo in headers and listings.
+// they must be printable UTF-8 of bounded size to be safe to echo in headers and listings, and
+// a name with folders ("a/b.txt") must be a clean relative path (validatePath).
 func ValidateName(name string) error {
 	switch {
 	case name == "":
@@ -88,7 +89,7 @@ func ValidateName(name string) error {
 	case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
 		return Invalid("file name contains control characters")
 	}
-	return nil
+	return validatePath(name)
 }
 
 // Upload streams the body into the blob store, hashing it on the way, then commits the
