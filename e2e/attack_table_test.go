@@ -27,7 +27,7 @@ func TestSecurityTableIsCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := regexp.MustCompile(`^\| ([A-J]) \| (.+?) \| (.+?) \| (.+?) \|$`)
+	row := regexp.MustCompile(`^\| ([A-Z]) \| (.+?) \| (.+?) \| (.+?) \|$`)
 	ref := regexp.MustCompile("`([A-Za-z0-9_/.\\-]+)`")
 	sections := map[string]int{}
 	named := map[string]bool{}

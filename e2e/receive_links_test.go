@@ -207,7 +207,7 @@ func TestReceiveLinks(t *testing.T) {
 		}
 	})
 
-	t.Run("short links and lists", func(t *testing.T) {
+	t.Run("lists", func(t *testing.T) {
 		g := c.upload(alice.Token, "listed.txt", []byte("listed"))
 		l := c.makeLink(alice.Token, g.ID, map[string]any{"expires_in": 600})
 		id := l.ShortURL[strings.LastIndex(l.ShortURL, "/")+1:]

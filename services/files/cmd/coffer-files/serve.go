@@ -94,6 +94,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	links := files.NewLinks(db, blobs, signer, guard, files.LinkConfig{MaxTTL: cfg.LinkMaxTTL}, nil)
 	var resumable api.Resumable
 	if us := newUploadStore(cfg, blobs, db, logger); us != nil {
 		th, err := tus.NewHandler(us)
@@ -108,7 +109,8 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		Shares:            files.NewSharing(db, nil),
 		Folders:           files.NewFolders(db, blobs),
 		Users:             users,
-		Links:             files.NewLinks(db, blobs, signer, guard, files.LinkConfig{MaxTTL: cfg.LinkMaxTTL}, nil),
+		Links:             links,
+		Requests:          files.NewRequests(db, guard, links, nil),
 		Retention:         files.NewRetention(db, blobs, nil, logger),
 		PublicURL:         cfg.PublicURL,
 		WebURL:            cfg.WebURL,

@@ -29,6 +29,7 @@ const (
 	codeLinksDisabled     = "links_disabled"
 	codeUserNotFound      = "user_not_found"
 	codeTooManyAttempts   = "too_many_attempts"
+	codeRequestLimit      = "request_limit"
 )
 
 // error maps any error to its problem response: the one place errors become HTTP. Only
@@ -59,6 +60,8 @@ func (s *Server) error(c *gin.Context, err error) {
 	case errors.As(err, &throttled):
 		p = problem.New(http.StatusTooManyRequests, codeTooManyAttempts, "too many passwords tried on this link; retry later")
 		p.RetryAfter = throttled.RetryAfter
+	case errors.Is(err, files.ErrRequestLimit):
+		p = problem.New(http.StatusRequestEntityTooLarge, codeRequestLimit, "this upload would pass the file request's file or byte limit")
 	case errors.Is(err, files.ErrTooLarge):
 		p = problem.New(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("files are limited to %d bytes", s.files.MaxFileSize()))
 	case errors.As(err, &maxBytes):

@@ -35,6 +35,17 @@ func (s *Server) routes() {
 	r.GET("/v1/files/:id/shares", share, s.handleListShares())   // ?limit=&cursor=
 	r.GET("/v1/links", share, s.handleListLinks(false))          // ?limit=&cursor=
 
+	// File requests: upload-only links into the owner's space. The owner manages them; an
+	// uploader reads what /v1/r/{short_id} shows and uploads through /v1/uploads/ with the
+	// Coffer-Request header (see tus).
+	r.POST("/v1/requests", share, s.handleCreateRequest())
+	r.GET("/v1/requests", share, s.handleListRequests()) // ?limit=&cursor=
+	r.GET("/v1/requests/:request_id", share, s.handleRequest("get"))
+	r.POST("/v1/requests/:request_id/close", share, s.handleRequest("close"))
+	r.DELETE("/v1/requests/:request_id", share, s.handleRequest("delete"))
+	r.GET("/v1/requests/:request_id/files", share, s.handleRequestFiles()) // ?limit=&cursor=
+	r.GET("/v1/r/:short_id", s.handleRequestInfo())
+
 	// Resumable uploads (tus 1.0.0): /v1/uploads/{id} becomes /v1/files/{id} when complete.
 	r.OPTIONS("/v1/uploads", s.handleTus())
 	r.OPTIONS("/v1/uploads/", s.handleTus())

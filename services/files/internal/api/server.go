@@ -88,6 +88,8 @@ type Options struct {
 	// Shares and Links serve the sharing and link routes; nil answers them 404.
 	Shares Shares
 	Links  Links
+	// Requests serves file requests (upload-only links); nil answers them 404.
+	Requests Requests
 	// Retention sets file expiries (PATCH /v1/files/{id}); nil answers it 404.
 	Retention Retention
 	// Users resolves share recipients named by username; nil: shares must name a user_id.
@@ -188,6 +190,7 @@ const linksPrefix = "/v1/links/"
 var secretPaths = map[string]string{
 	linksPrefix:      linksPrefix + "{token}",
 	shortLinksPrefix: shortLinksPrefix + "{id}",
+	requestsPrefix:   requestsPrefix + "{id}",
 }
 
 // problem writes p and stops the handler chain. Its instance is the path as logs show it,

@@ -70,24 +70,24 @@ func scanFile(r pgx.Row) (files.File, error) {
 	return f, err
 }
 
-// insertFile inserts a files row from fileArgs.
-const insertFile = `INSERT INTO files (id, owner_id, name, size, sha256, content_type, blob_key, created_at, expires_at, request_id, uploader_name)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, nullif($11, ''))`
-
-func fileArgs(f files.File) []any {
-	return []any{[16]byte(f.ID), f.OwnerID, f.Name, f.Size, f.SHA256, f.ContentType, f.BlobKey, f.CreatedAt, f.ExpiresAt, f.RequestID, f.UploaderName}
-}
-
 // CreateFile implements files.MetadataStore.
 func (db *DB) CreateFile(ctx context.Context, f files.File) error {
-	// One statement: the row (whose trigger adds to used_bytes) and the end of the upload's
-	// reservation commit together, so no reservation ever sees the bytes twice.
-	_, err := db.pool.Exec(ctx, `WITH released AS (DELETE FROM file_quota_reservations WHERE id = $1)
-		`+insertFile, fileArgs(f)...)
-	if err != nil {
+	if err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error { return insertFile(ctx, tx, f) }); err != nil {
 		return fmt.Errorf("postgres: create file: %w", mapErr(err))
 	}
 	return nil
+}
+
+// insertFile is where every file row is written, by a direct upload (CreateFile) or at the
+// end of a resumable one (CompleteUpload), in the caller's transaction: what must commit with
+// any new file goes here. The row (whose trigger adds to used_bytes) and the end of the
+// upload's quota reservation commit together, so no reservation ever sees the bytes twice.
+func insertFile(ctx context.Context, tx pgx.Tx, f files.File) error {
+	_, err := tx.Exec(ctx, `WITH released AS (DELETE FROM file_quota_reservations WHERE id = $1)
+		INSERT INTO files (id, owner_id, name, size, sha256, content_type, blob_key, created_at, expires_at, request_id, uploader_name)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, nullif($11, ''))`,
+		[16]byte(f.ID), f.OwnerID, f.Name, f.Size, f.SHA256, f.ContentType, f.BlobKey, f.CreatedAt, f.ExpiresAt, f.RequestID, f.UploaderName)
+	return err
 }
 
 // FileByID implements files.MetadataStore.

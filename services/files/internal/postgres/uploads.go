@@ -78,11 +78,7 @@ func (db *DB) CompleteUpload(ctx context.Context, f files.File) error {
 		if tag.RowsAffected() != 1 {
 			return files.ErrNotFound
 		}
-		if _, err := tx.Exec(ctx, insertFile, fileArgs(f)...); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `DELETE FROM file_quota_reservations WHERE id = $1`, f.ID)
-		return err
+		return insertFile(ctx, tx, f)
 	})
 	if errors.Is(err, files.ErrNotFound) {
 		return err
