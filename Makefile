@@ -4,6 +4,10 @@ export GOFLAGS := -buildvcs=false
 GO ?= go
 MODULES := pkg pkg/client pkg/client/cmd/coffer services/auth services/files services/web e2e deployments/deploycheck
 RUN_DIR := .run
+# The release the binaries report (`coffer-files version`, /healthz): git describe, or, outside
+# a git checkout, what pkg/version finds itself ("devel").
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS := -X github.com/cofferhq/coffer/pkg/version.release=$(VERSION)
 
 .PHONY: all build run up down test test-short vet lint fmt tidy tools node-deps bench bench-deps bench-micro fuzz soak clean FORCE web browser
 
@@ -11,12 +15,12 @@ all: build
 
 ## build: compile the services into bin/
 build:
-	$(GO) build -o bin/ ./services/auth/cmd/coffer-auth ./services/files/cmd/coffer-files ./services/web/cmd/coffer-web
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./services/auth/cmd/coffer-auth ./services/files/cmd/coffer-files ./services/web/cmd/coffer-web
 
 ## run: start PostgreSQL (unless DATABASE_URL is set), auth on :8081, files on :8082, the web page on :8083
 run:
 	@mkdir -p $(RUN_DIR)/bin
-	$(GO) build -o $(RUN_DIR)/bin/ ./services/auth/cmd/coffer-auth ./services/files/cmd/coffer-files ./services/web/cmd/coffer-web ./e2e/cmd/coffer-dev
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(RUN_DIR)/bin/ ./services/auth/cmd/coffer-auth ./services/files/cmd/coffer-files ./services/web/cmd/coffer-web ./e2e/cmd/coffer-dev
 	@exec $(RUN_DIR)/bin/coffer-dev -dir $(RUN_DIR) -auth $(RUN_DIR)/bin/coffer-auth -files $(RUN_DIR)/bin/coffer-files -web $(RUN_DIR)/bin/coffer-web
 
 ## up: run docker-compose.yml (PostgreSQL, auth on :8081, file nodes on :8082 and :8083 sharing

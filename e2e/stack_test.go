@@ -85,6 +85,12 @@ func startStack(t testing.TB, opts stackOptions) *stack {
 // StartAuth starts one more auth process on the stack's database.
 func (s *stack) StartAuth(extra map[string]string) *harness.Process {
 	s.t.Helper()
+	return s.StartAuthBin(bins.Auth, extra)
+}
+
+// StartAuthBin is StartAuth with another build of the service (an earlier release).
+func (s *stack) StartAuthBin(bin string, extra map[string]string) *harness.Process {
+	s.t.Helper()
 	addr := freeAddr(s.t)
 	if a, ok := extra["COFFER_AUTH_ADDR"]; ok {
 		addr = a
@@ -102,11 +108,17 @@ func (s *stack) StartAuth(extra map[string]string) *harness.Process {
 	for k, v := range extra {
 		env[k] = v
 	}
-	return s.start("auth", bins.Auth, addr, env)
+	return s.start("auth", bin, addr, env)
 }
 
 // StartFiles starts one more file node trusting the stack's auth service.
 func (s *stack) StartFiles(extra map[string]string) *harness.Process {
+	s.t.Helper()
+	return s.StartFilesBin(bins.Files, extra)
+}
+
+// StartFilesBin is StartFiles with another build of the service (an earlier release).
+func (s *stack) StartFilesBin(bin string, extra map[string]string) *harness.Process {
 	s.t.Helper()
 	addr := freeAddr(s.t)
 	if a, ok := extra["COFFER_FILES_ADDR"]; ok {
@@ -121,7 +133,7 @@ func (s *stack) StartFiles(extra map[string]string) *harness.Process {
 	for k, v := range extra {
 		env[k] = v
 	}
-	return s.start("files", bins.Files, addr, env)
+	return s.start("files", bin, addr, env)
 }
 
 func (s *stack) start(name, bin, addr string, env map[string]string) *harness.Process {

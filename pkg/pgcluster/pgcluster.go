@@ -39,6 +39,10 @@ type Options struct {
 	Durable bool
 	// Getenv reads the environment (for PG_BINDIR). Default: os.Getenv.
 	Getenv func(string) string
+	// Settings are extra server settings (name=value, each passed as -c), for example
+	// "shared_preload_libraries=pg_stat_statements". A replica started from this cluster
+	// gets them too.
+	Settings []string
 }
 
 // Cluster is a running PostgreSQL server.
@@ -49,6 +53,7 @@ type Cluster struct {
 	ownsData  bool
 	runAs     string // user to run server commands as; empty for the current user
 	durable   bool
+	settings  []string
 }
 
 // Start initialises (if needed) and starts a cluster. Call Stop to end it.
@@ -61,7 +66,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{bin: bin, durable: opts.Durable}
+	c := &Cluster{bin: bin, durable: opts.Durable, settings: opts.Settings}
 	if os.Geteuid() == 0 {
 		c.runAs = "postgres"
 	}
@@ -106,6 +111,9 @@ func (c *Cluster) DSN(name string) string {
 	return (&url.URL{Scheme: "postgres", User: url.User("postgres"), Path: "/" + name, RawQuery: q.Encode()}).String()
 }
 
+// SocketDir is the folder of the server's Unix socket (its "host" in a connection string).
+func (c *Cluster) SocketDir() string { return c.socketDir }
+
 // DataDir is the cluster's data folder.
 func (c *Cluster) DataDir() string { return c.dataDir }
 
@@ -135,6 +143,9 @@ func (c *Cluster) StartServer(ctx context.Context) error {
 	opts := "-k " + c.socketDir + " -c listen_addresses='' -c max_connections=200"
 	if !c.durable {
 		opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	}
+	for _, kv := range c.settings {
+		opts += " -c " + kv
 	}
 	logFile := filepath.Join(filepath.Dir(c.dataDir), "postgres.log")
 	if _, err := os.Stat(filepath.Join(c.dataDir, "postmaster.pid")); err == nil {

@@ -13,6 +13,7 @@
 //	                                    app); prints a confidential client's secret once
 //	coffer-auth keys list               list signing keys with their states and times
 //	coffer-auth keys rotate             publish a new key; it signs once verifiers have it
+//	coffer-auth version                 print the release this binary was built from
 //
 // Configuration is read from COFFER_AUTH_* environment variables; see config.go.
 package main
@@ -26,6 +27,8 @@ import (
 	"syscall"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/cofferhq/coffer/pkg/version"
 )
 
 func main() {
@@ -57,6 +60,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return clientsCmd(ctx, args, getenv, stdout, stderr)
 	case "keys":
 		return keysCmd(ctx, args, getenv, stdout)
+	case "version", "--version":
+		fmt.Fprintln(stdout, version.Line("coffer-auth"))
+		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -75,4 +81,5 @@ const usage = `usage:
                                    register a client; prints a confidential one's secret once
   coffer-auth keys list            list signing keys with their states and times
   coffer-auth keys rotate          publish a new key; it signs once verifiers have it
+  coffer-auth version              print the release this binary was built from
 `

@@ -17,6 +17,7 @@ import (
 	"github.com/cofferhq/coffer/pkg/backoff"
 	"github.com/cofferhq/coffer/pkg/metrics"
 	"github.com/cofferhq/coffer/pkg/serve"
+	"github.com/cofferhq/coffer/pkg/version"
 	"github.com/cofferhq/coffer/services/auth/internal/api"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
 	"github.com/cofferhq/coffer/services/auth/internal/keys"
@@ -58,7 +59,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	var readiness serve.Readiness
 	ready := func() bool { return started.Load() && readiness.Ready() }
 	verifier := keys.NewVerifier(km, cfg.Issuer, cfg.Audience, accesstoken.DefaultLeeway, nil)
-	srv := api.NewServer(logger, api.Config{Issuer: cfg.Issuer, JWKSMaxAge: cfg.JWKSMaxAge, TrustedProxies: cfg.Proxies, Metrics: api.NewMetrics(reg)}, svc, km, verifier, db, ready)
+	srv := api.NewServer(logger, api.Config{Issuer: cfg.Issuer, JWKSMaxAge: cfg.JWKSMaxAge, TrustedProxies: cfg.Proxies, Metrics: api.NewMetrics(reg), Version: version.String()}, svc, km, verifier, db, ready)
 	if cfg.MetricsAddr != "" {
 		ln, err := metrics.Listen(cfg.MetricsAddr)
 		if err != nil {

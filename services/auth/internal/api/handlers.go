@@ -16,7 +16,7 @@ import (
 )
 
 func (s *Server) handleHealthz() gin.HandlerFunc {
-	return func(c *gin.Context) { encode(c, http.StatusOK, gin.H{"status": "ok"}) }
+	return func(c *gin.Context) { encode(c, http.StatusOK, gin.H{"status": "ok", "version": s.cfg.Version}) }
 }
 
 func (s *Server) handleReadyz() gin.HandlerFunc {

@@ -84,6 +84,8 @@ type Config struct {
 	TrustedProxies []string
 	// Metrics, when set, records request and login metrics (NewMetrics).
 	Metrics *Metrics
+	// Version is the release /healthz reports (pkg/version). Default "".
+	Version string
 }
 
 // DefaultJWKSMaxAge is Config.JWKSMaxAge unless configured otherwise.

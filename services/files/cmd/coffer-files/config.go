@@ -12,6 +12,7 @@ import (
 	"github.com/cofferhq/coffer/pkg/serve"
 	"github.com/cofferhq/coffer/services/files/internal/api"
 	"github.com/cofferhq/coffer/services/files/internal/authclient"
+	"github.com/cofferhq/coffer/services/files/internal/fence"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/linktoken"
 	"github.com/cofferhq/coffer/services/files/internal/s3"
@@ -22,6 +23,9 @@ import (
 type config struct {
 	Addr             string        // COFFER_FILES_ADDR, default ":8082"
 	DatabaseURL      string        // COFFER_FILES_DATABASE_URL, falling back to DATABASE_URL; required
+	DirectURL        string        // COFFER_FILES_DATABASE_DIRECT_URL, default DatabaseURL: the primary without a transaction pooler, for migrations, locks and LISTEN
+	ReplicaURLs      []string      // COFFER_FILES_DATABASE_REPLICA_URLS, default none: comma-separated read replicas of the primary
+	FenceLease       time.Duration // COFFER_FILES_FENCE_LEASE, default 2s: how long a node trusts replicas without hearing its notice subscription, and the longest a revocation waits for a silent node
 	AuthURL          string        // COFFER_FILES_AUTH_URL, default "http://localhost:8081": base of the JWKS URL and of user lookups (sharing by username)
 	AuthTimeout      time.Duration // COFFER_FILES_AUTH_TIMEOUT, default 5s: bounds one user lookup at the auth service
 	JWKSURL          string        // COFFER_FILES_JWKS_URL, default AuthURL + "/.well-known/jwks.json"
@@ -136,6 +140,16 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		}
 	default:
 		r.Fail("COFFER_FILES_STORAGE", "%q is not disk or s3", c.Storage)
+	}
+	c.DirectURL = r.String("COFFER_FILES_DATABASE_DIRECT_URL", c.DatabaseURL)
+	for _, u := range strings.Split(r.String("COFFER_FILES_DATABASE_REPLICA_URLS", ""), ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			c.ReplicaURLs = append(c.ReplicaURLs, u)
+		}
+	}
+	c.FenceLease = r.Duration("COFFER_FILES_FENCE_LEASE", fence.DefaultLease)
+	if c.FenceLease < 100*time.Millisecond || c.FenceLease > time.Minute {
+		r.Fail("COFFER_FILES_FENCE_LEASE", "between 100ms and 1m")
 	}
 	c.JWKSURL = r.String("COFFER_FILES_JWKS_URL", c.AuthURL+"/.well-known/jwks.json")
 	// Normalised as the auth service normalises its own: a trailing slash on either side

@@ -6,6 +6,7 @@
 //	coffer-files [serve]    run the service (default)
 //	coffer-files migrate    apply database migrations and exit
 //	coffer-files gc         collect orphan blobs and interrupted uploads once, and exit
+//	coffer-files version    print the release this binary was built from
 //
 // Configuration is read from COFFER_FILES_* environment variables; see config.go.
 package main
@@ -19,6 +20,8 @@ import (
 	"syscall"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/cofferhq/coffer/pkg/version"
 )
 
 func main() {
@@ -46,6 +49,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrateCmd(ctx, getenv, stdout)
 	case "gc":
 		return gcCmd(ctx, getenv, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, version.Line("coffer-files"))
+		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -57,4 +63,5 @@ const usage = `usage:
   coffer-files [serve]    run the service
   coffer-files migrate    apply database migrations and exit
   coffer-files gc         collect orphan blobs and interrupted uploads once, and exit
+  coffer-files version    print the release this binary was built from
 `

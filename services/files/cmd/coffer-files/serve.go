@@ -15,6 +15,7 @@ import (
 	"github.com/cofferhq/coffer/pkg/backoff"
 	"github.com/cofferhq/coffer/pkg/metrics"
 	"github.com/cofferhq/coffer/pkg/serve"
+	"github.com/cofferhq/coffer/pkg/version"
 	"github.com/cofferhq/coffer/services/files/internal/api"
 	"github.com/cofferhq/coffer/services/files/internal/authclient"
 	"github.com/cofferhq/coffer/services/files/internal/files"
@@ -37,7 +38,15 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		return fmt.Errorf("database: %w", err)
 	}
 	defer pool.Close()
-	db := postgres.New(pool)
+	direct, err := directPool(ctx, cfg, pool)
+	if err != nil {
+		return err
+	}
+	defer direct.Close()
+	db, err := openDB(ctx, cfg, pool, direct, logger)
+	if err != nil {
+		return err
+	}
 	reg := metrics.NewRegistry()
 	reg.MustRegister(metrics.NewPoolCollector("coffer_files", pool))
 	jwksMetrics := tokenauth.NewMetrics(reg, nil)
@@ -68,7 +77,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		// reports not ready, and recovers by itself instead of crash-looping.
 		if cfg.Migrate {
 			err := backoff.Retry(ctx, 200*time.Millisecond, 5*time.Second, func() error {
-				_, err := postgres.Migrate(ctx, pool)
+				_, err := postgres.Migrate(ctx, direct) // under an advisory lock: a session of its own
 				return err
 			}, func(err error, wait time.Duration) { logger.Warn("migrate failed; retrying", "err", err, "in", wait) })
 			if err != nil {
@@ -117,6 +126,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		UploadIdleTimeout: cfg.UploadIdle,
 		Metrics:           api.NewMetrics(reg),
 		CORS:              api.CORS{Origins: cfg.CORSOrigins},
+		Version:           version.String(),
 	})
 	if cfg.MetricsAddr != "" {
 		ln, err := metrics.Listen(cfg.MetricsAddr)
@@ -163,7 +173,7 @@ func migrateCmd(ctx context.Context, getenv func(string) string, stdout io.Write
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	pool, err := pgxpool.New(ctx, cfg.DirectURL)
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}

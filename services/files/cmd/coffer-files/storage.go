@@ -58,7 +58,8 @@ func gcCmd(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "files")
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	// The direct URL: the collector's lock is a session-level advisory lock.
+	pool, err := pgxpool.New(ctx, cfg.DirectURL)
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 func (s *Server) handleHealthz() gin.HandlerFunc {
-	return func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+	return func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok", "version": s.opts.Version}) }
 }
 
 func (s *Server) handleReadyz() gin.HandlerFunc {

@@ -113,6 +113,8 @@ type Options struct {
 	CORS CORS
 	// Folders serves folder listings, search, moves and zips; nil answers them 404.
 	Folders Folders
+	// Version is the release /healthz reports (pkg/version). Default "".
+	Version string
 }
 
 // DefaultUploadIdleTimeout is Options.UploadIdleTimeout unless configured otherwise.

@@ -210,12 +210,8 @@ func ValidShortID(s string) bool {
 
 // Revoke deletes a link: it stops working at once, on every node.
 func (l *Links) Revoke(ctx context.Context, ownerID string, fileID, linkID uuid.UUID) error {
-	if err := l.store.DeleteLink(ctx, ownerID, fileID, linkID); err != nil {
-		return err
-	}
-	// REVOCATION FENCE: once the scale engineer's fence lands, publish it here for linkID
-	// (node caches must not serve a revoked link); this is the one place links are revoked.
-	return nil
+	// The store publishes the revocation's fence (LinkStore.DeleteLink).
+	return l.store.DeleteLink(ctx, ownerID, fileID, linkID)
 }
 
 // List returns a page of ownerID's links, of one file when fileID is set.

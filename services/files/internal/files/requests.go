@@ -58,7 +58,7 @@ type RequestStore interface {
 	// ListRequests returns ownerID's requests, newest first; ErrInvalidInput for a bad cursor.
 	ListRequests(ctx context.Context, ownerID string, opts ListOptions) (RequestPage, error)
 	// CloseRequest closes ownerID's request at now (closing a closed one is not an error) and
-	// returns it; ErrNotFound.
+	// returns it, publishing a revocation fence; ErrNotFound.
 	CloseRequest(ctx context.Context, ownerID string, id uuid.UUID, now time.Time) (Request, error)
 	// DeleteRequest removes ownerID's request; the files that arrived stay. ErrNotFound.
 	DeleteRequest(ctx context.Context, ownerID string, id uuid.UUID) error
@@ -178,22 +178,13 @@ func (q *Requests) Files(ctx context.Context, ownerID string, id uuid.UUID, opts
 // Close stops a request taking uploads, at once on every node: each upload request checks the
 // request's row (Admit, Reserve), and so does each upload's every PATCH.
 func (q *Requests) Close(ctx context.Context, ownerID string, id uuid.UUID) (Request, error) {
-	r, err := q.store.CloseRequest(ctx, ownerID, id, q.now().UTC().Truncate(time.Microsecond))
-	if err != nil {
-		return Request{}, err
-	}
-	// REVOCATION FENCE: once the scale engineer's fence lands, publish it here for r.ID (a
-	// node cache must not admit uploads to a closed request); the one place requests close.
-	return r, nil
+	// The store publishes the closing's revocation fence (RequestStore.CloseRequest).
+	return q.store.CloseRequest(ctx, ownerID, id, q.now().UTC().Truncate(time.Microsecond))
 }
 
 // Delete removes a request; it takes no more uploads (as Close), and what arrived stays.
 func (q *Requests) Delete(ctx context.Context, ownerID string, id uuid.UUID) error {
-	if err := q.store.DeleteRequest(ctx, ownerID, id); err != nil {
-		return err
-	}
-	// REVOCATION FENCE: as in Close.
-	return nil
+	return q.store.DeleteRequest(ctx, ownerID, id) // with a fence, as CloseRequest
 }
 
 // Admit checks an uploader's access to the request with that short id: it must exist, be open

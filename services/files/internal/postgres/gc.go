@@ -36,7 +36,7 @@ func (db *DB) MissingBlobKeys(ctx context.Context, keys []string) ([]string, err
 // connection; if the connection dies, PostgreSQL drops the lock itself, so a crashed node
 // never holds it.
 func (db *DB) Lock(ctx context.Context, id int64, wait bool) (release func(), ok bool, err error) {
-	conn, err := db.pool.Acquire(ctx)
+	conn, err := db.direct.Acquire(ctx) // a session of its own, never through a pooler
 	if err != nil {
 		return nil, false, fmt.Errorf("postgres: lock: %w", mapErr(err))
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cofferhq/coffer/services/files/internal/fence"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
@@ -49,13 +50,19 @@ func (db *DB) CreateLink(ctx context.Context, ownerID string, l files.Link) (fil
 
 // DeleteLink implements files.LinkStore.
 func (db *DB) DeleteLink(ctx context.Context, ownerID string, fileID, linkID uuid.UUID) error {
-	tag, err := db.pool.Exec(ctx, `DELETE FROM file_links l USING files f
-		WHERE l.id = $3 AND l.file_id = $1 AND f.id = l.file_id AND f.owner_id = $2`, fileID, ownerID, linkID)
+	err := db.revoke(ctx, func(tx pgx.Tx) ([]fence.Notice, error) {
+		tag, err := tx.Exec(ctx, `DELETE FROM file_links l USING files f
+			WHERE l.id = $3 AND l.file_id = $1 AND f.id = l.file_id AND f.owner_id = $2`, fileID, ownerID, linkID)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = files.ErrNotFound
+		}
+		return []fence.Notice{{Kind: fence.LinkRevoked, FileID: fileID, OwnerID: ownerID, LinkID: linkID}}, err
+	})
+	if errors.Is(err, files.ErrNotFound) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("postgres: delete link: %w", mapErr(err))
-	}
-	if tag.RowsAffected() == 0 {
-		return files.ErrNotFound
 	}
 	return nil
 }
@@ -88,7 +95,8 @@ func (db *DB) LinkByShortID(ctx context.Context, shortID string, now time.Time) 
 }
 
 // ReserveLinkBytes implements files.LinkStore: the budget check and the count are one
-// conditional UPDATE, so parallel responses on any number of nodes cannot overshoot it. The
+// conditional UPDATE, so parallel responses on any number of nodes cannot overshoot it. Links
+// are only ever read on the primary (here and in linkBy), so a spent budget needs no fence. The
 // rule is files.Link.Budget's: units of greatest(size, 1) bytes, max_downloads of them for
 // fresh responses and one more for resumes.
 func (db *DB) ReserveLinkBytes(ctx context.Context, linkID uuid.UUID, n int64, fresh bool, now time.Time) (files.File, error) {

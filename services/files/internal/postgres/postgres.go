@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cofferhq/coffer/pkg/pgmigrate"
+	"github.com/cofferhq/coffer/services/files/internal/fence"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
@@ -32,7 +34,12 @@ const MigrationsTable = "files_schema_migrations"
 // DB is the file service's PostgreSQL storage.
 type DB struct {
 	pool  *pgxpool.Pool
-	locks struct { // upload locks' sessions (uploads.go)
+	reads *reads // nil: every read on the primary
+	fence Fence  // nil: no replicas, revocations need no fence
+	// direct holds sessions (advisory locks); it is pool unless pool goes through a
+	// transaction pooler.
+	direct *pgxpool.Pool
+	locks  struct { // upload locks' sessions (uploads.go)
 		once sync.Once
 		pool *pgxpool.Pool
 		err  error
@@ -42,7 +49,43 @@ type DB struct {
 var _ files.MetadataStore = (*DB)(nil)
 
 // New wraps a pool.
-func New(pool *pgxpool.Pool) *DB { return &DB{pool: pool} }
+func New(pool *pgxpool.Pool) *DB { return &DB{pool: pool, direct: pool} }
+
+// NewWithOptions wraps the primary's pool and, with opts.Replicas, reads from replicas under
+// opts.Fence. Run must run for replicas to be used.
+func NewWithOptions(pool *pgxpool.Pool, opts Options) (*DB, error) {
+	db := New(pool)
+	if opts.Direct != nil {
+		db.direct = opts.Direct
+	}
+	if len(opts.Replicas) == 0 {
+		db.fence = opts.Fence
+		return db, nil
+	}
+	if opts.Fence == nil {
+		return nil, errors.New("postgres: replicas need a fence")
+	}
+	if opts.CheckInterval <= 0 {
+		opts.CheckInterval = time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	db.fence = opts.Fence
+	db.reads = &reads{fence: opts.Fence, check: opts.CheckInterval, logger: opts.Logger}
+	for _, p := range opts.Replicas {
+		db.reads.replicas = append(db.reads.replicas, &replica{pool: p})
+	}
+	return db, nil
+}
+
+// Run checks the replicas' health and replay positions until ctx ends; without replicas it
+// returns at once.
+func (db *DB) Run(ctx context.Context) {
+	if db.reads != nil {
+		db.reads.run(ctx)
+	}
+}
 
 // Migrate applies the embedded migrations under an advisory lock.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) (int, error) {
@@ -93,15 +136,20 @@ func insertFile(ctx context.Context, tx pgx.Tx, f files.File) error {
 // FileByID implements files.MetadataStore.
 func (db *DB) FileByID(ctx context.Context, ownerID string, id uuid.UUID) (files.File, error) {
 	// The owner, and any user the owner shared the file with, may read it.
-	f, err := scanFile(db.pool.QueryRow(ctx, `SELECT `+fileColumns+` FROM files WHERE id = $1 AND (owner_id = $2
-		OR EXISTS (SELECT 1 FROM file_shares WHERE file_id = $1 AND user_id = $2))`, [16]byte(id), ownerID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return files.File{}, files.ErrNotFound
-	}
-	if err != nil {
-		return files.File{}, fmt.Errorf("postgres: file by id: %w", mapErr(err))
-	}
-	return f, nil
+	var f files.File
+	err := db.read(ctx, func(q querier) error {
+		var err error
+		f, err = scanFile(q.QueryRow(ctx, `SELECT `+fileColumns+` FROM files WHERE id = $1 AND (owner_id = $2
+			OR EXISTS (SELECT 1 FROM file_shares WHERE file_id = $1 AND user_id = $2))`, [16]byte(id), ownerID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return files.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: file by id: %w", mapErr(err))
+		}
+		return nil
+	})
+	return f, err
 }
 
 // ListFiles implements files.MetadataStore with keyset pagination on (created_at, id).
@@ -110,13 +158,19 @@ func (db *DB) ListFiles(ctx context.Context, ownerID string, opts files.ListOpti
 	if err != nil {
 		return files.Page{}, err
 	}
-	rows, err := db.pool.Query(ctx, q, args...)
+	var list []files.File
+	err = db.read(ctx, func(db querier) error {
+		rows, err := db.Query(ctx, q, args...)
+		if err == nil {
+			list, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.File, error) { return scanFile(r) })
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: list files: %w", mapErr(err))
+		}
+		return nil
+	})
 	if err != nil {
-		return files.Page{}, fmt.Errorf("postgres: list files: %w", mapErr(err))
-	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.File, error) { return scanFile(r) })
-	if err != nil {
-		return files.Page{}, fmt.Errorf("postgres: list files: %w", mapErr(err))
+		return files.Page{}, err
 	}
 	return page(list, opts.Limit), nil
 }
@@ -155,9 +209,17 @@ func page(list []files.File, limit int) files.Page {
 
 // DeleteFile implements files.MetadataStore.
 func (db *DB) DeleteFile(ctx context.Context, ownerID string, id uuid.UUID) (files.File, error) {
-	f, err := scanFile(db.pool.QueryRow(ctx, `DELETE FROM files WHERE id = $1 AND owner_id = $2 RETURNING `+fileColumns, [16]byte(id), ownerID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return files.File{}, files.ErrNotFound
+	var f files.File
+	err := db.revoke(ctx, func(tx pgx.Tx) ([]fence.Notice, error) {
+		var err error
+		f, err = scanFile(tx.QueryRow(ctx, `DELETE FROM files WHERE id = $1 AND owner_id = $2 RETURNING `+fileColumns, [16]byte(id), ownerID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, files.ErrNotFound
+		}
+		return []fence.Notice{{Kind: fence.FileDeleted, FileID: id, OwnerID: ownerID}}, err
+	})
+	if errors.Is(err, files.ErrNotFound) {
+		return files.File{}, err
 	}
 	if err != nil {
 		return files.File{}, fmt.Errorf("postgres: delete file: %w", mapErr(err))

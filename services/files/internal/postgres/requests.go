@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cofferhq/coffer/services/files/internal/fence"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
@@ -90,24 +91,36 @@ func (db *DB) ListRequests(ctx context.Context, ownerID string, opts files.ListO
 	return p, nil
 }
 
-// CloseRequest implements files.RequestStore.
+// CloseRequest implements files.RequestStore. Uploads check the request on the primary, so
+// the close takes effect at once everywhere; its fence still tells every node (and any cache).
 func (db *DB) CloseRequest(ctx context.Context, ownerID string, id uuid.UUID, now time.Time) (files.Request, error) {
-	r, err := scanRequest(db.pool.QueryRow(ctx, `UPDATE file_requests SET closed_at = coalesce(closed_at, $3)
-		WHERE id = $1 AND owner_id = $2 RETURNING `+requestColumns, [16]byte(id), ownerID, now))
+	var r files.Request
+	err := db.revoke(ctx, func(tx pgx.Tx) ([]fence.Notice, error) {
+		var err error
+		r, err = scanRequest(tx.QueryRow(ctx, `UPDATE file_requests SET closed_at = coalesce(closed_at, $3)
+			WHERE id = $1 AND owner_id = $2 RETURNING `+requestColumns, [16]byte(id), ownerID, now))
+		return []fence.Notice{{Kind: fence.RequestClosed, RequestID: id, OwnerID: ownerID}}, err
+	})
 	if err != nil {
 		return files.Request{}, requestErr("close request", err)
 	}
 	return r, nil
 }
 
-// DeleteRequest implements files.RequestStore.
+// DeleteRequest implements files.RequestStore, with a fence as CloseRequest.
 func (db *DB) DeleteRequest(ctx context.Context, ownerID string, id uuid.UUID) error {
-	tag, err := db.pool.Exec(ctx, `DELETE FROM file_requests WHERE id = $1 AND owner_id = $2`, [16]byte(id), ownerID)
+	err := db.revoke(ctx, func(tx pgx.Tx) ([]fence.Notice, error) {
+		tag, err := tx.Exec(ctx, `DELETE FROM file_requests WHERE id = $1 AND owner_id = $2`, [16]byte(id), ownerID)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = files.ErrNotFound
+		}
+		return []fence.Notice{{Kind: fence.RequestClosed, RequestID: id, OwnerID: ownerID}}, err
+	})
+	if errors.Is(err, files.ErrNotFound) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("postgres: delete request: %w", mapErr(err))
-	}
-	if tag.RowsAffected() == 0 {
-		return files.ErrNotFound
 	}
 	return nil
 }

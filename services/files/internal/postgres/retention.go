@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cofferhq/coffer/services/files/internal/fence"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
@@ -32,13 +33,24 @@ func (db *DB) SetFileExpiry(ctx context.Context, ownerID string, id uuid.UUID, e
 // returned once. The usage trigger releases the quota and ON DELETE CASCADE drops links and
 // shares in the same statement.
 func (db *DB) TakeExpiredFiles(ctx context.Context, now time.Time, limit int) ([]files.File, error) {
-	rows, err := db.pool.Query(ctx, `DELETE FROM files WHERE id IN (
-			SELECT id FROM files WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-		RETURNING `+fileColumns, now, limit)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: take expired files: %w", mapErr(err))
-	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.File, error) { return scanFile(r) })
+	var list []files.File
+	err := db.revoke(ctx, func(tx pgx.Tx) ([]fence.Notice, error) {
+		rows, err := tx.Query(ctx, `DELETE FROM files WHERE id IN (
+				SELECT id FROM files WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+			RETURNING `+fileColumns, now, limit)
+		if err != nil {
+			return nil, err
+		}
+		if list, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.File, error) { return scanFile(r) }); err != nil {
+			return nil, err
+		}
+		// A replica must not serve an expired file once it is gone (see fence).
+		notices := make([]fence.Notice, 0, len(list))
+		for _, f := range list {
+			notices = append(notices, fence.Notice{Kind: fence.FileExpired, FileID: f.ID, OwnerID: f.OwnerID})
+		}
+		return notices, nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: take expired files: %w", mapErr(err))
 	}

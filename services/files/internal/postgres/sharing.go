@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cofferhq/coffer/services/files/internal/fence"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
@@ -34,13 +36,19 @@ func (db *DB) CreateShare(ctx context.Context, ownerID string, s files.Share) er
 
 // DeleteShare implements files.ShareStore.
 func (db *DB) DeleteShare(ctx context.Context, ownerID string, fileID uuid.UUID, userID string) error {
-	tag, err := db.pool.Exec(ctx, `DELETE FROM file_shares s USING files f
-		WHERE s.file_id = $1 AND s.user_id = $3 AND f.id = s.file_id AND f.owner_id = $2`, fileID, ownerID, userID)
+	err := db.revoke(ctx, func(tx pgx.Tx) ([]fence.Notice, error) {
+		tag, err := tx.Exec(ctx, `DELETE FROM file_shares s USING files f
+			WHERE s.file_id = $1 AND s.user_id = $3 AND f.id = s.file_id AND f.owner_id = $2`, fileID, ownerID, userID)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = files.ErrNotFound
+		}
+		return []fence.Notice{{Kind: fence.ShareRevoked, FileID: fileID, OwnerID: ownerID, UserID: userID}}, err
+	})
+	if errors.Is(err, files.ErrNotFound) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("postgres: delete share: %w", mapErr(err))
-	}
-	if tag.RowsAffected() == 0 {
-		return files.ErrNotFound
 	}
 	return nil
 }
@@ -61,15 +69,21 @@ func (db *DB) ListShared(ctx context.Context, userID string, opts files.ListOpti
 		args = append(args, likeEscape(opts.Prefix)+"%")
 		where += fmt.Sprintf(" AND f.name LIKE $%d", len(args))
 	}
-	rows, err := db.pool.Query(ctx, `SELECT `+linkFileColumns+`
-		FROM file_shares s JOIN files f ON f.id = s.file_id WHERE `+where+
-		` ORDER BY f.created_at DESC, f.id DESC LIMIT $2`, args...)
+	var list []files.File
+	err := db.read(ctx, func(q querier) error {
+		rows, err := q.Query(ctx, `SELECT `+linkFileColumns+`
+			FROM file_shares s JOIN files f ON f.id = s.file_id WHERE `+where+
+			` ORDER BY f.created_at DESC, f.id DESC LIMIT $2`, args...)
+		if err == nil {
+			list, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.File, error) { return scanFile(r) })
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: list shared: %w", mapErr(err))
+		}
+		return nil
+	})
 	if err != nil {
-		return files.Page{}, fmt.Errorf("postgres: list shared: %w", mapErr(err))
-	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.File, error) { return scanFile(r) })
-	if err != nil {
-		return files.Page{}, fmt.Errorf("postgres: list shared: %w", mapErr(err))
+		return files.Page{}, err
 	}
 	return page(list, opts.Limit), nil
 }

@@ -249,7 +249,7 @@ func (db *DB) LockUpload(ctx context.Context, id uuid.UUID, onRelease func()) (u
 // settings. Each lock holds one session for as long as its request runs.
 func (db *DB) lockPool(ctx context.Context) (*pgxpool.Pool, error) {
 	db.locks.once.Do(func() {
-		cfg := db.pool.Config().Copy()
+		cfg := db.direct.Config().Copy()
 		cfg.MaxConns = 256
 		cfg.MinConns = 0
 		cfg.MaxConnIdleTime = time.Minute

@@ -7,6 +7,7 @@
 // Usage:
 //
 //	coffer-web [serve]    run the service (default)
+//	coffer-web version    print the release this binary was built from
 //
 // Configuration is read from COFFER_WEB_* environment variables; see config.go.
 package main
@@ -21,6 +22,7 @@ import (
 	"syscall"
 
 	"github.com/cofferhq/coffer/pkg/serve"
+	"github.com/cofferhq/coffer/pkg/version"
 	"github.com/cofferhq/coffer/services/web/internal/assets"
 	"github.com/cofferhq/coffer/services/web/internal/site"
 )
@@ -42,6 +44,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	switch cmd {
 	case "serve":
+	case "version", "--version":
+		fmt.Fprintln(stdout, version.Line("coffer-web"))
+		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -56,6 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var ready serve.Readiness
 	h, err := site.New(logger, assets.FS(), site.Config{
 		AuthURL: cfg.AuthURL, FilesURL: cfg.FilesURL, ClientID: cfg.ClientID, Scope: cfg.Scope,
+		Version: version.String(),
 	}, ready.Ready)
 	if err != nil {
 		return err
@@ -67,4 +73,5 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 const usage = `usage:
   coffer-web [serve]    serve the web app
+  coffer-web version    print the release this binary was built from
 `

@@ -28,6 +28,8 @@ type Config struct {
 	// ClientID is the page's registered public OAuth client; Scope what it asks for.
 	ClientID string
 	Scope    string
+	// Version is the release /healthz reports (pkg/version). Default "".
+	Version string
 }
 
 // file is one built asset, held in memory with its strong ETag.
@@ -43,12 +45,13 @@ type handler struct {
 	config  []byte
 	headers http.Header
 	ready   func() bool
+	version string
 }
 
 // New returns the handler serving assets (which must hold index.html). ready reports whether
 // the process still takes traffic (false once shutdown begins).
 func New(logger *slog.Logger, assets fs.FS, cfg Config, ready func() bool) (http.Handler, error) {
-	h := &handler{logger: logger, files: map[string]file{}, ready: ready}
+	h := &handler{logger: logger, files: map[string]file{}, ready: ready, version: cfg.Version}
 	err := fs.WalkDir(assets, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -150,7 +153,7 @@ func (h *handler) secured(next http.Handler) http.Handler {
 func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write([]byte("ok\n"))
+	w.Write([]byte("ok " + h.version + "\n"))
 }
 
 func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,243 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cofferhq/coffer/pkg/pgcluster"
+)
+
+// replicaCluster is a primary with pg_stat_statements and one streaming replica, holding
+// the auth and files databases, for the life of one test.
+type replicaCluster struct {
+	primary, replica *pgcluster.Cluster
+}
+
+func startReplicaCluster(t *testing.T) *replicaCluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p, err := pgcluster.Start(ctx, pgcluster.Options{Settings: []string{"shared_preload_libraries=pg_stat_statements"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop(context.Background()) })
+	for _, db := range []string{"auth", "files"} {
+		if err := p.CreateDatabase(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := pgx.Connect(ctx, p.DSN("files"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE EXTENSION pg_stat_statements"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := p.StartReplica(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Stop(context.Background()) }) // before the primary's (cleanups run last first)
+	return &replicaCluster{primary: p, replica: r}
+}
+
+// fileLookups counts the file lookups (FileByID, the query of every download) a server ran.
+func fileLookups(t *testing.T, dsn string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int64
+	if err := conn.QueryRow(ctx, `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements
+		WHERE query LIKE '%FROM files WHERE id = $1 AND (owner_id = $2%'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// waitReplayed waits until the replica has replayed everything the primary wrote so far.
+func (rc *replicaCluster) waitReplayed(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	p, err := pgx.Connect(ctx, rc.primary.DSN("files"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	r, err := pgx.Connect(ctx, rc.replica.DSN("files"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	var lsn string
+	if err := p.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "replica replayed "+lsn, func() bool {
+		var ok bool
+		err := r.QueryRow(ctx, "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", lsn).Scan(&ok)
+		return err == nil && ok
+	})
+}
+
+func sqlExec(t *testing.T, dsn, sql string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// TestReplicaReadsAndFences: two file nodes read from a streaming replica. Downloads of
+// unchanged files run no lookup on the primary. With the replica's replay paused, a share
+// revoked, a file deleted and a link revoked are refused at once through both nodes, and a
+// file uploaded through one node downloads at once through the other; after the replay
+// resumes, reads return to the replica.
+func TestReplicaReadsAndFences(t *testing.T) {
+	rc := startReplicaCluster(t)
+	var k [32]byte
+	rand.Read(k[:])
+	s := &stack{t: t, kek: base64.StdEncoding.EncodeToString(k[:]), authDB: rc.primary.DSN("auth"), fileDB: rc.primary.DSN("files")}
+	s.Auth = s.StartAuth(nil)
+	dir := t.TempDir()
+	env := map[string]string{
+		"COFFER_FILES_DATA_DIR":              dir,
+		"COFFER_FILES_LINK_KEY":              newLinkKey(),
+		"COFFER_FILES_DATABASE_REPLICA_URLS": rc.replica.DSN("files"),
+	}
+	s.Files = append(s.Files, s.StartFiles(env), s.StartFiles(env))
+	nodes := []string{s.Files[0].URL, s.Files[1].URL}
+	c := s.client() // uploads and link creation go through node 0
+	alice, bob := c.newUser("alice", ""), c.newUser("bob", "")
+	shared := c.upload(alice.Token, "shared", []byte("shared bytes"))
+	doomed := c.upload(alice.Token, "doomed", []byte("doomed bytes"))
+	linked := c.upload(alice.Token, "linked", []byte("linked bytes"))
+	kept := c.upload(alice.Token, "kept", []byte("kept bytes"))
+	share := `{"user_id":"` + bob.ID + `"}`
+	if r := c.do("POST", nodes[0]+"/v1/files/"+shared.ID+"/shares", strings.NewReader(share), with(alice.Token, map[string]string{"Content-Type": "application/json"})); r.Status != http.StatusCreated {
+		t.Fatalf("share: %d %s", r.Status, r.Body)
+	}
+	link, r := c.createLink(alice.Token, linked.ID, map[string]int{"expires_in": 600})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create link: %d %s", r.Status, r.Body)
+	}
+
+	primaryDSN, replicaDSN := rc.primary.DSN("files"), rc.replica.DSN("files")
+	get := func(node, path, tok string) response {
+		var h map[string]string
+		if tok != "" {
+			h = bearer(tok)
+		}
+		return c.do("GET", node+path, nil, h)
+	}
+	// Each node reads from the replica once it has caught up with the setup.
+	for _, node := range nodes {
+		waitFor(t, 30*time.Second, "node reading from the replica", func() bool {
+			before := fileLookups(t, replicaDSN)
+			r := get(node, "/v1/files/"+kept.ID+"/content", alice.Token)
+			return r.Status == 200 && fileLookups(t, replicaDSN) > before
+		})
+	}
+
+	// Unchanged files: no lookup on the primary, once the replica has replayed the setup
+	// (a share it has not seen yet is a miss, which the primary answers).
+	rc.waitReplayed(t)
+	primaryBefore, replicaBefore := fileLookups(t, primaryDSN), fileLookups(t, replicaDSN)
+	for i := range 10 {
+		node := nodes[i%2]
+		if r := get(node, "/v1/files/"+kept.ID+"/content", alice.Token); r.Status != 200 || string(r.Body) != "kept bytes" {
+			t.Fatalf("download on %s: %d", node, r.Status)
+		}
+		if r := get(node, "/v1/files/"+shared.ID+"/content", bob.Token); r.Status != 200 {
+			t.Fatalf("shared download on %s: %d", node, r.Status)
+		}
+	}
+	if got := fileLookups(t, primaryDSN) - primaryBefore; got != 0 {
+		t.Errorf("lookups on the primary during 20 downloads: %d, want 0", got)
+	}
+	if got := fileLookups(t, replicaDSN) - replicaBefore; got < 20 {
+		t.Errorf("lookups on the replica during 20 downloads: %d, want >= 20", got)
+	} else {
+		t.Logf("replica lookups %d", got)
+	}
+
+	// The replica stops applying WAL: everything below is invisible there.
+	sqlExec(t, replicaDSN, "SELECT pg_wal_replay_pause()")
+	if r := c.do("DELETE", nodes[1]+"/v1/files/"+shared.ID+"/shares/"+bob.ID, nil, bearer(alice.Token)); r.Status != http.StatusNoContent {
+		t.Fatalf("revoke share: %d", r.Status)
+	}
+	if r := c.do("DELETE", nodes[0]+"/v1/files/"+doomed.ID, nil, bearer(alice.Token)); r.Status != http.StatusNoContent {
+		t.Fatalf("delete: %d", r.Status)
+	}
+	if r := c.do("DELETE", nodes[1]+"/v1/files/"+linked.ID+"/links/"+link.ID, nil, bearer(alice.Token)); r.Status != http.StatusNoContent {
+		t.Fatalf("revoke link: %d", r.Status)
+	}
+	for _, node := range nodes {
+		if r := get(node, "/v1/files/"+shared.ID+"/content", bob.Token); r.Status != http.StatusNotFound {
+			t.Errorf("revoked share on %s: %d, want 404", node, r.Status)
+		}
+		if r := get(node, "/v1/files/"+doomed.ID+"/content", alice.Token); r.Status != http.StatusNotFound {
+			t.Errorf("deleted file on %s: %d, want 404", node, r.Status)
+		}
+		if r := get(node, "/v1/files/"+doomed.ID, alice.Token); r.Status != http.StatusNotFound {
+			t.Errorf("deleted file's metadata on %s: %d, want 404", node, r.Status)
+		}
+		if r := get(node, link.URL, ""); r.Status != http.StatusNotFound {
+			t.Errorf("revoked link on %s: %d, want 404", node, r.Status)
+		}
+		if r := c.do("HEAD", node+link.URL, nil, nil); r.Status != http.StatusNotFound {
+			t.Errorf("HEAD of a revoked link on %s: %d, want 404", node, r.Status)
+		}
+	}
+	// Read-your-writes across nodes: uploaded through one, at once through the other.
+	fresh := c.upload(alice.Token, "fresh", []byte("fresh bytes"))
+	for _, node := range nodes {
+		if r := get(node, "/v1/files/"+fresh.ID+"/content", alice.Token); r.Status != 200 || !bytes.Equal(r.Body, []byte("fresh bytes")) {
+			t.Errorf("fresh upload on %s: %d", node, r.Status)
+		}
+	}
+	var paused bool
+	ctx := context.Background()
+	if conn, err := pgx.Connect(ctx, replicaDSN); err == nil {
+		conn.QueryRow(ctx, "SELECT pg_is_wal_replay_paused()").Scan(&paused)
+		conn.Close(ctx)
+	}
+	if !paused {
+		t.Fatal("the replica's replay was not paused throughout")
+	}
+
+	sqlExec(t, replicaDSN, "SELECT pg_wal_replay_resume()")
+	for _, node := range nodes {
+		waitFor(t, 30*time.Second, "reads back on the replica", func() bool {
+			p, before := fileLookups(t, primaryDSN), fileLookups(t, replicaDSN)
+			r := get(node, "/v1/files/"+kept.ID+"/content", alice.Token)
+			return r.Status == 200 && fileLookups(t, replicaDSN) > before && fileLookups(t, primaryDSN) == p
+		})
+		if r := get(node, "/v1/files/"+fresh.ID+"/content", alice.Token); r.Status != 200 {
+			t.Errorf("fresh upload on %s after resume: %d", node, r.Status)
+		}
+		if r := get(node, "/v1/files/"+shared.ID+"/content", bob.Token); r.Status != http.StatusNotFound {
+			t.Errorf("revoked share on %s after resume: %d, want 404", node, r.Status)
+		}
+	}
+}

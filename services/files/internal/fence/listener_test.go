@@ -1,0 +1,160 @@
+package fence_test
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cofferhq/coffer/pkg/pgtest"
+	"github.com/cofferhq/coffer/services/files/internal/fence"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
+
+func startListener(t *testing.T, dsn string, lease time.Duration) *fence.Listener {
+	t.Helper()
+	l := fence.NewListener(fence.Options{
+		Connect: func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, dsn) },
+		Lease:   lease,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return l
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func currentLSN(t *testing.T, conn *pgx.Conn) fence.LSN {
+	t.Helper()
+	var s string
+	if err := conn.QueryRow(context.Background(), "SELECT pg_current_wal_insert_lsn()::text").Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	lsn, err := fence.ParseLSN(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lsn
+}
+
+// TestFenceAcrossNodes: a notice published in a committed transaction reaches every node
+// with a fence at or past the commit, Await returns only once both nodes hold it, a rolled
+// back notice reaches nobody, and a node whose subscription is cut stops trusting replicas
+// until it has subscribed again and read a fence at least as new as the primary's position.
+func TestFenceAcrossNodes(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	a := startListener(t, dsn, 2*time.Second)
+	b := startListener(t, dsn, 2*time.Second)
+	var mu sync.Mutex
+	var heard []fence.Notice
+	// b is a slow node: its subscriber (a cache, say) takes a while, and b acknowledges only
+	// after it, so a's Await must wait for b.
+	b.Subscribe(func(n fence.Notice) {
+		time.Sleep(300 * time.Millisecond)
+		mu.Lock()
+		heard = append(heard, n)
+		mu.Unlock()
+	})
+	for _, l := range []*fence.Listener{a, b} {
+		waitFor(t, "trusted subscription", func() bool { _, ok := l.Fence(); return ok })
+	}
+
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+
+	// Rolled back: never delivered.
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fence.Publish(ctx, tx, fence.Notice{Kind: fence.FileDeleted, FileID: uuid.New()}); err != nil {
+		t.Fatal(err)
+	}
+	tx.Rollback(ctx)
+
+	fileID := uuid.New()
+	tx, err = conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := fence.Publish(ctx, tx, fence.Notice{Kind: fence.ShareRevoked, FileID: fileID, OwnerID: "alice", UserID: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	committed := currentLSN(t, conn)
+	start := time.Now()
+	if err := a.Await(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took >= 2*time.Second {
+		t.Errorf("Await took %v: it waited out the lease instead of the acknowledgements", took)
+	}
+	// Await on a returned: both nodes hold a fence at or past the commit.
+	for name, l := range map[string]*fence.Listener{"a": a, "b": b} {
+		if f, ok := l.Fence(); !ok || f < committed {
+			t.Errorf("node %s: fence %v (trusted %v), want >= %v", name, f, ok, committed)
+		}
+	}
+	mu.Lock()
+	if len(heard) != 1 || heard[0].FileID != fileID || heard[0].UserID != "bob" || heard[0].LSN < committed {
+		t.Errorf("subscriber heard %+v, want the one committed notice with its LSN", heard)
+	}
+	mu.Unlock()
+
+	// Cut a's subscription: it stops trusting replicas at once, and comes back with a fence
+	// at least as new as the primary's position when it was cut.
+	if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE (query LIKE 'SELECT pg_notify%' OR query LIKE 'LISTEN%' OR query LIKE '%pg_current_wal_insert_lsn%')
+			AND pid <> pg_backend_pid()`); err != nil {
+		t.Fatal(err)
+	}
+	cut := currentLSN(t, conn)
+	waitFor(t, "untrusted after the cut", func() bool { _, ok := a.Fence(); return !ok })
+	waitFor(t, "trusted again", func() bool { f, ok := a.Fence(); return ok && f >= cut })
+}
+
+func TestParseLSN(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want fence.LSN
+		ok   bool
+	}{
+		{"0/0", 0, true},
+		{"16/B374D848", 0x16_B374D848, true},
+		{"FFFFFFFF/FFFFFFFF", 1<<64 - 1, true},
+		{"16B374D848", 0, false},
+		{"1/2/3", 0, false},
+		{"G/0", 0, false},
+	} {
+		got, err := fence.ParseLSN(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseLSN(%q) = %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+		if tc.ok && got.String() != tc.in {
+			t.Errorf("String() = %q, want %q", got.String(), tc.in)
+		}
+	}
+}
