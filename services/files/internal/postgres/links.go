@@ -16,7 +16,7 @@ import (
 var _ files.LinkStore = (*DB)(nil)
 
 const linkColumns = `l.id, l.file_id, f.name, f.size, l.sha256, l.jti, coalesce(l.short_id, ''), l.expires_at,
-	l.max_downloads, l.served_bytes, coalesce(l.password_hash, ''), l.created_at`
+	coalesce(l.max_downloads, l.downloads_left), l.served_bytes, coalesce(l.password_hash, ''), l.created_at`
 
 func scanLink(r pgx.Row, extra ...any) (files.Link, error) {
 	var l files.Link
@@ -67,6 +67,10 @@ func (db *DB) DeleteLink(ctx context.Context, ownerID string, fileID, linkID uui
 	return nil
 }
 
+// maxDownloads is a link's max_downloads; a link made by a node of the previous release has
+// only downloads_left, which stands in for it during a rolling upgrade.
+const maxDownloads = `coalesce(l.max_downloads, l.downloads_left)`
+
 const linkFileColumns = `f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at, f.expires_at, f.request_id, coalesce(f.uploader_name, '')`
 
 func (db *DB) linkBy(ctx context.Context, cond string, key any, now time.Time) (files.Link, files.File, error) {
@@ -103,14 +107,14 @@ func (db *DB) ReserveLinkBytes(ctx context.Context, linkID uuid.UUID, n int64, f
 	const unit = `greatest(f.size, 1)`
 	q := `UPDATE file_links l SET served_bytes = l.served_bytes + $2 FROM files f
 		WHERE l.id = $1 AND f.id = l.file_id AND f.sha256 = l.sha256 AND l.expires_at > $4
-		AND (l.max_downloads IS NULL OR l.served_bytes + $2 <= (l.max_downloads::bigint + CASE WHEN $3 THEN 0 ELSE 1 END) * ` + unit + `)
+		AND (`+maxDownloads+` IS NULL OR l.served_bytes + $2 <= (`+maxDownloads+`::bigint + CASE WHEN $3 THEN 0 ELSE 1 END) * ` + unit + `)
 		RETURNING ` + linkFileColumns
 	args := []any{[16]byte(linkID), max(n, 1), fresh, now}
 	if n == 0 {
 		// Nothing to take: only check that a fresh response would still fit.
 		q = `SELECT ` + linkFileColumns + ` FROM file_links l JOIN files f ON f.id = l.file_id
 			WHERE l.id = $1 AND f.sha256 = l.sha256 AND l.expires_at > $2
-			AND (l.max_downloads IS NULL OR l.served_bytes < l.max_downloads::bigint * ` + unit + `)`
+			AND (`+maxDownloads+` IS NULL OR l.served_bytes < `+maxDownloads+`::bigint * ` + unit + `)`
 		args = []any{[16]byte(linkID), now}
 	}
 	f, err := scanFile(db.pool.QueryRow(ctx, q, args...))
