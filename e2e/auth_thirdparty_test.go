@@ -53,7 +53,7 @@ func TestThirdPartyVerifiesFromDiscovery(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go-jose rejects a client token: %v", err)
 	}
-	if svc.Subject != "reporting" || svc.ClientID != "reporting" || svc.Scope != "files:read" {
+	if svc.Subject != "client:reporting" || svc.ClientID != "reporting" || svc.Scope != "files:read" {
 		t.Fatalf("client token claims sub=%q client_id=%q scope=%q", svc.Subject, svc.ClientID, svc.Scope)
 	}
 

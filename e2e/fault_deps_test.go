@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -93,6 +94,23 @@ func TestFaultPostgresRestart(t *testing.T) {
 	waitFor(t, 20*time.Second, "a 503 while PostgreSQL is down", seen503.Load)
 	if r := c.do("GET", node.URL+"/readyz", nil, nil); r.Status != http.StatusServiceUnavailable {
 		t.Fatalf("readyz while PostgreSQL is down: %d", r.Status)
+	}
+	// The auth service answers an outage the same way: 503, Retry-After, a stable code, and
+	// a warning rather than an ERROR line.
+	for name, r := range map[string]response{
+		"login": c.postJSON(s.Auth.URL+"/v1/login", map[string]string{"username": "alice", "password": "whatever-password"}),
+		"refresh": c.postForm(s.Auth.URL+"/oauth2/token", url.Values{"grant_type": {"refresh_token"},
+			"refresh_token": {strings.Repeat("r", 43)}}, nil),
+	} {
+		if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("auth %s while PostgreSQL is down: %d (Retry-After %q) %s", name, r.Status, r.Header.Get("Retry-After"), r.Body)
+		}
+		if !strings.Contains(string(r.Body), `"unavailable"`) {
+			t.Fatalf("auth %s while PostgreSQL is down: body %s, want the code unavailable", name, r.Body)
+		}
+	}
+	if logs := s.Auth.Logs(); strings.Contains(logs, `"level":"ERROR"`) {
+		t.Fatalf("auth logged an ERROR for an outage:\n%s", logs)
 	}
 	if err := pg.StartServer(ctx); err != nil {
 		t.Fatal(err)

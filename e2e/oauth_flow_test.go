@@ -110,9 +110,30 @@ func TestOAuthAuthorizationCodeFlow(t *testing.T) {
 	checkCORS(t, c, o.Auth.URL, origin)
 	checkDiscovery(t, c, o.Auth.URL)
 
-	// Logout ends the session: the next authorization asks for the password again.
-	if r := b.get(o.Auth.URL + "/oauth2/logout"); r.Status != http.StatusOK {
-		t.Fatalf("logout: %d %s", r.Status, r.Body)
+	// Logout: a GET only asks (another site can link to it, but not sign a person out); a
+	// post without the form's CSRF token changes nothing; the form ends the session and goes
+	// back to a registered URI of the client with its state.
+	confirm := b.get(o.Auth.URL + "/oauth2/logout?client_id=webapp&post_logout_redirect_uri=" + url.QueryEscape(redirect) + "&state=bye")
+	if confirm.Status != http.StatusOK || confirm.Header.Get("Location") != "" {
+		t.Fatalf("logout GET: %d %q", confirm.Status, confirm.Header.Get("Location"))
+	}
+	if n := o.authQueryInt(`SELECT count(*) FROM auth_sessions`); n != 1 {
+		t.Fatalf("%d sessions after a logout GET, want the session kept", n)
+	}
+	action, logoutFields := signInForm(t, o.Auth.URL, confirm)
+	forged := url.Values{"client_id": {"webapp"}, "post_logout_redirect_uri": {redirect}}
+	if r := b.send("POST", action, forged); r.Status != http.StatusForbidden {
+		t.Fatalf("logout POST without a CSRF token: %d, want 403", r.Status)
+	}
+	forged.Set("csrf_token", strings.Repeat("A", 43))
+	if r := b.send("POST", action, forged); r.Status != http.StatusForbidden {
+		t.Fatalf("logout POST with a wrong CSRF token: %d, want 403", r.Status)
+	}
+	if n := o.authQueryInt(`SELECT count(*) FROM auth_sessions`); n != 1 {
+		t.Fatalf("%d sessions after forged logouts, want the session kept", n)
+	}
+	if r := b.send("POST", action, logoutFields); r.Status != http.StatusSeeOther || r.Header.Get("Location") != redirect+"?state=bye" {
+		t.Fatalf("logout POST: %d %q", r.Status, r.Header.Get("Location"))
 	}
 	if n := o.authQueryInt(`SELECT count(*) FROM auth_sessions`); n != 0 {
 		t.Fatalf("%d sessions after logout", n)
@@ -120,7 +141,7 @@ func TestOAuthAuthorizationCodeFlow(t *testing.T) {
 	if r := b.get(conf.AuthCodeURL("third-state", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))); r.Status != http.StatusOK || !formAction.Match(r.Body) {
 		t.Fatalf("authorize after logout: %d, want the sign-in form", r.Status)
 	}
-	// Logout back to a registered URI of the client, and never elsewhere.
+	// Signed out already: straight back to a registered URI of the client, and never elsewhere.
 	if r := b.get(o.Auth.URL + "/oauth2/logout?client_id=webapp&post_logout_redirect_uri=" + url.QueryEscape(redirect) + "&state=bye"); r.Status != http.StatusSeeOther || r.Header.Get("Location") != redirect+"?state=bye" {
 		t.Fatalf("logout with a registered redirect: %d %q", r.Status, r.Header.Get("Location"))
 	}

@@ -105,7 +105,8 @@ func TestTusAcrossNodes(t *testing.T) {
 
 // TestTusCreationRules: Upload-Length over the limit is 413 before any byte; bad metadata is
 // 400 problem+json; a quota too small is 413; creation with an upload and a zero-length upload
-// both work; termination removes an unfinished upload and its reservation.
+// both work; termination removes an unfinished upload and its reservation; a PATCH with the
+// wrong Content-Type is 415; a Repr-Digest gets the same answer on /v1/uploads as on /v1/files.
 func TestTusCreationRules(t *testing.T) {
 	s := startStack(t, stackOptions{MaxFileSize: "1M", FilesEnv: map[string]string{"COFFER_FILES_USER_QUOTA": "1536K"}})
 	c := s.client()
@@ -133,6 +134,15 @@ func TestTusCreationRules(t *testing.T) {
 	}
 	if r := tc.patch(n, p1, 0, make([]byte, 1000), ""); r.Status != http.StatusNoContent {
 		t.Fatalf("PATCH: %d", r.Status)
+	}
+	for _, ct := range []string{"", "application/octet-stream", "application/offset+octet-stream; x=1"} {
+		h := tusHeaders(alice.Token, map[string]string{"Upload-Offset": "1000", "Content-Type": ct})
+		if r := c.do("PATCH", n+p1, strings.NewReader("x"), h); r.Status != http.StatusUnsupportedMediaType || r.problemCode(t) != "unsupported_media_type" {
+			t.Fatalf("PATCH with Content-Type %q: %d %s", ct, r.Status, r.Body)
+		}
+	}
+	if tc.offset(n, p1) != 1000 {
+		t.Fatal("a refused PATCH moved the offset")
 	}
 	if r := c.do("DELETE", n+p1, nil, tusHeaders(alice.Token, nil)); r.Status != http.StatusNoContent {
 		t.Fatalf("terminate: %d %s", r.Status, r.Body)
@@ -169,6 +179,20 @@ func TestTusCreationRules(t *testing.T) {
 	}
 	if c.listCount(alice.Token) != 2 || s.queryInt(`SELECT count(*) FROM file_uploads WHERE completed_at IS NULL`) != 0 {
 		t.Fatal("a digest mismatch left a file or an upload")
+	}
+
+	// One parser: a malformed Repr-Digest is the same 400 on both upload routes, and nothing
+	// is created by either.
+	files := c.listCount(alice.Token)
+	for _, v := range []string{"sha-256=", "sha-256=::", "sha-256=AAAA", "SHA-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":", "sha-512=AAAA, sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"} {
+		direct := c.do("POST", n+"/v1/files?name=d", strings.NewReader("hello"), with(alice.Token, map[string]string{"Repr-Digest": v}))
+		_, resumable := tc.create(n, 5, "r", map[string]string{"Repr-Digest": v})
+		if direct.Status != http.StatusBadRequest || resumable.Status != direct.Status || resumable.problemCode(t) != direct.problemCode(t) {
+			t.Errorf("Repr-Digest %q: /v1/files %d %s, /v1/uploads %d %s", v, direct.Status, direct.Body, resumable.Status, resumable.Body)
+		}
+	}
+	if c.listCount(alice.Token) != files || s.queryInt(`SELECT count(*) FROM file_uploads WHERE completed_at IS NULL`) != 0 {
+		t.Fatal("a malformed Repr-Digest left a file or an upload")
 	}
 
 	if r := c.do("OPTIONS", n+"/v1/uploads/", nil, nil); r.Status != http.StatusOK || !strings.Contains(r.Header.Get("Tus-Extension"), "checksum") || r.Header.Get("Tus-Max-Size") != "1048576" {

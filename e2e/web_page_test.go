@@ -183,6 +183,9 @@ func TestWebPage(t *testing.T) {
 	if err != nil || !bytes.Equal(got, big) {
 		t.Errorf("downloaded file differs from the uploaded one (%d bytes, want %d; %v)", len(got), len(big), err)
 	}
+	// The stack's access tokens live 5 s and the browser run takes longer: fresh ones.
+	u1.Token = c.loginScope(u1.Name, "pw-"+u1.Name+"-long-enough", allScopes)
+	u2.Token = c.loginScope(u2.Name, "pw-"+u2.Name+"-long-enough", allScopes)
 	shared, r := c.list(u2.Token, "?shared=true")
 	if r.Status != http.StatusOK || len(shared.Files) != 1 || shared.Files[0].Name != names[1] {
 		t.Errorf("bob's shared list: %d %+v, want only %q", r.Status, shared.Files, names[1])

@@ -308,6 +308,9 @@ try {
 
   begin('sign out ends the sign-in session too')
   await page.getByRole('button', { name: 'Sign out' }).click()
+  // The auth service asks first: a GET never ends a session (another site could send one).
+  await page.waitForURL((u) => u.href.startsWith(`${cfg.auth}/oauth2/logout`), { timeout })
+  await page.getByRole('button', { name: 'Sign out' }).click()
   await page.waitForURL((u) => u.origin === new URL(cfg.web).origin && u.pathname === '/', { timeout })
   await page.getByText('You are signed out.').waitFor()
   await page.getByRole('button', { name: 'Sign in' }).click()

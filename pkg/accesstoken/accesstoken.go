@@ -31,6 +31,17 @@ const (
 // AllScopes lists every scope, in a stable order.
 var AllScopes = []string{ScopeFilesRead, ScopeFilesWrite, ScopeFilesShare}
 
+// ClientSubjectPrefix starts the sub of every token a client gets for itself (the client
+// credentials grant). User subjects are UUIDs and client ids cannot contain ':', so a client
+// token can never name a user, whatever id the client was registered under.
+const ClientSubjectPrefix = "client:"
+
+// ClientSubject is the sub of a token issued to client id for itself.
+func ClientSubject(clientID string) string { return ClientSubjectPrefix + clientID }
+
+// IsClientSubject reports whether sub names a client rather than a user.
+func IsClientSubject(sub string) bool { return strings.HasPrefix(sub, ClientSubjectPrefix) }
+
 // Claims are the claims of an access token.
 type Claims struct {
 	jwt.RegisteredClaims

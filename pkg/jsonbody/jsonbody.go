@@ -11,10 +11,12 @@ import (
 	"net/http"
 
 	"github.com/cofferhq/coffer/pkg/problem"
+	"github.com/cofferhq/coffer/pkg/safetext"
 )
 
-// Decode reads r's body into a T. It returns a *problem.Details for a wrong media type (415)
-// or a body that is not exactly one JSON object of T's shape (400, code invalid_json), and
+// Decode reads r's body into a T. It returns a *problem.Details for a wrong media type (415),
+// a body that is not exactly one JSON object of T's shape (400, code invalid_json) or one
+// whose text holds a NUL character (400, code invalid_request: pkg/safetext), and
 // the *http.MaxBytesError when the body exceeds maxBytes, so the caller's error mapping
 // answers 413 as it does for every other body.
 func Decode[T any](w http.ResponseWriter, r *http.Request, maxBytes int64) (T, error) {
@@ -37,6 +39,10 @@ func Decode[T any](w http.ResponseWriter, r *http.Request, maxBytes int64) (T, e
 			return v, err
 		}
 		return v, problem.New(http.StatusBadRequest, "invalid_json", "request body has data after the JSON object")
+	}
+	// Valid JSON may still carry text PostgreSQL cannot store (a \u0000 escape).
+	if !safetext.ValidStrings(v) {
+		return v, problem.New(http.StatusBadRequest, "invalid_request", "text fields must be valid UTF-8 without NUL characters")
 	}
 	return v, nil
 }

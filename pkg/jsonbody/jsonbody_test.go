@@ -31,6 +31,7 @@ func TestDecode(t *testing.T) {
 		{"not an object", "application/json", `[1,2]`, 400, "invalid_json"},
 		{"truncated", "application/json", `{"user_id":`, 400, "invalid_json"},
 		{"trailing data", "application/json", `{"user_id":"u1"}{"user_id":"u2"}`, 400, "invalid_json"},
+		{"NUL in a string", "application/json", `{"user_id":"u\u00001"}`, 400, "invalid_request"},
 		{"too large", "application/json", `{"user_id":"` + strings.Repeat("a", 100) + `"}`, 413, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cofferhq/coffer/pkg/pgtest"
 	"github.com/cofferhq/coffer/services/auth/internal/api"
@@ -32,9 +33,17 @@ type fixture struct {
 	srv *httptest.Server
 	svc *auth.Service
 	km  *keys.Manager
+	reg *prometheus.Registry // the server's metrics
 }
 
 func newFixture(t testing.TB, cfg auth.Config) *fixture {
+	t.Helper()
+	return newFixtureKeys(t, cfg, true)
+}
+
+// newFixtureKeys is newFixture with a choice: bootstrap false starts the server before any
+// signing key exists, as a first start does.
+func newFixtureKeys(t testing.TB, cfg auth.Config, bootstrap bool) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
@@ -52,17 +61,20 @@ func newFixture(t testing.TB, cfg auth.Config) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := km.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
+	if bootstrap {
+		if err := km.Bootstrap(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cfg.SignupEnabled = true
 	issuer := keys.NewIssuer(km, "https://auth.test", "coffer-files", 15*time.Minute, nil)
 	svc := auth.NewService(auth.Stores{Users: db, Refresh: db, Clients: db, Throttle: db, Codes: db, Sessions: db},
 		password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 2), issuer, cfg, nil)
-	h := api.NewServer(slog.New(slog.DiscardHandler), api.Config{Issuer: "https://auth.test", JWKSMaxAge: 90 * time.Second}, svc, km, keys.NewVerifier(km, "https://auth.test", "coffer-files", 0, nil), db, func() bool { return true })
+	reg := prometheus.NewRegistry()
+	h := api.NewServer(slog.New(slog.DiscardHandler), api.Config{Issuer: "https://auth.test", JWKSMaxAge: 90 * time.Second, Metrics: api.NewMetrics(reg)}, svc, km, keys.NewVerifier(km, "https://auth.test", "coffer-files", 0, nil), db, func() bool { return true })
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &fixture{t: t, srv: srv, svc: svc, km: km}
+	return &fixture{t: t, srv: srv, svc: svc, km: km, reg: reg}
 }
 
 type reply struct {
@@ -70,6 +82,9 @@ type reply struct {
 	header http.Header
 	body   []byte
 }
+
+// noRedirects answers with the redirect itself, as the tests want to see it.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 func (f *fixture) do(method, path, contentType, body string, header map[string]string) reply {
 	f.t.Helper()
@@ -80,7 +95,7 @@ func (f *fixture) do(method, path, contentType, body string, header map[string]s
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		f.t.Fatal(err)
 	}

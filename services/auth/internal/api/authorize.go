@@ -16,17 +16,36 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/cofferhq/coffer/pkg/metrics"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
 )
 
 //go:embed pages/signin.html pages/signin.css
 var pageFiles embed.FS
 
-// Cookie names of the authorization endpoint.
+// Cookie names of the authorization endpoint. On an https issuer each gets the __Host- prefix
+// (cookieName), which a browser accepts only with Secure, Path=/ and no Domain: no sibling
+// host and no plain-http page can set or shadow them.
 const (
 	sessionCookie = "coffer_session"
 	csrfCookie    = "coffer_csrf"
 )
+
+// loginAttemptKey marks a request that tried a password, for coffer_auth_logins_total.
+const loginAttemptKey = "coffer.login_attempt"
+
+// cookieName is the name a cookie of the sign-in pages has on this issuer.
+func (s *Server) cookieName(name string) string {
+	if s.secureCookies {
+		return "__Host-" + name
+	}
+	return name
+}
+
+// cookie returns the value of one of the sign-in pages' cookies.
+func (s *Server) cookie(c *gin.Context, name string) (string, error) {
+	return c.Cookie(s.cookieName(name))
+}
 
 // pages renders the authorization endpoint's HTML. The stylesheet is inline, allowed by its
 // hash in the Content-Security-Policy, so the page loads nothing and runs no script.
@@ -138,7 +157,7 @@ func (s *Server) authorizeValues(c *gin.Context) (url.Values, bool) {
 // authorizeWithSession redirects with a code if the browser holds a live sign-in session
 // (unless prompt=login), and shows the sign-in form otherwise.
 func (s *Server) authorizeWithSession(c *gin.Context, req auth.AuthorizeRequest, values url.Values) {
-	if v, err := c.Cookie(sessionCookie); err == nil && values.Get("prompt") != "login" {
+	if v, err := s.cookie(c, sessionCookie); err == nil && values.Get("prompt") != "login" {
 		u, err := s.accounts.SessionUser(c.Request.Context(), v)
 		switch {
 		case err == nil:
@@ -162,18 +181,22 @@ func (s *Server) signIn(c *gin.Context, req auth.AuthorizeRequest, values url.Va
 		return
 	}
 	username := values.Get("username")
+	c.Set(loginAttemptKey, true)
 	u, err := s.accounts.Authenticate(ctx, username, values.Get("password"), c.ClientIP())
 	var throttled *auth.ThrottledError
 	switch {
 	case err == nil:
 	case errors.As(err, &throttled):
+		c.Set(metrics.CodeKey, "too_many_attempts")
 		c.Header("Retry-After", strconv.Itoa(int((throttled.RetryAfter+time.Second-1)/time.Second)))
 		s.signInPage(c, http.StatusTooManyRequests, req, values, username, "Too many sign-in attempts. Try again later.")
 		return
 	case errors.Is(err, auth.ErrInvalidCredentials):
+		c.Set(metrics.CodeKey, "invalid_credentials")
 		s.signInPage(c, http.StatusUnauthorized, req, values, username, "Invalid username or password.")
 		return
 	case errors.Is(err, auth.ErrBusy):
+		c.Set(metrics.CodeKey, "busy")
 		c.Header("Retry-After", "1")
 		s.signInPage(c, http.StatusServiceUnavailable, req, values, username, "The service is busy. Try again in a moment.")
 		return
@@ -186,7 +209,7 @@ func (s *Server) signIn(c *gin.Context, req auth.AuthorizeRequest, values url.Va
 		s.authorizeFailed(c, req, err)
 		return
 	}
-	s.setCookie(c, sessionCookie, token, "/oauth2/", time.Until(exp), http.SameSiteLaxMode)
+	s.setCookie(c, sessionCookie, token, time.Until(exp), http.SameSiteLaxMode)
 	s.redirectWithCode(c, http.StatusSeeOther, req, u)
 }
 
@@ -237,6 +260,15 @@ func (s *Server) authorizeFailed(c *gin.Context, req auth.AuthorizeRequest, err 
 			"The redirect_uri is not one registered for this application. You were not redirected.")
 	case errors.As(err, &ae):
 		s.redirectBack(c, http.StatusFound, req, url.Values{"error": {ae.Code}, "error_description": {ae.Description}})
+	case errors.Is(err, auth.ErrUnavailable):
+		// An outage: a warning, and RFC 6749's temporarily_unavailable (or a 503 page).
+		s.logger.WarnContext(c.Request.Context(), "dependency unavailable", "path", c.Request.URL.Path, "err", err)
+		if req.RedirectURI == "" {
+			c.Header("Retry-After", "2")
+			s.messagePage(c, http.StatusServiceUnavailable, "Sign-in unavailable", "The service cannot reach its database. Try again in a moment.")
+			return
+		}
+		s.redirectBack(c, http.StatusFound, req, url.Values{"error": {"temporarily_unavailable"}, "error_description": {"a backing service is unavailable; retry shortly"}})
 	default:
 		s.logger.ErrorContext(c.Request.Context(), "authorization request failed", "err", err)
 		if req.RedirectURI == "" {
@@ -254,13 +286,7 @@ func (s *Server) messagePage(c *gin.Context, status int, title, msg string) {
 // signInPage shows the sign-in form with the request's parameters and a CSRF token (a new
 // one unless the browser already holds one).
 func (s *Server) signInPage(c *gin.Context, status int, req auth.AuthorizeRequest, values url.Values, username, msg string) {
-	csrf, err := c.Cookie(csrfCookie)
-	if err != nil || len(csrf) != 43 {
-		var b [32]byte
-		_, _ = rand.Read(b[:])
-		csrf = base64.RawURLEncoding.EncodeToString(b[:])
-		s.setCookie(c, csrfCookie, csrf, "/oauth2/authorize", time.Hour, http.SameSiteStrictMode)
-	}
+	csrf := s.csrfToken(c)
 	d := pageData{
 		Title: "Sign in", Error: msg, ClientID: req.Client.ID, Scope: strings.Join(req.Scopes, " "),
 		Username: username, Action: s.basePath + "/oauth2/authorize",
@@ -274,16 +300,36 @@ func (s *Server) signInPage(c *gin.Context, status int, req auth.AuthorizeReques
 	s.render(c, status, "signin", d, formTarget(req.RedirectURI))
 }
 
+// csrfToken returns the browser's CSRF token for the sign-in pages' forms (a new one, set as
+// a cookie, unless the browser already holds one).
+func (s *Server) csrfToken(c *gin.Context) string {
+	csrf, err := s.cookie(c, csrfCookie)
+	if err != nil || len(csrf) != 43 {
+		var b [32]byte
+		_, _ = rand.Read(b[:])
+		csrf = base64.RawURLEncoding.EncodeToString(b[:])
+		s.setCookie(c, csrfCookie, csrf, time.Hour, http.SameSiteStrictMode)
+	}
+	return csrf
+}
+
 // csrfValid checks the form's token against the cookie (double submit): another site can
 // neither read the cookie nor set it for this origin.
 func (s *Server) csrfValid(c *gin.Context, token string) bool {
-	cookie, err := c.Cookie(csrfCookie)
+	cookie, err := s.cookie(c, csrfCookie)
 	return err == nil && len(cookie) == 43 && subtle.ConstantTimeCompare([]byte(cookie), []byte(token)) == 1
 }
 
-func (s *Server) setCookie(c *gin.Context, name, value, path string, maxAge time.Duration, site http.SameSite) {
+// setCookie sets one of the sign-in pages' cookies: HttpOnly, Secure unless the issuer is
+// loopback http, and on https a __Host- cookie for the whole origin; on loopback http it is
+// limited to the issuer's /oauth2/ paths.
+func (s *Server) setCookie(c *gin.Context, name, value string, maxAge time.Duration, site http.SameSite) {
+	path := s.basePath + "/oauth2/"
+	if s.secureCookies {
+		path = "/"
+	}
 	http.SetCookie(c.Writer, &http.Cookie{
-		Name: name, Value: value, Path: path, MaxAge: int(maxAge / time.Second),
+		Name: s.cookieName(name), Value: value, Path: path, MaxAge: int(maxAge / time.Second),
 		HttpOnly: true, Secure: s.secureCookies, SameSite: site,
 	})
 }
@@ -300,27 +346,59 @@ func formTarget(redirectURI string) string {
 	return u.Scheme + ":"
 }
 
-// handleLogout ends the sign-in session. With a client_id and a post_logout_redirect_uri
-// registered as one of that client's redirect URIs it redirects there; otherwise it shows a
-// page.
+// logoutParamNames are the parameters of a logout request carried through its confirmation.
+var logoutParamNames = []string{"client_id", "post_logout_redirect_uri", "state"}
+
+// handleLogout ends the sign-in session (OpenID RP-initiated logout). A GET never ends it: it
+// shows a confirmation form whose POST carries the CSRF token, so another site can neither
+// sign a person out nor learn anything by trying. Without a session there is nothing to
+// confirm and it goes straight on. Afterwards, with a client_id and a
+// post_logout_redirect_uri registered as one of that client's redirect URIs, it redirects
+// there; otherwise it shows a page.
 func (s *Server) handleLogout() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
-		if v, err := c.Cookie(sessionCookie); err == nil {
-			if err := s.accounts.EndSession(ctx, v); err != nil {
-				s.logger.ErrorContext(ctx, "end session", "err", err)
-				s.messagePage(c, http.StatusInternalServerError, "Sign-out failed", "Something went wrong. Try again later.")
+		values := c.Request.URL.Query()
+		if c.Request.Method == http.MethodPost {
+			form, err := s.decodeForm(c)
+			if err != nil {
+				s.messagePage(c, http.StatusBadRequest, "Sign-out request refused", "The form could not be read.")
 				return
 			}
+			values = form
 		}
-		s.setCookie(c, sessionCookie, "", "/oauth2/", -time.Second, http.SameSiteLaxMode)
-		q := c.Request.URL.Query()
-		if target := q.Get("post_logout_redirect_uri"); target != "" {
-			req, err := s.accounts.CheckAuthorize(ctx, auth.AuthorizeParams{ClientID: q.Get("client_id"), RedirectURI: target})
+		session, err := s.cookie(c, sessionCookie)
+		if err == nil {
+			if c.Request.Method != http.MethodPost {
+				d := pageData{Title: "Sign out", Action: s.basePath + "/oauth2/logout",
+					Message: "Sign out of Coffer on this browser?", Hidden: []hiddenField{{"csrf_token", s.csrfToken(c)}}}
+				for _, n := range logoutParamNames {
+					if v := values.Get(n); v != "" {
+						d.Hidden = append(d.Hidden, hiddenField{n, v})
+					}
+				}
+				// The form's POST may answer with a redirect to the client, which form-action covers.
+				s.render(c, http.StatusOK, "logout", d, formTarget(values.Get("post_logout_redirect_uri")))
+				return
+			}
+			if !s.csrfValid(c, values.Get("csrf_token")) {
+				s.messagePage(c, http.StatusForbidden, "Sign-out form expired",
+					"The sign-out form was not sent from this page, or it expired. You are still signed in.")
+				return
+			}
+			if err := s.accounts.EndSession(ctx, session); err != nil {
+				s.logger.ErrorContext(ctx, "end session", "err", err)
+				s.messagePage(c, http.StatusServiceUnavailable, "Sign-out failed", "Something went wrong. Try again in a moment.")
+				return
+			}
+			s.setCookie(c, sessionCookie, "", -time.Second, http.SameSiteLaxMode)
+		}
+		if target := values.Get("post_logout_redirect_uri"); target != "" {
+			req, err := s.accounts.CheckAuthorize(ctx, auth.AuthorizeParams{ClientID: values.Get("client_id"), RedirectURI: target})
 			var ae *auth.AuthorizeError
 			if err == nil || errors.As(err, &ae) {
 				u, _ := url.Parse(req.RedirectURI)
-				if st := q.Get("state"); st != "" && len(st) <= 1024 {
+				if st := values.Get("state"); st != "" && len(st) <= 1024 {
 					v := u.Query()
 					v.Set("state", st)
 					u.RawQuery = v.Encode()

@@ -43,6 +43,14 @@ func (s *Server) handleJWKS() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		body, etag := s.keys.JWKS()
 		h := c.Writer.Header()
+		if len(body) == 0 {
+			// No key yet (first start): an empty answer must not be cached as the key set.
+			h.Set("Cache-Control", "no-store")
+			p := problem.New(http.StatusServiceUnavailable, "unavailable", "no signing key is loaded yet; retry shortly")
+			p.RetryAfter = 2 * time.Second
+			s.problem(c, p)
+			return
+		}
 		h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(s.cfg.JWKSMaxAge/time.Second)))
 		h.Set("ETag", etag)
 		if match := c.GetHeader("If-None-Match"); match != "" && etagMatch(match, etag) {

@@ -22,7 +22,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		http: metrics.NewHTTP(reg, "coffer_auth"),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "coffer_auth_logins_total",
-			Help: `Password logins, by outcome: "ok", "invalid_credentials", "too_many_attempts" (throttled) or another problem code.`,
+			Help: `Password logins (POST /v1/login and the sign-in form), by outcome: "ok", "invalid_credentials", "too_many_attempts" (throttled) or another problem code.`,
 		}, []string{"outcome"}),
 	}
 	for _, o := range []string{"ok", "invalid_credentials", "too_many_attempts"} {
@@ -39,7 +39,8 @@ func (m *Metrics) handlers() []gin.HandlerFunc {
 
 func (m *Metrics) countLogins(c *gin.Context) {
 	c.Next()
-	if c.Request.Method == http.MethodPost && c.FullPath() == "/v1/login" {
+	// Password logins through the API and through the sign-in form alike.
+	if c.Request.Method == http.MethodPost && (c.FullPath() == "/v1/login" || c.GetBool(loginAttemptKey)) {
 		m.logins.WithLabelValues(metrics.Outcome(c)).Inc()
 	}
 }

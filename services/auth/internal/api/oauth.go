@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/cofferhq/coffer/pkg/safetext"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
 )
 
@@ -110,6 +111,9 @@ func (s *Server) decodeForm(c *gin.Context) (url.Values, error) {
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
 		return nil, auth.Invalid("malformed form body")
+	}
+	if !safetext.ValidValues(form) {
+		return nil, auth.Invalid("form fields must be valid UTF-8 without NUL characters")
 	}
 	for k, vs := range form {
 		if len(vs) > 1 {

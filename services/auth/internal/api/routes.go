@@ -35,5 +35,6 @@ func (s *Server) routes() {
 	// The authorization code grant's sign-in pages (HTML; authorize.go).
 	r.GET("/oauth2/authorize", s.handleAuthorize())
 	r.POST("/oauth2/authorize", s.handleAuthorize())
-	r.GET("/oauth2/logout", s.handleLogout())
+	r.GET("/oauth2/logout", s.handleLogout())  // a confirmation form while signed in
+	r.POST("/oauth2/logout", s.handleLogout()) // the form, with its CSRF token
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/cofferhq/coffer/pkg/jsonbody"
 	"github.com/cofferhq/coffer/pkg/metrics"
 	"github.com/cofferhq/coffer/pkg/problem"
+	"github.com/cofferhq/coffer/pkg/safetext"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
 )
 
@@ -60,7 +61,8 @@ type TokenVerifier interface {
 
 // KeySet publishes the public signing keys.
 type KeySet interface {
-	// JWKS returns the JWK Set document and its entity tag.
+	// JWKS returns the JWK Set document and its entity tag; a nil body before any key is
+	// loaded.
 	JWKS() (body []byte, etag string)
 }
 
@@ -131,7 +133,7 @@ func NewServer(logger *slog.Logger, cfg Config, accounts Accounts, keys KeySet, 
 	if cfg.Metrics != nil {
 		s.engine.Use(cfg.Metrics.handlers()...)
 	}
-	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger))
+	s.engine.Use(httplog.Gin(logger), httplog.Recovery(logger), s.refuseInvalidText)
 	s.engine.HandleMethodNotAllowed = true
 	s.engine.NoRoute(func(c *gin.Context) {
 		s.problem(c, problem.New(http.StatusNotFound, "not_found", "no such route"))
@@ -156,6 +158,16 @@ func loopbackHTTP(issuer string) bool {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// refuseInvalidText answers 400 to a path or query that is not valid UTF-8 or holds a NUL
+// character (pkg/safetext), before any handler can hand it to PostgreSQL.
+func (s *Server) refuseInvalidText(c *gin.Context) {
+	if !safetext.Valid(c.Request.URL.Path) || !safetext.ValidQuery(c.Request.URL.RawQuery) {
+		s.problem(c, problem.New(http.StatusBadRequest, "invalid_request", "the path and query must be valid UTF-8 without NUL characters"))
+		return
+	}
+	c.Next()
+}
 
 // problem writes p and stops the handler chain.
 func (s *Server) problem(c *gin.Context, p *problem.Details) {
@@ -238,6 +250,11 @@ func (s *Server) toProblem(c *gin.Context, err error) *problem.Details {
 	case errors.Is(err, auth.ErrBusy):
 		p = problem.New(http.StatusServiceUnavailable, "busy", "the service is at capacity; retry later")
 		p.RetryAfter = time.Second
+	case errors.Is(err, auth.ErrUnavailable):
+		// An outage is not a bug: a warning, and a 503 the client may retry (as in the file service).
+		s.logger.WarnContext(c.Request.Context(), "dependency unavailable", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		p = problem.New(http.StatusServiceUnavailable, "unavailable", "a backing service is unavailable; retry shortly")
+		p.RetryAfter = 2 * time.Second
 	case errors.As(err, &maxBytes):
 		p = problem.New(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body exceeds %d bytes", maxBytes.Limit))
 	case errors.Is(err, context.Canceled):

@@ -29,6 +29,8 @@ var (
 	ErrInvalidInput = errors.New("invalid input")
 	// ErrBusy means the service is at capacity (for example, password hashing); retry later.
 	ErrBusy = errors.New("busy")
+	// ErrUnavailable means the database cannot be reached right now; retry later.
+	ErrUnavailable = errors.New("temporarily unavailable")
 	// ErrInvalidScope means a requested scope is unknown or not allowed; errors.As an
 	// *InvalidScopeError for which.
 	ErrInvalidScope = errors.New("invalid scope")

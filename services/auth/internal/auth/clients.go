@@ -11,6 +11,10 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/cofferhq/coffer/pkg/accesstoken"
 )
 
 var clientIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{2,63}$`)
@@ -41,6 +45,11 @@ type ClientSpec struct {
 func (s *Service) RegisterClient(ctx context.Context, spec ClientSpec) (Client, string, error) {
 	if !clientIDPattern.MatchString(spec.ID) {
 		return Client{}, "", Invalid("client id must be 3-64 characters of a-z, 0-9, '.', '_' or '-'")
+	}
+	// A UUID-shaped id is refused: user ids are UUIDs, and nothing may ever be mistaken
+	// for one (client tokens' subjects are also namespaced, accesstoken.ClientSubject).
+	if _, err := uuid.Parse(spec.ID); err == nil {
+		return Client{}, "", Invalid("client id %q has the form of a user id", spec.ID)
 	}
 	if spec.ID == FirstPartyClientID {
 		return Client{}, "", Invalid("client id %q is reserved", spec.ID)
@@ -163,8 +172,8 @@ func (s *Service) OriginAllowed(ctx context.Context, origin string) (bool, error
 	return s.st.Clients.OriginAllowed(ctx, origin)
 }
 
-// ClientCredentials authenticates a service client and issues an access token whose sub and
-// client_id are the client's id, with the requested scopes (all the client's scopes when none
+// ClientCredentials authenticates a service client and issues an access token whose client_id
+// is the client's id and whose sub is accesstoken.ClientSubject of it (never a user's), with the requested scopes (all the client's scopes when none
 // is asked). ErrInvalidClient for an unknown or disabled client or a wrong secret, all alike;
 // ErrInvalidScope for a scope the client may not have. No refresh token is issued (RFC 6749
 // section 4.4.3).
@@ -186,7 +195,7 @@ func (s *Service) ClientCredentials(ctx context.Context, clientID, secret string
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	at, ttl, err := s.issuer.Issue(ctx, c.ID, c.ID, granted)
+	at, ttl, err := s.issuer.Issue(ctx, accesstoken.ClientSubject(c.ID), c.ID, granted)
 	if err != nil {
 		return TokenResponse{}, err
 	}

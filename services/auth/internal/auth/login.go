@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
+	"github.com/cofferhq/coffer/pkg/safetext"
 )
 
 // LoginRequest is a password login.
@@ -44,7 +45,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenResponse, e
 func (s *Service) Authenticate(ctx context.Context, username, pw, address string) (User, error) {
 	// Neither can match: refuse before any hashing or storage (a username longer than any
 	// valid one cannot exist, so this tells nothing about which users do).
-	if len(pw) > MaxPasswordBytes || len(username) > maxUsernameLen {
+	if len(pw) > MaxPasswordBytes || len(username) > maxUsernameLen || !safetext.Valid(username) {
 		return User{}, ErrInvalidCredentials
 	}
 	username = strings.ToLower(username)

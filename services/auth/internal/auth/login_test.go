@@ -58,8 +58,8 @@ func TestClientCredentials(t *testing.T) {
 				t.Fatal("client_credentials issued a refresh token")
 			}
 			cl := e.claims(tok.AccessToken)
-			if cl.Subject != "backup-job" || cl.ClientID != "backup-job" || cl.Scope != tc.wantScope || tok.Scope != tc.wantScope {
-				t.Fatalf("claims sub=%q client_id=%q scope=%q (response %q), want backup-job backup-job %q", cl.Subject, cl.ClientID, cl.Scope, tok.Scope, tc.wantScope)
+			if cl.Subject != "client:backup-job" || cl.ClientID != "backup-job" || cl.Scope != tc.wantScope || tok.Scope != tc.wantScope {
+				t.Fatalf("claims sub=%q client_id=%q scope=%q (response %q), want client:backup-job backup-job %q", cl.Subject, cl.ClientID, cl.Scope, tok.Scope, tc.wantScope)
 			}
 		})
 	}

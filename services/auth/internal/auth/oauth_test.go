@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
 )
 
@@ -246,6 +248,9 @@ func TestRegisterClientValidates(t *testing.T) {
 		"origin over http":            {ID: "a8", Scopes: scopes, Origins: []string{"http://app.example"}},
 		"origin wildcard":             {ID: "a9", Scopes: scopes, Origins: []string{"*"}},
 		"origin null":                 {ID: "b1", Scopes: scopes, Origins: []string{"null"}},
+		// User ids are UUIDs: a client may not be registered under anything of that form.
+		"a user's id":                {ID: uuid.NewString(), Scopes: scopes},
+		"a user's id without dashes": {ID: strings.ReplaceAll(uuid.NewString(), "-", ""), Scopes: scopes},
 	} {
 		if _, _, err := svc.RegisterClient(ctx, spec); !errors.Is(err, auth.ErrInvalidInput) {
 			t.Errorf("%s: %v, want ErrInvalidInput", name, err)

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -22,7 +21,7 @@ func (db *DB) CreateClient(ctx context.Context, c auth.Client) error {
 		return auth.ErrClientExists
 	}
 	if err != nil {
-		return fmt.Errorf("postgres: create client: %w", err)
+		return dbErr("create client", err)
 	}
 	return nil
 }
@@ -38,7 +37,7 @@ func (db *DB) ClientByID(ctx context.Context, id string) (auth.Client, error) {
 		return auth.Client{}, auth.ErrNotFound
 	}
 	if err != nil {
-		return auth.Client{}, fmt.Errorf("postgres: client by id: %w", err)
+		return auth.Client{}, dbErr("client by id", err)
 	}
 	c.Scopes = strings.Fields(scopes)
 	return c, nil
@@ -50,7 +49,7 @@ func (db *DB) OriginAllowed(ctx context.Context, origin string) (bool, error) {
 	err := db.pool.QueryRow(ctx,
 		`SELECT EXISTS (SELECT 1 FROM clients WHERE allowed_origins @> ARRAY[$1::text] AND NOT disabled)`, origin).Scan(&ok)
 	if err != nil {
-		return false, fmt.Errorf("postgres: origin allowed: %w", err)
+		return false, dbErr("origin allowed", err)
 	}
 	return ok, nil
 }
@@ -73,7 +72,7 @@ func (db *DB) CountLoginAttempt(ctx context.Context, keys []string, now, windowS
 		   window_start = CASE WHEN t.window_start <= $3 THEN $2 ELSE t.window_start END
 		 RETURNING key, attempts, window_start`, keys, now, windowStartedBefore)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: count login attempt: %w", err)
+		return nil, dbErr("count login attempt", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (auth.Attempts, error) {
 		var a auth.Attempts
@@ -81,7 +80,7 @@ func (db *DB) CountLoginAttempt(ctx context.Context, keys []string, now, windowS
 		return a, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: count login attempt: %w", err)
+		return nil, dbErr("count login attempt", err)
 	}
 	return out, nil
 }
@@ -95,7 +94,7 @@ func (db *DB) ForgetLoginAttempt(ctx context.Context, key string, reset bool) er
 		_, err = db.pool.Exec(ctx, `UPDATE login_throttle SET attempts = greatest(attempts - 1, 0) WHERE key = $1`, key)
 	}
 	if err != nil {
-		return fmt.Errorf("postgres: forget login attempt: %w", err)
+		return dbErr("forget login attempt", err)
 	}
 	return nil
 }
@@ -104,7 +103,7 @@ func (db *DB) ForgetLoginAttempt(ctx context.Context, key string, reset bool) er
 func (db *DB) DeleteLoginAttempts(ctx context.Context, t time.Time) (int64, error) {
 	tag, err := db.pool.Exec(ctx, `DELETE FROM login_throttle WHERE window_start <= $1`, t)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: delete login attempts: %w", err)
+		return 0, dbErr("delete login attempts", err)
 	}
 	return tag.RowsAffected(), nil
 }

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,7 +18,7 @@ func (db *DB) CreateCode(ctx context.Context, c auth.AuthCode) error {
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		c.Hash, c.ClientID, c.UserID, c.RedirectURI, c.CodeChallenge, c.Scope, c.CreatedAt, c.ExpiresAt)
 	if err != nil {
-		return fmt.Errorf("postgres: create code: %w", err)
+		return dbErr("create code", err)
 	}
 	return nil
 }
@@ -38,7 +37,7 @@ func (db *DB) ConsumeCode(ctx context.Context, hash []byte, now time.Time) (auth
 			return nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("postgres: consume code: %w", err)
+			return dbErr("consume code", err)
 		}
 		var family *uuid.UUID
 		err = tx.QueryRow(ctx,
@@ -47,7 +46,7 @@ func (db *DB) ConsumeCode(ctx context.Context, hash []byte, now time.Time) (auth
 			return auth.ErrInvalidGrant
 		}
 		if err != nil {
-			return fmt.Errorf("postgres: consume code: %w", err)
+			return dbErr("consume code", err)
 		}
 		reused = true
 		if family != nil {
@@ -74,7 +73,7 @@ func (db *DB) StoreCodeTokens(ctx context.Context, hash []byte, rt auth.RefreshT
 			 WHERE a.code_hash = $1 AND a.replayed_at IS NULL AND a.family_id IS NULL AND u.id = a.user_id AND NOT u.disabled`,
 			hash, rt.FamilyID)
 		if err != nil {
-			return fmt.Errorf("postgres: store code tokens: %w", err)
+			return dbErr("store code tokens", err)
 		}
 		if tag.RowsAffected() != 1 {
 			return auth.ErrInvalidGrant
@@ -87,7 +86,7 @@ func (db *DB) StoreCodeTokens(ctx context.Context, hash []byte, rt auth.RefreshT
 func (db *DB) DeleteExpiredCodes(ctx context.Context, t time.Time) (int64, error) {
 	tag, err := db.pool.Exec(ctx, `DELETE FROM authorization_codes WHERE expires_at < $1`, t)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: delete expired codes: %w", err)
+		return 0, dbErr("delete expired codes", err)
 	}
 	return tag.RowsAffected(), nil
 }
@@ -97,7 +96,7 @@ func (db *DB) CreateSession(ctx context.Context, s auth.Session) error {
 	_, err := db.pool.Exec(ctx, `INSERT INTO auth_sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
 		s.Hash, s.UserID, s.CreatedAt, s.ExpiresAt)
 	if err != nil {
-		return fmt.Errorf("postgres: create session: %w", err)
+		return dbErr("create session", err)
 	}
 	return nil
 }
@@ -114,7 +113,7 @@ func (db *DB) SessionUser(ctx context.Context, hash []byte, now time.Time) (auth
 		return auth.User{}, auth.ErrNotFound
 	}
 	if err != nil {
-		return auth.User{}, fmt.Errorf("postgres: session user: %w", err)
+		return auth.User{}, dbErr("session user", err)
 	}
 	return u, nil
 }
@@ -122,7 +121,7 @@ func (db *DB) SessionUser(ctx context.Context, hash []byte, now time.Time) (auth
 // DeleteSession implements auth.SessionStore.
 func (db *DB) DeleteSession(ctx context.Context, hash []byte) error {
 	if _, err := db.pool.Exec(ctx, `DELETE FROM auth_sessions WHERE token_hash = $1`, hash); err != nil {
-		return fmt.Errorf("postgres: delete session: %w", err)
+		return dbErr("delete session", err)
 	}
 	return nil
 }
@@ -131,7 +130,7 @@ func (db *DB) DeleteSession(ctx context.Context, hash []byte) error {
 func (db *DB) DeleteExpiredSessions(ctx context.Context, t time.Time) (int64, error) {
 	tag, err := db.pool.Exec(ctx, `DELETE FROM auth_sessions WHERE expires_at < $1`, t)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: delete expired sessions: %w", err)
+		return 0, dbErr("delete expired sessions", err)
 	}
 	return tag.RowsAffected(), nil
 }

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/cofferhq/coffer/pkg/pgerror"
 	"github.com/cofferhq/coffer/pkg/pgmigrate"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
 	"github.com/cofferhq/coffer/services/auth/internal/keys"
@@ -65,7 +65,7 @@ func (db *DB) CreateUser(ctx context.Context, u auth.User) error {
 		return auth.ErrUsernameTaken
 	}
 	if err != nil {
-		return fmt.Errorf("postgres: create user: %w", err)
+		return dbErr("create user", err)
 	}
 	return nil
 }
@@ -80,7 +80,7 @@ func (db *DB) UserByUsername(ctx context.Context, username string) (auth.User, e
 		return auth.User{}, auth.ErrNotFound
 	}
 	if err != nil {
-		return auth.User{}, fmt.Errorf("postgres: user by username: %w", err)
+		return auth.User{}, dbErr("user by username", err)
 	}
 	return u, nil
 }
@@ -90,7 +90,7 @@ func (db *DB) ListKeys(ctx context.Context) ([]keys.Sealed, error) {
 	rows, err := db.pool.Query(ctx,
 		`SELECT kid, state, sealed, created_at, activated_at, retired_at, activate_at FROM signing_keys ORDER BY created_at`)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list keys: %w", err)
+		return nil, dbErr("list keys", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (keys.Sealed, error) {
 		var k keys.Sealed
@@ -98,7 +98,7 @@ func (db *DB) ListKeys(ctx context.Context) ([]keys.Sealed, error) {
 		return k, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list keys: %w", err)
+		return nil, dbErr("list keys", err)
 	}
 	return out, nil
 }
@@ -111,7 +111,7 @@ func (db *DB) InsertActiveIfNone(ctx context.Context, k keys.Sealed) (bool, erro
 		 VALUES ($1, 'active', $2, $3, $4) ON CONFLICT DO NOTHING`,
 		k.ID, k.Sealed, k.CreatedAt, k.ActivatedAt)
 	if err != nil {
-		return false, fmt.Errorf("postgres: insert key: %w", err)
+		return false, dbErr("insert key", err)
 	}
 	return tag.RowsAffected() == 1, nil
 }
@@ -123,7 +123,7 @@ func (db *DB) InsertNextIfNone(ctx context.Context, k keys.Sealed) (bool, error)
 		 VALUES ($1, 'next', $2, $3, $4) ON CONFLICT DO NOTHING`,
 		k.ID, k.Sealed, k.CreatedAt, k.ActivateAt)
 	if err != nil {
-		return false, fmt.Errorf("postgres: insert next key: %w", err)
+		return false, dbErr("insert next key", err)
 	}
 	return tag.RowsAffected() == 1, nil
 }
@@ -153,7 +153,7 @@ func (db *DB) Promote(ctx context.Context, activeID, nextID string, now time.Tim
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("postgres: promote key: %w", err)
+		return false, dbErr("promote key", err)
 	}
 	return true, nil
 }
@@ -163,7 +163,7 @@ func (db *DB) ScheduleNext(ctx context.Context, kid string, at time.Time) error 
 	_, err := db.pool.Exec(ctx,
 		`UPDATE signing_keys SET activate_at = $2 WHERE kid = $1 AND state = 'next' AND (activate_at IS NULL OR activate_at > $2)`, kid, at)
 	if err != nil {
-		return fmt.Errorf("postgres: schedule key: %w", err)
+		return dbErr("schedule key", err)
 	}
 	return nil
 }
@@ -172,16 +172,22 @@ func (db *DB) ScheduleNext(ctx context.Context, kid string, at time.Time) error 
 func (db *DB) RemoveRetired(ctx context.Context, retiredBy time.Time) ([]string, error) {
 	rows, err := db.pool.Query(ctx, `DELETE FROM signing_keys WHERE state = 'retired' AND retired_at <= $1 RETURNING kid`, retiredBy)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: remove retired keys: %w", err)
+		return nil, dbErr("remove retired keys", err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, fmt.Errorf("postgres: remove retired keys: %w", err)
+		return nil, dbErr("remove retired keys", err)
 	}
 	return ids, nil
 }
 
-func isUniqueViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+func isUniqueViolation(err error) bool { return pgerror.UniqueViolation(err) }
+
+// dbErr wraps a storage error for op, marking an unreachable database as
+// auth.ErrUnavailable so the API answers 503 with Retry-After, as the file service does.
+func dbErr(op string, err error) error {
+	if pgerror.Transient(err) {
+		return fmt.Errorf("postgres: %s: %w: %w", op, auth.ErrUnavailable, err)
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
 }

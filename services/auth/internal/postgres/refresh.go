@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,7 +27,7 @@ func createRefreshToken(ctx context.Context, q execer, t auth.RefreshToken) erro
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		t.ID, t.FamilyID, t.UserID, t.ClientID, t.Hash, t.Scope, t.CreatedAt, t.ExpiresAt, t.FamilyExpiresAt)
 	if err != nil {
-		return fmt.Errorf("postgres: create refresh token: %w", err)
+		return dbErr("create refresh token", err)
 	}
 	return nil
 }
@@ -66,7 +65,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, hash []byte, now, reuseSin
 				return err
 			}
 			if !errors.Is(err, pgx.ErrNoRows) {
-				return fmt.Errorf("postgres: rotate refresh token: %w", err)
+				return dbErr("rotate refresh token", err)
 			}
 			var family uuid.UUID
 			var usedAt *time.Time
@@ -75,7 +74,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, hash []byte, now, reuseSin
 				return auth.ErrInvalidGrant // unknown, revoked, expired, or its user is disabled
 			}
 			if err != nil {
-				return fmt.Errorf("postgres: rotate refresh token: %w", err)
+				return dbErr("rotate refresh token", err)
 			}
 			// Replay of a used token: someone else may hold the family. End it.
 			if err := revokeFamily(ctx, tx, family, now); err != nil {
@@ -85,7 +84,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, hash []byte, now, reuseSin
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("postgres: rotate refresh token: %w", err)
+			return dbErr("rotate refresh token", err)
 		}
 		n, err := next(used, false)
 		if err != nil {
@@ -94,7 +93,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, hash []byte, now, reuseSin
 		return createRefreshToken(ctx, tx, n)
 	})
 	if err != nil {
-		return err
+		return dbErr("rotate refresh token", err)
 	}
 	if reused {
 		return auth.ErrRefreshReused
@@ -104,7 +103,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, hash []byte, now, reuseSin
 
 func revokeFamily(ctx context.Context, q execer, family uuid.UUID, now time.Time) error {
 	if _, err := q.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL`, family, now); err != nil {
-		return fmt.Errorf("postgres: revoke refresh family: %w", err)
+		return dbErr("revoke refresh family", err)
 	}
 	return nil
 }
@@ -115,7 +114,7 @@ func (db *DB) RevokeRefreshFamily(ctx context.Context, hash []byte, now time.Tim
 		`UPDATE refresh_tokens SET revoked_at = $2
 		 WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL`, hash, now)
 	if err != nil {
-		return fmt.Errorf("postgres: revoke refresh family: %w", err)
+		return dbErr("revoke refresh family", err)
 	}
 	return nil
 }
@@ -124,7 +123,7 @@ func (db *DB) RevokeRefreshFamily(ctx context.Context, hash []byte, now time.Tim
 func (db *DB) DeleteExpiredRefreshTokens(ctx context.Context, now time.Time) (int64, error) {
 	tag, err := db.pool.Exec(ctx, `DELETE FROM refresh_tokens WHERE family_expires_at < $1`, now)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: delete expired refresh tokens: %w", err)
+		return 0, dbErr("delete expired refresh tokens", err)
 	}
 	return tag.RowsAffected(), nil
 }

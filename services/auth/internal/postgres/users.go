@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,21 +25,21 @@ func (db *DB) changeUser(ctx context.Context, update string, now time.Time, args
 	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, update, args...)
 		if err != nil {
-			return fmt.Errorf("postgres: update user: %w", err)
+			return dbErr("update user", err)
 		}
 		ids, err := pgx.CollectRows(rows, pgx.RowTo[[16]byte])
 		if err != nil {
-			return fmt.Errorf("postgres: update user: %w", err)
+			return dbErr("update user", err)
 		}
 		if len(ids) == 0 {
 			return auth.ErrNotFound
 		}
 		if _, err := tx.Exec(ctx,
 			`UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, ids[0], now); err != nil {
-			return fmt.Errorf("postgres: revoke user's refresh tokens: %w", err)
+			return dbErr("revoke user's refresh tokens", err)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM auth_sessions WHERE user_id = $1`, ids[0]); err != nil {
-			return fmt.Errorf("postgres: end user's sessions: %w", err)
+			return dbErr("end user's sessions", err)
 		}
 		return nil
 	})

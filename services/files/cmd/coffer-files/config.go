@@ -14,6 +14,7 @@ import (
 	"github.com/cofferhq/coffer/services/files/internal/authclient"
 	"github.com/cofferhq/coffer/services/files/internal/fence"
 	"github.com/cofferhq/coffer/services/files/internal/files"
+	"github.com/cofferhq/coffer/services/files/internal/gc"
 	"github.com/cofferhq/coffer/services/files/internal/linktoken"
 	"github.com/cofferhq/coffer/services/files/internal/s3"
 	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
@@ -86,8 +87,8 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		MaxFileSize:      r.Int64("COFFER_FILES_MAX_FILE_SIZE", files.DefaultConfig().MaxFileSize),
 		UserQuota:        r.Int64("COFFER_FILES_USER_QUOTA", 0),
 		LinkMaxTTL:       r.Duration("COFFER_FILES_LINK_MAX_TTL", files.DefaultLinkConfig().MaxTTL),
-		UploadIdle:       r.Duration("COFFER_FILES_UPLOAD_IDLE_TIMEOUT", api.DefaultUploadIdleTimeout),
-		UploadExpiry:     r.Duration("COFFER_FILES_UPLOAD_EXPIRY", 24*time.Hour),
+		UploadIdle:       r.Duration("COFFER_FILES_UPLOAD_IDLE_TIMEOUT", api.DefaultOptions().UploadIdleTimeout),
+		UploadExpiry:     r.Duration("COFFER_FILES_UPLOAD_EXPIRY", files.DefaultConfig().UploadExpiry),
 		PublicURL:        strings.TrimSuffix(r.String("COFFER_FILES_PUBLIC_URL", ""), "/"),
 		WebURL:           strings.TrimSuffix(r.String("COFFER_FILES_WEB_URL", ""), "/"),
 		DefaultRetention: r.Duration("COFFER_FILES_DEFAULT_RETENTION", files.DefaultConfig().DefaultRetention),
@@ -97,9 +98,10 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		PprofAddr:        r.String("COFFER_FILES_PPROF_ADDR", ""),
 	}
 	c.Storage = r.String("COFFER_FILES_STORAGE", "disk")
-	c.GCInterval = r.Duration("COFFER_FILES_GC_INTERVAL", time.Hour)
-	c.GCGrace = r.Duration("COFFER_FILES_GC_GRACE", time.Hour)
-	c.GCIncompleteAge = r.Duration("COFFER_FILES_GC_INCOMPLETE_AGE", 24*time.Hour)
+	gcDefaults := gc.DefaultConfig()
+	c.GCInterval = r.Duration("COFFER_FILES_GC_INTERVAL", gcDefaults.Interval)
+	c.GCGrace = r.Duration("COFFER_FILES_GC_GRACE", gcDefaults.Grace)
+	c.GCIncompleteAge = r.Duration("COFFER_FILES_GC_INCOMPLETE_AGE", gcDefaults.IncompleteAge)
 	switch c.Storage {
 	case "disk":
 	case "s3":

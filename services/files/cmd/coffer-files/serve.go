@@ -23,7 +23,6 @@ import (
 	"github.com/cofferhq/coffer/services/files/internal/passhash"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
 	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
-	"github.com/cofferhq/coffer/services/files/internal/tus"
 )
 
 func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
@@ -64,7 +63,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		return err
 	}
 	jwksMetrics.WatchKeys(reg, verifier)
-	svc := files.NewService(db, blobs, files.Config{MaxFileSize: cfg.MaxFileSize, DefaultRetention: cfg.DefaultRetention}, nil, logger)
+	svc := newService(cfg, blobs, db, logger)
 	guard := files.NewGuard(passhash.New(2), db, files.DefaultGuardConfig(), nil)
 
 	if cfg.PprofAddr != "" {
@@ -105,8 +104,8 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	}
 	links := files.NewLinks(db, blobs, signer, guard, files.LinkConfig{MaxTTL: cfg.LinkMaxTTL}, nil)
 	var resumable api.Resumable
-	if us := newUploadStore(cfg, blobs, db, logger); us != nil {
-		th, err := tus.NewHandler(us)
+	if res := newResumable(cfg, svc, blobs, db, logger); res != nil {
+		th, err := newTusHandler(cfg, res, api.Errors{Logger: logger, MaxFileSize: cfg.MaxFileSize}, logger)
 		if err != nil {
 			return err
 		}

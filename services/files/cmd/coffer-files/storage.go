@@ -44,8 +44,8 @@ func openBlobStore(cfg config) (blobStore, error) {
 
 func newCollector(cfg config, blobs blobStore, db *postgres.DB, wait bool, logger *slog.Logger) *gc.Collector {
 	gcfg := gc.Config{Grace: cfg.GCGrace, IncompleteAge: cfg.GCIncompleteAge, WaitForLock: wait}
-	if u := newUploadStore(cfg, blobs, db, logger); u != nil {
-		gcfg.Uploads = u
+	if res := newResumable(cfg, newService(cfg, blobs, db, logger), blobs, db, logger); res != nil {
+		gcfg.Uploads = res
 	}
 	gcfg.Files = files.NewRetention(db, blobs, nil, logger)
 	return gc.New(blobs, db, db, gcfg, nil, logger)

@@ -3,21 +3,22 @@ package main
 import (
 	"log/slog"
 
+	"github.com/cofferhq/coffer/services/files/internal/api"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
 	"github.com/cofferhq/coffer/services/files/internal/tus"
 )
 
-// newUploadStore builds the store of resumable uploads, or nil if the blob store cannot
-// append.
-func newUploadStore(cfg config, blobs blobStore, db *postgres.DB, logger *slog.Logger) *tus.Store {
-	ab, ok := blobs.(tus.Blobs)
+// newService builds the file service's domain over the database and the blob store.
+func newService(cfg config, blobs blobStore, db *postgres.DB, logger *slog.Logger) *files.Service {
+	return files.NewService(db, blobs, files.Config{MaxFileSize: cfg.MaxFileSize, UploadExpiry: cfg.UploadExpiry, DefaultRetention: cfg.DefaultRetention}, nil, logger)
+}
+
+// newResumable builds the resumable uploads of svc, or nil if the blob store cannot append.
+func newResumable(cfg config, svc *files.Service, blobs blobStore, db *postgres.DB, logger *slog.Logger) *files.Resumable {
+	ab, ok := blobs.(files.AppendStore)
 	if !ok {
 		return nil
-	}
-	base := "/v1/uploads/"
-	if cfg.PublicURL != "" {
-		base = cfg.PublicURL + base
 	}
 	if cfg.Storage == "s3" && cfg.GCInterval > 0 && cfg.GCIncompleteAge < cfg.UploadExpiry {
 		// An unfinished upload's bytes are an S3 multipart upload, which the collector aborts
@@ -25,12 +26,14 @@ func newUploadStore(cfg config, blobs blobStore, db *postgres.DB, logger *slog.L
 		logger.Warn("COFFER_FILES_GC_INCOMPLETE_AGE is shorter than COFFER_FILES_UPLOAD_EXPIRY: resumable uploads older than it lose their bytes",
 			"incomplete_age", cfg.GCIncompleteAge, "upload_expiry", cfg.UploadExpiry)
 	}
-	var quota files.QuotaStore
-	if cfg.UserQuota > 0 {
-		quota = db
+	return files.NewResumable(svc, db, ab, db, cfg.UserQuota, db)
+}
+
+// newTusHandler serves res over the tus protocol at /v1/uploads/.
+func newTusHandler(cfg config, res *files.Resumable, errs api.Errors, logger *slog.Logger) (*tus.Handler, error) {
+	base := "/v1/uploads/"
+	if cfg.PublicURL != "" {
+		base = cfg.PublicURL + base
 	}
-	return tus.NewStore(db, ab, quota, db, tus.Config{
-		MaxSize: cfg.MaxFileSize, Expiry: cfg.UploadExpiry, Quota: cfg.UserQuota,
-		BasePath: base, IdleTimeout: cfg.UploadIdle,
-	}, nil, logger)
+	return tus.NewHandler(tus.NewStore(res, tus.Config{BasePath: base, IdleTimeout: cfg.UploadIdle, Problem: errs.Problem}), logger)
 }

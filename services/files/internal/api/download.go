@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/cofferhq/coffer/services/files/internal/digest"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
@@ -40,7 +41,7 @@ func serveBlob(c *gin.Context, f files.File, blob files.Blob, cacheControl strin
 	h := c.Writer.Header()
 	h.Set("Content-Type", f.ContentType)
 	h.Set("ETag", etag(f.SHA256))
-	h.Set("Repr-Digest", formatDigest(f.SHA256))
+	h.Set("Repr-Digest", digest.Format(f.SHA256))
 	h.Set("Content-Disposition", contentDisposition(f.Name))
 	h.Set("X-Content-Type-Options", "nosniff")
 	// Uploaded HTML or SVG opened directly still cannot run script or reach the origin.

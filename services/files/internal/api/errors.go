@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -30,12 +31,30 @@ const (
 	codeUserNotFound      = "user_not_found"
 	codeTooManyAttempts   = "too_many_attempts"
 	codeRequestLimit      = "request_limit"
+	codeChecksumMismatch  = "checksum_mismatch"
+	codeOffsetMismatch    = "mismatched_offset"
+	codeUploadExpired     = "upload_expired"
 )
 
-// error maps any error to its problem response: the one place errors become HTTP. Only
-// unexpected errors are logged, and no error's text reaches the client: what the client reads
-// comes from a field of a typed error (files.InputError's Reason), never from err.Error().
-func (s *Server) error(c *gin.Context, err error) {
+const (
+	statusChecksumMismatch = 460 // tus checksum extension
+	statusClientClosed     = 499 // nginx's: the client closed the request
+)
+
+// Errors is the file service's one map from errors to problem responses. Every route uses
+// it, the tus routes included (tus.Config.Problem is Errors.Problem), so an error gets the same
+// status, code and headers whichever way it was reached.
+type Errors struct {
+	// Logger receives the errors a client did not cause (logged once, here).
+	Logger *slog.Logger
+	// MaxFileSize is the upload limit a file_too_large problem names.
+	MaxFileSize int64
+}
+
+// Problem maps err to its problem response. Only unexpected errors are logged (with attrs),
+// and no error's text reaches the client: what the client reads comes from a field of a typed
+// error (files.InputError's Reason), never from err.Error().
+func (e Errors) Problem(ctx context.Context, err error, attrs ...any) *problem.Details {
 	var p *problem.Details
 	var maxBytes *http.MaxBytesError
 	var input *files.InputError
@@ -47,7 +66,7 @@ func (s *Server) error(c *gin.Context, err error) {
 		p = problem.New(http.StatusUnauthorized, codeUnauthorized, "a bearer access token is required")
 		p.Header = http.Header{"Www-Authenticate": {`Bearer realm="coffer"`}}
 	case errors.Is(err, errInvalidToken):
-		s.logger.DebugContext(c.Request.Context(), "token rejected", "err", err)
+		e.Logger.DebugContext(ctx, "token rejected", "err", err)
 		p = problem.New(http.StatusUnauthorized, codeInvalidToken, "the access token is invalid or expired")
 		p.Header = http.Header{"Www-Authenticate": {`Bearer realm="coffer", error="invalid_token"`}}
 	case errors.As(err, &scope):
@@ -63,13 +82,21 @@ func (s *Server) error(c *gin.Context, err error) {
 	case errors.Is(err, files.ErrRequestLimit):
 		p = problem.New(http.StatusRequestEntityTooLarge, codeRequestLimit, "this upload would pass the file request's file or byte limit")
 	case errors.Is(err, files.ErrTooLarge):
-		p = problem.New(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("files are limited to %d bytes", s.files.MaxFileSize()))
+		p = problem.New(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("files are limited to %d bytes", e.MaxFileSize))
 	case errors.As(err, &maxBytes):
 		p = problem.New(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("request body exceeds %d bytes", maxBytes.Limit))
 	case errors.Is(err, files.ErrQuotaExceeded):
 		p = problem.New(http.StatusRequestEntityTooLarge, codeQuota, "this upload would exceed your storage quota")
 	case errors.Is(err, files.ErrDigestMismatch):
 		p = problem.New(http.StatusBadRequest, codeDigestMismatch, "the body does not match the digest sent with it")
+	case errors.Is(err, files.ErrChecksumMismatch):
+		// The tus checksum extension's own status.
+		p = problem.New(statusChecksumMismatch, codeChecksumMismatch, "the body does not match its Upload-Checksum")
+		p.Title = "Checksum Mismatch"
+	case errors.Is(err, files.ErrOffsetMoved):
+		p = problem.New(http.StatusConflict, codeOffsetMismatch, "the upload's offset is not the one this request started from")
+	case errors.Is(err, files.ErrUploadExpired):
+		p = problem.New(http.StatusGone, codeUploadExpired, "the upload has expired")
 	case errors.Is(err, files.ErrLinksDisabled):
 		p = problem.New(http.StatusNotImplemented, codeLinksDisabled, "signed links are not configured on this service")
 	case errors.As(err, &input):
@@ -77,20 +104,25 @@ func (s *Server) error(c *gin.Context, err error) {
 	case errors.Is(err, files.ErrInvalidInput):
 		p = problem.New(http.StatusBadRequest, codeInvalidRequest, files.ErrInvalidInput.Error())
 	case errors.Is(err, files.ErrStorageFull):
-		s.logger.ErrorContext(c.Request.Context(), "storage full", "err", err)
+		e.Logger.ErrorContext(ctx, "storage full", append(attrs, "err", err)...)
 		p = problem.New(http.StatusInsufficientStorage, codeStorageFull, "the file store is out of space")
 	case errors.Is(err, files.ErrUnavailable):
-		s.logger.WarnContext(c.Request.Context(), "dependency unavailable", "path", logPath(c), "err", err)
+		e.Logger.WarnContext(ctx, "dependency unavailable", append(attrs, "err", err)...)
 		p = problem.New(http.StatusServiceUnavailable, codeUnavailable, "a backing service is unavailable; retry shortly")
 		p.RetryAfter = 2 * time.Second
-	case errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil:
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		// The client went away mid-request; there is nobody to answer.
-		p = problem.New(499, "client_closed", "request cancelled")
+		p = problem.New(statusClientClosed, "client_closed", "request cancelled")
 	default:
-		s.logger.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method, "path", logPath(c), "err", err)
+		e.Logger.ErrorContext(ctx, "request failed", append(attrs, "err", err)...)
 		p = problem.New(http.StatusInternalServerError, "internal", "internal error")
 	}
-	s.problem(c, p)
+	return p
+}
+
+// error answers c with err's problem response (Errors.Problem).
+func (s *Server) error(c *gin.Context, err error) {
+	s.problem(c, s.errs.Problem(c.Request.Context(), err, "method", c.Request.Method, "path", logPath(c)))
 }
 
 // logPath is the request path as logs may show it: without a link token (see httplog.PathKey).

@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -22,37 +21,6 @@ import (
 
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
-
-// FuzzParseDigest: parseDigest never panics, returns either a 32-byte SHA-256 or nothing, any
-// error is an ErrInvalidInput (a 400, never a 5xx), and formatDigest round-trips.
-func FuzzParseDigest(f *testing.F) {
-	sum := sha256.Sum256([]byte("x"))
-	for _, s := range []string{
-		"", formatDigest(sum[:]), "sha-512=:AAAA:, " + formatDigest(sum[:]), "sha-256=:AAAA:", "sha-256=AAAA",
-		"SHA-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":", formatDigest(sum[:]) + ";param=1", "=", ",,,", "a=::",
-	} {
-		f.Add(s, sum[:])
-	}
-	f.Fuzz(func(t *testing.T, field string, raw []byte) {
-		got, err := parseDigest(field)
-		if err != nil {
-			if !errors.Is(err, files.ErrInvalidInput) {
-				t.Fatalf("parseDigest(%q) error %v is not ErrInvalidInput", field, err)
-			}
-			if got != nil {
-				t.Fatalf("parseDigest(%q) returned a digest with an error", field)
-			}
-		} else if got != nil && len(got) != 32 {
-			t.Fatalf("parseDigest(%q) = %d bytes", field, len(got))
-		}
-		if len(raw) == 32 {
-			back, err := parseDigest(formatDigest(raw))
-			if err != nil || !bytes.Equal(back, raw) {
-				t.Fatalf("round trip of %x: %x, %v", raw, back, err)
-			}
-		}
-	})
-}
 
 // FuzzContentDisposition: for any name the header is one line (no CR, LF or NUL), the
 // fallback filename holds no quote, backslash or path character, the whole value parses, and

@@ -100,12 +100,11 @@ type Options struct {
 	// WebURL is the web page's base (e.g. https://app.example.com): links and file requests
 	// then carry a page_url for people. Default "": no page URLs.
 	WebURL string
-	// MaxJSONBytes caps JSON request bodies. Default 64 KiB.
+	// MaxJSONBytes caps JSON request bodies.
 	MaxJSONBytes int64
 	// Resumable serves tus uploads at /v1/uploads/; nil answers them 404.
 	Resumable Resumable
 	// UploadIdleTimeout is how long an upload body may send nothing before it is cut off.
-	// Default DefaultUploadIdleTimeout.
 	UploadIdleTimeout time.Duration
 	// Metrics, when set, records request, upload and token metrics (NewMetrics).
 	Metrics *Metrics
@@ -117,8 +116,11 @@ type Options struct {
 	Version string
 }
 
-// DefaultUploadIdleTimeout is Options.UploadIdleTimeout unless configured otherwise.
-const DefaultUploadIdleTimeout = time.Minute
+// DefaultOptions is the limits of Options unless configured otherwise, and the one place their
+// defaults are written: NewServer fills in the fields left zero from it.
+func DefaultOptions() Options {
+	return Options{MaxJSONBytes: 64 << 10, UploadIdleTimeout: time.Minute}
+}
 
 // Server is the file service's HTTP handler.
 type Server struct {
@@ -126,6 +128,7 @@ type Server struct {
 	verifier TokenVerifier
 	ready    Readiness
 	opts     Options
+	errs     Errors
 	logger   *slog.Logger
 	engine   *gin.Engine
 }
@@ -135,15 +138,20 @@ func NewServer(logger *slog.Logger, f Files, v TokenVerifier, ready Readiness, o
 	if opts.Uploads == nil {
 		opts.Uploads = f
 	}
+	def := DefaultOptions()
 	if opts.UploadIdleTimeout == 0 {
-		opts.UploadIdleTimeout = DefaultUploadIdleTimeout
+		opts.UploadIdleTimeout = def.UploadIdleTimeout
 	}
 	if opts.MaxJSONBytes == 0 {
-		opts.MaxJSONBytes = 64 << 10
+		opts.MaxJSONBytes = def.MaxJSONBytes
 	}
 	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
 	opts.WebURL = strings.TrimSuffix(opts.WebURL, "/")
 	s := &Server{files: f, verifier: v, ready: ready, opts: opts, logger: logger, engine: gin.New()}
+	s.errs = Errors{Logger: logger}
+	if f != nil {
+		s.errs.MaxFileSize = f.MaxFileSize()
+	}
 	if opts.Metrics != nil {
 		s.engine.Use(opts.Metrics.handlers()...)
 	}

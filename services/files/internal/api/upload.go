@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/cofferhq/coffer/services/files/internal/digest"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
@@ -53,7 +54,7 @@ func (s *Server) handleUpload() gin.HandlerFunc {
 		} else {
 			req.Name, req.Body, req.ContentType = c.Query("name"), r.Body, r.Header.Get("Content-Type")
 			for _, h := range []string{"Content-Digest", "Repr-Digest"} {
-				sum, err := parseDigest(r.Header.Get(h))
+				sum, err := digest.Parse(r.Header.Get(h))
 				if err != nil {
 					s.error(c, err)
 					return
@@ -78,7 +79,7 @@ func (s *Server) handleUpload() gin.HandlerFunc {
 			return
 		}
 		c.Header("Location", "/v1/files/"+f.ID.String())
-		c.Header("Repr-Digest", formatDigest(f.SHA256))
+		c.Header("Repr-Digest", digest.Format(f.SHA256))
 		c.JSON(http.StatusCreated, toJSON(f))
 	}
 }

@@ -22,12 +22,14 @@ type Config struct {
 	// DefaultRetention, when positive, is how long a new file is kept unless its upload
 	// asks otherwise (ExpiresIn). Default 0: kept until deleted.
 	DefaultRetention time.Duration
+	// UploadExpiry is how long after its creation an unfinished resumable upload is kept.
+	UploadExpiry time.Duration
 }
 
 // DefaultConfig is the Service's limits unless configured otherwise, and the one place their
 // defaults are written: cmd/coffer-files reads its environment over it.
 func DefaultConfig() Config {
-	return Config{MaxFileSize: 5 << 30}
+	return Config{MaxFileSize: 5 << 30, UploadExpiry: 24 * time.Hour}
 }
 
 // Service implements the file operations on top of a MetadataStore and a BlobStore.
@@ -43,6 +45,9 @@ type Service struct {
 func NewService(meta MetadataStore, blobs BlobStore, cfg Config, now func() time.Time, logger *slog.Logger) *Service {
 	if cfg.MaxFileSize <= 0 { // no limit means nothing (the configuration refuses it)
 		cfg.MaxFileSize = DefaultConfig().MaxFileSize
+	}
+	if cfg.UploadExpiry <= 0 {
+		cfg.UploadExpiry = DefaultConfig().UploadExpiry
 	}
 	if now == nil {
 		now = time.Now
@@ -96,23 +101,10 @@ func ValidateName(name string) error {
 // metadata row. The file is visible only after both succeed; on any failure the blob is
 // removed, and a crash between the two leaves only an orphan blob for the collector.
 func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
-	if err := ValidateName(req.Name); err != nil {
+	f, err := s.begin(ctx, req.OwnerID, req.Name, req.ContentType, req.ID)
+	if err != nil {
 		return File{}, err
 	}
-	if req.ContentType == "" {
-		req.ContentType = "application/octet-stream"
-	}
-	f := File{
-		ID:          req.ID,
-		OwnerID:     req.OwnerID,
-		Name:        req.Name,
-		ContentType: req.ContentType,
-	}
-	if f.ID == uuid.Nil {
-		f.ID = uuid.New()
-	}
-	f.BlobKey = NewBlobKey(f.ID)
-
 	hr := newParallelHash(&limitReader{r: req.Body, left: s.cfg.MaxFileSize}, sha256.New())
 	n, err := s.blobs.Put(ctx, f.BlobKey, hr)
 	sum := hr.Sum()
@@ -125,9 +117,10 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
 		return File{}, ErrDigestMismatch
 	}
 	crashPoint("after-blob") // fault suite: the blob is durable, the row is not
-	f.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
-	f.ExpiresAt = s.Expiry(f.CreatedAt, req.ExpiresIn)
-	if err := s.meta.CreateFile(ctx, f); err != nil {
+	if req.ExpiresIn > 0 {
+		f.ExpiresAt = s.Expiry(s.now().UTC(), req.ExpiresIn)
+	}
+	if f, err = s.commit(ctx, f, s.meta.CreateFile); err != nil {
 		s.removeBlob(ctx, f.BlobKey)
 		return File{}, err
 	}
@@ -157,6 +150,37 @@ func ParseExpiresIn(v string) (time.Duration, error) {
 		return 0, Invalid("expires_in must be whole seconds between 1 and %d", int64(MaxRetention/time.Second))
 	}
 	return time.Duration(n) * time.Second, nil
+}
+
+// begin is where every upload starts, direct (Upload) or resumable (Resumable.Create): it
+// checks what the client said of the new file and gives the file its id and blob key. A rule
+// that must hold before an upload is accepted, whichever way it arrives, goes here.
+func (s *Service) begin(_ context.Context, ownerID, name, contentType string, id uuid.UUID) (File, error) {
+	if err := ValidateName(name); err != nil {
+		return File{}, err
+	}
+	if contentType == "" {
+		contentType = "application/octet-stream"
+	}
+	if id == uuid.Nil {
+		id = uuid.New()
+	}
+	return File{ID: id, OwnerID: ownerID, Name: name, ContentType: contentType, BlobKey: NewBlobKey(id)}, nil
+}
+
+// commit is where every upload ends, direct or resumable: f's bytes are durable, and store
+// makes its row visible in one transaction (MetadataStore.CreateFile for a direct upload,
+// UploadStore.CompleteUpload for a resumable one). A rule that must hold when a file appears,
+// whichever way it arrived, goes here. It returns f as committed.
+func (s *Service) commit(ctx context.Context, f File, store func(context.Context, File) error) (File, error) {
+	f.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
+	if f.ExpiresAt == nil {
+		f.ExpiresAt = s.Expiry(f.CreatedAt, 0) // the default retention, if any
+	}
+	if err := store(ctx, f); err != nil {
+		return f, err
+	}
+	return f, nil
 }
 
 // NewBlobKey is the key of a new file's blob: its id, so a blob can be traced to its row.

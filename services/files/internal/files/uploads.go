@@ -10,9 +10,18 @@ import (
 	"github.com/google/uuid"
 )
 
-// ErrOffsetMoved means a resumable upload's offset is no longer the one a write started from:
-// another request advanced it first. Nothing of the losing write is kept.
-var ErrOffsetMoved = errors.New("upload offset moved")
+// Errors of resumable uploads.
+var (
+	// ErrOffsetMoved means a resumable upload's offset is no longer the one a write started
+	// from: another request advanced it first. Nothing of the losing write is kept.
+	ErrOffsetMoved = errors.New("upload offset moved")
+	// ErrUploadExpired means an unfinished upload outlived its expiry; it only awaits the
+	// collector.
+	ErrUploadExpired = errors.New("upload expired")
+	// ErrChecksumMismatch means one request's body does not match the checksum sent with it.
+	// The body is dropped and the upload's offset is unchanged.
+	ErrChecksumMismatch = errors.New("checksum mismatch")
+)
 
 // Upload is a resumable upload: its bytes arrive over any number of requests, through any file
 // node, and become the file with the same ID when the last one is durable.

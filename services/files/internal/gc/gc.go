@@ -41,7 +41,7 @@ type Locker interface {
 }
 
 // Uploads removes resumable uploads past their expiry: their bytes, rows and quota
-// reservations (tus.Store).
+// reservations (files.Resumable).
 type Uploads interface {
 	// ExpireUploads removes the uploads that expired before now and returns how many.
 	ExpireUploads(ctx context.Context, now time.Time) (int, error)
@@ -56,24 +56,32 @@ type Files interface {
 // LockID is the advisory lock the collectors of all file nodes share ("coffergc").
 const LockID int64 = 0x636f6666657267
 
-// Config tunes the collector.
+// Config tunes the collector. DefaultConfig holds the defaults.
 type Config struct {
+	// Interval is how often a periodic collector runs (cmd/coffer-files passes it to Run).
+	Interval time.Duration
 	// Grace is the age below which an unreferenced blob is kept, since its upload may still
-	// be about to commit its row. Default 1h.
+	// be about to commit its row.
 	Grace time.Duration
 	// IncompleteAge is the age beyond which an interrupted write (temporary file, multipart
 	// upload) is swept. It must exceed the longest upload on S3, where a multipart upload's
-	// age counts from its start. Default 24h.
+	// age counts from its start.
 	IncompleteAge time.Duration
 	// WaitForLock makes a run wait for another node's run to finish rather than skip.
 	// Default false (periodic runs skip; one-off runs from the gc command wait).
 	WaitForLock bool
-	// BatchSize is how many blob keys are checked against the database at once. Default 500.
+	// BatchSize is how many blob keys are checked against the database at once.
 	BatchSize int
 	// Uploads, when set, has its expired resumable uploads removed on every run.
 	Uploads Uploads
 	// Files, when set, has its expired files deleted on every run.
 	Files Files
+}
+
+// DefaultConfig is the collector's settings unless configured otherwise, and the one place
+// their defaults are written: cmd/coffer-files reads its environment over it.
+func DefaultConfig() Config {
+	return Config{Interval: time.Hour, Grace: time.Hour, IncompleteAge: 24 * time.Hour, BatchSize: 500}
 }
 
 // Collector removes garbage from a blob store.
@@ -88,14 +96,15 @@ type Collector struct {
 
 // New returns a Collector. locker may be nil when only one collector ever runs.
 func New(blobs Store, refs Refs, locker Locker, cfg Config, now func() time.Time, logger *slog.Logger) *Collector {
+	def := DefaultConfig()
 	if cfg.Grace == 0 {
-		cfg.Grace = time.Hour
+		cfg.Grace = def.Grace
 	}
 	if cfg.IncompleteAge == 0 {
-		cfg.IncompleteAge = 24 * time.Hour
+		cfg.IncompleteAge = def.IncompleteAge
 	}
 	if cfg.BatchSize == 0 {
-		cfg.BatchSize = 500
+		cfg.BatchSize = def.BatchSize
 	}
 	if now == nil {
 		now = time.Now

@@ -12,7 +12,6 @@ import (
 	"github.com/cofferhq/coffer/services/files/internal/disk"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/gc"
-	"github.com/cofferhq/coffer/services/files/internal/tus"
 )
 
 // TestCollectExpiredUploads: a run removes an expired resumable upload's bytes, row and quota
@@ -53,8 +52,9 @@ func TestCollectExpiredUploads(t *testing.T) {
 	expired := newUpload(time.Now().Add(-time.Minute), false)
 	live := newUpload(time.Now().Add(time.Hour), true)
 
-	store := tus.NewStore(db, blobs, db, db, tus.Config{MaxSize: 1 << 20}, nil, logger())
-	c := gc.New(blobs, db, db, gc.Config{Grace: time.Nanosecond, IncompleteAge: time.Nanosecond, WaitForLock: true, Uploads: store}, nil, logger())
+	svc := files.NewService(db, blobs, files.Config{MaxFileSize: 1 << 20}, nil, logger())
+	uploads := files.NewResumable(svc, db, blobs, db, 100, db)
+	c := gc.New(blobs, db, db, gc.Config{Grace: time.Nanosecond, IncompleteAge: time.Nanosecond, WaitForLock: true, Uploads: uploads}, nil, logger())
 	res, err := c.RunOnce(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -107,14 +107,14 @@ func (db *DB) ReserveLinkBytes(ctx context.Context, linkID uuid.UUID, n int64, f
 	const unit = `greatest(f.size, 1)`
 	q := `UPDATE file_links l SET served_bytes = l.served_bytes + $2 FROM files f
 		WHERE l.id = $1 AND f.id = l.file_id AND f.sha256 = l.sha256 AND l.expires_at > $4
-		AND (`+maxDownloads+` IS NULL OR l.served_bytes + $2 <= (`+maxDownloads+`::bigint + CASE WHEN $3 THEN 0 ELSE 1 END) * ` + unit + `)
+		AND (` + maxDownloads + ` IS NULL OR l.served_bytes + $2 <= (` + maxDownloads + `::bigint + CASE WHEN $3 THEN 0 ELSE 1 END) * ` + unit + `)
 		RETURNING ` + linkFileColumns
 	args := []any{[16]byte(linkID), max(n, 1), fresh, now}
 	if n == 0 {
 		// Nothing to take: only check that a fresh response would still fit.
 		q = `SELECT ` + linkFileColumns + ` FROM file_links l JOIN files f ON f.id = l.file_id
 			WHERE l.id = $1 AND f.sha256 = l.sha256 AND l.expires_at > $2
-			AND (`+maxDownloads+` IS NULL OR l.served_bytes < `+maxDownloads+`::bigint * ` + unit + `)`
+			AND (` + maxDownloads + ` IS NULL OR l.served_bytes < ` + maxDownloads + `::bigint * ` + unit + `)`
 		args = []any{[16]byte(linkID), now}
 	}
 	f, err := scanFile(db.pool.QueryRow(ctx, q, args...))

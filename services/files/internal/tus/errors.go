@@ -3,70 +3,25 @@ package tus
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
-
-	"github.com/tus/tusd/v2/pkg/handler"
 
 	"github.com/cofferhq/coffer/pkg/problem"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
-var (
-	// errChecksumMismatch is the checksum extension's answer to a body that does not match
-	// its Upload-Checksum.
-	errChecksumMismatch = newError(460, "checksum_mismatch", "the body does not match its Upload-Checksum")
-	errExpired          = newError(http.StatusGone, "upload_expired", "the upload has expired")
-)
-
-// newError is a tusd error whose response the HTTP layer turns into a problem: tusd writes
-// "code: detail" as a text body, and problemWriter reads the code back.
-func newError(status int, code, detail string) handler.Error {
-	return handler.NewError(code, detail, status)
-}
-
-// tusError maps a domain error to the tusd error (and so the response) for it: the one place
-// the store's errors become HTTP. Unexpected errors are logged and answered without detail.
-func (s *Store) tusError(ctx context.Context, err error) error {
-	var te handler.Error
-	switch {
-	case errors.As(err, &te):
-		return te
-	case errors.Is(err, files.ErrNotFound):
-		return handler.ErrNotFound
-	case errors.Is(err, files.ErrOffsetMoved):
-		return handler.ErrMismatchOffset
-	case errors.Is(err, files.ErrQuotaExceeded):
-		return newError(http.StatusRequestEntityTooLarge, "quota_exceeded", "this upload would exceed your storage quota")
-	case errors.Is(err, files.ErrTooLarge):
-		return newError(http.StatusRequestEntityTooLarge, "file_too_large", fmt.Sprintf("files are limited to %d bytes", s.cfg.MaxSize))
-	case errors.Is(err, files.ErrDigestMismatch):
-		return newError(http.StatusBadRequest, "digest_mismatch", "the file does not match the digest sent with it")
-	case errors.Is(err, files.ErrInvalidInput):
-		detail := err.Error()
-		if i := strings.Index(detail, files.ErrInvalidInput.Error()); i > 0 {
-			detail = detail[i:]
-		}
-		return newError(http.StatusBadRequest, "invalid_request", detail)
-	case errors.Is(err, files.ErrStorageFull):
-		s.logger.ErrorContext(ctx, "storage full", "err", err)
-		return newError(http.StatusInsufficientStorage, "insufficient_storage", "the file store is out of space")
-	case errors.Is(err, files.ErrUnavailable):
-		s.logger.WarnContext(ctx, "dependency unavailable", "err", err)
-		return newError(http.StatusServiceUnavailable, "unavailable", "a backing service is unavailable; retry shortly")
-	case errors.Is(err, context.Canceled):
-		return newError(499, "client_closed", "request cancelled")
-	}
-	s.logger.ErrorContext(ctx, "upload request failed", "err", err)
-	return newError(http.StatusInternalServerError, "internal", "internal error")
-}
-
-// problemCodes renames tusd's own error codes to Coffer's where one exists.
-var problemCodes = map[string]string{
-	"ERR_UPLOAD_NOT_FOUND":      "not_found",
-	"ERR_MAX_SIZE_EXCEEDED":     "file_too_large",
-	"ERR_INTERNAL_SERVER_ERROR": "internal",
+// tusdErrors names the domain error behind each of tusd's own error codes (and, for a HEAD
+// response, which has no body, its status), so that tusd's refusals are answered from the file
+// service's one error map too.
+var tusdErrors = map[string]error{
+	"ERR_UPLOAD_NOT_FOUND":  files.ErrNotFound,
+	"ERR_MAX_SIZE_EXCEEDED": files.ErrTooLarge,
+	"ERR_MISMATCHED_OFFSET": files.ErrOffsetMoved,
+	"404":                   files.ErrNotFound,
+	"409":                   files.ErrOffsetMoved,
+	"410":                   files.ErrUploadExpired,
+	"413":                   files.ErrTooLarge,
 }
 
 // problemWriter turns tusd's plain-text error responses ("CODE: detail") into problem+json,
@@ -75,6 +30,7 @@ type problemWriter struct {
 	http.ResponseWriter
 	r       *http.Request
 	req     *request
+	problem func(ctx context.Context, err error, attrs ...any) *problem.Details
 	pending int // status of an error response held until its body arrives
 	done    bool
 }
@@ -88,15 +44,18 @@ func (w *problemWriter) WriteHeader(status int) {
 	}
 	h := w.Header()
 	if status >= 400 {
-		h.Del("Upload-Expires")
 		h.Del("Coffer-File-Id")
 		if strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
 			w.pending = status
 			return
 		}
-	}
-	if w.req != nil && w.req.fileID != "" {
-		h.Set("Coffer-File-Id", w.req.fileID)
+	} else if w.req != nil {
+		if w.req.fileID != "" {
+			h.Set("Coffer-File-Id", w.req.fileID)
+		}
+		if !w.req.expiresAt.IsZero() {
+			h.Set("Upload-Expires", w.req.expiresAt.UTC().Format(http.TimeFormat))
+		}
 	}
 	if ext := h.Get("Tus-Extension"); ext != "" {
 		h.Set("Tus-Extension", ext+",checksum,expiration")
@@ -127,25 +86,42 @@ func (w *problemWriter) finish() {
 func (w *problemWriter) writeProblem(body string) {
 	status := w.pending
 	w.pending, w.done = 0, true
-	code, detail, _ := strings.Cut(strings.TrimSpace(body), ": ")
-	if c, ok := problemCodes[code]; ok {
-		code = c
+	p := w.req.problem // the store's error, already mapped
+	if p == nil || p.Status != status {
+		p = w.tusdProblem(status, strings.TrimSpace(body))
 	}
-	if code == "internal" || status >= 500 && code == "" {
-		detail = "internal error"
-	}
-	if code == "" {
-		code = "error"
-	}
-	code = strings.ToLower(strings.TrimPrefix(code, "ERR_"))
-	p := problem.New(status, code, detail)
-	if status == 460 {
-		p.Title = "Checksum Mismatch"
-	}
+	w.Header().Del("Content-Length")
 	problem.Write(w.ResponseWriter, w.r, p)
 }
 
-// writeProblem answers a request the HTTP layer refuses before tusd sees it.
+// tusdProblem is the problem for an error tusd answered itself: through the error map when it
+// names a domain error, else as tusd's code (a protocol error such as a bad Upload-Offset).
+func (w *problemWriter) tusdProblem(status int, body string) *problem.Details {
+	code, detail, _ := strings.Cut(body, ": ")
+	key := code
+	if key == "" { // a HEAD response: the status says it all
+		key = strconv.Itoa(status)
+	}
+	if code != "" && !strings.HasPrefix(code, "ERR_") {
+		// Not tusd's (its codes start ERR_): the store's, already mapped (fail), whose
+		// request record tusd's context did not carry.
+		return problem.New(status, code, detail)
+	}
+	if err, ok := tusdErrors[key]; ok {
+		return w.problem(w.r.Context(), err, "route", "tus")
+	}
+	if status >= 500 {
+		// tusd's text may hold an internal error's: the map logs it and answers without it.
+		return w.problem(w.r.Context(), errors.New("tusd: "+body), "route", "tus")
+	}
+	code = strings.ToLower(strings.TrimPrefix(code, "ERR_"))
+	if code == "" {
+		code = "error"
+	}
+	return problem.New(status, code, detail)
+}
+
+// writeProblem answers a request the adapter refuses before tusd sees it.
 func writeProblem(w http.ResponseWriter, r *http.Request, p *problem.Details) {
 	w.Header().Set("Tus-Resumable", "1.0.0")
 	problem.Write(w, r, p)

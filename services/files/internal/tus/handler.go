@@ -3,7 +3,6 @@ package tus
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	xslog "golang.org/x/exp/slog"
 
 	"github.com/cofferhq/coffer/pkg/problem"
+	"github.com/cofferhq/coffer/services/files/internal/digest"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
@@ -26,21 +26,21 @@ type Handler struct {
 	prefix string       // the URL path of the collection, without its trailing slash
 }
 
-// NewHandler builds the tusd handler over store.
-func NewHandler(store *Store) (*Handler, error) {
+// NewHandler builds the tusd handler over store; logger receives tusd's warnings and errors.
+func NewHandler(store *Store, logger *slog.Logger) (*Handler, error) {
 	composer := handler.NewStoreComposer()
 	composer.UseCore(store)
 	composer.UseTerminater(store)
 	composer.UseLocker(store)
 	th, err := handler.NewUnroutedHandler(handler.Config{
 		StoreComposer:        composer,
-		MaxSize:              store.cfg.MaxSize,
+		MaxSize:              store.uploads.MaxFileSize(),
 		BasePath:             store.cfg.BasePath,
 		DisableDownload:      true, // a finished upload is downloaded from /v1/files/{id}
 		DisableConcatenation: true,
 		// One CORS middleware serves the whole file service.
 		Cors:           &handler.CorsConfig{Disable: true},
-		Logger:         xslog.New(&logHandler{l: store.logger}),
+		Logger:         xslog.New(&logHandler{l: logger}),
 		NetworkTimeout: store.cfg.IdleTimeout,
 		PreFinishResponseCallback: func(ev handler.HookEvent) (handler.HTTPResponse, error) {
 			// The upload's id is the file's: /v1/uploads/{id} is now /v1/files/{id}.
@@ -85,7 +85,7 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 // so nobody can interrupt an upload that is not theirs.
 func (h *Handler) ServeTus(w http.ResponseWriter, r *http.Request, ownerID string) {
 	req := &request{owner: ownerID}
-	pw := &problemWriter{ResponseWriter: w, r: r, req: req}
+	pw := &problemWriter{ResponseWriter: w, r: r, req: req, problem: h.store.cfg.Problem}
 	defer pw.finish()
 	rest, ok := strings.CutPrefix(r.URL.Path, h.prefix)
 	if !ok {
@@ -97,46 +97,47 @@ func (h *Handler) ServeTus(w http.ResponseWriter, r *http.Request, ownerID strin
 	if o := r.Header.Get("X-HTTP-Method-Override"); method == http.MethodPost && o != "" {
 		method = o
 	}
+	fail := func(err error) { writeProblem(w, r, h.store.cfg.Problem(r.Context(), err, "route", "tus")) }
 	switch {
 	case method == http.MethodOptions:
 	case ownerID == "":
 		writeProblem(w, r, problem.New(http.StatusUnauthorized, "unauthorized", "a bearer access token is required"))
 		return
-	case id == "" && method == http.MethodPost:
-		req.expiresAt = h.store.now().UTC().Add(h.store.cfg.Expiry)
-		w.Header().Set("Upload-Expires", req.expiresAt.Format(http.TimeFormat))
 	case id != "":
 		uid, err := uuid.Parse(id)
 		if err != nil || uid.String() != id {
-			writeProblem(w, r, notFound())
+			fail(files.ErrNotFound)
 			return
 		}
-		u, err := h.store.uploads.UploadByID(r.Context(), ownerID, uid)
-		if errors.Is(err, files.ErrNotFound) {
-			writeProblem(w, r, notFound())
-			return
-		}
+		u, err := h.store.uploads.Get(r.Context(), ownerID, uid)
 		if err != nil {
-			h.writeError(w, r, err)
+			fail(err)
 			return
 		}
-		if u.CompletedAt != nil {
-			w.Header().Set("Coffer-File-Id", u.ID.String())
-		} else if h.store.now().After(u.ExpiresAt) && method != http.MethodDelete {
-			writeProblem(w, r, problem.New(http.StatusGone, "upload_expired", "the upload has expired"))
+		switch {
+		case u.CompletedAt != nil:
+			req.fileID = u.ID.String()
+		case method == http.MethodDelete:
+		case h.store.uploads.Expired(u):
+			fail(files.ErrUploadExpired)
 			return
-		} else if method != http.MethodDelete {
-			w.Header().Set("Upload-Expires", u.ExpiresAt.UTC().Format(http.TimeFormat))
+		default:
+			req.expiresAt = u.ExpiresAt
 		}
+	}
+	if method == http.MethodPatch && r.Header.Get("Content-Type") != "application/offset+octet-stream" {
+		// tus 1.0.0: the server SHOULD answer 415 (tusd answers 400).
+		writeProblem(w, r, problem.New(http.StatusUnsupportedMediaType, "unsupported_media_type", "a PATCH body must be application/offset+octet-stream"))
+		return
 	}
 	if method == http.MethodPost || method == http.MethodPatch {
 		var err error
 		if req.chunkSum, err = parseUploadChecksum(r.Header.Get("Upload-Checksum")); err != nil {
-			writeProblem(w, r, err.(*problem.Details))
+			fail(err)
 			return
 		}
-		if req.wholeSum, err = parseReprDigest(r.Header.Get("Repr-Digest")); err != nil {
-			writeProblem(w, r, err.(*problem.Details))
+		if req.wholeSum, err = digest.Parse(r.Header.Get("Repr-Digest")); err != nil {
+			fail(err)
 			return
 		}
 	}
@@ -145,18 +146,6 @@ func (h *Handler) ServeTus(w http.ResponseWriter, r *http.Request, ownerID strin
 	u.Path, u.RawPath = "/"+id, ""
 	r2.URL = &u
 	h.serve.ServeHTTP(pw, r2)
-}
-
-func notFound() *problem.Details {
-	return problem.New(http.StatusNotFound, "not_found", "upload not found")
-}
-
-func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var te handler.Error
-	if errors.As(h.store.tusError(r.Context(), err), &te) {
-		code, detail, _ := strings.Cut(strings.TrimSpace(te.HTTPResponse.Body), ": ")
-		writeProblem(w, r, problem.New(te.HTTPResponse.StatusCode, code, detail))
-	}
 }
 
 // parseUploadChecksum reads the checksum extension's "sha256 <base64>"; sha256 is the one
@@ -171,36 +160,9 @@ func parseUploadChecksum(v string) ([]byte, error) {
 	}
 	sum, err := base64.StdEncoding.DecodeString(strings.TrimSpace(val))
 	if err != nil || len(sum) != 32 {
-		return nil, problem.New(http.StatusBadRequest, "invalid_request", "Upload-Checksum is not a base64 SHA-256")
+		return nil, files.Invalid("Upload-Checksum is not a base64 SHA-256")
 	}
 	return sum, nil
-}
-
-// parseReprDigest reads the sha-256 member of an RFC 9530 Repr-Digest: the whole file's digest.
-func parseReprDigest(v string) ([]byte, error) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return nil, nil
-	}
-	if len(v) > 4096 {
-		return nil, problem.New(http.StatusBadRequest, "invalid_request", "Repr-Digest too long")
-	}
-	var found []byte
-	for _, member := range strings.Split(v, ",") {
-		key, val, _ := strings.Cut(strings.TrimSpace(member), "=")
-		if key != "sha-256" {
-			continue
-		}
-		if i := strings.IndexByte(val, ';'); i >= 0 {
-			val = val[:i]
-		}
-		sum, err := base64.StdEncoding.DecodeString(strings.Trim(val, ":"))
-		if err != nil || len(sum) != 32 || len(val) < 2 || val[0] != ':' || val[len(val)-1] != ':' || found != nil {
-			return nil, problem.New(http.StatusBadRequest, "invalid_request", "Repr-Digest sha-256 must be one :base64: SHA-256")
-		}
-		found = sum
-	}
-	return found, nil
 }
 
 // logHandler passes tusd's warnings and errors to the service's logger; its per-request
