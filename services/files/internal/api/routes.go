@@ -15,6 +15,8 @@ func (s *Server) routes() {
 	read := s.authenticate(accesstoken.ScopeFilesRead)
 	write := s.authenticate(accesstoken.ScopeFilesWrite)
 	share := s.authenticate(accesstoken.ScopeFilesShare)
+	// Uploads: a files:write token, or (without one) an open file request (Coffer-Request).
+	upload := s.uploadAuth(write)
 
 	r.POST("/v1/files", write, s.handleUpload())
 	r.GET("/v1/files", read, s.handleList()) // ?limit=&cursor=&prefix=&shared=true&delimiter=/&q=
@@ -49,11 +51,11 @@ func (s *Server) routes() {
 	// Resumable uploads (tus 1.0.0): /v1/uploads/{id} becomes /v1/files/{id} when complete.
 	r.OPTIONS("/v1/uploads", s.handleTus())
 	r.OPTIONS("/v1/uploads/", s.handleTus())
-	r.POST("/v1/uploads", write, s.handleTus())
-	r.POST("/v1/uploads/", write, s.handleTus())
-	r.HEAD("/v1/uploads/:id", write, s.handleTus())
-	r.PATCH("/v1/uploads/:id", write, s.handleTus())
-	r.DELETE("/v1/uploads/:id", write, s.handleTus())
+	r.POST("/v1/uploads", upload, s.handleTus())
+	r.POST("/v1/uploads/", upload, s.handleTus())
+	r.HEAD("/v1/uploads/:id", upload, s.handleTus())
+	r.PATCH("/v1/uploads/:id", upload, s.handleTus())
+	r.DELETE("/v1/uploads/:id", upload, s.handleTus())
 
 	// Signed links authenticate by their token alone: no Authorization header.
 	r.GET("/v1/links/:token", s.handleLinkDownload(false))
