@@ -42,10 +42,16 @@ down:
 ## tools: build the test-only servers into the git-ignored .cache/bin (versitygw, a real S3
 ## server; keep its version in step with pkg/s3test.Module). Tests build it too if missing.
 VERSITYGW := github.com/versity/versitygw/cmd/versitygw@v1.8.0
-tools: .cache/bin/versitygw
+tools: .cache/bin/versitygw .cache/zitadel-op/server
 .cache/bin/versitygw:
 	@mkdir -p .cache/bin
 	GOBIN=$(CURDIR)/.cache/bin GOWORK=off $(GO) install $(VERSITYGW)
+# zitadel's example OpenID Provider, which the identity tests sign people in through (keep the
+# version in step with e2e's ZitadelOPModule).
+ZITADEL_OP := github.com/zitadel/oidc/v3/example/server@v3.53.0
+.cache/zitadel-op/server:
+	@mkdir -p .cache/zitadel-op
+	GOBIN=$(CURDIR)/.cache/zitadel-op GOWORK=off $(GO) install $(ZITADEL_OP)
 
 ## node-deps: install the Node.js clients the end-to-end tests drive (npm tus-js-client) into
 ## the git-ignored e2e/node/node_modules, from the committed lock file, when missing.

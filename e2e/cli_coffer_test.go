@@ -355,8 +355,8 @@ func TestCLI(t *testing.T) {
 				t.Fatalf("terminal output lacks %q:\n%q", want, got)
 			}
 		}
-		if strings.Contains(got, "uploaded ") {
-			t.Fatalf("plain lines on a terminal:\n%q", got)
+		if !strings.Contains(got, "uploaded tty.bin  ") {
+			t.Fatalf("no id line after the bar on a terminal:\n%q", got)
 		}
 	})
 

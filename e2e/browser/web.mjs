@@ -236,6 +236,12 @@ try {
   await linkTab.goto(result.linkPage)
   await linkTab.getByRole('heading', { name: names[0] }).waitFor({ timeout })
   check(await linkTab.getByRole('link', { name: 'Download' }).getAttribute('href') === result.link, 'the link page does not download from the link')
+  const token = result.link.slice(result.link.lastIndexOf('/') + 1)
+  check(!linkTab.url().includes(token), `the link token stays in the address bar: ${linkTab.url()}`)
+  // Only the fragment changes: the page follows it and no longer shows the first file.
+  await linkTab.evaluate(() => { location.hash = '#not*a*token' })
+  await linkTab.getByText('This link is incomplete. Ask for the whole link again.').waitFor({ timeout })
+  check(await linkTab.getByRole('heading', { name: names[0] }).count() === 0, 'the link page still shows the first file after the token changed')
   await fresh.close()
 
   begin('no token in localStorage, sessionStorage or cookies')

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -236,8 +235,8 @@ func (c *Client) tokenCall(ctx context.Context, path string, form url.Values, ba
 	if out == nil {
 		return nil, nil
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return nil, fmt.Errorf("client: %s: decode answer: %w", path, err)
+	if err := decodeJSON(resp, out); err != nil {
+		return nil, err
 	}
 	if out.AccessToken == "" || !strings.EqualFold(out.TokenType, "Bearer") {
 		return nil, errors.New("client: the token answer has no bearer access token")

@@ -237,10 +237,5 @@ func (c *Client) doJSON(ctx context.Context, method, u string, authed bool, in, 
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 		return nil
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("client: %s %s: decode answer: %w", method, r.target(), err)
-	}
-	return nil
+	return decodeJSON(resp, out)
 }
-
-func jsonDecode(r io.Reader, out any) error { return json.NewDecoder(r).Decode(out) }

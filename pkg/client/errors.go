@@ -36,6 +36,9 @@ var (
 	ErrDigestMismatch = errors.New("digest mismatch")
 	// ErrNetwork: the request did not get an answer (connection refused, reset, timeout).
 	ErrNetwork = errors.New("network error")
+	// ErrNotCoffer: the URL answered, but not as a Coffer service does (an HTML page, a
+	// proxy's answer, another API): the --server or --auth-server is wrong.
+	ErrNotCoffer = errors.New("not a Coffer service")
 	// ErrResumeRejected: a resumed download was answered from the start, because the
 	// representation changed since the partial bytes were fetched (If-Range did not match).
 	ErrResumeRejected = errors.New("resume rejected: the file changed")
@@ -84,6 +87,8 @@ func (e *Error) Is(target error) bool {
 		return e.Status == http.StatusServiceUnavailable
 	case ErrDigestMismatch:
 		return e.Code == "digest_mismatch"
+	case ErrNotCoffer:
+		return e.Code == "not_coffer"
 	}
 	return false
 }
@@ -120,8 +125,26 @@ func responseError(resp *http.Response) error {
 		if c := resp.Header.Get("WWW-Authenticate"); strings.Contains(c, "invalid_token") {
 			e.Code = "invalid_token"
 		}
+	default:
+		// Coffer's services answer every error with a problem document: this is something
+		// else (a web server's 405 page, a proxy's 502), and the person should hear so.
+		e.Detail = fmt.Sprintf("%s answered %d %s with %s instead of a Coffer error; is the server address right?",
+			resp.Request.URL.Host, resp.StatusCode, http.StatusText(resp.StatusCode), orUnknown(mt))
+		e.Code = "not_coffer"
 	}
 	return e
+}
+
+// notCoffer is a success answer that a Coffer service would not have sent.
+func notCoffer(resp *http.Response, what string) error {
+	return fmt.Errorf("%w: %s %s", ErrNotCoffer, resp.Request.URL.Scheme+"://"+resp.Request.URL.Host+resp.Request.URL.Path, what+"; check the server address (--server, --auth-server)")
+}
+
+func orUnknown(mt string) string {
+	if mt == "" {
+		return "no content type"
+	}
+	return mt
 }
 
 // networkError marks a failure to get an answer. target names the request without its

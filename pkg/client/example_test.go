@@ -51,7 +51,11 @@ func fakeCoffer() *httptest.Server {
 		w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:])+`"`)
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(stored))
 	})
-	return httptest.NewServer(mux)
+	// JSON unless a handler says otherwise, as the real services answer.
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		mux.ServeHTTP(w, r)
+	}))
 }
 
 func Example() {

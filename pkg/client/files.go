@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"iter"
+	"mime"
 	"net/http"
 	"net/url"
 	"os"
@@ -237,9 +239,16 @@ func (c *Client) fileURL(id, sub string, q url.Values) (string, error) {
 	return endpoint(c.files, "/v1/files/"+url.PathEscape(id)+sub, q)
 }
 
+// decodeJSON reads a success answer's JSON into out. An answer that is not JSON, or not the
+// JSON expected, comes from something other than a Coffer service (a web server, a proxy's
+// page): that is what the error says, not what the decoder found.
 func decodeJSON(resp *http.Response, out any) error {
-	if err := jsonDecode(resp.Body, out); err != nil {
-		return fmt.Errorf("client: %s %s: decode answer: %w", resp.Request.Method, resp.Request.URL.Path, err)
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if mt != "" && mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		return notCoffer(resp, fmt.Sprintf("answered with %s, not JSON", orUnknown(mt)))
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return notCoffer(resp, "answered with JSON that is not what a Coffer service sends")
 	}
 	return nil
 }

@@ -28,6 +28,9 @@ type File struct {
 type Page struct {
 	Files      []File  `json:"files"`
 	NextCursor *string `json:"next_cursor"`
+	// Folders are the folders of a level listing (ListLevel), each the full prefix ending
+	// in "/".
+	Folders []Folder `json:"folders,omitempty"`
 }
 
 // Share is a grant of read access to another user (the OpenAPI schema Share).
@@ -105,6 +108,11 @@ type credentials struct {
 type shareRequest struct {
 	Username string `json:"username,omitempty"`
 	UserID   string `json:"user_id,omitempty"`
+}
+
+// renameRequest renames or moves a file (PATCH /v1/files/{id}).
+type renameRequest struct {
+	Name string `json:"name"`
 }
 
 // linkRequest asks for a signed link (the OpenAPI schema LinkRequest).

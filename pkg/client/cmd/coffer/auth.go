@@ -75,6 +75,8 @@ func (a *app) loginCommand() *cobra.Command {
 			if err != nil {
 				return usagef("%v", err)
 			}
+			// Before a password is sent anywhere: are these Coffer's services?
+			check := func() error { return c.CheckServices(cmd.Context()) }
 			var tok client.Token
 			if clientID != "" {
 				if len(args) > 0 {
@@ -82,6 +84,9 @@ func (a *app) loginCommand() *cobra.Command {
 				}
 				secret, err := a.secret("Client secret", pwStdin, false)
 				if err != nil {
+					return err
+				}
+				if err := check(); err != nil {
 					return err
 				}
 				if tok, err = c.ClientCredentials(cmd.Context(), clientID, secret); err != nil {
@@ -97,6 +102,9 @@ func (a *app) loginCommand() *cobra.Command {
 				}
 				pw, err := a.secret("Password", pwStdin, false)
 				if err != nil {
+					return err
+				}
+				if err := check(); err != nil {
 					return err
 				}
 				if tok, err = c.Login(cmd.Context(), user, pw); err != nil {

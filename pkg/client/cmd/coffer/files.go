@@ -48,24 +48,34 @@ func (a *app) lsCommand() *cobra.Command {
 
 func (a *app) rmCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "rm ID...",
+		Use:   "rm FILE...",
 		Short: "Delete files",
-		Args:  minArgs(1),
+		Long: "Delete files. FILE is a name (reports/q3.pdf), the start of an id (at least 6\n" +
+			"characters, as with git) or a whole id.",
+		Example:           "  coffer rm reports/q3.pdf\n  coffer rm 0b7c5a",
+		Args:              minArgs(1),
+		ValidArgsFunction: a.completeRemote,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, _, err := a.loggedIn()
 			if err != nil {
 				return err
 			}
-			for _, id := range args {
-				if err := c.Delete(cmd.Context(), id); err != nil {
-					return fmt.Errorf("%s: %w", id, err)
+			var deleted []string
+			for _, arg := range args {
+				f, err := resolve(cmd.Context(), c, arg)
+				if err == nil {
+					err = c.Delete(cmd.Context(), f.ID)
 				}
+				if err != nil {
+					return fmt.Errorf("%s: %w", arg, err)
+				}
+				deleted = append(deleted, f.ID)
 				if !a.json {
-					fprintf(a.stdout, "deleted %s\n", id)
+					fprintf(a.stdout, "deleted %s  %s\n", f.ID, f.Name)
 				}
 			}
 			if a.json {
-				return a.printJSON(map[string][]string{"deleted": args})
+				return a.printJSON(map[string][]string{"deleted": deleted})
 			}
 			return nil
 		},
@@ -74,15 +84,21 @@ func (a *app) rmCommand() *cobra.Command {
 
 func (a *app) shareCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "share ID USER",
-		Short: "Let another user read a file",
-		Args:  exactArgs(2),
+		Use:               "share FILE USER",
+		Short:             "Let another user read a file",
+		Example:           "  coffer share reports/q3.pdf bob",
+		Args:              exactArgs(2),
+		ValidArgsFunction: a.completeRemote,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, _, err := a.loggedIn()
 			if err != nil {
 				return err
 			}
-			s, err := c.Share(cmd.Context(), args[0], args[1])
+			f, err := resolve(cmd.Context(), c, args[0])
+			if err != nil {
+				return err
+			}
+			s, err := c.Share(cmd.Context(), f.ID, args[1])
 			if err != nil {
 				return err
 			}
@@ -99,11 +115,17 @@ var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 
 func (a *app) unshareCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "unshare ID USER",
-		Short: "Take back a user's access to a file (USER: a username or user id)",
-		Args:  exactArgs(2),
+		Use:               "unshare FILE USER",
+		Short:             "Take back a user's access to a file (USER: a username or user id)",
+		Example:           "  coffer unshare reports/q3.pdf bob",
+		Args:              exactArgs(2),
+		ValidArgsFunction: a.completeRemote,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, _, err := a.loggedIn()
+			if err != nil {
+				return err
+			}
+			f, err := resolve(cmd.Context(), c, args[0])
 			if err != nil {
 				return err
 			}
@@ -115,11 +137,11 @@ func (a *app) unshareCommand() *cobra.Command {
 				}
 				userID = u.ID
 			}
-			if err := c.Unshare(cmd.Context(), args[0], userID); err != nil {
+			if err := c.Unshare(cmd.Context(), f.ID, userID); err != nil {
 				return err
 			}
 			if a.json {
-				return a.printJSON(map[string]string{"file_id": args[0], "user_id": userID})
+				return a.printJSON(map[string]string{"file_id": f.ID, "user_id": userID})
 			}
 			fprintf(a.stdout, "unshared %s from %s\n", args[0], args[1])
 			return nil
@@ -135,14 +157,20 @@ func (a *app) linkCommand() *cobra.Command {
 		passwordIn bool
 	)
 	cmd := &cobra.Command{
-		Use:   "link ID",
-		Short: "Make a download link that works without logging in; prints the page to send people",
-		Args:  exactArgs(1),
+		Use:               "link FILE",
+		Short:             "Make a download link that works without logging in; prints the page to send people",
+		Example:           "  coffer link reports/q3.pdf --expires 24h --max-downloads 3",
+		Args:              exactArgs(1),
+		ValidArgsFunction: a.completeRemote,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if expires <= 0 {
 				return usagef("link: --expires must be positive")
 			}
 			c, _, err := a.loggedIn()
+			if err != nil {
+				return err
+			}
+			f, err := resolve(cmd.Context(), c, args[0])
 			if err != nil {
 				return err
 			}
@@ -152,7 +180,7 @@ func (a *app) linkCommand() *cobra.Command {
 					return err
 				}
 			}
-			l, err := c.CreateLinkWith(cmd.Context(), args[0], o)
+			l, err := c.CreateLinkWith(cmd.Context(), f.ID, o)
 			if err != nil {
 				return err
 			}

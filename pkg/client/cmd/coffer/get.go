@@ -30,16 +30,24 @@ func (a *app) getCommand() *cobra.Command {
 	var (
 		out   string
 		cont  bool
+		force bool
 		limit string
 	)
 	cmd := &cobra.Command{
-		Use:   "get ID...",
+		Use:   "get FILE...",
 		Short: "Download files, with progress; -c resumes an interrupted download",
-		Long: "Download files by id. Each is written to PATH.part and renamed when complete and\n" +
-			"its SHA-256 matches the server's Repr-Digest, so a failed download never leaves a\n" +
-			"truncated file under the final name. -o names the file (or, with several ids, a\n" +
-			"folder; - writes to stdout). -c continues from a .part left by an interrupted get.",
-		Args: minArgs(1),
+		Long: "Download files. FILE is a name (reports/q3.pdf), the start of an id (at least 6\n" +
+			"characters) or a whole id. Each is written to PATH.part and renamed when complete\n" +
+			"and its SHA-256 matches the server's Repr-Digest, so a failed download never leaves\n" +
+			"a truncated file under the final name. -o names the file (or, with several files, a\n" +
+			"folder; - writes to stdout). An existing local file is never replaced unless --force;\n" +
+			"-c continues from a .part left by an interrupted get.",
+		Example: "  coffer get reports/q3.pdf\n" +
+			"  coffer get 0b7c5a -o copy.pdf\n" +
+			"  coffer get reports/q3.pdf -o - | less\n" +
+			"  coffer get -c big.iso --limit-rate 20M",
+		Args:              minArgs(1),
+		ValidArgsFunction: a.completeRemote,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bps, err := parseRate(limit)
 			if err != nil {
@@ -53,20 +61,24 @@ func (a *app) getCommand() *cobra.Command {
 				return err
 			}
 			if out == "-" {
-				_, err := c.Download(cmd.Context(), args[0], throttleWriter(cmd.Context(), a.stdout, bps), nil)
+				f, err := resolve(cmd.Context(), c, args[0])
+				if err != nil {
+					return err
+				}
+				_, err = c.Download(cmd.Context(), f.ID, throttleWriter(cmd.Context(), a.stdout, bps), nil)
 				return err
 			}
 			prog := a.newProgress(cmd.Context())
 			var results []getResult
-			for _, id := range args {
-				r, err := a.get(cmd.Context(), c, prog, id, out, len(args) > 1, cont, bps)
+			for _, arg := range args {
+				r, err := a.get(cmd.Context(), c, prog, arg, out, len(args) > 1, cont, force, bps)
 				if err != nil {
 					prog.wait()
-					return fmt.Errorf("%s: %w", id, err)
+					return fmt.Errorf("%s: %w", arg, err)
 				}
 				results = append(results, r)
 				if !a.json && prog.p == nil {
-					line := fmt.Sprintf("downloaded %s  %s  %s", id, r.Path, human(r.Size))
+					line := fmt.Sprintf("downloaded %s  %s  %s", r.ID, r.Path, human(r.Size))
 					if r.ResumedAt > 0 {
 						line += fmt.Sprintf("  (resumed at %s)", human(r.ResumedAt))
 					}
@@ -82,18 +94,23 @@ func (a *app) getCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write to PATH (a folder with several ids; - for stdout)")
 	cmd.Flags().BoolVarP(&cont, "continue", "c", false, "resume an interrupted download")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "replace an existing local file")
 	cmd.Flags().StringVar(&limit, "limit-rate", "", "limit the transfer rate, in bytes per second (suffixes K, M, G)")
 	return cmd
 }
 
-func (a *app) get(ctx context.Context, c *client.Client, prog *progress, id, out string, many, cont bool, bps int64) (getResult, error) {
-	meta, err := c.Stat(ctx, id)
+func (a *app) get(ctx context.Context, c *client.Client, prog *progress, arg, out string, many, cont, force bool, bps int64) (getResult, error) {
+	meta, err := resolve(ctx, c, arg)
 	if err != nil {
 		return getResult{}, err
 	}
+	id := meta.ID
 	dest, err := destination(meta, out, many)
 	if err != nil {
 		return getResult{}, err
+	}
+	if _, err := os.Lstat(dest); err == nil && !force && !cont {
+		return getResult{}, fmt.Errorf("%s already exists; add --force to replace it, or -o to choose another name", dest)
 	}
 	part := dest + ".part"
 	absPart, _ := filepath.Abs(part)

@@ -74,6 +74,11 @@ func TestRunUsage(t *testing.T) {
 		{[]string{"put", "--limit-rate", "fast", "x"}, "--limit-rate"},
 		{[]string{"login", "alice"}, "use --password-stdin"},
 		{[]string{"link", "id", "--expires", "-1h"}, "--expires must be positive"},
+		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"put", "-"}, "stdin needs a name"},
+		{[]string{"put", "--if-exists", "maybe", "x"}, "--if-exists must be"},
+		{[]string{"put", "--name", "a", "x", "y"}, "--name names one file"},
+		{[]string{"put", "-r", "a", "b", "c"}, "one folder"},
 	} {
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), tc.args, env, strings.NewReader(""), &stdout, &stderr)

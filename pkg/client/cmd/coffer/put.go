@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,21 +27,48 @@ type putResult struct {
 	ResumedAt int64  `json:"resumed_at,omitempty"`
 }
 
+// putJob is one upload: a local file (or stdin) and the name it gets.
+type putJob struct {
+	path string // "-" for stdin
+	name string
+}
+
 func (a *app) putCommand() *cobra.Command {
 	var (
-		noResume bool
-		limit    string
+		noResume  bool
+		limit     string
+		recursive bool
+		name      string
+		ifExists  string
 	)
 	cmd := &cobra.Command{
-		Use:   "put FILE...",
+		Use:   "put FILE... | put -r DIR [FOLDER] | put - --name NAME",
 		Short: "Upload files, with progress; an interrupted upload resumes on the next put",
 		Long: "Upload files. Each is sent through the resumable (tus) endpoint when the server\n" +
 			"has one: if the upload is interrupted, running the same put again continues where\n" +
 			"it stopped (as long as the file is unchanged). The SHA-256 of what was sent is\n" +
-			"checked against what the server stored.",
+			"checked against what the server stored. Each file's id and name are printed.\n\n" +
+			"-r uploads a folder with its structure, under FOLDER (default: the folder's own\n" +
+			"name). - reads stdin (give it a --name). A name that is already taken follows\n" +
+			"--if-exists: fail (the default: nothing is sent, the existing id is shown), skip,\n" +
+			"rename (to \"name (2).ext\") or overwrite (the old file is deleted once the new one\n" +
+			"is stored).",
+		Example: "  coffer put report.pdf photos/*.jpg\n" +
+			"  coffer put --name reports/2026/q3.pdf q3-final.pdf\n" +
+			"  coffer put -r ./photos holidays/2026\n" +
+			"  tar c src | coffer put - --name backups/src.tar\n" +
+			"  coffer put --if-exists=overwrite notes.txt",
 		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bps, err := parseRate(limit)
+			if err != nil {
+				return err
+			}
+			mode, ok := map[string]existsMode{"fail": existsFail, "skip": existsSkip, "rename": existsRename, "overwrite": existsOverwrite}[ifExists]
+			if !ok {
+				return usagef("put: --if-exists must be fail, skip, rename or overwrite")
+			}
+			jobs, err := putJobs(args, recursive, name)
 			if err != nil {
 				return err
 			}
@@ -48,23 +78,46 @@ func (a *app) putCommand() *cobra.Command {
 			}
 			prog := a.newProgress(cmd.Context())
 			var results []putResult
-			for _, p := range args {
-				r, err := a.put(cmd.Context(), c, prog, p, !noResume, bps)
-				if err != nil {
-					prog.wait()
-					return fmt.Errorf("%s: %w", p, err)
+			var lines []string
+			say := func(line string) {
+				if a.json {
+					return
 				}
-				results = append(results, r)
-				if !a.json && prog.p == nil {
-					line := fmt.Sprintf("uploaded %s  %s  %s", p, r.ID, human(r.Size))
-					if r.ResumedAt > 0 {
-						line += fmt.Sprintf("  (resumed at %s)", human(r.ResumedAt))
-					}
+				if prog.p == nil {
 					fprintf(a.stdout, "%s\n", line)
+				} else {
+					lines = append(lines, line) // after the bars
 				}
 			}
+			var failed error
+			for _, j := range jobs {
+				r, skipped, err := a.putOne(cmd.Context(), c, prog, j, mode, !noResume, bps)
+				if err != nil {
+					failed = fmt.Errorf("%s: %w", j.path, err)
+					break
+				}
+				if skipped {
+					say(fmt.Sprintf("skipped %s  %s  (exists)", r.Name, r.ID))
+					continue
+				}
+				results = append(results, r)
+				line := fmt.Sprintf("uploaded %s  %s  %s", r.Name, r.ID, human(r.Size))
+				if r.ResumedAt > 0 {
+					line += fmt.Sprintf("  (resumed at %s)", human(r.ResumedAt))
+				}
+				say(line)
+			}
 			prog.wait()
+			for _, l := range lines {
+				fprintf(a.stdout, "%s\n", l)
+			}
+			if failed != nil {
+				return failed
+			}
 			if a.json {
+				if results == nil {
+					results = []putResult{}
+				}
 				return a.printJSON(results)
 			}
 			return nil
@@ -72,10 +125,170 @@ func (a *app) putCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&noResume, "no-resume", false, "send each file in one plain request (not resumable)")
 	cmd.Flags().StringVar(&limit, "limit-rate", "", "limit the transfer rate, in bytes per second (suffixes K, M, G)")
+	cmd.Flags().BoolVarP(&recursive, "recursive", "r", false, "upload a folder and everything in it")
+	cmd.Flags().StringVar(&name, "name", "", "the name to store one file (or stdin) under; may hold folders (a/b.txt)")
+	cmd.Flags().StringVar(&ifExists, "if-exists", "fail", "when the name is taken: fail, skip, rename or overwrite")
 	return cmd
 }
 
-func (a *app) put(ctx context.Context, c *client.Client, prog *progress, path string, resumable bool, bps int64) (putResult, error) {
+// putJobs turns put's arguments into uploads and their names.
+func putJobs(args []string, recursive bool, name string) ([]putJob, error) {
+	switch {
+	case recursive:
+		if len(args) > 2 {
+			return nil, usagef("put -r takes one folder and, optionally, the remote folder to put it in")
+		}
+		if name != "" {
+			return nil, usagef("put -r: use the FOLDER argument instead of --name")
+		}
+		dir := args[0]
+		folder := filepath.Base(filepath.Clean(dir))
+		if len(args) == 2 {
+			folder = args[1]
+		}
+		folder = strings.Trim(filepath.ToSlash(folder), "/")
+		if folder == "." || folder == "/" {
+			folder = ""
+		}
+		var jobs []putJob
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.Type().IsRegular() {
+				return nil // folders are walked; links and devices are not files to send
+			}
+			rel, err := filepath.Rel(dir, p)
+			if err != nil {
+				return err
+			}
+			n := filepath.ToSlash(rel)
+			if folder != "" {
+				n = folder + "/" + n
+			}
+			jobs = append(jobs, putJob{path: p, name: n})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(jobs) == 0 {
+			return nil, usagef("put -r: %s holds no files", dir)
+		}
+		return jobs, nil
+	case name != "" && len(args) > 1:
+		return nil, usagef("put: --name names one file")
+	case args[0] == "-" && (name == "" || len(args) > 1):
+		return nil, usagef("put -: stdin needs a name: put - --name NAME")
+	}
+	var jobs []putJob
+	for _, p := range args {
+		n := name
+		if n == "" {
+			n = filepath.Base(p)
+		}
+		if p == "-" && len(args) > 1 {
+			return nil, usagef("put: - (stdin) goes alone")
+		}
+		jobs = append(jobs, putJob{path: p, name: n})
+	}
+	return jobs, nil
+}
+
+// existsMode is what put does when a name is taken (--if-exists).
+type existsMode int
+
+const (
+	existsFail existsMode = iota
+	existsSkip
+	existsRename
+	existsOverwrite
+)
+
+// putOne uploads one job, following mode when its name is taken. skipped reports a file left
+// alone (res then describes the existing file).
+func (a *app) putOne(ctx context.Context, c *client.Client, prog *progress, j putJob, mode existsMode, resumable bool, bps int64) (res putResult, skipped bool, err error) {
+	existing, err := sameName(ctx, c, j.name)
+	if err != nil {
+		return res, false, err
+	}
+	if len(existing) > 0 {
+		switch mode {
+		case existsFail:
+			return res, false, fmt.Errorf("%s already exists (id %s); choose --if-exists=skip, rename or overwrite, or another --name", j.name, existing[0].ID)
+		case existsSkip:
+			return putResult{File: existing[0], Path: j.path}, true, nil
+		case existsRename:
+			if j.name, err = freeName(ctx, c, j.name); err != nil {
+				return res, false, err
+			}
+		}
+	}
+	if j.path == "-" {
+		res, err = a.putStdin(ctx, c, j.name, bps)
+	} else {
+		res, err = a.put(ctx, c, prog, j.path, j.name, resumable, bps)
+	}
+	if err != nil {
+		return res, false, err
+	}
+	if mode == existsOverwrite {
+		for _, f := range existing {
+			if err := c.Delete(ctx, f.ID); err != nil && !errors.Is(err, client.ErrNotFound) {
+				return res, false, fmt.Errorf("stored as %s, but the old %s could not be deleted: %w", res.ID, f.ID, err)
+			}
+		}
+	}
+	return res, false, nil
+}
+
+// sameName lists the caller's files called exactly name.
+func sameName(ctx context.Context, c *client.Client, name string) ([]client.File, error) {
+	var out []client.File
+	for f, err := range c.List(ctx, &client.ListOptions{Prefix: name, PageSize: 1000}) {
+		if err != nil {
+			return nil, err
+		}
+		if f.Name == name {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// freeName is name with " (2)", " (3)"... before its extension, the first that is not taken.
+func freeName(ctx context.Context, c *client.Client, name string) (string, error) {
+	dir, base := "", name
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		dir, base = name[:i+1], name[i+1:]
+	}
+	ext := filepath.Ext(base)
+	if ext == base {
+		ext = ""
+	}
+	stem := strings.TrimSuffix(base, ext)
+	taken := map[string]bool{}
+	for f, err := range c.List(ctx, &client.ListOptions{Prefix: dir + stem + " (", PageSize: 1000}) {
+		if err != nil {
+			return "", err
+		}
+		taken[f.Name] = true
+	}
+	for i := 2; ; i++ {
+		if n := fmt.Sprintf("%s%s (%d)%s", dir, stem, i, ext); !taken[n] {
+			return n, nil
+		}
+	}
+}
+
+// putStdin streams stdin as one plain upload (stdin cannot be resumed).
+func (a *app) putStdin(ctx context.Context, c *client.Client, name string, bps int64) (putResult, error) {
+	ct := mime.TypeByExtension(path.Ext(name))
+	f, err := c.Upload(ctx, name, throttle(ctx, a.stdin, bps), &client.UploadOptions{Size: -1, ContentType: ct})
+	return putResult{File: f, Path: "-"}, err
+}
+
+func (a *app) put(ctx context.Context, c *client.Client, prog *progress, path, name string, resumable bool, bps int64) (putResult, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return putResult{}, err
@@ -86,14 +299,13 @@ func (a *app) put(ctx context.Context, c *client.Client, prog *progress, path st
 		return putResult{}, err
 	}
 	if !st.Mode().IsRegular() {
-		return putResult{}, usagef("%s is not a regular file", path)
+		return putResult{}, usagef("%s is not a regular file (put -r uploads a folder)", path)
 	}
-	name := filepath.Base(path)
 	ct := mime.TypeByExtension(filepath.Ext(name))
 	res := putResult{Path: path}
 	if resumable {
 		abs, _ := filepath.Abs(path)
-		key := abs + "|" + strconv.FormatInt(st.Size(), 10) + "|" + strconv.FormatInt(st.ModTime().UnixNano(), 10)
+		key := abs + "|" + strconv.FormatInt(st.Size(), 10) + "|" + strconv.FormatInt(st.ModTime().UnixNano(), 10) + "|" + name
 		saved := a.loadTransfers().Uploads[key]
 		var (
 			mu sync.Mutex // OnProgress runs on the transport's goroutine

@@ -14,7 +14,7 @@ import (
 // linksCommand lists your links (all, or one file's) with what each has served.
 func (a *app) linksCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "links [ID]",
+		Use:   "links [FILE]",
 		Short: "List your download links (all, or one file's), newest first",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -24,7 +24,11 @@ func (a *app) linksCommand() *cobra.Command {
 			}
 			fileID := ""
 			if len(args) == 1 {
-				fileID = args[0]
+				f, err := resolve(cmd.Context(), c, args[0])
+				if err != nil {
+					return err
+				}
+				fileID = f.ID
 			}
 			links := []client.Link{}
 			for l, err := range c.Links(cmd.Context(), fileID) {
@@ -53,7 +57,7 @@ func (a *app) linksCommand() *cobra.Command {
 // sharesCommand lists who a file is shared with.
 func (a *app) sharesCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "shares ID",
+		Use:   "shares FILE",
 		Short: "List who one of your files is shared with",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -61,8 +65,12 @@ func (a *app) sharesCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			f, err := resolve(cmd.Context(), c, args[0])
+			if err != nil {
+				return err
+			}
 			shares := []client.Share{}
-			for s, err := range c.Shares(cmd.Context(), args[0]) {
+			for s, err := range c.Shares(cmd.Context(), f.ID) {
 				if err != nil {
 					return err
 				}

@@ -44,6 +44,9 @@ type config struct {
 	DrainDelay  time.Duration // COFFER_AUTH_DRAIN_DELAY, default 0
 	LogLevel    slog.Level    // COFFER_AUTH_LOG_LEVEL, default info
 	MetricsAddr string        // COFFER_AUTH_METRICS_ADDR, default "" (off): where /metrics is served; never the public port
+
+	// Identity holds the second-factor, upstream-provider and invitation settings (identity.go).
+	Identity identityConfig
 }
 
 func loadConfig(getenv func(string) string, needKEK bool) (config, error) {
@@ -74,6 +77,7 @@ func loadConfig(getenv func(string) string, needKEK bool) (config, error) {
 		DrainDelay:  r.Duration("COFFER_AUTH_DRAIN_DELAY", 0),
 		MetricsAddr: r.String("COFFER_AUTH_METRICS_ADDR", ""),
 	}
+	c.Identity = loadIdentityConfig(r)
 	if c.DatabaseURL == "" {
 		r.Fail("COFFER_AUTH_DATABASE_URL", "required (or DATABASE_URL)")
 	}

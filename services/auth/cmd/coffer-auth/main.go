@@ -13,6 +13,10 @@
 //	                                    app); prints a confidential client's secret once
 //	coffer-auth keys list               list signing keys with their states and times
 //	coffer-auth keys rotate             publish a new key; it signs once verifiers have it
+//	coffer-auth invitations create [--username NAME] [--ttl D]
+//	                                    print a one-time link that creates an account
+//	coffer-auth invitations reset NAME  clear a password, end the user's sign-ins, print a
+//	                                    one-time link where they set a new one
 //	coffer-auth version                 print the release this binary was built from
 //
 // Configuration is read from COFFER_AUTH_* environment variables; see config.go.
@@ -60,6 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return clientsCmd(ctx, args, getenv, stdout, stderr)
 	case "keys":
 		return keysCmd(ctx, args, getenv, stdout)
+	case "invitations":
+		return invitationsCmd(ctx, args, getenv, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, version.Line("coffer-auth"))
 		return nil
@@ -81,5 +87,10 @@ const usage = `usage:
                                    register a client; prints a confidential one's secret once
   coffer-auth keys list            list signing keys with their states and times
   coffer-auth keys rotate          publish a new key; it signs once verifiers have it
+  coffer-auth invitations create [--username NAME] [--ttl 168h]
+                                   print a one-time link that creates an account
+  coffer-auth invitations reset NAME [--ttl 168h]
+                                   clear NAME's password, end their sign-ins, print a
+                                   one-time link where they set a new one
   coffer-auth version              print the release this binary was built from
 `

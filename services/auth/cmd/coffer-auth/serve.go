@@ -52,6 +52,9 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	issuer := keys.NewIssuer(km, cfg.Issuer, cfg.Audience, cfg.AccessTTL, nil)
 	hasher := password.NewHasher(password.DefaultParams, cfg.HashWorkers)
 	svc := auth.NewService(stores(db), hasher, issuer, serviceConfig(cfg), nil)
+	if err := useIdentity(svc, cfg); err != nil {
+		return err
+	}
 
 	// The listener comes up at once; the service reports ready only after the database is
 	// migrated and a signing key is loaded, retrying while PostgreSQL is unreachable.
@@ -152,7 +155,8 @@ func keyOptions(cfg config, logger *slog.Logger) keys.Options {
 }
 
 func stores(db *postgres.DB) auth.Stores {
-	return auth.Stores{Users: db, Refresh: db, Clients: db, Throttle: db, Codes: db, Sessions: db}
+	return auth.Stores{Users: db, Refresh: db, Clients: db, Throttle: db, Codes: db, Sessions: db,
+		TOTP: db, Identities: db, Invitations: db, Account: db}
 }
 
 func serviceConfig(cfg config) auth.Config {
@@ -160,6 +164,7 @@ func serviceConfig(cfg config) auth.Config {
 		SignupEnabled: cfg.Signup, RefreshTTL: cfg.RefreshTTL, RefreshIdleTTL: cfg.RefreshIdle,
 		LoginWindow: cfg.LoginWindow, PairAttempts: cfg.PairMax, AccountAttempts: cfg.AccountMax, AddressAttempts: cfg.AddressMax,
 		RefreshReuseInterval: cfg.ReuseWindow, SessionTTL: cfg.SessionTTL, RefreshKey: refreshKey(cfg.KEK),
+		MFARequired: cfg.Identity.MFARequired, UpstreamMFAExempt: cfg.Identity.UpstreamExempt, InvitationTTL: cfg.Identity.InvitationTTL,
 	}
 }
 

@@ -20,7 +20,7 @@ import (
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
 )
 
-//go:embed pages/signin.html pages/signin.css
+//go:embed pages/signin.html pages/identity.html pages/signin.css
 var pageFiles embed.FS
 
 // Cookie names of the authorization endpoint. On an https issuer each gets the __Host- prefix
@@ -62,7 +62,7 @@ func newPages() *pages {
 	}
 	sum := sha256.Sum256(css)
 	return &pages{
-		tmpl:    template.Must(template.ParseFS(pageFiles, "pages/signin.html")),
+		tmpl:    template.Must(template.ParseFS(pageFiles, "pages/signin.html", "pages/identity.html")),
 		css:     template.CSS(css), // our own embedded file, trusted as CSS
 		cssHash: "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'",
 	}
@@ -78,6 +78,8 @@ type pageData struct {
 	Username, Action      string
 	Hidden                []hiddenField
 	CSS                   template.CSS
+	// ID is what the identity pages show (identity_pages.go).
+	ID identityPage
 }
 
 // render writes an HTML page with a CSP that allows only the inline stylesheet (by hash) and
@@ -91,7 +93,8 @@ func (s *Server) render(c *gin.Context, status int, name string, d pageData, for
 	}
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src "+s.pages.cssHash+"; form-action "+formAction+
+	// img-src data: shows the TOTP enrolment's QR code, which the page carries inline.
+	h.Set("Content-Security-Policy", "default-src 'none'; img-src data:; style-src "+s.pages.cssHash+"; form-action "+formAction+
 		"; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -125,8 +128,12 @@ func (s *Server) handleAuthorize() gin.HandlerFunc {
 		switch {
 		case err != nil:
 			s.authorizeFailed(c, req, err)
+		case c.Request.Method == http.MethodPost && values.Get("action") == "signup":
+			s.signUpForm(c, req, values)
 		case c.Request.Method == http.MethodPost:
 			s.signIn(c, req, values)
+		case values.Get("screen") == "signup" && s.signupEnabled():
+			s.signUpPage(c, http.StatusOK, req, values, "", "")
 		default:
 			s.authorizeWithSession(c, req, values)
 		}
@@ -182,10 +189,13 @@ func (s *Server) signIn(c *gin.Context, req auth.AuthorizeRequest, values url.Va
 	}
 	username := values.Get("username")
 	c.Set(loginAttemptKey, true)
-	u, err := s.accounts.Authenticate(ctx, username, values.Get("password"), c.ClientIP())
+	u, err := s.authenticateForm(ctx, username, values.Get("password"), values.Get("otp"), c.ClientIP())
 	var throttled *auth.ThrottledError
 	switch {
 	case err == nil:
+	case errors.Is(err, auth.ErrMFARequired), errors.Is(err, auth.ErrInvalidOTP), errors.Is(err, auth.ErrMFAEnrollmentRequired):
+		s.signInMFAPage(c, req, values, username, err)
+		return
 	case errors.As(err, &throttled):
 		c.Set(metrics.CodeKey, "too_many_attempts")
 		c.Header("Retry-After", strconv.Itoa(int((throttled.RetryAfter+time.Second-1)/time.Second)))
@@ -297,6 +307,7 @@ func (s *Server) signInPage(c *gin.Context, status int, req auth.AuthorizeReques
 			d.Hidden = append(d.Hidden, hiddenField{n, v})
 		}
 	}
+	s.signInAlternatives(c, &d, values)
 	s.render(c, status, "signin", d, formTarget(req.RedirectURI))
 }
 

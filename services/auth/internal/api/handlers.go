@@ -122,6 +122,8 @@ type credentials struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
 	Scope    string `json:"scope,omitempty"`
+	// OTP is a TOTP or recovery code, for a user with a second factor (login only).
+	OTP string `json:"otp,omitempty"`
 }
 
 func (s *Server) handleSignUp() gin.HandlerFunc {
@@ -154,7 +156,7 @@ func (s *Server) handleLogin() gin.HandlerFunc {
 			return
 		}
 		tok, err := s.accounts.Login(c.Request.Context(), auth.LoginRequest{
-			Username: req.Username, Password: req.Password, Scopes: strings.Fields(req.Scope), Address: c.ClientIP(),
+			Username: req.Username, Password: req.Password, Scopes: strings.Fields(req.Scope), Address: c.ClientIP(), OTP: req.OTP,
 		})
 		if err != nil {
 			s.error(c, err)

@@ -37,4 +37,27 @@ func (s *Server) routes() {
 	r.POST("/oauth2/authorize", s.handleAuthorize())
 	r.GET("/oauth2/logout", s.handleLogout())  // a confirmation form while signed in
 	r.POST("/oauth2/logout", s.handleLogout()) // the form, with its CSRF token
+
+	// Identity (account.go, account_pages.go, upstream_pages.go): a person's own account,
+	// as JSON for Coffer's first-party clients and as pages under the sign-in session;
+	// upstream OpenID providers; invitation and password-reset links.
+	acct := r.Group("/v1/account", s.accountAuth())
+	acct.GET("", s.handleAccount())
+	acct.POST("/password", s.handleChangePassword())
+	acct.GET("/sessions", s.handleListSignIns())
+	acct.DELETE("/sessions/:id", s.handleEndSignIn())
+	acct.POST("/totp", s.handleStartTOTP())
+	acct.POST("/totp/confirm", s.handleConfirmTOTP())
+	acct.DELETE("/totp", s.handleDisableTOTP())
+	r.GET("/oauth2/account", s.handleAccountPage())
+	r.POST("/oauth2/account/signin", s.handleAccountSignIn())
+	r.POST("/oauth2/account/totp", s.handleAccountTOTPStart())
+	r.POST("/oauth2/account/totp/confirm", s.handleAccountTOTPConfirm())
+	r.POST("/oauth2/account/password", s.handleAccountPassword())
+	r.POST("/oauth2/account/sessions/end", s.handleAccountEndSession())
+	r.GET("/oauth2/upstream/start/:provider", s.handleUpstreamStart())
+	r.GET(UpstreamCallbackPath, s.handleUpstreamCallback())
+	r.POST("/oauth2/upstream/mfa", s.handleUpstreamMFA())
+	r.GET("/oauth2/invitation", s.handleInvitationPage())
+	r.POST("/oauth2/invitation", s.handleInvitationAccept())
 }

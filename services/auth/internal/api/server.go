@@ -96,6 +96,7 @@ const DefaultJWKSMaxAge = 5 * time.Minute
 // Server is the auth service's HTTP handler.
 type Server struct {
 	accounts Accounts
+	identity Identity // accounts' identity half, when it has one (account.go)
 	keys     KeySet
 	tokens   TokenVerifier
 	db       Pinger
@@ -123,6 +124,7 @@ func NewServer(logger *slog.Logger, cfg Config, accounts Accounts, keys KeySet, 
 	}
 	s := &Server{accounts: accounts, keys: keys, tokens: tokens, db: db, cfg: cfg, logger: logger, ready: ready, engine: gin.New(),
 		pages: newPages(), issuer: accesstoken.NormalizeIssuer(cfg.Issuer), secureCookies: !loopbackHTTP(cfg.Issuer)}
+	s.identity, _ = accounts.(Identity)
 	if u, err := url.Parse(s.issuer); err == nil {
 		s.basePath = u.Path
 	}
@@ -242,6 +244,8 @@ func (s *Server) toProblem(c *gin.Context, err error) *problem.Details {
 		p.Header = http.Header{"Www-Authenticate": {`Bearer realm="coffer", error="insufficient_scope", scope="` + scope.Scope + `"`}}
 	case errors.Is(err, auth.ErrNotFound):
 		p = problem.New(http.StatusNotFound, "not_found", "no such user")
+	case identityProblem(err) != nil:
+		p = identityProblem(err)
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		p = problem.New(http.StatusUnauthorized, "invalid_credentials", "invalid username or password")
 	case errors.As(err, &throttled):

@@ -284,6 +284,12 @@ type Stores struct {
 	Throttle ThrottleStore
 	Codes    CodeStore
 	Sessions SessionStore
+	// Identity stores (identity.go): second factors, upstream identities, invitations and
+	// what a person sees of their own sign-ins. Nil in tests that need none.
+	TOTP        TOTPStore
+	Identities  IdentityStore
+	Invitations InvitationStore
+	Account     AccountStore
 }
 
 // TokenResponse is what a successful login or token request returns (RFC 6749 section 5.1).

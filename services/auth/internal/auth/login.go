@@ -19,6 +19,8 @@ type LoginRequest struct {
 	Scopes   []string
 	// Address is the client's network address, for per-address throttling.
 	Address string
+	// OTP is a TOTP or recovery code, required of users with a second factor.
+	OTP string
 }
 
 // Login checks a username and password and issues an access token and a refresh token.
@@ -31,7 +33,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenResponse, e
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	u, err := s.Authenticate(ctx, req.Username, req.Password, req.Address)
+	u, err := s.AuthenticateWithCode(ctx, req.Username, req.Password, req.OTP, req.Address)
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -40,9 +42,19 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (TokenResponse, e
 }
 
 // Authenticate checks a username and password under the login throttle (the rules of
-// Login) and returns the user. Both /v1/login and the authorization endpoint's sign-in form
-// go through it.
+// Login) and returns the user; a user with a second factor gets ErrMFARequired (see
+// AuthenticateWithCode).
 func (s *Service) Authenticate(ctx context.Context, username, pw, address string) (User, error) {
+	return s.AuthenticateWithCode(ctx, username, pw, "", address)
+}
+
+// AuthenticateWithCode checks a username, password and, for a user with a second factor, a
+// TOTP or recovery code, all under one login throttle, and returns the user. Both /v1/login
+// and the authorization endpoint's sign-in form go through it. With the password right:
+// ErrMFARequired when a code is needed and missing, ErrMFAEnrollmentRequired when the
+// operator requires a second factor the user lacks (neither counts as a failure), and
+// ErrInvalidOTP for a wrong or used code (which counts, like a wrong password).
+func (s *Service) AuthenticateWithCode(ctx context.Context, username, pw, code, address string) (User, error) {
 	// Neither can match: refuse before any hashing or storage (a username longer than any
 	// valid one cannot exist, so this tells nothing about which users do).
 	if len(pw) > MaxPasswordBytes || len(username) > maxUsernameLen || !safetext.Valid(username) {
@@ -72,6 +84,15 @@ func (s *Service) Authenticate(ctx context.Context, username, pw, address string
 	}
 	if err != nil || u.Disabled {
 		return User{}, ErrInvalidCredentials
+	}
+	if err := s.secondFactor(ctx, u, code); err != nil {
+		if errors.Is(err, ErrMFARequired) || errors.Is(err, ErrMFAEnrollmentRequired) {
+			// The next step of a sign-in, not a failure: the attempt is given back.
+			for _, k := range []string{keys.account, keys.address, keys.pair} {
+				_ = s.st.Throttle.ForgetLoginAttempt(ctx, k, false)
+			}
+		}
+		return User{}, err
 	}
 	// Only failures count: a success clears the account's counts and gives the address its
 	// attempt back.

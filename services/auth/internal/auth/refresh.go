@@ -95,6 +95,9 @@ func (s *Service) Sweep(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := s.sweepIdentity(ctx, now); err != nil {
+		return err
+	}
 	_, err := s.st.Throttle.DeleteLoginAttempts(ctx, now.Add(-s.cfg.LoginWindow))
 	return err
 }

@@ -63,6 +63,14 @@ type Config struct {
 	RefreshKey []byte
 	// SessionTTL is how long the authorization endpoint's sign-in session lasts.
 	SessionTTL time.Duration
+	// MFARequired requires a second factor of every user with a password; those without one
+	// set it up at their next sign-in on the page.
+	MFARequired bool
+	// UpstreamMFAExempt lets people signed in through an upstream provider skip Coffer's
+	// second factor (their provider is trusted to have asked for one).
+	UpstreamMFAExempt bool
+	// InvitationTTL is how long an invitation or password-reset link stays valid.
+	InvitationTTL time.Duration
 }
 
 // DefaultConfig is the policy the service runs with unless configured otherwise, and the one
@@ -81,6 +89,7 @@ func DefaultConfig() Config {
 		// A retry within a few seconds of a rotation is a client that lost the answer.
 		RefreshReuseInterval: 5 * time.Second,
 		SessionTTL:           time.Hour,
+		InvitationTTL:        7 * 24 * time.Hour,
 	}
 }
 
@@ -94,7 +103,14 @@ type Service struct {
 	// dummyClientHash is compared against when a client id is unknown, so that unknown and
 	// known clients cost the same.
 	dummyClientHash []byte
+	// sealer keeps TOTP secrets (UseSealer); nil in admin commands, which need none.
+	sealer SecretSealer
+	// upstream are the OpenID providers people may sign in through (UseUpstream).
+	upstream *Upstreams
 }
+
+// UseSealer gives the service the key it seals TOTP secrets with. Call before serving.
+func (s *Service) UseSealer(sealer SecretSealer) { s.sealer = sealer }
 
 // NewService wires a Service. now is the clock (nil: time.Now).
 func NewService(st Stores, hasher PasswordHasher, issuer AccessTokenIssuer, cfg Config, now func() time.Time) *Service {
@@ -111,6 +127,7 @@ func NewService(st Stores, hasher PasswordHasher, issuer AccessTokenIssuer, cfg 
 	cfg.AccountAttempts = cmp.Or(cfg.AccountAttempts, def.AccountAttempts)
 	cfg.AddressAttempts = cmp.Or(cfg.AddressAttempts, def.AddressAttempts)
 	cfg.SessionTTL = cmp.Or(cfg.SessionTTL, def.SessionTTL)
+	cfg.InvitationTTL = cmp.Or(cfg.InvitationTTL, def.InvitationTTL)
 	// RefreshReuseInterval stays as given: zero is a setting (off).
 	if cfg.RefreshKey == nil {
 		cfg.RefreshKey = make([]byte, 32)

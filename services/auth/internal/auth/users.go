@@ -50,6 +50,9 @@ func (s *Service) SignUp(ctx context.Context, username, pw string) (User, error)
 	return s.CreateUser(ctx, username, pw)
 }
 
+// SignupEnabled reports whether self-service sign-up is on (the page offers it).
+func (s *Service) SignupEnabled() bool { return s.cfg.SignupEnabled }
+
 // CreateUser creates a user regardless of the sign-up setting (for admin commands).
 func (s *Service) CreateUser(ctx context.Context, username, pw string) (User, error) {
 	username, err := ValidateUsername(username)

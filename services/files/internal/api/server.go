@@ -176,7 +176,8 @@ func NewServer(logger *slog.Logger, f Files, v TokenVerifier, ready Readiness, o
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
 
-// canonicalPath answers 404 to a path sent with non-canonical escapes: net/url records
+// canonicalPath answers 400 to a path or query that is not plain text (plainText), and 404 to
+// a path sent with non-canonical escapes: net/url records
 // those in RawPath, which is empty for every path our routes produce. It also hides a link
 // token in the path from the logs and problem bodies of every route, matched or not.
 func (s *Server) canonicalPath(c *gin.Context) {
@@ -184,6 +185,10 @@ func (s *Server) canonicalPath(c *gin.Context) {
 		if strings.HasPrefix(c.Request.URL.Path, prefix) || strings.HasPrefix(c.Request.URL.RawPath, prefix) {
 			c.Set(httplog.PathKey, shown)
 		}
+	}
+	if err := plainText(c.Request.URL); err != nil {
+		s.error(c, err)
+		return
 	}
 	if c.Request.URL.RawPath != "" {
 		s.problem(c, problem.New(http.StatusNotFound, "not_found", "no such route"))

@@ -130,7 +130,7 @@ func TestListLevel(t *testing.T) {
 func TestSearchRenameWalk(t *testing.T) {
 	db, _ := newDB(t)
 	ids := createNamed(t, db, "alice", "reports/2026/Q3-report.pdf", "reports/2025/q1-REPORT.pdf", "reports/notes.txt",
-		"report.txt", "other/report.pdf", "reports/100%_done.txt")
+		"report.txt", "other/report.pdf", "reports/100%_done.txt", "zeta/report.md")
 	createNamed(t, db, "bob", "reports/bob-report.pdf")
 
 	search := func(prefix, q string, limit int) []string {
@@ -153,14 +153,21 @@ func TestSearchRenameWalk(t *testing.T) {
 		want      []string
 	}{
 		{"reports/", "report", []string{"reports/2025/q1-REPORT.pdf", "reports/2026/Q3-report.pdf"}},
-		{"", "report", []string{"other/report.pdf", "report.txt", "reports/2025/q1-REPORT.pdf", "reports/2026/Q3-report.pdf"}},
+		{"", "report", []string{"other/report.pdf", "report.txt", "reports/2025/q1-REPORT.pdf", "reports/2026/Q3-report.pdf", "zeta/report.md"}},
 		{"reports/", "%_", []string{"reports/100%_done.txt"}},
 		{"reports/2026/", "q", []string{"reports/2026/Q3-report.pdf"}},
+		{"reports/", "q3-", []string{"reports/2026/Q3-report.pdf"}},
+		{"", "REPORT.", []string{"other/report.pdf", "report.txt", "reports/2025/q1-REPORT.pdf", "reports/2026/Q3-report.pdf", "zeta/report.md"}},
 		{"reports/", "bob", nil},
 	} {
-		for _, limit := range []int{1, 50} {
-			if got := search(tc.prefix, tc.q, limit); !slices.Equal(got, tc.want) {
-				t.Errorf("search %q in %q (limit %d) = %q, want %q", tc.q, tc.prefix, limit, got, tc.want)
+		// Each plan: a probe of all the names in order, and a probe of one name (then the
+		// trigram index, or the plain scan for a text too short for trigrams).
+		for _, probe := range []int{20_000, 1} {
+			db.searchProbe = probe
+			for _, limit := range []int{1, 2, 50} {
+				if got := search(tc.prefix, tc.q, limit); !slices.Equal(got, tc.want) {
+					t.Errorf("search %q in %q (probe %d, limit %d) = %q, want %q", tc.q, tc.prefix, probe, limit, got, tc.want)
+				}
 			}
 		}
 	}

@@ -44,6 +44,7 @@ type DB struct {
 		pool *pgxpool.Pool
 		err  error
 	}
+	searchProbe int // 0: the constant searchProbe (folders.go); tests set a small one
 }
 
 var _ files.MetadataStore = (*DB)(nil)

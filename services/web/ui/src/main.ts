@@ -26,7 +26,16 @@ async function boot(): Promise<void> {
   }
   const url = new URL(location.href)
   if (url.pathname === '/l') {
-    await linkPage(cfg, url.hash.slice(1))
+    // The token leaves the address bar and the history at once (a shoulder, a screen share
+    // or a synced history would show it); another #token pasted later shows that file.
+    const show = async (): Promise<void> => {
+      const token = location.hash.slice(1)
+      if (token === '') return
+      history.replaceState(null, '', location.pathname)
+      await linkPage(cfg, token)
+    }
+    window.addEventListener('hashchange', () => void show())
+    await show()
     return
   }
   const session = new Session(cfg)
@@ -352,8 +361,9 @@ function save(href: string, name: string): void {
 }
 
 // linkPage is what a person opening a shared link page sees (/l#<token>): the file's name and
-// size and a download button, or a sentence saying the link no longer works. The token stays
-// in the fragment, which browsers never send to the web service.
+// size and a download button, or a sentence saying the link no longer works. The token comes
+// in the fragment, which browsers never send to the web service, and is then taken out of the
+// address bar and the history (boot).
 async function linkPage(cfg: Config, token: string): Promise<void> {
   const url = `${cfg.files_url}/v1/links/${encodeURIComponent(token)}`
   try {
