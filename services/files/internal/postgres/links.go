@@ -71,14 +71,18 @@ func (db *DB) DeleteLink(ctx context.Context, ownerID string, fileID, linkID uui
 // only downloads_left, which stands in for it during a rolling upgrade.
 const maxDownloads = `coalesce(l.max_downloads, l.downloads_left)`
 
-const linkFileColumns = `f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at, f.expires_at, f.request_id, coalesce(f.uploader_name, '')`
+const linkFileColumns = `f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at, f.expires_at, f.request_id, f.uploader_name`
 
 func (db *DB) linkBy(ctx context.Context, cond string, key any, now time.Time) (files.Link, files.File, error) {
 	var f files.File
+	var uploader *string
 	l, err := scanLink(db.pool.QueryRow(ctx, `SELECT `+linkColumns+`, `+linkFileColumns+`
 		FROM file_links l JOIN files f ON f.id = l.file_id
 		WHERE `+cond+` AND f.sha256 = l.sha256 AND l.expires_at > $2`, key, now),
-		(*[16]byte)(&f.ID), &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.ContentType, &f.BlobKey, &f.CreatedAt, &f.ExpiresAt, &f.RequestID, &f.UploaderName)
+		(*[16]byte)(&f.ID), &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.ContentType, &f.BlobKey, &f.CreatedAt, &f.ExpiresAt, &f.RequestID, &uploader)
+	if uploader != nil {
+		f.UploaderName = *uploader
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return files.Link{}, files.File{}, files.ErrNotFound
 	}

@@ -101,7 +101,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 // Ping checks the database answers.
 func (db *DB) Ping(ctx context.Context) error { return mapErr(db.pool.Ping(ctx)) }
 
-const fileColumns = `id, owner_id, name, size, sha256, content_type, blob_key, created_at, expires_at, request_id, coalesce(uploader_name, '')`
+const fileColumns = `id, owner_id, name, size, sha256, content_type, blob_key, created_at, expires_at, request_id, uploader_name`
 
 // uuid.UUID is passed to pgx and scanned from it as a [16]byte: pgx then uses its binary
 // uuid codec. As a uuid.UUID it goes through driver.Valuer and sql.Scanner instead, a text
@@ -109,8 +109,12 @@ const fileColumns = `id, owner_id, name, size, sha256, content_type, blob_key, c
 // allocations of a small download (pprof alloc_objects under wrk).
 func scanFile(r pgx.Row) (files.File, error) {
 	var f files.File
+	var uploader *string // NULL unless the file came through a file request
 	err := r.Scan((*[16]byte)(&f.ID), &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.ContentType, &f.BlobKey, &f.CreatedAt,
-		&f.ExpiresAt, &f.RequestID, &f.UploaderName)
+		&f.ExpiresAt, &f.RequestID, &uploader)
+	if uploader != nil {
+		f.UploaderName = *uploader
+	}
 	return f, err
 }
 
