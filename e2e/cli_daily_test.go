@@ -3,9 +3,12 @@ package e2e_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -193,6 +197,74 @@ func TestCLIDaily(t *testing.T) {
 		}
 		if _, errOut, code := c.run("", "lst"); code != 2 || !strings.Contains(errOut, "unknown command") {
 			t.Errorf("unknown command: exit %d, %q", code, errOut)
+		}
+	})
+
+	t.Run("a retry after the answer was lost stores one file and succeeds", func(t *testing.T) {
+		// A proxy in front of the file service drops the connection once, after the service
+		// committed the upload and before its answer reaches the CLI.
+		target, _ := url.Parse(s.Files[0].URL)
+		var cut atomic.Int32
+		errCut := errors.New("cut")
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		proxy.ModifyResponse = func(resp *http.Response) error {
+			committed := (resp.Request.Method == http.MethodPost && resp.Request.URL.Path == "/v1/files" && resp.StatusCode == http.StatusCreated) ||
+				(resp.Request.Method == http.MethodPatch && resp.Header.Get("Coffer-File-Id") != "")
+			if committed && cut.Add(1) == 1 {
+				return errCut
+			}
+			return nil
+		}
+		proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, errCut) {
+				panic(http.ErrAbortHandler) // the connection closes without an answer
+			}
+			w.WriteHeader(http.StatusBadGateway)
+		}
+		front := httptest.NewServer(proxy)
+		defer front.Close()
+		src := filepath.Join(work, "retried.bin")
+		writeRandom(t, src, 3<<20)
+		for _, tc := range []struct{ name, mode string }{{"retry/direct.bin", "--no-resume"}, {"retry/tus.bin", ""}} {
+			cut.Store(0)
+			args := []string{"--server", front.URL, "put", "--name", tc.name, src}
+			if tc.mode != "" {
+				args = append(args, tc.mode)
+			}
+			out, errOut, code := c.run("", args...)
+			if cut.Load() == 0 {
+				t.Fatalf("%s: the proxy never cut a committed upload", tc.name)
+			}
+			if code != 0 || !strings.Contains(out, "uploaded "+tc.name) {
+				t.Errorf("%s: exit %d\n%s\n%s", tc.name, code, out, errOut)
+			}
+			if n := s.queryInt(`SELECT count(*) FROM files WHERE name = $1`, tc.name); n != 1 {
+				t.Errorf("%s: %d files stored, want 1", tc.name, n)
+			}
+		}
+
+		// Keys are each user's own: bob's upload with dana's key stores bob's file.
+		tok := c.session()["access_token"].(string)
+		api := s.client()
+		bob := api.newUser("bob-idem", "")
+		send := func(tok, body string) fileJSON {
+			r := api.do("POST", api.files+"/v1/files?name=idem.txt", strings.NewReader(body), with(tok, map[string]string{"Idempotency-Key": `"shared-key-1"`}))
+			var f fileJSON
+			r.JSON(t, &f)
+			if r.Status != http.StatusCreated {
+				t.Fatalf("upload with a key: %d %s", r.Status, r.Body)
+			}
+			return f
+		}
+		first := send(tok, "dana's")
+		if again := send(tok, "dana's, sent again"); again.ID != first.ID {
+			t.Errorf("dana's retry stored %s, want her first file %s", again.ID, first.ID)
+		}
+		if bobs := send(bob.Token, "bob's"); bobs.ID == first.ID || bobs.Size != 5 {
+			t.Errorf("bob's upload with dana's key answered %+v", bobs)
+		}
+		if n := s.queryInt(`SELECT count(*) FROM files WHERE name = 'idem.txt'`); n != 2 {
+			t.Errorf("%d idem.txt files, want dana's and bob's", n)
 		}
 	})
 

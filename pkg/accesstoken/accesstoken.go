@@ -49,6 +49,8 @@ type Claims struct {
 	Scope string `json:"scope"`
 	// ClientID names the OAuth client the token was issued to (RFC 9068 section 2.2).
 	ClientID string `json:"client_id,omitempty"`
+	// Roles are the user's roles (ClaimRoles); only RoleAdmin exists.
+	Roles []string `json:"roles,omitempty"`
 }
 
 // Scopes returns the granted scopes as a slice.

@@ -22,6 +22,7 @@ type strictClaims struct {
 	ID        string           `json:"jti"`
 	Scope     string           `json:"scope"`
 	ClientID  string           `json:"client_id"`
+	Roles     []string         `json:"roles"`
 }
 
 // maxNumericDate is the year 5138: far beyond any real token, far below float overflow.
@@ -69,5 +70,6 @@ func (c *strictClaims) accessClaims() *Claims {
 		},
 		Scope:    c.Scope,
 		ClientID: c.ClientID,
+		Roles:    c.Roles,
 	}
 }

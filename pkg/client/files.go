@@ -2,10 +2,12 @@ package client
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -32,6 +34,23 @@ type UploadOptions struct {
 	SHA256 []byte
 	// OnProgress is called as bytes are sent, with the count so far.
 	OnProgress func(sent int64)
+	// IdempotencyKey, when set, is sent as the Idempotency-Key header (NewIdempotencyKey
+	// makes one): the service answers a repeat of the upload with the file the first one
+	// stored. When the body is an *os.File with Size set, an upload whose answer is lost
+	// (the connection cut after the service stored the file) is sent again with the same key,
+	// and so succeeds without a second file.
+	IdempotencyKey string
+}
+
+// uploadAttempts is how many times Upload sends a re-readable body with an idempotency key
+// before it gives up on the network.
+const uploadAttempts = 3
+
+// NewIdempotencyKey returns a random key for UploadOptions.IdempotencyKey.
+func NewIdempotencyKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // Upload streams r to the file service as a new file called name. The SHA-256 of the bytes
@@ -42,6 +61,27 @@ func (c *Client) Upload(ctx context.Context, name string, r io.Reader, opts *Upl
 	if opts != nil {
 		o = *opts
 	}
+	file, retry := r.(*os.File)
+	retry = retry && o.IdempotencyKey != "" && o.Size > 0
+	var start int64
+	if retry {
+		var err error
+		if start, err = file.Seek(0, io.SeekCurrent); err != nil {
+			retry = false
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		f, err := c.upload(ctx, name, r, o)
+		if !retry || !errors.Is(err, ErrNetwork) || attempt == uploadAttempts || ctx.Err() != nil {
+			return f, err
+		}
+		if _, err := file.Seek(start, io.SeekStart); err != nil {
+			return File{}, fmt.Errorf("upload %s: %w", name, err)
+		}
+	}
+}
+
+func (c *Client) upload(ctx context.Context, name string, r io.Reader, o UploadOptions) (File, error) {
 	u, err := endpoint(c.files, "/v1/files", url.Values{"name": {name}})
 	if err != nil {
 		return File{}, err
@@ -53,6 +93,9 @@ func (c *Client) Upload(ctx context.Context, name string, r io.Reader, opts *Upl
 	h := http.Header{"Content-Type": {ct}, "Accept": {"application/json"}}
 	if o.SHA256 != nil {
 		h.Set("Repr-Digest", FormatDigest(o.SHA256))
+	}
+	if o.IdempotencyKey != "" {
+		h.Set("Idempotency-Key", `"`+o.IdempotencyKey+`"`)
 	}
 	size := o.Size
 	if size == 0 {
@@ -97,7 +140,17 @@ func (c *Client) Upload(ctx context.Context, name string, r io.Reader, opts *Upl
 		return File{}, err
 	}
 	sum := hasher.Sum(nil)
-	if got, err := ParseDigest(resp.Header.Get("Repr-Digest")); err != nil || got == nil || !equalHex(f.SHA256, got) || !equalHex(f.SHA256, sum) {
+	got, err := ParseDigest(resp.Header.Get("Repr-Digest"))
+	if resp.Header.Get("Idempotent-Replayed") == "true" {
+		// The answer of an earlier upload with this key, given before this body was read: a
+		// file was hashed whole beside the send; a stream was not, and the file is the
+		// first upload's, checked then. Never delete it.
+		if err != nil || got == nil || !equalHex(f.SHA256, got) || (fs != nil && !equalHex(f.SHA256, sum)) {
+			return File{}, fmt.Errorf("upload %s: the file stored earlier with this idempotency key has SHA-256 %s, not that of these bytes: %w", name, f.SHA256, ErrDigestMismatch)
+		}
+		return f, nil
+	}
+	if err != nil || got == nil || !equalHex(f.SHA256, got) || !equalHex(f.SHA256, sum) {
 		_ = c.Delete(context.WithoutCancel(ctx), f.ID)
 		return File{}, fmt.Errorf("upload %s: the service stored SHA-256 %s, %x was sent: %w", name, f.SHA256, sum, ErrDigestMismatch)
 	}

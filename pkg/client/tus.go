@@ -94,12 +94,36 @@ func (c *Client) UploadResumable(ctx context.Context, name string, r io.ReaderAt
 		o.OnProgress(offset)
 	}
 	fileID := ""
+	rehash := func(upTo int64) error { // the digest of [0, upTo) after a cut request
+		h.Reset()
+		_, err := io.CopyBuffer(h, io.NewSectionReader(r, 0, upTo), make([]byte, copyBuffer))
+		return err
+	}
+	cuts := 0
 	for offset < size || (size == 0 && fileID == "") {
 		n := size - offset
 		if o.ChunkSize > 0 {
 			n = min(n, o.ChunkSize)
 		}
 		next, id, err := c.patch(ctx, res.URL, r, offset, n, h, o.OnProgress)
+		if err != nil && errors.Is(err, ErrNetwork) && ctx.Err() == nil && cuts < uploadAttempts-1 {
+			// The connection was cut: ask the service what it holds. An upload it no longer
+			// knows was completed (it became the file, and only the answer was lost).
+			cuts++
+			off, length, herr := c.UploadOffset(ctx, res.URL)
+			switch {
+			case herr == nil && length == size && off <= size:
+				if err = rehash(off); err == nil {
+					offset = off
+					continue
+				}
+			case errors.Is(herr, ErrNotFound) || isGone(herr):
+				if err = rehash(size); err == nil {
+					offset, fileID = size, ""
+					continue
+				}
+			}
+		}
 		if err != nil {
 			return res, err
 		}

@@ -284,7 +284,7 @@ func freeName(ctx context.Context, c *client.Client, name string) (string, error
 // putStdin streams stdin as one plain upload (stdin cannot be resumed).
 func (a *app) putStdin(ctx context.Context, c *client.Client, name string, bps int64) (putResult, error) {
 	ct := mime.TypeByExtension(path.Ext(name))
-	f, err := c.Upload(ctx, name, throttle(ctx, a.stdin, bps), &client.UploadOptions{Size: -1, ContentType: ct})
+	f, err := c.Upload(ctx, name, throttle(ctx, a.stdin, bps), &client.UploadOptions{Size: -1, ContentType: ct, IdempotencyKey: client.NewIdempotencyKey()})
 	return putResult{File: f, Path: "-"}, err
 }
 
@@ -343,7 +343,8 @@ func (a *app) put(ctx context.Context, c *client.Client, prog *progress, path, n
 	if bps > 0 {
 		body = throttle(ctx, f, bps)
 	}
-	file, err := c.Upload(ctx, name, body, &client.UploadOptions{Size: st.Size(), ContentType: ct, OnProgress: b.set})
+	file, err := c.Upload(ctx, name, body, &client.UploadOptions{Size: st.Size(), ContentType: ct, OnProgress: b.set,
+		IdempotencyKey: client.NewIdempotencyKey()}) // a cut answer is retried with it
 	b.finish(err == nil)
 	if err != nil {
 		return res, err

@@ -37,15 +37,21 @@ func adminDB(ctx context.Context, getenv func(string) string, needKEK bool) (con
 }
 
 func adminService(cfg config, pool *pgxpool.Pool) *auth.Service {
-	return auth.NewService(stores(postgres.New(pool)), password.NewHasher(password.DefaultParams, 1), nil, serviceConfig(cfg), nil)
+	svc := auth.NewService(stores(postgres.New(pool)), password.NewHasher(password.DefaultParams, 1), nil, serviceConfig(cfg), nil)
+	svc.SetAuditor(auditStore(pool))
+	return svc
 }
 
 const usersUsage = `usage:
   coffer-auth users create NAME    create a user (password on stdin)
   coffer-auth users passwd NAME    set a user's password (on stdin); ends their sessions
-  coffer-auth users disable NAME   disable a user; ends their sessions`
+  coffer-auth users disable NAME   disable a user; ends their sessions
+` + adminUsersUsage
 
 func usersCmd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
+	if handled, err := adminUsersCmd(ctx, args, getenv, stdout); handled {
+		return err
+	}
 	if len(args) != 2 {
 		return errors.New(usersUsage)
 	}
@@ -105,7 +111,9 @@ const clientsUsage = `usage:
   redirect URIs may use the authorization code grant (PKCE S256 required); --public makes
   one without a secret (a browser or native app), which needs a redirect URI. --origin lists
   a browser origin (https://app.example) allowed to call the token endpoint (CORS).
-  --redirect-uri and --origin repeat, or take several values separated by spaces`
+  --redirect-uri and --origin repeat, or take several values separated by spaces.
+  --admin-role lets the client's tokens carry an admin user's admin role (Coffer's web page)
+` + adminClientsUsage
 
 // listFlag collects a repeated flag; each value may hold several space-separated items.
 type listFlag []string
@@ -118,6 +126,9 @@ func (l *listFlag) Set(v string) error {
 }
 
 func clientsCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if handled, err := adminClientsCmd(ctx, args, getenv, stdout); handled {
+		return err
+	}
 	if len(args) < 2 || args[0] != "create" {
 		return errors.New(clientsUsage)
 	}
@@ -128,6 +139,7 @@ func clientsCmd(ctx context.Context, args []string, getenv func(string) string, 
 	fs.BoolVar(&spec.Public, "public", false, "no secret: a browser or native app using the authorization code grant with PKCE")
 	fs.Var((*listFlag)(&spec.RedirectURIs), "redirect-uri", "an exact redirect URI of the authorization code grant (repeatable)")
 	fs.Var((*listFlag)(&spec.Origins), "origin", "a browser origin allowed to call the token endpoint (repeatable)")
+	fs.BoolVar(&spec.AdminRole, "admin-role", false, "tokens of admin users carry the admin role (only for Coffer's own web page)")
 	if err := fs.Parse(args[2:]); err != nil || fs.NArg() != 0 {
 		return errors.New(clientsUsage)
 	}

@@ -44,6 +44,9 @@ type config struct {
 	DrainDelay  time.Duration // COFFER_AUTH_DRAIN_DELAY, default 0
 	LogLevel    slog.Level    // COFFER_AUTH_LOG_LEVEL, default info
 	MetricsAddr string        // COFFER_AUTH_METRICS_ADDR, default "" (off): where /metrics is served; never the public port
+	// COFFER_AUTH_AUDIT_RETENTION, default 0 (keep for ever): audit records older than this
+	// are pruned hourly (never younger than a day, whatever the setting).
+	AuditRetention time.Duration
 
 	// Identity holds the second-factor, upstream-provider and invitation settings (identity.go).
 	Identity identityConfig
@@ -53,29 +56,33 @@ func loadConfig(getenv func(string) string, needKEK bool) (config, error) {
 	r := envconf.New(getenv)
 	def := auth.DefaultConfig()
 	c := config{
-		Addr:        r.String("COFFER_AUTH_ADDR", ":8081"),
-		DatabaseURL: r.String("COFFER_AUTH_DATABASE_URL", getenv("DATABASE_URL")),
-		Audience:    r.String("COFFER_AUTH_AUDIENCE", accesstoken.DefaultAudience),
-		AccessTTL:   r.Duration("COFFER_AUTH_ACCESS_TOKEN_TTL", 15*time.Minute),
-		RefreshTTL:  r.Duration("COFFER_AUTH_REFRESH_TOKEN_TTL", def.RefreshTTL),
-		RefreshIdle: r.Duration("COFFER_AUTH_REFRESH_TOKEN_IDLE_TTL", def.RefreshIdleTTL),
-		ReuseWindow: r.Duration("COFFER_AUTH_REFRESH_REUSE_INTERVAL", def.RefreshReuseInterval),
-		SessionTTL:  r.Duration("COFFER_AUTH_SESSION_TTL", def.SessionTTL),
-		Signup:      r.Bool("COFFER_AUTH_SIGNUP", def.SignupEnabled),
-		KeyBits:     r.Int("COFFER_AUTH_KEY_BITS", keys.DefaultBits),
-		KeyReload:   r.Duration("COFFER_AUTH_KEY_RELOAD", 30*time.Second),
-		JWKSMaxAge:  r.Duration("COFFER_AUTH_JWKS_MAX_AGE", api.DefaultJWKSMaxAge),
-		KeyRotation: r.Duration("COFFER_AUTH_KEY_ROTATION", 30*24*time.Hour),
-		KeyLeeway:   r.Duration("COFFER_AUTH_KEY_LEEWAY", 5*time.Minute),
-		LoginWindow: r.Duration("COFFER_AUTH_LOGIN_WINDOW", def.LoginWindow),
-		PairMax:     r.Int("COFFER_AUTH_LOGIN_PAIR_ATTEMPTS", def.PairAttempts),
-		AccountMax:  r.Int("COFFER_AUTH_LOGIN_ACCOUNT_ATTEMPTS", def.AccountAttempts),
-		AddressMax:  r.Int("COFFER_AUTH_LOGIN_ADDRESS_ATTEMPTS", def.AddressAttempts),
-		Proxies:     strings.FieldsFunc(r.String("COFFER_AUTH_TRUSTED_PROXIES", ""), func(r rune) bool { return r == ',' || r == ' ' }),
-		HashWorkers: r.Int("COFFER_AUTH_HASH_CONCURRENCY", runtime.GOMAXPROCS(0)),
-		Migrate:     r.Bool("COFFER_AUTH_MIGRATE", true),
-		DrainDelay:  r.Duration("COFFER_AUTH_DRAIN_DELAY", 0),
-		MetricsAddr: r.String("COFFER_AUTH_METRICS_ADDR", ""),
+		Addr:           r.String("COFFER_AUTH_ADDR", ":8081"),
+		DatabaseURL:    r.String("COFFER_AUTH_DATABASE_URL", getenv("DATABASE_URL")),
+		Audience:       r.String("COFFER_AUTH_AUDIENCE", accesstoken.DefaultAudience),
+		AccessTTL:      r.Duration("COFFER_AUTH_ACCESS_TOKEN_TTL", 15*time.Minute),
+		RefreshTTL:     r.Duration("COFFER_AUTH_REFRESH_TOKEN_TTL", def.RefreshTTL),
+		RefreshIdle:    r.Duration("COFFER_AUTH_REFRESH_TOKEN_IDLE_TTL", def.RefreshIdleTTL),
+		ReuseWindow:    r.Duration("COFFER_AUTH_REFRESH_REUSE_INTERVAL", def.RefreshReuseInterval),
+		SessionTTL:     r.Duration("COFFER_AUTH_SESSION_TTL", def.SessionTTL),
+		Signup:         r.Bool("COFFER_AUTH_SIGNUP", def.SignupEnabled),
+		KeyBits:        r.Int("COFFER_AUTH_KEY_BITS", keys.DefaultBits),
+		KeyReload:      r.Duration("COFFER_AUTH_KEY_RELOAD", 30*time.Second),
+		JWKSMaxAge:     r.Duration("COFFER_AUTH_JWKS_MAX_AGE", api.DefaultJWKSMaxAge),
+		KeyRotation:    r.Duration("COFFER_AUTH_KEY_ROTATION", 30*24*time.Hour),
+		KeyLeeway:      r.Duration("COFFER_AUTH_KEY_LEEWAY", 5*time.Minute),
+		LoginWindow:    r.Duration("COFFER_AUTH_LOGIN_WINDOW", def.LoginWindow),
+		PairMax:        r.Int("COFFER_AUTH_LOGIN_PAIR_ATTEMPTS", def.PairAttempts),
+		AccountMax:     r.Int("COFFER_AUTH_LOGIN_ACCOUNT_ATTEMPTS", def.AccountAttempts),
+		AddressMax:     r.Int("COFFER_AUTH_LOGIN_ADDRESS_ATTEMPTS", def.AddressAttempts),
+		Proxies:        strings.FieldsFunc(r.String("COFFER_AUTH_TRUSTED_PROXIES", ""), func(r rune) bool { return r == ',' || r == ' ' }),
+		HashWorkers:    r.Int("COFFER_AUTH_HASH_CONCURRENCY", runtime.GOMAXPROCS(0)),
+		Migrate:        r.Bool("COFFER_AUTH_MIGRATE", true),
+		DrainDelay:     r.Duration("COFFER_AUTH_DRAIN_DELAY", 0),
+		MetricsAddr:    r.String("COFFER_AUTH_METRICS_ADDR", ""),
+		AuditRetention: r.Duration("COFFER_AUTH_AUDIT_RETENTION", 0),
+	}
+	if c.AuditRetention != 0 && c.AuditRetention < 24*time.Hour {
+		r.Fail("COFFER_AUTH_AUDIT_RETENTION", "must be 0 (keep for ever) or at least 24h")
 	}
 	c.Identity = loadIdentityConfig(r)
 	if c.DatabaseURL == "" {

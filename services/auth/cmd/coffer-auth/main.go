@@ -64,6 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return clientsCmd(ctx, args, getenv, stdout, stderr)
 	case "keys":
 		return keysCmd(ctx, args, getenv, stdout)
+	case "audit":
+		return auditCmd(ctx, args, getenv, stdout)
 	case "invitations":
 		return invitationsCmd(ctx, args, getenv, stdout, stderr)
 	case "version", "--version":
@@ -87,6 +89,11 @@ const usage = `usage:
                                    register a client; prints a confidential one's secret once
   coffer-auth keys list            list signing keys with their states and times
   coffer-auth keys rotate          publish a new key; it signs once verifiers have it
+  coffer-auth users list|enable|delete|grant-admin|revoke-admin ...
+  coffer-auth clients list|disable|enable|delete|rotate-secret ...
+  coffer-auth audit verify         check the audit log's hash chain; names a tampered row
+  coffer-auth audit export [--action PREFIX] [--actor ID] [--target ID]
+                                   print audit records as JSON lines
   coffer-auth invitations create [--username NAME] [--ttl 168h]
                                    print a one-time link that creates an account
   coffer-auth invitations reset NAME [--ttl 168h]

@@ -52,6 +52,11 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	issuer := keys.NewIssuer(km, cfg.Issuer, cfg.Audience, cfg.AccessTTL, nil)
 	hasher := password.NewHasher(password.DefaultParams, cfg.HashWorkers)
 	svc := auth.NewService(stores(db), hasher, issuer, serviceConfig(cfg), nil)
+	audit := auditStore(pool)
+	svc.SetAuditor(audit)
+	svc.SetAuditErrorHandler(func(ctx context.Context, action string, err error) {
+		logger.ErrorContext(ctx, "audit record lost", "action", action, "err", err)
+	})
 	if err := useIdentity(svc, cfg); err != nil {
 		return err
 	}
@@ -62,7 +67,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	var readiness serve.Readiness
 	ready := func() bool { return started.Load() && readiness.Ready() }
 	verifier := keys.NewVerifier(km, cfg.Issuer, cfg.Audience, accesstoken.DefaultLeeway, nil)
-	srv := api.NewServer(logger, api.Config{Issuer: cfg.Issuer, JWKSMaxAge: cfg.JWKSMaxAge, TrustedProxies: cfg.Proxies, Metrics: api.NewMetrics(reg), Version: version.String()}, svc, km, verifier, db, ready)
+	srv := api.NewServer(logger, api.Config{Issuer: cfg.Issuer, JWKSMaxAge: cfg.JWKSMaxAge, TrustedProxies: cfg.Proxies, Metrics: api.NewMetrics(reg), Version: version.String(), Audit: audit}, svc, km, verifier, db, ready)
 	if cfg.MetricsAddr != "" {
 		ln, err := metrics.Listen(cfg.MetricsAddr)
 		if err != nil {
@@ -90,6 +95,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		started.Store(true)
 		logger.Info("ready", "issuer", cfg.Issuer, "signup", cfg.Signup)
 		go sweep(ctx, logger, svc, cfg.LoginWindow)
+		go pruneAudit(ctx, logger, audit, cfg.AuditRetention)
 		km.Run(ctx, cfg.KeyReload)
 	}()
 
@@ -156,7 +162,7 @@ func keyOptions(cfg config, logger *slog.Logger) keys.Options {
 
 func stores(db *postgres.DB) auth.Stores {
 	return auth.Stores{Users: db, Refresh: db, Clients: db, Throttle: db, Codes: db, Sessions: db,
-		TOTP: db, Identities: db, Invitations: db, Account: db}
+		TOTP: db, Identities: db, Invitations: db, Account: db, Admin: db}
 }
 
 func serviceConfig(cfg config) auth.Config {

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cofferhq/coffer/pkg/auditlog/auditpg"
 	"github.com/cofferhq/coffer/pkg/pgtest"
 	"github.com/cofferhq/coffer/services/auth/internal/api"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
@@ -33,7 +34,11 @@ type fixture struct {
 	srv *httptest.Server
 	svc *auth.Service
 	km  *keys.Manager
-	reg *prometheus.Registry // the server's metrics
+	// pool and audit are the fixture's database and audit log (admin_test.go).
+	pool  *pgxpool.Pool
+	audit *auditpg.Store
+	h     *api.Server
+	reg   *prometheus.Registry // the server's metrics
 }
 
 func newFixture(t testing.TB, cfg auth.Config) *fixture {
@@ -68,13 +73,18 @@ func newFixtureKeys(t testing.TB, cfg auth.Config, bootstrap bool) *fixture {
 	}
 	cfg.SignupEnabled = true
 	issuer := keys.NewIssuer(km, "https://auth.test", "coffer-files", 15*time.Minute, nil)
-	svc := auth.NewService(auth.Stores{Users: db, Refresh: db, Clients: db, Throttle: db, Codes: db, Sessions: db},
+	svc := auth.NewService(auth.Stores{Users: db, Refresh: db, Clients: db, Throttle: db, Codes: db, Sessions: db, Admin: db},
 		password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 2), issuer, cfg, nil)
 	reg := prometheus.NewRegistry()
-	h := api.NewServer(slog.New(slog.DiscardHandler), api.Config{Issuer: "https://auth.test", JWKSMaxAge: 90 * time.Second, Metrics: api.NewMetrics(reg)}, svc, km, keys.NewVerifier(km, "https://auth.test", "coffer-files", 0, nil), db, func() bool { return true })
+	audit, err := auditpg.New(pool, "auth_audit_log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.SetAuditor(audit)
+	h := api.NewServer(slog.New(slog.DiscardHandler), api.Config{Issuer: "https://auth.test", JWKSMaxAge: 90 * time.Second, Metrics: api.NewMetrics(reg), Audit: audit}, svc, km, keys.NewVerifier(km, "https://auth.test", "coffer-files", 0, nil), db, func() bool { return true })
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &fixture{t: t, srv: srv, svc: svc, km: km, reg: reg}
+	return &fixture{t: t, srv: srv, svc: svc, km: km, reg: reg, pool: pool, audit: audit, h: h}
 }
 
 type reply struct {

@@ -60,4 +60,7 @@ func (s *Server) routes() {
 	r.POST("/oauth2/upstream/mfa", s.handleUpstreamMFA())
 	r.GET("/oauth2/invitation", s.handleInvitationPage())
 	r.POST("/oauth2/invitation", s.handleInvitationAccept())
+
+	// Administration (admin role required; admin.go).
+	s.adminRoutes()
 }

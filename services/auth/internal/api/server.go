@@ -86,6 +86,8 @@ type Config struct {
 	TrustedProxies []string
 	// Metrics, when set, records request and login metrics (NewMetrics).
 	Metrics *Metrics
+	// Audit, when set, is the audit log the admin API reads (GET /v1/admin/audit).
+	Audit AuditLog
 	// Version is the release /healthz reports (pkg/version). Default "".
 	Version string
 }
@@ -111,6 +113,9 @@ type Server struct {
 	// basePath is the issuer's path ("" at the root): the sign-in form posts to the page's
 	// own origin, where its CSRF cookie was set, whatever host name the browser used.
 	basePath string
+	// admin and audit serve the admin API (admin.go).
+	admin Admin
+	audit AuditLog
 }
 
 // NewServer builds the handler. ready reports whether the process should take traffic (it
@@ -124,6 +129,8 @@ func NewServer(logger *slog.Logger, cfg Config, accounts Accounts, keys KeySet, 
 	}
 	s := &Server{accounts: accounts, keys: keys, tokens: tokens, db: db, cfg: cfg, logger: logger, ready: ready, engine: gin.New(),
 		pages: newPages(), issuer: accesstoken.NormalizeIssuer(cfg.Issuer), secureCookies: !loopbackHTTP(cfg.Issuer)}
+	s.admin, _ = accounts.(Admin) // auth.Service is one; without it the admin routes answer 404
+	s.audit = cfg.Audit
 	s.identity, _ = accounts.(Identity)
 	if u, err := url.Parse(s.issuer); err == nil {
 		s.basePath = u.Path
@@ -242,6 +249,8 @@ func (s *Server) toProblem(c *gin.Context, err error) *problem.Details {
 	case errors.As(err, &scope):
 		p = problem.New(http.StatusForbidden, "insufficient_scope", "the access token lacks the "+scope.Scope+" scope")
 		p.Header = http.Header{"Www-Authenticate": {`Bearer realm="coffer", error="insufficient_scope", scope="` + scope.Scope + `"`}}
+	case errors.Is(err, auth.ErrNotAdmin):
+		p = problem.New(http.StatusForbidden, "admin_required", "this route needs an access token with the admin role")
 	case errors.Is(err, auth.ErrNotFound):
 		p = problem.New(http.StatusNotFound, "not_found", "no such user")
 	case identityProblem(err) != nil:

@@ -15,7 +15,7 @@ func (s *Service) AccountUser(ctx context.Context, subject string) (User, error)
 	if err != nil || s.st.Account == nil {
 		return User{}, ErrNotFound
 	}
-	u, err := s.st.Account.UserByID(ctx, id)
+	u, err := s.st.Account.AccountUserByID(ctx, id)
 	if err != nil {
 		return User{}, err
 	}

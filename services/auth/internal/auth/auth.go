@@ -124,6 +124,8 @@ type User struct {
 	PasswordHash string
 	Disabled     bool
 	CreatedAt    time.Time
+	// Admin reports the admin role; only the administration store's reads fill it in.
+	Admin bool
 }
 
 // Client is a registered OAuth client: a service client of the client_credentials grant, or
@@ -141,6 +143,9 @@ type Client struct {
 	Origins   []string
 	Disabled  bool
 	CreatedAt time.Time
+	// AdminRole lets the client's user tokens carry the admin role of an admin user (for
+	// Coffer's own web page); third-party clients never get it unless registered so.
+	AdminRole bool
 }
 
 // Public reports whether the client has no secret (a browser or native app).
@@ -284,6 +289,9 @@ type Stores struct {
 	Throttle ThrottleStore
 	Codes    CodeStore
 	Sessions SessionStore
+	// Admin is the administration store (admin.go); nil: no roles are ever issued and the
+	// admin operations are unavailable.
+	Admin AdminStore
 	// Identity stores (identity.go): second factors, upstream identities, invitations and
 	// what a person sees of their own sign-ins. Nil in tests that need none.
 	TOTP        TOTPStore
@@ -299,4 +307,7 @@ type TokenResponse struct {
 	ExpiresIn    int    `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope"`
+	// subject and roles are what the access token says, for the audit log.
+	subject string
+	roles   []string
 }

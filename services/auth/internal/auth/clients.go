@@ -37,6 +37,8 @@ type ClientSpec struct {
 	RedirectURIs []string
 	// Origins are browser origins (https, or http on a loopback host) allowed by CORS.
 	Origins []string
+	// AdminRole lets the client's tokens carry an admin user's admin role (Client.AdminRole).
+	AdminRole bool
 }
 
 // RegisterClient validates and stores a client. It returns the secret of a confidential
@@ -70,7 +72,7 @@ func (s *Service) RegisterClient(ctx context.Context, spec ClientSpec) (Client, 
 			return Client{}, "", err
 		}
 	}
-	c := Client{ID: spec.ID, Scopes: spec.Scopes, RedirectURIs: spec.RedirectURIs, Origins: spec.Origins, CreatedAt: s.now().UTC()}
+	c := Client{ID: spec.ID, Scopes: spec.Scopes, RedirectURIs: spec.RedirectURIs, Origins: spec.Origins, CreatedAt: s.now().UTC(), AdminRole: spec.AdminRole}
 	var secret string
 	if !spec.Public {
 		var b [32]byte
@@ -199,5 +201,6 @@ func (s *Service) ClientCredentials(ctx context.Context, clientID, secret string
 	if err != nil {
 		return TokenResponse{}, err
 	}
+	s.auditIssue(ctx, ActorClient+":"+c.ID, c.ID, "client_credentials", granted, nil)
 	return TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int(ttl.Seconds()), Scope: strings.Join(granted, " ")}, nil
 }

@@ -71,7 +71,7 @@ func newEnv(t testing.TB) *env {
 func (e *env) service(cfg auth.Config, params password.Params) *auth.Service {
 	issuer := keys.NewIssuer(e.keys, "https://auth.test", "coffer-files", 15*time.Minute, nil)
 	st := auth.Stores{Users: e.db, Refresh: e.db, Clients: e.db, Throttle: e.db, Codes: e.db, Sessions: e.db,
-		TOTP: e.db, Identities: e.db, Invitations: e.db, Account: e.db}
+		TOTP: e.db, Identities: e.db, Invitations: e.db, Account: e.db, Admin: e.db}
 	return auth.NewService(st, password.NewHasher(params, 4), issuer, cfg, e.clock.Now)
 }
 

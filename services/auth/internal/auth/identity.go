@@ -120,8 +120,8 @@ type SignIn struct {
 
 // AccountStore is what a person's own account pages read and change.
 type AccountStore interface {
-	// UserByID returns the user; ErrNotFound if there is none.
-	UserByID(ctx context.Context, id uuid.UUID) (User, error)
+	// AccountUserByID returns the user; ErrNotFound if there is none.
+	AccountUserByID(ctx context.Context, id uuid.UUID) (User, error)
 	// ListSignIns returns the user's live refresh families and sign-in sessions at now.
 	ListSignIns(ctx context.Context, userID uuid.UUID, now time.Time) ([]SignIn, error)
 	// EndRefreshFamily revokes the family at now if it belongs to the user; ErrNotFound

@@ -48,13 +48,14 @@ func (s *Service) Authenticate(ctx context.Context, username, pw, address string
 	return s.AuthenticateWithCode(ctx, username, pw, "", address)
 }
 
-// AuthenticateWithCode checks a username, password and, for a user with a second factor, a
+// authenticateWithCode checks a username, password and, for a user with a second factor, a
 // TOTP or recovery code, all under one login throttle, and returns the user. Both /v1/login
 // and the authorization endpoint's sign-in form go through it. With the password right:
 // ErrMFARequired when a code is needed and missing, ErrMFAEnrollmentRequired when the
 // operator requires a second factor the user lacks (neither counts as a failure), and
 // ErrInvalidOTP for a wrong or used code (which counts, like a wrong password).
-func (s *Service) AuthenticateWithCode(ctx context.Context, username, pw, code, address string) (User, error) {
+// AuthenticateWithCode (audit_hooks.go) wraps it with the audit log.
+func (s *Service) authenticateWithCode(ctx context.Context, username, pw, code, address string) (User, error) {
 	// Neither can match: refuse before any hashing or storage (a username longer than any
 	// valid one cannot exist, so this tells nothing about which users do).
 	if len(pw) > MaxPasswordBytes || len(username) > maxUsernameLen || !safetext.Valid(username) {

@@ -31,6 +31,13 @@ func (s *Service) RefreshAs(ctx context.Context, ca ClientAuth, token string, sc
 	if !plausibleSecret(token) {
 		return TokenResponse{}, ErrInvalidGrant
 	}
+	// Roles are read afresh at each refresh (before the rotation's transaction, which must not
+	// wait for a second connection): a revoked admin role ends with the access tokens already
+	// issued, a granted one starts at the next refresh.
+	roles, err := s.refreshRoles(ctx, HashRefreshSecret(token))
+	if err != nil {
+		return TokenResponse{}, err
+	}
 	rt := s.successor(token)
 	hash := HashRefreshSecret(rt)
 	var resp TokenResponse
@@ -43,11 +50,12 @@ func (s *Service) RefreshAs(ctx context.Context, ca ClientAuth, token string, sc
 		if err != nil {
 			return RefreshToken{}, err
 		}
-		at, ttl, err := s.issuer.Issue(ctx, used.UserID.String(), used.ClientID, granted)
+		at, ttl, err := s.issuer.Issue(ctx, used.UserID.String(), used.ClientID, granted, roles...)
 		if err != nil {
 			return RefreshToken{}, err
 		}
-		resp = TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int(ttl / time.Second), RefreshToken: rt, Scope: strings.Join(granted, " ")}
+		resp = TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int(ttl / time.Second), RefreshToken: rt, Scope: strings.Join(granted, " "),
+			subject: used.UserID.String(), roles: roles}
 		return RefreshToken{
 			ID: uuid.New(), FamilyID: used.FamilyID, UserID: used.UserID, ClientID: used.ClientID, Hash: hash, Scope: used.Scope,
 			CreatedAt: now, ExpiresAt: minTime(now.Add(s.cfg.RefreshIdleTTL), used.FamilyExpiresAt), FamilyExpiresAt: used.FamilyExpiresAt,
@@ -56,6 +64,7 @@ func (s *Service) RefreshAs(ctx context.Context, ca ClientAuth, token string, sc
 	if err != nil {
 		return TokenResponse{}, err
 	}
+	s.auditIssue(ctx, resp.subject, client.ID, "refresh_token", strings.Fields(resp.Scope), resp.roles)
 	return resp, nil
 }
 

@@ -20,9 +20,9 @@ type PasswordHasher interface {
 	Verify(ctx context.Context, pw, hash string) error
 }
 
-// AccessTokenIssuer signs access tokens (package keys).
+// AccessTokenIssuer signs access tokens (package keys). roles fill the roles claim.
 type AccessTokenIssuer interface {
-	Issue(ctx context.Context, subject, clientID string, scopes []string) (token string, ttl time.Duration, err error)
+	Issue(ctx context.Context, subject, clientID string, scopes []string, roles ...string) (token string, ttl time.Duration, err error)
 }
 
 // FirstPartyClientID is the client_id of tokens issued through the login endpoint, which
@@ -103,6 +103,9 @@ type Service struct {
 	// dummyClientHash is compared against when a client id is unknown, so that unknown and
 	// known clients cost the same.
 	dummyClientHash []byte
+	// audit records events (audit.go); nil records nothing.
+	audit        Auditor
+	onAuditError func(ctx context.Context, action string, err error)
 	// sealer keeps TOTP secrets (UseSealer); nil in admin commands, which need none.
 	sealer SecretSealer
 	// upstream are the OpenID providers people may sign in through (UseUpstream).

@@ -17,7 +17,11 @@ import (
 
 // issueForUser signs an access token and stores a new refresh token built from rt.
 func (s *Service) issueForUser(ctx context.Context, userID uuid.UUID, clientID string, scopes []string, rt RefreshToken, store func(context.Context, RefreshToken) error) (TokenResponse, error) {
-	at, ttl, err := s.issuer.Issue(ctx, userID.String(), clientID, scopes)
+	roles, err := s.userRoles(ctx, userID, clientID)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	at, ttl, err := s.issuer.Issue(ctx, userID.String(), clientID, scopes, roles...)
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -29,6 +33,7 @@ func (s *Service) issueForUser(ctx context.Context, userID uuid.UUID, clientID s
 	if err := store(ctx, rt); err != nil {
 		return TokenResponse{}, err
 	}
+	s.auditIssue(ctx, userID.String(), clientID, "sign_in", scopes, roles)
 	return TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int(ttl / time.Second), RefreshToken: secret, Scope: strings.Join(scopes, " ")}, nil
 }
 

@@ -213,7 +213,7 @@ func (s *Service) FinishUpstreamMFA(ctx context.Context, token, code, address st
 	if err != nil {
 		return UpstreamResult{}, err
 	}
-	u, err := s.st.Account.UserByID(ctx, *login.UserID)
+	u, err := s.st.Account.AccountUserByID(ctx, *login.UserID)
 	if err != nil || u.Disabled {
 		return UpstreamResult{}, ErrInvalidCredentials
 	}

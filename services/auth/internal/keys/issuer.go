@@ -33,8 +33,9 @@ func NewIssuer(m *Manager, issuer, audience string, ttl time.Duration, now func(
 // TTL is the access token lifetime.
 func (i *Issuer) TTL() time.Duration { return i.ttl }
 
-// Issue signs an access token for subject with the given scopes.
-func (i *Issuer) Issue(_ context.Context, subject, clientID string, scopes []string) (string, time.Duration, error) {
+// Issue signs an access token for subject with the given scopes and roles (the roles claim,
+// accesstoken.ClaimRoles; none for most tokens).
+func (i *Issuer) Issue(_ context.Context, subject, clientID string, scopes []string, roles ...string) (string, time.Duration, error) {
 	k, err := i.keys.SigningKey()
 	if err != nil {
 		return "", 0, err
@@ -56,6 +57,7 @@ func (i *Issuer) Issue(_ context.Context, subject, clientID string, scopes []str
 		},
 		Scope:    strings.Join(scopes, " "),
 		ClientID: clientID,
+		Roles:    roles,
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 	t.Header["typ"] = accesstoken.Type

@@ -14,9 +14,9 @@ import (
 // CreateClient implements auth.ClientStore.
 func (db *DB) CreateClient(ctx context.Context, c auth.Client) error {
 	_, err := db.pool.Exec(ctx,
-		`INSERT INTO clients (id, secret_hash, scopes, disabled, created_at, redirect_uris, allowed_origins)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		c.ID, c.SecretHash, strings.Join(c.Scopes, " "), c.Disabled, c.CreatedAt, nonNil(c.RedirectURIs), nonNil(c.Origins))
+		`INSERT INTO clients (id, secret_hash, scopes, disabled, created_at, redirect_uris, allowed_origins, admin_role)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		c.ID, c.SecretHash, strings.Join(c.Scopes, " "), c.Disabled, c.CreatedAt, nonNil(c.RedirectURIs), nonNil(c.Origins), c.AdminRole)
 	if isUniqueViolation(err) {
 		return auth.ErrClientExists
 	}
@@ -31,8 +31,8 @@ func (db *DB) ClientByID(ctx context.Context, id string) (auth.Client, error) {
 	var c auth.Client
 	var scopes string
 	err := db.pool.QueryRow(ctx,
-		`SELECT id, secret_hash, scopes, disabled, created_at, redirect_uris, allowed_origins FROM clients WHERE id = $1`, id).
-		Scan(&c.ID, &c.SecretHash, &scopes, &c.Disabled, &c.CreatedAt, &c.RedirectURIs, &c.Origins)
+		`SELECT id, secret_hash, scopes, disabled, created_at, redirect_uris, allowed_origins, admin_role FROM clients WHERE id = $1`, id).
+		Scan(&c.ID, &c.SecretHash, &scopes, &c.Disabled, &c.CreatedAt, &c.RedirectURIs, &c.Origins, &c.AdminRole)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return auth.Client{}, auth.ErrNotFound
 	}

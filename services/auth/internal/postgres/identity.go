@@ -19,9 +19,9 @@ var (
 	_ auth.AccountStore    = (*DB)(nil)
 )
 
-const userColumns = `u.id, u.username, u.password_hash, u.disabled, u.created_at`
+const identityUserColumns = `u.id, u.username, u.password_hash, u.disabled, u.created_at`
 
-func scanUser(row pgx.Row) (auth.User, error) {
+func scanIdentityUser(row pgx.Row) (auth.User, error) {
 	var u auth.User
 	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Disabled, &u.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -130,8 +130,8 @@ func (db *DB) DeleteTOTP(ctx context.Context, userID uuid.UUID) error {
 
 // UserByIdentity implements auth.IdentityStore.
 func (db *DB) UserByIdentity(ctx context.Context, issuer, subject string) (auth.User, error) {
-	u, err := scanUser(db.pool.QueryRow(ctx,
-		`SELECT `+userColumns+` FROM user_identities i JOIN users u ON u.id = i.user_id WHERE i.issuer = $1 AND i.subject = $2`,
+	u, err := scanIdentityUser(db.pool.QueryRow(ctx,
+		`SELECT `+identityUserColumns+` FROM user_identities i JOIN users u ON u.id = i.user_id WHERE i.issuer = $1 AND i.subject = $2`,
 		issuer, subject))
 	if err != nil && !errors.Is(err, auth.ErrNotFound) {
 		return auth.User{}, fmt.Errorf("postgres: user by identity: %w", err)
@@ -322,8 +322,8 @@ func (db *DB) AcceptReset(ctx context.Context, hash []byte, now time.Time, passw
 		if owner == nil {
 			return auth.ErrNotFound
 		}
-		u, err = scanUser(tx.QueryRow(ctx,
-			`UPDATE users u SET password_hash = $2 WHERE id = $1 RETURNING `+userColumns, *owner, passwordHash))
+		u, err = scanIdentityUser(tx.QueryRow(ctx,
+			`UPDATE users u SET password_hash = $2 WHERE id = $1 RETURNING `+identityUserColumns, *owner, passwordHash))
 		if err != nil {
 			return err
 		}
@@ -357,9 +357,9 @@ func (db *DB) DeleteExpiredInvitations(ctx context.Context, t time.Time) (int64,
 	return tag.RowsAffected(), nil
 }
 
-// UserByID implements auth.AccountStore.
-func (db *DB) UserByID(ctx context.Context, id uuid.UUID) (auth.User, error) {
-	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = $1`, id))
+// AccountUserByID implements auth.AccountStore.
+func (db *DB) AccountUserByID(ctx context.Context, id uuid.UUID) (auth.User, error) {
+	u, err := scanIdentityUser(db.pool.QueryRow(ctx, `SELECT `+identityUserColumns+` FROM users u WHERE u.id = $1`, id))
 	if err != nil && !errors.Is(err, auth.ErrNotFound) {
 		return auth.User{}, fmt.Errorf("postgres: user by id: %w", err)
 	}

@@ -58,6 +58,7 @@ type config struct {
 	GCInterval      time.Duration // COFFER_FILES_GC_INTERVAL, default 1h; 0 turns the periodic collector off
 	GCGrace         time.Duration // COFFER_FILES_GC_GRACE, default 1h: unreferenced blobs younger than this are kept
 	GCIncompleteAge time.Duration // COFFER_FILES_GC_INCOMPLETE_AGE, default 24h: interrupted writes older than this are swept
+	BlobGrace       time.Duration // COFFER_FILES_BLOB_GRACE, default 168h: a deleted file's blob is kept this long, so a restored database finds its bytes
 }
 
 // s3Config locates the bucket of the S3 blob store.
@@ -102,6 +103,10 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 	c.GCInterval = r.Duration("COFFER_FILES_GC_INTERVAL", gcDefaults.Interval)
 	c.GCGrace = r.Duration("COFFER_FILES_GC_GRACE", gcDefaults.Grace)
 	c.GCIncompleteAge = r.Duration("COFFER_FILES_GC_INCOMPLETE_AGE", gcDefaults.IncompleteAge)
+	c.BlobGrace = r.Duration("COFFER_FILES_BLOB_GRACE", files.DefaultConfig().BlobGrace)
+	if c.BlobGrace < 0 {
+		r.Fail("COFFER_FILES_BLOB_GRACE", "must not be negative")
+	}
 	switch c.Storage {
 	case "disk":
 	case "s3":

@@ -6,6 +6,8 @@
 //	coffer-files [serve]    run the service (default)
 //	coffer-files migrate    apply database migrations and exit
 //	coffer-files gc         collect orphan blobs and interrupted uploads once, and exit
+//	coffer-files fsck [--repair] [--verify-digests] [--rate 64M] [--metrics-file PATH]
+//	                        check that rows and blobs agree; exit 0 clean, 1 repaired, 4 problems left, 8 failed
 //	coffer-files version    print the release this binary was built from
 //
 // Configuration is read from COFFER_FILES_* environment variables; see config.go.
@@ -13,6 +15,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -33,14 +36,19 @@ func main() {
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "coffer-files:", err)
 		stop()
-		os.Exit(1)
+		code := 1
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		os.Exit(code)
 	}
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 {
-		cmd = args[0]
+		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
 	case "serve":
@@ -49,6 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrateCmd(ctx, getenv, stdout)
 	case "gc":
 		return gcCmd(ctx, getenv, stdout, stderr)
+	case "fsck":
+		return fsckCmd(ctx, args, getenv, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, version.Line("coffer-files"))
 		return nil
@@ -63,5 +73,10 @@ const usage = `usage:
   coffer-files [serve]    run the service
   coffer-files migrate    apply database migrations and exit
   coffer-files gc         collect orphan blobs and interrupted uploads once, and exit
+  coffer-files fsck [--repair] [--verify-digests] [--rate 64M] [--metrics-file PATH]
+                          check that every row has its blob (size, and SHA-256 with
+                          --verify-digests) and list orphan blobs and expired uploads;
+                          --repair marks rows whose bytes are gone and collects what is safe;
+                          exit 0 clean, 1 all repaired, 4 problems left, 8 the check failed
   coffer-files version    print the release this binary was built from
 `

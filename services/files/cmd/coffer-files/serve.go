@@ -116,6 +116,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		Uploads:           files.NewQuota(svc, db, files.QuotaConfig{PerUser: cfg.UserQuota}),
 		Shares:            files.NewSharing(db, nil),
 		Folders:           files.NewFolders(db, blobs),
+		Idempotency:       db,
 		Users:             users,
 		Links:             links,
 		Requests:          files.NewRequests(db, guard, links, nil),

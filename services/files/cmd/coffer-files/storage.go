@@ -43,7 +43,7 @@ func openBlobStore(cfg config) (blobStore, error) {
 }
 
 func newCollector(cfg config, blobs blobStore, db *postgres.DB, wait bool, logger *slog.Logger) *gc.Collector {
-	gcfg := gc.Config{Grace: cfg.GCGrace, IncompleteAge: cfg.GCIncompleteAge, WaitForLock: wait}
+	gcfg := gc.Config{Grace: cfg.GCGrace, IncompleteAge: cfg.GCIncompleteAge, WaitForLock: wait, BlobGrace: cfg.BlobGrace}
 	if res := newResumable(cfg, newService(cfg, blobs, db, logger), blobs, db, logger); res != nil {
 		gcfg.Uploads = res
 	}

@@ -11,7 +11,8 @@ import (
 
 // newService builds the file service's domain over the database and the blob store.
 func newService(cfg config, blobs blobStore, db *postgres.DB, logger *slog.Logger) *files.Service {
-	return files.NewService(db, blobs, files.Config{MaxFileSize: cfg.MaxFileSize, UploadExpiry: cfg.UploadExpiry, DefaultRetention: cfg.DefaultRetention}, nil, logger)
+	return files.NewService(db, blobs, files.Config{MaxFileSize: cfg.MaxFileSize, UploadExpiry: cfg.UploadExpiry, BlobGrace: cfg.BlobGrace,
+		DefaultRetention: cfg.DefaultRetention}, nil, logger)
 }
 
 // newResumable builds the resumable uploads of svc, or nil if the blob store cannot append.

@@ -34,6 +34,7 @@ const (
 	codeChecksumMismatch  = "checksum_mismatch"
 	codeOffsetMismatch    = "mismatched_offset"
 	codeUploadExpired     = "upload_expired"
+	codeContentMissing    = "content_missing"
 )
 
 const (
@@ -74,6 +75,10 @@ func (e Errors) Problem(ctx context.Context, err error, attrs ...any) *problem.D
 		p.Header = http.Header{"Www-Authenticate": {`Bearer realm="coffer", error="insufficient_scope", scope="` + scope.scope + `"`}}
 	case errors.Is(err, files.ErrUserNotFound):
 		p = problem.New(http.StatusNotFound, codeUserNotFound, "no user has that username")
+	case errors.Is(err, files.ErrKeyUsed): // its file was deleted while the upload ran
+		p = problem.New(http.StatusConflict, "idempotency_key_used", "this Idempotency-Key was used for a file since deleted; retry with a new key")
+	case errors.Is(err, files.ErrContentMissing):
+		p = problem.New(http.StatusGone, codeContentMissing, "this file's content was lost from storage; delete the file or ask the operator to restore it from a backup")
 	case errors.Is(err, files.ErrNotFound):
 		p = problem.New(http.StatusNotFound, codeNotFound, "file not found")
 	case errors.As(err, &throttled):

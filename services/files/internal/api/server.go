@@ -112,6 +112,8 @@ type Options struct {
 	CORS CORS
 	// Folders serves folder listings, search, moves and zips; nil answers them 404.
 	Folders Folders
+	// Idempotency answers retried uploads (Idempotency-Key); nil ignores the header.
+	Idempotency Idempotency
 	// Version is the release /healthz reports (pkg/version). Default "".
 	Version string
 }

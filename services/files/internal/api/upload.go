@@ -32,10 +32,17 @@ func (s *Server) handleUpload() gin.HandlerFunc {
 			s.error(c, files.ErrTooLarge)
 			return
 		}
+		key, err := s.idempotencyKey(c) // idempotency.go
+		if err != nil {
+			s.error(c, err)
+			return
+		}
+		if key != "" && s.replayUpload(c, key) {
+			return
+		}
 		r.Body = idleReader{ReadCloser: http.MaxBytesReader(c.Writer, r.Body, limit), rc: http.NewResponseController(c.Writer), idle: s.opts.UploadIdleTimeout}
 
-		req := files.UploadRequest{OwnerID: owner(c)}
-		var err error
+		req := files.UploadRequest{OwnerID: owner(c), IdempotencyKey: key}
 		if req.ExpiresIn, err = files.ParseExpiresIn(c.Query("expires_in")); err != nil {
 			s.error(c, err)
 			return
@@ -74,6 +81,9 @@ func (s *Server) handleUpload() gin.HandlerFunc {
 			req.SizeHint = r.ContentLength
 		}
 		f, err := s.opts.Uploads.Upload(r.Context(), req)
+		if errors.Is(err, files.ErrKeyUsed) && s.replayUpload(c, key) {
+			return // a request with the same key committed first
+		}
 		if err != nil {
 			s.error(c, err)
 			return

@@ -32,6 +32,9 @@ var (
 	ErrUnavailable = errors.New("temporarily unavailable")
 	// ErrUserNotFound means no enabled user has the username a share names.
 	ErrUserNotFound = errors.New("user not found")
+	// ErrContentMissing means the file's row exists but its bytes were lost or damaged in
+	// the blob store (fsck marked it): it can be deleted, or its bytes restored from a backup.
+	ErrContentMissing = errors.New("file content missing")
 )
 
 // InputError is a request parameter that failed validation. Reason is written for the client
@@ -63,6 +66,9 @@ type File struct {
 	// RequestID and UploaderName mark a file that arrived through a file request.
 	RequestID    *uuid.UUID
 	UploaderName string
+	// IdempotencyKey, on a file being stored, is its upload's Idempotency-Key: the store
+	// records it with the row (or fails with ErrKeyUsed). Not read back.
+	IdempotencyKey string
 }
 
 // Page is one page of a listing.

@@ -156,7 +156,7 @@ func (f *Folders) Walk(ctx context.Context, ownerID, prefix string, fn func(File
 
 // OpenBlob opens a file's bytes for a walk (the file came from Walk, so it is the caller's).
 func (f *Folders) OpenBlob(ctx context.Context, file File) (Blob, error) {
-	return f.blobs.Open(ctx, file.BlobKey)
+	return OpenBlob(ctx, f.blobs, file)
 }
 
 // pageLimit applies the listing default and bounds (those of ListOptions).

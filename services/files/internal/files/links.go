@@ -253,7 +253,7 @@ func (l *Links) Open(ctx context.Context, req LinkRequest) (File, Blob, error) {
 			return File{}, nil, err
 		}
 	}
-	b, err := l.blobs.Open(ctx, f.BlobKey)
+	b, err := OpenBlob(ctx, l.blobs, f)
 	if err != nil {
 		return File{}, nil, err
 	}

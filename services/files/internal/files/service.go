@@ -24,12 +24,19 @@ type Config struct {
 	DefaultRetention time.Duration
 	// UploadExpiry is how long after its creation an unfinished resumable upload is kept.
 	UploadExpiry time.Duration
+	// BlobGrace is how long a deleted file's blob is kept before the collector removes it,
+	// so that a database restored to a point up to BlobGrace ago still finds its bytes.
+	// 0 deletes the blob with its row.
+	BlobGrace time.Duration
 }
 
 // DefaultConfig is the Service's limits unless configured otherwise, and the one place their
 // defaults are written: cmd/coffer-files reads its environment over it.
 func DefaultConfig() Config {
-	return Config{MaxFileSize: 5 << 30, UploadExpiry: 24 * time.Hour}
+	// BlobGrace: a week of deleted bytes, longer than a daily or weekly backup interval, so
+	// a restore to any point of the last seven days (PITR from the newest weekly base
+	// backup) is whole.
+	return Config{MaxFileSize: 5 << 30, UploadExpiry: 24 * time.Hour, BlobGrace: 7 * 24 * time.Hour}
 }
 
 // Service implements the file operations on top of a MetadataStore and a BlobStore.
@@ -75,6 +82,9 @@ type UploadRequest struct {
 	// ID, when set, is the new file's id (never taken from a client). Quota sets it to its
 	// reservation's id, which the metadata store drops when it commits the row.
 	ID uuid.UUID
+	// IdempotencyKey, when set, is recorded with the file; a second upload of the owner with
+	// the same key fails with ErrKeyUsed and stores nothing (idempotency.go).
+	IdempotencyKey string
 }
 
 // MaxNameBytes bounds a file name.
@@ -105,6 +115,7 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
 	if err != nil {
 		return File{}, err
 	}
+	f.IdempotencyKey = req.IdempotencyKey
 	hr := newParallelHash(&limitReader{r: req.Body, left: s.cfg.MaxFileSize}, sha256.New())
 	n, err := s.blobs.Put(ctx, f.BlobKey, hr)
 	sum := hr.Sum()
@@ -215,11 +226,24 @@ func (s *Service) Open(ctx context.Context, ownerID string, id uuid.UUID) (File,
 	if err != nil {
 		return File{}, nil, err
 	}
-	b, err := s.blobs.Open(ctx, f.BlobKey)
+	b, err := OpenBlob(ctx, s.blobs, f)
 	if err != nil {
 		return File{}, nil, err
 	}
 	return f, b, nil
+}
+
+// MissingKeyPrefix starts the blob_key of a file whose bytes fsck found gone or damaged. No
+// blob has such a key (IsBlobKey is false), so no node can serve wrong bytes for the file.
+const MissingKeyPrefix = "missing/"
+
+// OpenBlob opens a file's bytes, or answers ErrContentMissing for a file marked missing.
+// Every path that serves a file's bytes goes through it.
+func OpenBlob(ctx context.Context, blobs BlobStore, f File) (Blob, error) {
+	if strings.HasPrefix(f.BlobKey, MissingKeyPrefix) {
+		return nil, ErrContentMissing
+	}
+	return blobs.Open(ctx, f.BlobKey)
 }
 
 // List returns a page of the owner's files.
@@ -231,13 +255,17 @@ func (s *Service) List(ctx context.Context, ownerID string, opts ListOptions) (P
 	return s.meta.ListFiles(ctx, ownerID, opts)
 }
 
-// Delete removes the row first (the file disappears at once), then the blob.
+// Delete removes the row (the file disappears at once). The blob follows at once when there
+// is no BlobGrace; otherwise the collector removes it once the grace has passed (the
+// database records the deletion time).
 func (s *Service) Delete(ctx context.Context, ownerID string, id uuid.UUID) error {
 	f, err := s.meta.DeleteFile(ctx, ownerID, id)
 	if err != nil {
 		return err
 	}
-	s.removeBlob(ctx, f.BlobKey)
+	if s.cfg.BlobGrace <= 0 {
+		s.removeBlob(ctx, f.BlobKey)
+	}
 	return nil
 }
 

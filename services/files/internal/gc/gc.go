@@ -8,6 +8,10 @@
 // delete what is garbage. Blobs younger than a grace period are never touched, so an upload in
 // flight, whose row is not committed yet, keeps its blob. Only keys of the form the service
 // gives blobs (files.IsBlobKey) are considered, so other objects in a shared bucket are safe.
+//
+// A deleted file's blob is kept for BlobGrace after the deletion (which the database records),
+// so a database restored to an earlier point finds its bytes; a blob no row of the restored
+// database knows (written after that point) is an orphan and is collected.
 package gc
 
 import (
@@ -29,8 +33,11 @@ type Store interface {
 
 // Refs tells which blobs are referenced by a file row.
 type Refs interface {
-	// MissingBlobKeys returns the keys among keys that no file references.
-	MissingBlobKeys(ctx context.Context, keys []string) ([]string, error)
+	// MissingBlobKeys returns the keys among keys that no file or upload references and
+	// whose file was not deleted after deletedSince (those are kept for the blob grace).
+	MissingBlobKeys(ctx context.Context, keys []string, deletedSince time.Time) ([]string, error)
+	// PruneDeletedBlobs forgets the deletions recorded before t and returns how many.
+	PruneDeletedBlobs(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Locker is a lock shared by all nodes.
@@ -72,6 +79,9 @@ type Config struct {
 	WaitForLock bool
 	// BatchSize is how many blob keys are checked against the database at once.
 	BatchSize int
+	// BlobGrace is how long a deleted file's blob is kept after its deletion. Default 0
+	// (collected at the next run); the service configures files.DefaultConfig().BlobGrace.
+	BlobGrace time.Duration
 	// Uploads, when set, has its expired resumable uploads removed on every run.
 	Uploads Uploads
 	// Files, when set, has its expired files deleted on every run.
@@ -163,7 +173,7 @@ func (c *Collector) RunOnce(ctx context.Context) (Result, error) {
 		if len(batch) == 0 {
 			return nil
 		}
-		missing, err := c.refs.MissingBlobKeys(ctx, batch)
+		missing, err := c.refs.MissingBlobKeys(ctx, batch, now.Add(-c.cfg.BlobGrace))
 		batch = batch[:0]
 		if err != nil {
 			return fmt.Errorf("gc: %w", err)
@@ -192,6 +202,10 @@ func (c *Collector) RunOnce(ctx context.Context) (Result, error) {
 	}
 	if err != nil {
 		errs = append(errs, err)
+	} else if _, err := c.refs.PruneDeletedBlobs(ctx, now.Add(-c.cfg.BlobGrace)); err != nil {
+		// Only after a complete pass: a blob whose grace ended is then gone, or an orphan
+		// the next pass collects.
+		errs = append(errs, fmt.Errorf("gc: prune deleted blobs: %w", err))
 	}
 	return res, errors.Join(errs...)
 }

@@ -127,3 +127,37 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifySizeLimit: a genuine token of exactly MaxTokenBytes verifies; one byte more is
+// refused before parsing.
+func TestVerifySizeLimit(t *testing.T) {
+	s, key := newSigner(t)
+	now := time.Now()
+	sum := make([]byte, 32)
+	for pad := 0; pad < linktoken.MaxTokenBytes; pad++ {
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"jti": strings.Repeat("j", 22), "sub": uuid.NewString(), "aud": linktoken.Audience,
+			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "lid": uuid.NewString(),
+			"sha256": base64.RawURLEncoding.EncodeToString(sum), "pad": strings.Repeat("p", pad),
+		})
+		tok.Header["typ"] = linktoken.Type
+		raw, err := tok.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(raw) < linktoken.MaxTokenBytes {
+			continue
+		}
+		if len(raw) > linktoken.MaxTokenBytes {
+			break
+		}
+		if _, err := s.Verify(raw, now); err != nil {
+			t.Fatalf("a genuine token of exactly MaxTokenBytes: %v", err)
+		}
+		if _, err := s.Verify(raw+"A", now); !errors.Is(err, linktoken.ErrInvalid) {
+			t.Fatalf("a token of MaxTokenBytes+1: %v", err)
+		}
+		return
+	}
+	t.Fatal("no padding gives a token of exactly MaxTokenBytes")
+}

@@ -8,11 +8,13 @@ import (
 
 // MissingBlobKeys returns the keys among keys that no file row references: orphan blobs, left
 // by a crash between a blob's write and its row's commit, or by a failed delete. The blob of a
-// resumable upload is not an orphan while the upload's row lives (its expiry removes both).
-func (db *DB) MissingBlobKeys(ctx context.Context, keys []string) ([]string, error) {
+// resumable upload is not an orphan while the upload's row lives (its expiry removes both),
+// nor is the blob of a file deleted after deletedSince (kept for the blob grace).
+func (db *DB) MissingBlobKeys(ctx context.Context, keys []string, deletedSince time.Time) ([]string, error) {
 	rows, err := db.pool.Query(ctx,
 		`SELECT k FROM unnest($1::text[]) AS k WHERE NOT EXISTS (SELECT 1 FROM files WHERE blob_key = k)
-			AND NOT EXISTS (SELECT 1 FROM file_uploads WHERE id::text = k)`, keys)
+			AND NOT EXISTS (SELECT 1 FROM file_uploads WHERE id::text = k)
+			AND NOT EXISTS (SELECT 1 FROM file_deleted_blobs WHERE blob_key = k AND deleted_at > $2)`, keys, deletedSince)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: missing blob keys: %w", mapErr(err))
 	}
@@ -29,6 +31,15 @@ func (db *DB) MissingBlobKeys(ctx context.Context, keys []string) ([]string, err
 		return nil, fmt.Errorf("postgres: missing blob keys: %w", mapErr(err))
 	}
 	return missing, nil
+}
+
+// PruneDeletedBlobs forgets the file deletions recorded before t (their blobs' grace is over).
+func (db *DB) PruneDeletedBlobs(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM file_deleted_blobs WHERE deleted_at < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: prune deleted blobs: %w", mapErr(err))
+	}
+	return tag.RowsAffected(), nil
 }
 
 // Lock takes the session-level advisory lock id on a connection of its own, waiting for it

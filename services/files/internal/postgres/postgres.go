@@ -135,7 +135,10 @@ func insertFile(ctx context.Context, tx pgx.Tx, f files.File) error {
 		INSERT INTO files (id, owner_id, name, size, sha256, content_type, blob_key, created_at, expires_at, request_id, uploader_name)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, nullif($11, ''))`,
 		[16]byte(f.ID), f.OwnerID, f.Name, f.Size, f.SHA256, f.ContentType, f.BlobKey, f.CreatedAt, f.ExpiresAt, f.RequestID, f.UploaderName)
-	return err
+	if err != nil {
+		return err
+	}
+	return recordIdempotencyKey(ctx, tx, f) // idempotency.go
 }
 
 // FileByID implements files.MetadataStore.

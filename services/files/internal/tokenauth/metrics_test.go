@@ -1,6 +1,8 @@
 package tokenauth_test
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -72,5 +74,42 @@ coffer_files_jwks_fetches_total{outcome="ok"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "coffer_files_jwks_fetches_total"); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestMetricsWatchKeys: the key gauge reads 0 before the first key set and the number of
+// keys after it.
+func TestMetricsWatchKeys(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := jwksServer(t, &key.PublicKey)
+	v, err := tokenauth.New(tokenauth.Options{JWKSURL: srv.URL, Issuer: issuer, Audience: audience})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	tokenauth.NewMetrics(reg, nil).WatchKeys(reg, v)
+	gauge := func() float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "coffer_files_jwks_keys" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no coffer_files_jwks_keys")
+		return 0
+	}
+	if g := gauge(); g != 0 {
+		t.Fatalf("keys before the first fetch = %v, want 0", g)
+	}
+	runReady(t, v)
+	if g := gauge(); g != 1 {
+		t.Fatalf("keys after the first fetch = %v, want 1", g)
 	}
 }

@@ -1,0 +1,215 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cofferhq/coffer/services/auth/internal/auth"
+)
+
+var _ auth.AdminStore = (*DB)(nil)
+
+// UserRoles implements auth.AdminStore.
+func (db *DB) UserRoles(ctx context.Context, userID uuid.UUID, clientID string) ([]string, error) {
+	var admin bool
+	err := db.pool.QueryRow(ctx,
+		`SELECT EXISTS (SELECT 1 FROM users u WHERE u.id = $1 AND u.admin AND NOT u.disabled
+		   AND ($2 = $3 OR EXISTS (SELECT 1 FROM clients c WHERE c.id = $2 AND c.admin_role AND NOT c.disabled)))`,
+		userID, clientID, auth.FirstPartyClientID).Scan(&admin)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: user roles: %w", err)
+	}
+	if admin {
+		return []string{auth.RoleAdmin}, nil
+	}
+	return nil, nil
+}
+
+// RefreshRoles implements auth.AdminStore.
+func (db *DB) RefreshRoles(ctx context.Context, hash []byte) ([]string, error) {
+	var admin bool
+	err := db.pool.QueryRow(ctx,
+		`SELECT EXISTS (SELECT 1 FROM refresh_tokens r JOIN users u ON u.id = r.user_id
+		   WHERE r.token_hash = $1 AND u.admin AND NOT u.disabled
+		   AND (r.client_id = $2 OR EXISTS (SELECT 1 FROM clients c WHERE c.id = r.client_id AND c.admin_role AND NOT c.disabled)))`,
+		hash, auth.FirstPartyClientID).Scan(&admin)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: refresh roles: %w", err)
+	}
+	if admin {
+		return []string{auth.RoleAdmin}, nil
+	}
+	return nil, nil
+}
+
+// SetAdmin implements auth.AdminStore.
+func (db *DB) SetAdmin(ctx context.Context, username string, admin bool) error {
+	tag, err := db.pool.Exec(ctx, `UPDATE users SET admin = $2 WHERE username = $1`, username, admin)
+	if err != nil {
+		return fmt.Errorf("postgres: set admin: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return auth.ErrNotFound
+	}
+	return nil
+}
+
+const adminUserColumns = `id, username, password_hash, disabled, created_at, admin`
+
+func scanAdminUser(row pgx.Row) (auth.User, error) {
+	var u auth.User
+	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Disabled, &u.CreatedAt, &u.Admin)
+	return u, err
+}
+
+// ListUsers implements auth.AdminStore.
+func (db *DB) ListUsers(ctx context.Context, q auth.UserQuery) ([]auth.User, error) {
+	rows, err := db.pool.Query(ctx,
+		`SELECT `+adminUserColumns+` FROM users
+		 WHERE username > $1 AND strpos(username, $2) > 0
+		 ORDER BY username LIMIT $3`, q.After, q.Search, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list users: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (auth.User, error) { return scanAdminUser(r) })
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list users: %w", err)
+	}
+	return out, nil
+}
+
+// AdminUser implements auth.AdminStore.
+func (db *DB) AdminUser(ctx context.Context, id uuid.UUID) (auth.User, error) {
+	u, err := scanAdminUser(db.pool.QueryRow(ctx, `SELECT `+adminUserColumns+` FROM users WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return auth.User{}, auth.ErrNotFound
+	}
+	if err != nil {
+		return auth.User{}, fmt.Errorf("postgres: user by id: %w", err)
+	}
+	return u, nil
+}
+
+// EnableUser implements auth.AdminStore.
+func (db *DB) EnableUser(ctx context.Context, id uuid.UUID) error {
+	return db.execOne(ctx, "enable user", `UPDATE users SET disabled = false WHERE id = $1`, id)
+}
+
+// DeleteUser implements auth.AdminStore. Refresh tokens, codes and sessions go with the row
+// (ON DELETE CASCADE).
+func (db *DB) DeleteUser(ctx context.Context, id uuid.UUID) error {
+	return db.execOne(ctx, "delete user", `DELETE FROM users WHERE id = $1`, id)
+}
+
+// RevokeUserTokens implements auth.AdminStore.
+func (db *DB) RevokeUserTokens(ctx context.Context, id uuid.UUID, now time.Time) (int64, error) {
+	var families int64
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx,
+			`WITH r AS (UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL RETURNING family_id)
+			 SELECT count(DISTINCT family_id) FROM r`, id, now).Scan(&families)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM auth_sessions WHERE user_id = $1`, id)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("postgres: revoke user tokens: %w", err)
+	}
+	return families, nil
+}
+
+// ListClients implements auth.AdminStore.
+func (db *DB) ListClients(ctx context.Context) ([]auth.Client, error) {
+	rows, err := db.pool.Query(ctx,
+		`SELECT id, secret_hash, scopes, disabled, created_at, redirect_uris, allowed_origins, admin_role FROM clients ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list clients: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (auth.Client, error) {
+		var c auth.Client
+		var scopes string
+		err := r.Scan(&c.ID, &c.SecretHash, &scopes, &c.Disabled, &c.CreatedAt, &c.RedirectURIs, &c.Origins, &c.AdminRole)
+		c.Scopes = strings.Fields(scopes)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list clients: %w", err)
+	}
+	return out, nil
+}
+
+// SetClientDisabled implements auth.AdminStore.
+func (db *DB) SetClientDisabled(ctx context.Context, id string, disabled bool, now time.Time) error {
+	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE clients SET disabled = $2 WHERE id = $1`, id, disabled)
+		if err != nil {
+			return fmt.Errorf("postgres: disable client: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return auth.ErrNotFound
+		}
+		if disabled {
+			return revokeClientTokens(ctx, tx, id, now)
+		}
+		return nil
+	})
+}
+
+// DeleteClient implements auth.AdminStore. Its codes go with the row (ON DELETE CASCADE);
+// refresh tokens name clients without a foreign key, so they are deleted here.
+func (db *DB) DeleteClient(ctx context.Context, id string) error {
+	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("postgres: delete client: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return auth.ErrNotFound
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM refresh_tokens WHERE client_id = $1`, id); err != nil {
+			return fmt.Errorf("postgres: delete client's refresh tokens: %w", err)
+		}
+		return nil
+	})
+}
+
+// SetClientSecret implements auth.AdminStore.
+func (db *DB) SetClientSecret(ctx context.Context, id string, hash []byte, now time.Time) error {
+	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE clients SET secret_hash = $2 WHERE id = $1 AND secret_hash IS NOT NULL`, id, hash)
+		if err != nil {
+			return fmt.Errorf("postgres: set client secret: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return auth.ErrNotFound
+		}
+		return revokeClientTokens(ctx, tx, id, now)
+	})
+}
+
+func revokeClientTokens(ctx context.Context, q execer, id string, now time.Time) error {
+	if _, err := q.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL`, id, now); err != nil {
+		return fmt.Errorf("postgres: revoke client's refresh tokens: %w", err)
+	}
+	return nil
+}
+
+// execOne runs a statement that must change exactly one row; ErrNotFound when it changes none.
+func (db *DB) execOne(ctx context.Context, what, sql string, args ...any) error {
+	tag, err := db.pool.Exec(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("postgres: %s: %w", what, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return auth.ErrNotFound
+	}
+	return nil
+}

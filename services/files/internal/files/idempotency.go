@@ -1,0 +1,30 @@
+package files
+
+import (
+	"context"
+	"errors"
+	"strings"
+)
+
+// ErrKeyUsed means an upload's idempotency key already names a stored file of the same owner:
+// another request with that key committed first. The upload stored nothing; the caller
+// answers with the file the key names (IdempotencyStore).
+var ErrKeyUsed = errors.New("idempotency key already used")
+
+// MaxIdempotencyKey bounds an Idempotency-Key.
+const MaxIdempotencyKey = 255
+
+// ValidateIdempotencyKey checks a key: 1 to 255 printable ASCII characters.
+func ValidateIdempotencyKey(key string) error {
+	if key == "" || len(key) > MaxIdempotencyKey || strings.ContainsFunc(key, func(r rune) bool { return r < 0x20 || r >= 0x7f }) {
+		return Invalid("Idempotency-Key must be 1 to %d printable ASCII characters", MaxIdempotencyKey)
+	}
+	return nil
+}
+
+// IdempotencyStore finds the file an upload's idempotency key names. Keys are scoped to their
+// owner: another user's key never names your file.
+type IdempotencyStore interface {
+	// FileByIdempotencyKey returns ownerID's file stored with key; ErrNotFound if none is.
+	FileByIdempotencyKey(ctx context.Context, ownerID, key string) (File, error)
+}
