@@ -71,12 +71,10 @@ func (db *DB) DeleteLink(ctx context.Context, ownerID string, fileID, linkID uui
 // only downloads_left, which stands in for it during a rolling upgrade.
 const maxDownloads = `coalesce(l.max_downloads, l.downloads_left)`
 
-const linkFileColumns = `f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at, f.expires_at, f.request_id, f.uploader_name`
-
 func (db *DB) linkBy(ctx context.Context, cond string, key any, now time.Time) (files.Link, files.File, error) {
 	var f files.File
 	var uploader *string
-	l, err := scanLink(db.pool.QueryRow(ctx, `SELECT `+linkColumns+`, `+linkFileColumns+`
+	l, err := scanLink(db.pool.QueryRow(ctx, `SELECT `+linkColumns+`, `+qualifiedFileColumns+`
 		FROM file_links l JOIN files f ON f.id = l.file_id
 		WHERE `+cond+` AND f.sha256 = l.sha256 AND l.expires_at > $2`, key, now),
 		(*[16]byte)(&f.ID), &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.ContentType, &f.BlobKey, &f.CreatedAt, &f.ExpiresAt, &f.RequestID, &uploader)
@@ -112,11 +110,11 @@ func (db *DB) ReserveLinkBytes(ctx context.Context, linkID uuid.UUID, n int64, f
 	q := `UPDATE file_links l SET served_bytes = l.served_bytes + $2 FROM files f
 		WHERE l.id = $1 AND f.id = l.file_id AND f.sha256 = l.sha256 AND l.expires_at > $4
 		AND (` + maxDownloads + ` IS NULL OR l.served_bytes + $2 <= (` + maxDownloads + `::bigint + CASE WHEN $3 THEN 0 ELSE 1 END) * ` + unit + `)
-		RETURNING ` + linkFileColumns
+		RETURNING ` + qualifiedFileColumns
 	args := []any{[16]byte(linkID), max(n, 1), fresh, now}
 	if n == 0 {
 		// Nothing to take: only check that a fresh response would still fit.
-		q = `SELECT ` + linkFileColumns + ` FROM file_links l JOIN files f ON f.id = l.file_id
+		q = `SELECT ` + qualifiedFileColumns + ` FROM file_links l JOIN files f ON f.id = l.file_id
 			WHERE l.id = $1 AND f.sha256 = l.sha256 AND l.expires_at > $2
 			AND (` + maxDownloads + ` IS NULL OR l.served_bytes < ` + maxDownloads + `::bigint * ` + unit + `)`
 		args = []any{[16]byte(linkID), now}

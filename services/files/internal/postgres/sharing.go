@@ -71,7 +71,7 @@ func (db *DB) ListShared(ctx context.Context, userID string, opts files.ListOpti
 	}
 	var list []files.File
 	err := db.read(ctx, func(q querier) error {
-		rows, err := q.Query(ctx, `SELECT `+linkFileColumns+`
+		rows, err := q.Query(ctx, `SELECT `+qualifiedFileColumns+`
 			FROM file_shares s JOIN files f ON f.id = s.file_id WHERE `+where+
 			` ORDER BY f.created_at DESC, f.id DESC LIMIT $2`, args...)
 		if err == nil {

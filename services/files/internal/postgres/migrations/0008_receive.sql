@@ -1,6 +1,11 @@
 -- Receiving and sharing (issue 20). Expand-only: a node of the previous release keeps working
 -- beside these columns (it counts downloads_left, which new links still fill in).
 
+-- Locks first, in the order the previous release's transactions take them (an upload's
+-- completion: file_uploads, then files; a delete: files, then its links by cascade), so that
+-- this migration cannot deadlock with a node still serving: it waits for them, or they for it.
+LOCK TABLE file_uploads, files, file_links IN ACCESS EXCLUSIVE MODE;
+
 -- Links: an exact byte budget (max_downloads × size, see README "Download budget"), an
 -- optional password (argon2id, PHC string), and a short id for URLs people read.
 ALTER TABLE file_links
