@@ -28,6 +28,7 @@ run:
 COMPOSE ?= docker compose
 SECRETS := .secrets/auth_kek .secrets/link_key .secrets/s3_secret_key
 up: $(SECRETS)
+	@$(COMPOSE) version >/dev/null 2>&1 || { echo "make up needs Docker's Compose v2 plugin (the 'docker compose' command; set COMPOSE= to another v2 binary)" >&2; exit 1; }
 	$(COMPOSE) up --build --detach --wait
 
 down:

@@ -148,9 +148,20 @@ func TestUploadQuota(t *testing.T) {
 	if ok, codes := parallel(carol, false); ok != 3 {
 		t.Fatalf("declared parallel: %d stored, want exactly 3 (codes %v)", ok, codes)
 	}
-	if ok, codes := parallel(dave, true); ok > 3 {
-		t.Fatalf("streamed parallel: %d stored, want at most 3 (codes %v)", ok, codes)
+	// Streamed uploads may starve each other, so how many of the 12 fit is not fixed; what is
+	// exact is the accounting: the stored ones plus what is still free make the quota, to the
+	// byte (no hold leaked, no file counted twice).
+	ok, codes := parallel(dave, true)
+	if ok < 1 || ok > 3 {
+		t.Fatalf("streamed parallel: %d stored, want 1 to 3 (codes %v)", ok, codes)
 	}
+	free := quota - int64(ok)*int64(len(part))
+	r = c.do("POST", c.files+"/v1/files?name=rest", chunked{bytes.NewReader(make([]byte, free))}, bearer(dave.Token))
+	if r.Status != http.StatusCreated {
+		t.Fatalf("after %d streamed uploads, the %d bytes left do not fit: %d %s", ok, free, r.Status, r.Body)
+	}
+	r = c.do("POST", c.files+"/v1/files?name=byte", chunked{bytes.NewReader([]byte{1})}, bearer(dave.Token))
+	expectProblem(t, "one byte over a full quota", r, http.StatusRequestEntityTooLarge, "quota_exceeded")
 	for _, u := range []user{carol, dave} {
 		used := s.queryInt(`SELECT coalesce(sum(size), 0) FROM files WHERE owner_id = $1`, u.ID)
 		if used > quota {

@@ -102,7 +102,8 @@ func TestOpsPublicIssuer(t *testing.T) {
 
 // TestOpsMetrics: after traffic, both services' /metrics (on their own listeners, not the
 // public port) show the request, upload, token, JWKS, login, key, pool and runtime metrics
-// moving, and no label holds a link token or a file id.
+// moving, and no label holds a link token, a file or user id, a bearer token (or a part of
+// one), a username or a password.
 func TestOpsMetrics(t *testing.T) {
 	// One failed login per username and address, so the second is throttled.
 	o := startOpsStack(t, map[string]string{"COFFER_AUTH_LOGIN_PAIR_ATTEMPTS": "1"})
@@ -195,7 +196,11 @@ func TestOpsMetrics(t *testing.T) {
 	}
 	for name, set := range map[string]map[string]float64{"files": files, "auth": auth} {
 		for series := range set {
-			for _, secret := range []string{linkToken, f.ID, alice.ID} {
+			secrets := []string{linkToken, f.ID, alice.ID, "alice", "wrong-password", forged, shareOnly}
+			for _, tok := range []string{alice.Token, shareOnly} {
+				secrets = append(secrets, strings.Split(tok, ".")...)
+			}
+			for _, secret := range secrets {
 				if strings.Contains(series, secret) {
 					t.Errorf("%s metrics label a secret or an id: %s", name, series)
 				}

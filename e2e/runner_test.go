@@ -22,7 +22,7 @@ import (
 // the service: a 1M size limit refuses a 2 MB upload, and metrics are served where asked.
 func TestLocalRunnerAndREADME(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl is not installed")
+		t.Fatal("curl is missing (apt-get install curl): the README's walk-through cannot be run")
 	}
 	root, err := harness.RepoRoot()
 	if err != nil {

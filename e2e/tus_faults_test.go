@@ -2,10 +2,13 @@ package e2e_test
 
 import (
 	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -83,8 +86,18 @@ func TestTusConcurrentPatches(t *testing.T) {
 			if _, err := w.Write(data[:6<<20]); err != nil {
 				t.Fatal(err)
 			}
+			// This upload's lock, not any advisory lock (the collector's, another test's):
+			// postgres.DB.LockUpload's key is the XOR of the id's halves, a bigint that
+			// pg_locks shows as classid (high 32 bits) and objid (low), objsubid 1.
+			id, err := hex.DecodeString(strings.ReplaceAll(path[len("/v1/uploads/"):], "-", ""))
+			if err != nil || len(id) != 16 {
+				t.Fatalf("upload path %q", path)
+			}
+			key := binary.BigEndian.Uint64(id[:8]) ^ binary.BigEndian.Uint64(id[8:])
 			waitFor(t, 30*time.Second, "the first PATCH to hold the upload's lock", func() bool {
-				return s.queryInt(`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted`) > 0
+				return s.queryInt(`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+					AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+					AND objsubid = 1 AND classid::bigint = $1 AND objid::bigint = $2`, int64(key>>32), int64(key&0xffffffff)) == 1
 			})
 			// The second, through the other node, takes over.
 			second := tc.patch(nodes[1], path, 0, data, "-")

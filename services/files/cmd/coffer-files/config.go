@@ -49,6 +49,8 @@ type config struct {
 	ShutdownTimeout  time.Duration // COFFER_FILES_SHUTDOWN_TIMEOUT, default 30s
 	LogLevel         slog.Level    // COFFER_FILES_LOG_LEVEL, default info
 	MetricsAddr      string        // COFFER_FILES_METRICS_ADDR, default "" (off): where /metrics is served; never the public port
+	Audit            bool          // COFFER_FILES_AUDIT, default true: record uploads, downloads, shares, links and deletions
+	AuditRetention   time.Duration // COFFER_FILES_AUDIT_RETENTION, default 0 (keep for ever); at least 24h
 	PprofAddr        string        // COFFER_FILES_PPROF_ADDR, default "" (off): a separate listener for net/http/pprof, e.g. 127.0.0.1:6060; never expose it
 	CORSOrigins      []string      // COFFER_FILES_CORS_ORIGINS, default none: comma-separated browser origins (the web app) allowed to call the API
 
@@ -211,6 +213,11 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		r.Fail("COFFER_FILES_JWKS_REFRESH", "at least 1s")
 	}
 	c.MetricsAddr = r.String("COFFER_FILES_METRICS_ADDR", "")
+	c.Audit = r.Bool("COFFER_FILES_AUDIT", true)
+	c.AuditRetention = r.Duration("COFFER_FILES_AUDIT_RETENTION", 0)
+	if c.AuditRetention != 0 && c.AuditRetention < 24*time.Hour {
+		r.Fail("COFFER_FILES_AUDIT_RETENTION", "must be 0 (keep for ever) or at least 24h")
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(r.String("COFFER_FILES_LOG_LEVEL", "info"))); err != nil {
 		r.Fail("COFFER_FILES_LOG_LEVEL", "must be debug, info, warn or error")
 	}

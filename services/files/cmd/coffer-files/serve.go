@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/cofferhq/coffer/pkg/auditlog"
 	"github.com/cofferhq/coffer/pkg/backoff"
 	"github.com/cofferhq/coffer/pkg/metrics"
 	"github.com/cofferhq/coffer/pkg/serve"
@@ -111,7 +112,19 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		}
 		resumable = th
 	}
+	audit := auditStore(pool)
+	var auditor api.Auditor
+	if cfg.Audit {
+		b := auditlog.NewBatcher(audit, logger, auditlog.DefaultBatcherConfig())
+		defer b.Close() // after serve.Run: the drained requests' events are written
+		auditor = b
+		go pruneAudit(ctx, logger, audit, cfg.AuditRetention)
+	}
 	srv := api.NewServer(logger, svc, verifier, rd, api.Options{
+		Audit:             auditor,
+		AuditLog:          audit,
+		Quotas:            db,
+		DefaultQuota:      cfg.UserQuota,
 		Resumable:         resumable,
 		Uploads:           files.NewQuota(svc, db, files.QuotaConfig{PerUser: cfg.UserQuota}),
 		Shares:            files.NewSharing(db, nil),

@@ -125,6 +125,7 @@ func (s *Server) handleDelete() gin.HandlerFunc {
 			s.error(c, err)
 			return
 		}
+		s.record(c, AuditDelete, id.String(), nil)
 		c.Status(http.StatusNoContent)
 	}
 }

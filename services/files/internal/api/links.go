@@ -75,6 +75,11 @@ func (s *Server) handleCreateLink() gin.HandlerFunc {
 		}
 		out := s.linkJSON(l)
 		out.URL = s.opts.PublicURL + linksPrefix + tok
+		d := map[string]string{"link_id": l.ID.String(), "expires_at": l.ExpiresAt.UTC().Format(time.RFC3339)}
+		if l.MaxDownloads != nil {
+			d["max_downloads"] = strconv.Itoa(*l.MaxDownloads)
+		}
+		s.record(c, AuditLinkCreate, id.String(), d)
 		c.Header("Cache-Control", "no-store")
 		c.Header("Location", "/v1/files/"+id.String()+"/links/"+l.ID.String())
 		c.JSON(http.StatusCreated, out)
@@ -93,6 +98,7 @@ func (s *Server) handleRevokeLink() gin.HandlerFunc {
 			s.error(c, err)
 			return
 		}
+		s.record(c, AuditLinkRevoke, id.String(), map[string]string{"link_id": linkID.String()})
 		c.Status(http.StatusNoContent)
 	}
 }
@@ -173,6 +179,13 @@ func (s *Server) handleLinkDownload(short bool) gin.HandlerFunc {
 		}
 		defer blob.Close()
 		serveBlob(c, f, blob, "private, no-store")
+		var details map[string]string
+		if li, ok := s.opts.Links.(linkIdentifier); ok {
+			if id, ok := li.LinkID(c.Param("token")); ok {
+				details = map[string]string{"link_id": id.String()}
+			}
+		}
+		s.recordDownload(c, f, "link", details)
 	}
 }
 

@@ -27,7 +27,8 @@ func (s *Server) routes() {
 	r.DELETE("/v1/files/:id", write, s.handleDelete())
 	// {"name": "new/path"} renames or moves; {"expires_at": time or null} sets the retention.
 	r.PATCH("/v1/files/:id", write, s.handleUpdateFile())
-	r.GET("/v1/zip", read, s.handleZip()) // ?prefix=folder/ or ?id=&id=: a streamed zip
+	r.GET("/v1/zip", read, s.handleZip())                     // ?prefix=folder/ or ?id=&id=: a streamed zip
+	r.GET("/v1/files/:id/activity", read, s.handleActivity()) // the owner's audit records of the file
 
 	r.POST("/v1/files/:id/shares", share, s.handleShare())
 	r.DELETE("/v1/files/:id/shares/:user_id", share, s.handleUnshare())
@@ -64,4 +65,7 @@ func (s *Server) routes() {
 	r.GET("/v1/s/:short_id", s.handleLinkDownload(true))
 	r.HEAD("/v1/s/:short_id", s.handleLinkDownload(true))
 	r.GET("/v1/s/:short_id/info", s.handleLinkInfo())
+
+	// Administration (admin role required; admin.go).
+	s.adminRoutes()
 }
