@@ -9,6 +9,7 @@ RUN_DIR := .run
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 LDFLAGS := -X github.com/cofferhq/coffer/pkg/version.release=$(VERSION)
 
+.PHONY: test-pgbouncer pgbouncer bench-scale
 .PHONY: all build run up down test test-short vet lint fmt tidy tools node-deps bench bench-deps bench-micro fuzz soak mutate clean FORCE web browser
 
 all: build
@@ -85,8 +86,17 @@ FORCE:
 
 ## test: vet, lint, then unit, integration and end-to-end tests against real PostgreSQL and S3
 ## (and the web page in headless chromium)
-test: vet lint tools node-deps browser
+test: vet lint tools node-deps browser pgbouncer
 	$(GO) test -count=1 -timeout 15m $(addprefix ./,$(addsuffix /...,$(MODULES)))
+
+## test-pgbouncer: the end-to-end suite once more with both services behind PgBouncer in
+## transaction pooling mode (Debian's pgbouncer, installed when missing); .ci/run runs it
+test-pgbouncer: tools node-deps browser pgbouncer
+	COFFER_E2E_PGBOUNCER=1 $(GO) test -count=1 -timeout 20m ./e2e/...
+
+pgbouncer:
+	@command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; }
 
 vet:
 	$(GO) vet $(addprefix ./,$(addsuffix /...,$(MODULES)))
@@ -122,6 +132,12 @@ bench: tools .cache/bin/tusd bench-deps
 bench-deps:
 	@command -v wrk >/dev/null && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || \
 		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light wrk; }
+
+## bench-scale: a primary with two streaming replicas, PgBouncer, four file nodes on S3:
+## statements per download on each server, 4 KiB GETs with and without replicas, the
+## revocation fence's cost, 256 parallel resumable uploads (docs/SCALING.md). Not in make test.
+bench-scale: tools pgbouncer
+	COFFER_BENCH_SCALE=1 $(GO) test -count=1 -timeout 20m -run '^$$' -bench '^BenchmarkScale$$' -benchtime 1x -v ./e2e/
 
 ## bench-micro: the Go micro-benchmarks, each beside its baseline (compare runs with benchstat)
 bench-micro: tools

@@ -27,7 +27,7 @@ func newResumable(cfg config, svc *files.Service, blobs blobStore, db *postgres.
 		logger.Warn("COFFER_FILES_GC_INCOMPLETE_AGE is shorter than COFFER_FILES_UPLOAD_EXPIRY: resumable uploads older than it lose their bytes",
 			"incomplete_age", cfg.GCIncompleteAge, "upload_expiry", cfg.UploadExpiry)
 	}
-	res := files.NewResumable(svc, db, ab, db, cfg.UserQuota, db)
+	res := files.NewResumable(svc, db, ab, db, cfg.UserQuota, db.UploadLocks())
 	res.UseRequests(db) // uploads through file requests
 	return res
 }
