@@ -63,7 +63,9 @@ type config struct {
 	GCInterval      time.Duration // COFFER_FILES_GC_INTERVAL, default 1h; 0 turns the periodic collector off
 	GCGrace         time.Duration // COFFER_FILES_GC_GRACE, default 1h: unreferenced blobs younger than this are kept
 	GCIncompleteAge time.Duration // COFFER_FILES_GC_INCOMPLETE_AGE, default 24h: interrupted writes older than this are swept
-	BlobGrace       time.Duration // COFFER_FILES_BLOB_GRACE, default 168h: a deleted file's blob is kept this long, so a restored database finds its bytes
+
+	Events    eventsConfig  // events_config.go
+	BlobGrace time.Duration // COFFER_FILES_BLOB_GRACE, default 168h: a deleted file's blob is kept this long, so a restored database finds its bytes
 }
 
 // s3Config locates the bucket of the S3 blob store.
@@ -196,6 +198,7 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 	if c.UserQuota < 0 {
 		r.Fail("COFFER_FILES_USER_QUOTA", "must not be negative")
 	}
+	c.Events = readEventsConfig(r, readFile)
 	c.LinkKey = linkKey(r, readFile)
 	c.CORSOrigins = corsOrigins(r)
 	if c.DefaultRetention < 0 || c.DefaultRetention > files.MaxRetention {

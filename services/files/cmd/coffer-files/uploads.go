@@ -7,12 +7,23 @@ import (
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
 	"github.com/cofferhq/coffer/services/files/internal/tus"
+	"github.com/cofferhq/coffer/services/files/internal/webhook"
 )
 
 // newService builds the file service's domain over the database and the blob store.
 func newService(cfg config, blobs blobStore, db *postgres.DB, logger *slog.Logger) *files.Service {
-	return files.NewService(db, blobs, files.Config{MaxFileSize: cfg.MaxFileSize, UploadExpiry: cfg.UploadExpiry, BlobGrace: cfg.BlobGrace,
-		DefaultRetention: cfg.DefaultRetention}, nil, logger)
+	svc := files.NewService(db, blobs, files.Config{
+		MaxFileSize: cfg.MaxFileSize, UploadExpiry: cfg.UploadExpiry, BlobGrace: cfg.BlobGrace, Scan: cfg.Events.ClamdAddr != "",
+		DefaultRetention: cfg.DefaultRetention,
+	}, nil, logger)
+	if e := cfg.Events; e.HookURL != "" {
+		guard := webhook.Guard{AllowLocal: e.AllowLocal}
+		svc.UsePreCreateHook(&webhook.Hook{
+			URL: e.HookURL, Secret: e.HookSecret, FailOpen: e.HookFailOpen,
+			Sender: webhook.NewSender(guard.Client(e.HookTimeout), nil), Logger: logger,
+		})
+	}
+	return svc
 }
 
 // newResumable builds the resumable uploads of svc, or nil if the blob store cannot append.

@@ -31,6 +31,9 @@ const (
 	codeUserNotFound      = "user_not_found"
 	codeTooManyAttempts   = "too_many_attempts"
 	codeRequestLimit      = "request_limit"
+	codeScanPending       = "scan_pending"
+	codeFileRejected      = "file_rejected"
+	codeRejectedByPolicy  = "rejected_by_policy"
 	codeChecksumMismatch  = "checksum_mismatch"
 	codeOffsetMismatch    = "mismatched_offset"
 	codeUploadExpired     = "upload_expired"
@@ -61,6 +64,7 @@ func (e Errors) Problem(ctx context.Context, err error, attrs ...any) *problem.D
 	var input *files.InputError
 	var scope *scopeError
 	var throttled *files.ThrottledError
+	var refused *files.PolicyError
 	switch {
 	case errors.As(err, &p):
 	case errors.Is(err, errNoToken):
@@ -88,6 +92,13 @@ func (e Errors) Problem(ctx context.Context, err error, attrs ...any) *problem.D
 		p.RetryAfter = throttled.RetryAfter
 	case errors.Is(err, files.ErrRequestLimit):
 		p = problem.New(http.StatusRequestEntityTooLarge, codeRequestLimit, "this upload would pass the file request's file or byte limit")
+	case errors.Is(err, files.ErrScanPending):
+		p = problem.New(http.StatusConflict, codeScanPending, "the file is waiting for its virus scan; retry later")
+		p.RetryAfter = 5 * time.Second
+	case errors.Is(err, files.ErrRejected):
+		p = problem.New(http.StatusGone, codeFileRejected, "the virus scanner rejected this file; its content is gone")
+	case errors.As(err, &refused):
+		p = problem.New(http.StatusForbidden, codeRejectedByPolicy, refused.Message)
 	case errors.Is(err, files.ErrTooLarge):
 		p = problem.New(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("files are limited to %d bytes", e.MaxFileSize))
 	case errors.As(err, &maxBytes):

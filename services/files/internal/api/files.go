@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"encoding/hex"
 	"net/http"
 	"strconv"
@@ -26,11 +27,15 @@ type fileJSON struct {
 	// RequestID and UploaderName mark a file that arrived through a file request.
 	RequestID    string `json:"request_id,omitempty"`
 	UploaderName string `json:"uploader_name,omitempty"`
+	// Status is available, pending_scan (not downloadable until the scanner passes it) or
+	// rejected (StatusReason says why; the bytes are gone).
+	Status       string `json:"status"`
+	StatusReason string `json:"status_reason,omitempty"`
 }
 
 func toJSON(f files.File) fileJSON {
-	j := fileJSON{ID: f.ID.String(), Name: f.Name, Size: f.Size, SHA256: hex.EncodeToString(f.SHA256), ContentType: f.ContentType,
-		CreatedAt: f.CreatedAt, ExpiresAt: f.ExpiresAt, UploaderName: f.UploaderName}
+	j := fileJSON{ID: f.ID.String(), Name: f.Name, Size: f.Size, SHA256: hex.EncodeToString(f.SHA256), ContentType: f.ContentType, CreatedAt: f.CreatedAt,
+		Status: cmp.Or(f.Status, files.StatusAvailable), StatusReason: f.StatusReason, ExpiresAt: f.ExpiresAt, UploaderName: f.UploaderName}
 	if f.RequestID != nil {
 		j.RequestID = f.RequestID.String()
 	}

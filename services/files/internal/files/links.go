@@ -243,6 +243,9 @@ func (l *Links) Open(ctx context.Context, req LinkRequest) (File, Blob, error) {
 	if err != nil {
 		return File{}, nil, err
 	}
+	if err := Servable(f); err != nil { // before a byte is taken from the budget
+		return File{}, nil, err
+	}
 	var n int64
 	var fresh bool
 	if req.Plan != nil {
@@ -250,6 +253,9 @@ func (l *Links) Open(ctx context.Context, req LinkRequest) (File, Blob, error) {
 	}
 	if link.MaxDownloads != nil { // an unlimited link has no budget to keep
 		if f, err = l.store.ReserveLinkBytes(ctx, link.ID, n, fresh, l.now()); err != nil {
+			return File{}, nil, err
+		}
+		if err := Servable(f); err != nil {
 			return File{}, nil, err
 		}
 	}

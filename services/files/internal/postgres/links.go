@@ -26,24 +26,31 @@ func scanLink(r pgx.Row, extra ...any) (files.Link, error) {
 }
 
 // CreateLink implements files.LinkStore: the row is inserted only if ownerID owns the file,
-// and takes the file's SHA-256 (and its expiry as a cap) in the same statement.
-// downloads_left is filled in for nodes of the previous release, which count it.
+// and takes the file's SHA-256 (and its expiry as a cap) in the same statement; its
+// link.created event commits with it. downloads_left is filled in for nodes of the previous
+// release, which count it.
 func (db *DB) CreateLink(ctx context.Context, ownerID string, l files.Link) (files.Link, error) {
 	var hash *string
 	if l.PasswordHash != "" {
 		hash = &l.PasswordHash
 	}
-	err := db.pool.QueryRow(ctx, `INSERT INTO file_links (id, file_id, jti, sha256, expires_at, downloads_left, max_downloads,
-			password_hash, short_id, created_at)
-		SELECT $1, f.id, $3, f.sha256, least($4, coalesce(f.expires_at, $4)), $5, $5, $8, $9, $6
-		FROM files f WHERE f.id = $2 AND f.owner_id = $7
-		RETURNING sha256, expires_at, (SELECT name FROM files WHERE id = $2), (SELECT size FROM files WHERE id = $2)`,
-		l.ID, l.FileID, l.JTI, l.ExpiresAt, l.MaxDownloads, l.CreatedAt, ownerID, hash, l.ShortID).Scan(&l.SHA256, &l.ExpiresAt, &l.FileName, &l.FileSize)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return files.Link{}, files.ErrNotFound
-	}
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO file_links (id, file_id, jti, sha256, expires_at, downloads_left, max_downloads,
+				password_hash, short_id, created_at)
+			SELECT $1, f.id, $3, f.sha256, least($4, coalesce(f.expires_at, $4)), $5, $5, $8, $9, $6
+			FROM files f WHERE f.id = $2 AND f.owner_id = $7
+			RETURNING sha256, expires_at, (SELECT name FROM files WHERE id = $2), (SELECT size FROM files WHERE id = $2)`,
+			l.ID, l.FileID, l.JTI, l.ExpiresAt, l.MaxDownloads, l.CreatedAt, ownerID, hash, l.ShortID).Scan(&l.SHA256, &l.ExpiresAt, &l.FileName, &l.FileSize)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return files.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: create link: %w", mapErr(err))
+		}
+		return db.emit(ctx, tx, files.LinkEvent(files.EventLinkCreated, ownerID, l, l.CreatedAt))
+	})
 	if err != nil {
-		return files.Link{}, fmt.Errorf("postgres: create link: %w", mapErr(err))
+		return files.Link{}, err
 	}
 	return l, nil
 }
@@ -55,6 +62,9 @@ func (db *DB) DeleteLink(ctx context.Context, ownerID string, fileID, linkID uui
 			WHERE l.id = $3 AND l.file_id = $1 AND f.id = l.file_id AND f.owner_id = $2`, fileID, ownerID, linkID)
 		if err == nil && tag.RowsAffected() == 0 {
 			err = files.ErrNotFound
+		}
+		if err == nil {
+			err = db.emit(ctx, tx, files.LinkEvent(files.EventLinkRevoked, ownerID, files.Link{ID: linkID, FileID: fileID}, db.now()))
 		}
 		return []fence.Notice{{Kind: fence.LinkRevoked, FileID: fileID, OwnerID: ownerID, LinkID: linkID}}, err
 	})
@@ -73,13 +83,17 @@ const maxDownloads = `coalesce(l.max_downloads, l.downloads_left)`
 
 func (db *DB) linkBy(ctx context.Context, cond string, key any, now time.Time) (files.Link, files.File, error) {
 	var f files.File
-	var uploader *string
+	var reason, uploader *string
 	l, err := scanLink(db.pool.QueryRow(ctx, `SELECT `+linkColumns+`, `+qualifiedFileColumns+`
 		FROM file_links l JOIN files f ON f.id = l.file_id
 		WHERE `+cond+` AND f.sha256 = l.sha256 AND l.expires_at > $2`, key, now),
-		(*[16]byte)(&f.ID), &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.ContentType, &f.BlobKey, &f.CreatedAt, &f.ExpiresAt, &f.RequestID, &uploader)
+		(*[16]byte)(&f.ID), &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.ContentType, &f.BlobKey, &f.CreatedAt, &f.Status, &reason,
+		&f.ExpiresAt, &f.RequestID, &uploader)
 	if uploader != nil {
 		f.UploaderName = *uploader
+	}
+	if reason != nil {
+		f.StatusReason = *reason
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return files.Link{}, files.File{}, files.ErrNotFound

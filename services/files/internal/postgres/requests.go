@@ -180,7 +180,7 @@ func (db *DB) RequestFiles(ctx context.Context, ownerID string, id uuid.UUID, op
 		args = append(args, t, [16]byte(cid))
 		where += " AND (created_at, id) < ($4, $5)"
 	}
-	rows, err := db.pool.Query(ctx, `SELECT `+fileColumns+` FROM files WHERE `+where+` ORDER BY created_at DESC, id DESC LIMIT $2`, args...)
+	rows, err := db.pool.Query(ctx, `SELECT `+readColumns+` FROM files WHERE `+where+` ORDER BY created_at DESC, id DESC LIMIT $2`, args...)
 	if err != nil {
 		return files.Page{}, fmt.Errorf("postgres: request files: %w", mapErr(err))
 	}

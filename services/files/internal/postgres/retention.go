@@ -17,7 +17,7 @@ var _ files.RetentionStore = (*DB)(nil)
 
 // SetFileExpiry implements files.RetentionStore.
 func (db *DB) SetFileExpiry(ctx context.Context, ownerID string, id uuid.UUID, expiresAt *time.Time) (files.File, error) {
-	f, err := scanFile(db.pool.QueryRow(ctx, `UPDATE files SET expires_at = $3 WHERE id = $1 AND owner_id = $2 RETURNING `+fileColumns,
+	f, err := scanFile(db.pool.QueryRow(ctx, `UPDATE files SET expires_at = $3 WHERE id = $1 AND owner_id = $2 RETURNING `+readColumns,
 		[16]byte(id), ownerID, expiresAt))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return files.File{}, files.ErrNotFound
@@ -37,7 +37,7 @@ func (db *DB) TakeExpiredFiles(ctx context.Context, now time.Time, limit int) ([
 	err := db.revoke(ctx, func(tx pgx.Tx) ([]fence.Notice, error) {
 		rows, err := tx.Query(ctx, `DELETE FROM files WHERE id IN (
 				SELECT id FROM files WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-			RETURNING `+fileColumns, now, limit)
+			RETURNING `+readColumns, now, limit)
 		if err != nil {
 			return nil, err
 		}
