@@ -45,6 +45,7 @@ func newCollector(cfg config, blobs blobStore, db *postgres.DB, wait bool, logge
 	if res := newResumable(cfg, newService(cfg, blobs, db, logger), blobs, db, logger); res != nil {
 		gcfg.Uploads = res
 	}
+	gcfg.Files = files.NewRetention(db, blobs, nil, logger)
 	return gc.New(blobs, db, db, gcfg, nil, logger)
 }
 
