@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -23,7 +22,7 @@ func (db *DB) UserRoles(ctx context.Context, userID uuid.UUID, clientID string) 
 		   AND ($2 = $3 OR EXISTS (SELECT 1 FROM clients c WHERE c.id = $2 AND c.admin_role AND NOT c.disabled)))`,
 		userID, clientID, auth.FirstPartyClientID).Scan(&admin)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: user roles: %w", err)
+		return nil, dbErr("user roles", err)
 	}
 	if admin {
 		return []string{auth.RoleAdmin}, nil
@@ -40,7 +39,7 @@ func (db *DB) RefreshRoles(ctx context.Context, hash []byte) ([]string, error) {
 		   AND (r.client_id = $2 OR EXISTS (SELECT 1 FROM clients c WHERE c.id = r.client_id AND c.admin_role AND NOT c.disabled)))`,
 		hash, auth.FirstPartyClientID).Scan(&admin)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: refresh roles: %w", err)
+		return nil, dbErr("refresh roles", err)
 	}
 	if admin {
 		return []string{auth.RoleAdmin}, nil
@@ -52,7 +51,7 @@ func (db *DB) RefreshRoles(ctx context.Context, hash []byte) ([]string, error) {
 func (db *DB) SetAdmin(ctx context.Context, username string, admin bool) error {
 	tag, err := db.pool.Exec(ctx, `UPDATE users SET admin = $2 WHERE username = $1`, username, admin)
 	if err != nil {
-		return fmt.Errorf("postgres: set admin: %w", err)
+		return dbErr("set admin", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return auth.ErrNotFound
@@ -75,11 +74,11 @@ func (db *DB) ListUsers(ctx context.Context, q auth.UserQuery) ([]auth.User, err
 		 WHERE username > $1 AND strpos(username, $2) > 0
 		 ORDER BY username LIMIT $3`, q.After, q.Search, q.Limit)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list users: %w", err)
+		return nil, dbErr("list users", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (auth.User, error) { return scanAdminUser(r) })
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list users: %w", err)
+		return nil, dbErr("list users", err)
 	}
 	return out, nil
 }
@@ -91,7 +90,7 @@ func (db *DB) AdminUser(ctx context.Context, id uuid.UUID) (auth.User, error) {
 		return auth.User{}, auth.ErrNotFound
 	}
 	if err != nil {
-		return auth.User{}, fmt.Errorf("postgres: user by id: %w", err)
+		return auth.User{}, dbErr("user by id", err)
 	}
 	return u, nil
 }
@@ -121,7 +120,7 @@ func (db *DB) RevokeUserTokens(ctx context.Context, id uuid.UUID, now time.Time)
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("postgres: revoke user tokens: %w", err)
+		return 0, dbErr("revoke user tokens", err)
 	}
 	return families, nil
 }
@@ -131,7 +130,7 @@ func (db *DB) ListClients(ctx context.Context) ([]auth.Client, error) {
 	rows, err := db.pool.Query(ctx,
 		`SELECT id, secret_hash, scopes, disabled, created_at, redirect_uris, allowed_origins, admin_role FROM clients ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list clients: %w", err)
+		return nil, dbErr("list clients", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (auth.Client, error) {
 		var c auth.Client
@@ -141,7 +140,7 @@ func (db *DB) ListClients(ctx context.Context) ([]auth.Client, error) {
 		return c, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list clients: %w", err)
+		return nil, dbErr("list clients", err)
 	}
 	return out, nil
 }
@@ -151,7 +150,7 @@ func (db *DB) SetClientDisabled(ctx context.Context, id string, disabled bool, n
 	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE clients SET disabled = $2 WHERE id = $1`, id, disabled)
 		if err != nil {
-			return fmt.Errorf("postgres: disable client: %w", err)
+			return dbErr("disable client", err)
 		}
 		if tag.RowsAffected() == 0 {
 			return auth.ErrNotFound
@@ -169,13 +168,13 @@ func (db *DB) DeleteClient(ctx context.Context, id string) error {
 	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
 		if err != nil {
-			return fmt.Errorf("postgres: delete client: %w", err)
+			return dbErr("delete client", err)
 		}
 		if tag.RowsAffected() == 0 {
 			return auth.ErrNotFound
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM refresh_tokens WHERE client_id = $1`, id); err != nil {
-			return fmt.Errorf("postgres: delete client's refresh tokens: %w", err)
+			return dbErr("delete client's refresh tokens", err)
 		}
 		return nil
 	})
@@ -186,7 +185,7 @@ func (db *DB) SetClientSecret(ctx context.Context, id string, hash []byte, now t
 	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE clients SET secret_hash = $2 WHERE id = $1 AND secret_hash IS NOT NULL`, id, hash)
 		if err != nil {
-			return fmt.Errorf("postgres: set client secret: %w", err)
+			return dbErr("set client secret", err)
 		}
 		if tag.RowsAffected() == 0 {
 			return auth.ErrNotFound
@@ -197,7 +196,7 @@ func (db *DB) SetClientSecret(ctx context.Context, id string, hash []byte, now t
 
 func revokeClientTokens(ctx context.Context, q execer, id string, now time.Time) error {
 	if _, err := q.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL`, id, now); err != nil {
-		return fmt.Errorf("postgres: revoke client's refresh tokens: %w", err)
+		return dbErr("revoke client's refresh tokens", err)
 	}
 	return nil
 }
@@ -206,7 +205,7 @@ func revokeClientTokens(ctx context.Context, q execer, id string, now time.Time)
 func (db *DB) execOne(ctx context.Context, what, sql string, args ...any) error {
 	tag, err := db.pool.Exec(ctx, sql, args...)
 	if err != nil {
-		return fmt.Errorf("postgres: %s: %w", what, err)
+		return dbErr(what, err)
 	}
 	if tag.RowsAffected() == 0 {
 		return auth.ErrNotFound

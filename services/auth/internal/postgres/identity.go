@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,7 +36,7 @@ func (db *DB) StartTOTP(ctx context.Context, userID uuid.UUID, sealed []byte, no
 		 ON CONFLICT (user_id) DO UPDATE SET sealed = excluded.sealed, created_at = excluded.created_at, last_step = 0
 		 WHERE user_totp.confirmed_at IS NULL`, userID, sealed, now)
 	if err != nil {
-		return fmt.Errorf("postgres: start totp: %w", err)
+		return dbErr("start totp", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return auth.ErrTOTPEnrolled
@@ -55,7 +54,7 @@ func (db *DB) TOTP(ctx context.Context, userID uuid.UUID) (auth.TOTPEnrolment, e
 		return auth.TOTPEnrolment{}, auth.ErrNotFound
 	}
 	if err != nil {
-		return auth.TOTPEnrolment{}, fmt.Errorf("postgres: totp: %w", err)
+		return auth.TOTPEnrolment{}, dbErr("totp", err)
 	}
 	e.Confirmed = confirmed != nil
 	return e, nil
@@ -68,17 +67,17 @@ func (db *DB) ConfirmTOTP(ctx context.Context, userID uuid.UUID, step int64, has
 			`UPDATE user_totp SET confirmed_at = $2, last_step = $3 WHERE user_id = $1 AND confirmed_at IS NULL AND last_step < $3`,
 			userID, now, step)
 		if err != nil {
-			return fmt.Errorf("postgres: confirm totp: %w", err)
+			return dbErr("confirm totp", err)
 		}
 		if tag.RowsAffected() != 1 {
 			return auth.ErrNotFound
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM user_recovery_codes WHERE user_id = $1`, userID); err != nil {
-			return fmt.Errorf("postgres: confirm totp: %w", err)
+			return dbErr("confirm totp", err)
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO user_recovery_codes (user_id, code_hash) SELECT $1, unnest($2::bytea[])`, userID, hashes)
 		if err != nil {
-			return fmt.Errorf("postgres: store recovery codes: %w", err)
+			return dbErr("store recovery codes", err)
 		}
 		return nil
 	})
@@ -90,7 +89,7 @@ func (db *DB) UseTOTPStep(ctx context.Context, userID uuid.UUID, step int64) (bo
 	tag, err := db.pool.Exec(ctx,
 		`UPDATE user_totp SET last_step = $2 WHERE user_id = $1 AND confirmed_at IS NOT NULL AND last_step < $2`, userID, step)
 	if err != nil {
-		return false, fmt.Errorf("postgres: use totp step: %w", err)
+		return false, dbErr("use totp step", err)
 	}
 	return tag.RowsAffected() == 1, nil
 }
@@ -100,7 +99,7 @@ func (db *DB) UseRecoveryCode(ctx context.Context, userID uuid.UUID, hash []byte
 	tag, err := db.pool.Exec(ctx,
 		`UPDATE user_recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL`, userID, hash, now)
 	if err != nil {
-		return false, fmt.Errorf("postgres: use recovery code: %w", err)
+		return false, dbErr("use recovery code", err)
 	}
 	return tag.RowsAffected() == 1, nil
 }
@@ -110,7 +109,7 @@ func (db *DB) RecoveryCodesLeft(ctx context.Context, userID uuid.UUID) (int, err
 	var n int
 	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM user_recovery_codes WHERE user_id = $1 AND used_at IS NULL`, userID).Scan(&n)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: recovery codes left: %w", err)
+		return 0, dbErr("recovery codes left", err)
 	}
 	return n, nil
 }
@@ -119,10 +118,10 @@ func (db *DB) RecoveryCodesLeft(ctx context.Context, userID uuid.UUID) (int, err
 func (db *DB) DeleteTOTP(ctx context.Context, userID uuid.UUID) error {
 	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM user_recovery_codes WHERE user_id = $1`, userID); err != nil {
-			return fmt.Errorf("postgres: delete recovery codes: %w", err)
+			return dbErr("delete recovery codes", err)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM user_totp WHERE user_id = $1`, userID); err != nil {
-			return fmt.Errorf("postgres: delete totp: %w", err)
+			return dbErr("delete totp", err)
 		}
 		return nil
 	})
@@ -134,7 +133,7 @@ func (db *DB) UserByIdentity(ctx context.Context, issuer, subject string) (auth.
 		`SELECT `+identityUserColumns+` FROM user_identities i JOIN users u ON u.id = i.user_id WHERE i.issuer = $1 AND i.subject = $2`,
 		issuer, subject))
 	if err != nil && !errors.Is(err, auth.ErrNotFound) {
-		return auth.User{}, fmt.Errorf("postgres: user by identity: %w", err)
+		return auth.User{}, dbErr("user by identity", err)
 	}
 	return u, err
 }
@@ -151,7 +150,7 @@ func createUserWithIdentity(ctx context.Context, tx pgx.Tx, u auth.User, id *aut
 		return auth.ErrUsernameTaken
 	}
 	if err != nil {
-		return fmt.Errorf("postgres: create user: %w", err)
+		return dbErr("create user", err)
 	}
 	if id == nil {
 		return nil
@@ -160,7 +159,7 @@ func createUserWithIdentity(ctx context.Context, tx pgx.Tx, u auth.User, id *aut
 		id.Issuer, id.Subject, u.ID, id.Email, id.CreatedAt)
 	if err != nil {
 		// A racing first sign-in of the same person linked it first: refuse this one.
-		return fmt.Errorf("postgres: link identity: %w", err)
+		return dbErr("link identity", err)
 	}
 	return nil
 }
@@ -170,7 +169,7 @@ func (db *DB) Identities(ctx context.Context, userID uuid.UUID) ([]auth.Identity
 	rows, err := db.pool.Query(ctx,
 		`SELECT issuer, subject, user_id, email, created_at FROM user_identities WHERE user_id = $1 ORDER BY created_at`, userID)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: identities: %w", err)
+		return nil, dbErr("identities", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (auth.Identity, error) {
 		var i auth.Identity
@@ -178,7 +177,7 @@ func (db *DB) Identities(ctx context.Context, userID uuid.UUID) ([]auth.Identity
 		return i, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: identities: %w", err)
+		return nil, dbErr("identities", err)
 	}
 	return out, nil
 }
@@ -190,7 +189,7 @@ func (db *DB) SaveUpstreamLogin(ctx context.Context, l auth.UpstreamLogin) error
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		l.StateHash, l.Provider, l.Nonce, l.Verifier, l.ReturnTo, l.Invitation, l.UserID, l.CreatedAt, l.ExpiresAt)
 	if err != nil {
-		return fmt.Errorf("postgres: save upstream login: %w", err)
+		return dbErr("save upstream login", err)
 	}
 	return nil
 }
@@ -207,7 +206,7 @@ func (db *DB) TakeUpstreamLogin(ctx context.Context, stateHash []byte, now time.
 		return auth.UpstreamLogin{}, auth.ErrNotFound
 	}
 	if err != nil {
-		return auth.UpstreamLogin{}, fmt.Errorf("postgres: take upstream login: %w", err)
+		return auth.UpstreamLogin{}, dbErr("take upstream login", err)
 	}
 	return l, nil
 }
@@ -216,7 +215,7 @@ func (db *DB) TakeUpstreamLogin(ctx context.Context, stateHash []byte, now time.
 func (db *DB) DeleteExpiredUpstreamLogins(ctx context.Context, t time.Time) (int64, error) {
 	tag, err := db.pool.Exec(ctx, `DELETE FROM upstream_logins WHERE expires_at < $1`, t)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: delete expired upstream logins: %w", err)
+		return 0, dbErr("delete expired upstream logins", err)
 	}
 	return tag.RowsAffected(), nil
 }
@@ -227,7 +226,7 @@ func (db *DB) CreateInvitation(ctx context.Context, inv auth.Invitation, hash []
 		if inv.Kind == auth.ResetKind {
 			tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = '' WHERE id = $1`, inv.UserID)
 			if err != nil {
-				return fmt.Errorf("postgres: reset password: %w", err)
+				return dbErr("reset password", err)
 			}
 			if tag.RowsAffected() != 1 {
 				return auth.ErrNotFound
@@ -238,7 +237,7 @@ func (db *DB) CreateInvitation(ctx context.Context, inv auth.Invitation, hash []
 			// An older reset link of the user stops working: only the newest one sets a password.
 			if _, err := tx.Exec(ctx, `UPDATE invitations SET expires_at = $2 WHERE user_id = $1 AND kind = 'reset' AND used_at IS NULL AND expires_at > $2`,
 				inv.UserID, now); err != nil {
-				return fmt.Errorf("postgres: expire older resets: %w", err)
+				return dbErr("expire older resets", err)
 			}
 		}
 		_, err := tx.Exec(ctx,
@@ -246,7 +245,7 @@ func (db *DB) CreateInvitation(ctx context.Context, inv auth.Invitation, hash []
 			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			hash, inv.ID, inv.Kind, inv.Username, inv.UserID, inv.CreatedBy, inv.CreatedAt, inv.ExpiresAt)
 		if err != nil {
-			return fmt.Errorf("postgres: create invitation: %w", err)
+			return dbErr("create invitation", err)
 		}
 		return nil
 	})
@@ -255,10 +254,10 @@ func (db *DB) CreateInvitation(ctx context.Context, inv auth.Invitation, hash []
 // endUserSignIns revokes the user's refresh tokens and ends their sign-in sessions.
 func endUserSignIns(ctx context.Context, tx pgx.Tx, userID uuid.UUID, now time.Time) error {
 	if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, userID, now); err != nil {
-		return fmt.Errorf("postgres: revoke user's refresh tokens: %w", err)
+		return dbErr("revoke user's refresh tokens", err)
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM auth_sessions WHERE user_id = $1`, userID); err != nil {
-		return fmt.Errorf("postgres: end user's sessions: %w", err)
+		return dbErr("end user's sessions", err)
 	}
 	return nil
 }
@@ -279,7 +278,7 @@ func (db *DB) InvitationByHash(ctx context.Context, hash []byte, now time.Time) 
 		return auth.Invitation{}, auth.ErrNotFound
 	}
 	if err != nil {
-		return auth.Invitation{}, fmt.Errorf("postgres: invitation: %w", err)
+		return auth.Invitation{}, dbErr("invitation", err)
 	}
 	return i, nil
 }
@@ -296,7 +295,7 @@ func useInvitation(ctx context.Context, tx pgx.Tx, hash []byte, kind string, now
 		return nil, auth.ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("postgres: use invitation: %w", err)
+		return nil, dbErr("use invitation", err)
 	}
 	return owner, nil
 }
@@ -330,7 +329,7 @@ func (db *DB) AcceptReset(ctx context.Context, hash []byte, now time.Time, passw
 		return endUserSignIns(ctx, tx, u.ID, now)
 	})
 	if err != nil && !errors.Is(err, auth.ErrNotFound) {
-		return auth.User{}, fmt.Errorf("postgres: accept reset: %w", err)
+		return auth.User{}, dbErr("accept reset", err)
 	}
 	return u, err
 }
@@ -339,11 +338,11 @@ func (db *DB) AcceptReset(ctx context.Context, hash []byte, now time.Time, passw
 func (db *DB) ListInvitations(ctx context.Context) ([]auth.Invitation, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+invitationColumns+` FROM invitations ORDER BY created_at DESC LIMIT 1000`)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list invitations: %w", err)
+		return nil, dbErr("list invitations", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (auth.Invitation, error) { return scanInvitation(r) })
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list invitations: %w", err)
+		return nil, dbErr("list invitations", err)
 	}
 	return out, nil
 }
@@ -352,7 +351,7 @@ func (db *DB) ListInvitations(ctx context.Context) ([]auth.Invitation, error) {
 func (db *DB) DeleteExpiredInvitations(ctx context.Context, t time.Time) (int64, error) {
 	tag, err := db.pool.Exec(ctx, `DELETE FROM invitations WHERE expires_at < $1`, t)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: delete expired invitations: %w", err)
+		return 0, dbErr("delete expired invitations", err)
 	}
 	return tag.RowsAffected(), nil
 }
@@ -361,7 +360,7 @@ func (db *DB) DeleteExpiredInvitations(ctx context.Context, t time.Time) (int64,
 func (db *DB) AccountUserByID(ctx context.Context, id uuid.UUID) (auth.User, error) {
 	u, err := scanIdentityUser(db.pool.QueryRow(ctx, `SELECT `+identityUserColumns+` FROM users u WHERE u.id = $1`, id))
 	if err != nil && !errors.Is(err, auth.ErrNotFound) {
-		return auth.User{}, fmt.Errorf("postgres: user by id: %w", err)
+		return auth.User{}, dbErr("user by id", err)
 	}
 	return u, err
 }
@@ -379,7 +378,7 @@ func (db *DB) ListSignIns(ctx context.Context, userID uuid.UUID, now time.Time) 
 		 FROM auth_sessions WHERE user_id = $1 AND expires_at > $2
 		 ORDER BY 5 DESC`, userID, now)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list sign-ins: %w", err)
+		return nil, dbErr("list sign-ins", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (auth.SignIn, error) {
 		var s auth.SignIn
@@ -387,7 +386,7 @@ func (db *DB) ListSignIns(ctx context.Context, userID uuid.UUID, now time.Time) 
 		return s, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list sign-ins: %w", err)
+		return nil, dbErr("list sign-ins", err)
 	}
 	return out, nil
 }
@@ -397,7 +396,7 @@ func (db *DB) EndRefreshFamily(ctx context.Context, userID, familyID uuid.UUID, 
 	tag, err := db.pool.Exec(ctx,
 		`UPDATE refresh_tokens SET revoked_at = $3 WHERE family_id = $2 AND user_id = $1 AND revoked_at IS NULL`, userID, familyID, now)
 	if err != nil {
-		return fmt.Errorf("postgres: end refresh family: %w", err)
+		return dbErr("end refresh family", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return auth.ErrNotFound
@@ -409,7 +408,7 @@ func (db *DB) EndRefreshFamily(ctx context.Context, userID, familyID uuid.UUID, 
 func (db *DB) EndUserSession(ctx context.Context, userID uuid.UUID, hash []byte) error {
 	tag, err := db.pool.Exec(ctx, `DELETE FROM auth_sessions WHERE token_hash = $2 AND user_id = $1`, userID, hash)
 	if err != nil {
-		return fmt.Errorf("postgres: end session: %w", err)
+		return dbErr("end session", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return auth.ErrNotFound
