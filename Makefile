@@ -9,6 +9,7 @@ RUN_DIR := .run
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 LDFLAGS := -X github.com/cofferhq/coffer/pkg/version.release=$(VERSION)
 
+.PHONY: test-pgbouncer pgbouncer bench-scale
 .PHONY: all build run up down test test-short vet lint fmt tidy tools node-deps bench bench-deps bench-micro fuzz soak mutate clean FORCE web browser web-check
 
 all: build
@@ -28,6 +29,7 @@ run:
 COMPOSE ?= docker compose
 SECRETS := .secrets/auth_kek .secrets/link_key .secrets/s3_secret_key
 up: $(SECRETS)
+	@$(COMPOSE) version >/dev/null 2>&1 || { echo "make up needs Docker's Compose v2 plugin (the 'docker compose' command; set COMPOSE= to another v2 binary)" >&2; exit 1; }
 	$(COMPOSE) up --build --detach --wait
 
 down:
@@ -86,10 +88,21 @@ FORCE:
 ## (and the web page in headless chromium)
 ## The unit and integration packages run under the race detector (they are where goroutines
 ## meet); the end-to-end tests drive built binaries, so -race there would only slow them.
+## RACE= (empty) runs them without it.
 UNIT_MODULES := $(filter-out e2e,$(MODULES))
-test: vet lint tools node-deps browser
-	$(GO) test -race -count=1 -timeout 15m $(addprefix ./,$(addsuffix /...,$(UNIT_MODULES)))
+RACE ?= -race
+test: vet lint tools node-deps browser pgbouncer
+	$(GO) test $(RACE) -count=1 -timeout 15m $(addprefix ./,$(addsuffix /...,$(UNIT_MODULES)))
 	$(GO) test -count=1 -timeout 15m ./e2e/...
+
+## test-pgbouncer: the end-to-end suite once more with both services behind PgBouncer in
+## transaction pooling mode (Debian's pgbouncer, installed when missing); .ci/run runs it
+test-pgbouncer: tools node-deps browser pgbouncer
+	COFFER_E2E_PGBOUNCER=1 $(GO) test -count=1 -timeout 20m ./e2e/...
+
+pgbouncer:
+	@command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; }
 
 ## vet, also with the faultinject tag the fault suite builds the file service with.
 vet:
@@ -136,6 +149,12 @@ bench: tools .cache/bin/tusd bench-deps
 bench-deps:
 	@command -v wrk >/dev/null && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || \
 		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light wrk; }
+
+## bench-scale: a primary with two streaming replicas, PgBouncer, four file nodes on S3:
+## statements per download on each server, 4 KiB GETs with and without replicas, the
+## revocation fence's cost, 256 parallel resumable uploads (docs/SCALING.md). Not in make test.
+bench-scale: tools pgbouncer
+	COFFER_BENCH_SCALE=1 $(GO) test -count=1 -timeout 20m -run '^$$' -bench '^BenchmarkScale$$' -benchtime 1x -v ./e2e/
 
 ## bench-micro: the Go micro-benchmarks, each beside its baseline (compare runs with benchstat)
 bench-micro: tools

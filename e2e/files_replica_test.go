@@ -18,10 +18,12 @@ import (
 // replicaCluster is a primary with pg_stat_statements and one streaming replica, holding
 // the auth and files databases, for the life of one test.
 type replicaCluster struct {
-	primary, replica *pgcluster.Cluster
+	primary  *pgcluster.Cluster
+	replicas []*pgcluster.Cluster
+	replica  *pgcluster.Cluster // the first
 }
 
-func startReplicaCluster(t *testing.T) *replicaCluster {
+func startReplicaCluster(t testing.TB, replicas int) *replicaCluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -43,16 +45,21 @@ func startReplicaCluster(t *testing.T) *replicaCluster {
 	if _, err := conn.Exec(ctx, "CREATE EXTENSION pg_stat_statements"); err != nil {
 		t.Fatal(err)
 	}
-	r, err := p.StartReplica(ctx)
-	if err != nil {
-		t.Fatal(err)
+	rc := &replicaCluster{primary: p}
+	for range replicas {
+		r, err := p.StartReplica(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Stop(context.Background()) }) // before the primary's (cleanups run last first)
+		rc.replicas = append(rc.replicas, r)
 	}
-	t.Cleanup(func() { r.Stop(context.Background()) }) // before the primary's (cleanups run last first)
-	return &replicaCluster{primary: p, replica: r}
+	rc.replica = rc.replicas[0]
+	return rc
 }
 
 // fileLookups counts the file lookups (FileByID, the query of every download) a server ran.
-func fileLookups(t *testing.T, dsn string) int64 {
+func fileLookups(t testing.TB, dsn string) int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -70,7 +77,7 @@ func fileLookups(t *testing.T, dsn string) int64 {
 }
 
 // waitReplayed waits until the replica has replayed everything the primary wrote so far.
-func (rc *replicaCluster) waitReplayed(t *testing.T) {
+func (rc *replicaCluster) waitReplayed(t testing.TB) {
 	t.Helper()
 	ctx := context.Background()
 	p, err := pgx.Connect(ctx, rc.primary.DSN("files"))
@@ -78,23 +85,25 @@ func (rc *replicaCluster) waitReplayed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close(ctx)
-	r, err := pgx.Connect(ctx, rc.replica.DSN("files"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(ctx)
 	var lsn string
 	if err := p.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "replica replayed "+lsn, func() bool {
-		var ok bool
-		err := r.QueryRow(ctx, "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", lsn).Scan(&ok)
-		return err == nil && ok
-	})
+	for _, rep := range rc.replicas {
+		r, err := pgx.Connect(ctx, rep.DSN("files"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 30*time.Second, "replica replayed "+lsn, func() bool {
+			var ok bool
+			err := r.QueryRow(ctx, "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", lsn).Scan(&ok)
+			return err == nil && ok
+		})
+		r.Close(ctx)
+	}
 }
 
-func sqlExec(t *testing.T, dsn, sql string) {
+func sqlExec(t testing.TB, dsn, sql string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -114,7 +123,7 @@ func sqlExec(t *testing.T, dsn, sql string) {
 // file uploaded through one node downloads at once through the other; after the replay
 // resumes, reads return to the replica.
 func TestReplicaReadsAndFences(t *testing.T) {
-	rc := startReplicaCluster(t)
+	rc := startReplicaCluster(t, 1)
 	var k [32]byte
 	rand.Read(k[:])
 	s := &stack{t: t, kek: base64.StdEncoding.EncodeToString(k[:]), authDB: rc.primary.DSN("auth"), fileDB: rc.primary.DSN("files")}

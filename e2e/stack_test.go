@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := pgtest.Run(m)
+	code := runDatabases(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -97,7 +97,7 @@ func (s *stack) StartAuthBin(bin string, extra map[string]string) *harness.Proce
 	}
 	env := map[string]string{
 		"COFFER_AUTH_ADDR":         addr,
-		"COFFER_AUTH_DATABASE_URL": s.authDB,
+		"COFFER_AUTH_DATABASE_URL": pooled(s.authDB),
 		"COFFER_AUTH_ISSUER":       "http://" + addr,
 		"COFFER_AUTH_KEK":          s.kek,
 		"COFFER_AUTH_SIGNUP":       "true",
@@ -126,9 +126,11 @@ func (s *stack) StartFilesBin(bin string, extra map[string]string) *harness.Proc
 	}
 	env := map[string]string{
 		"COFFER_FILES_ADDR":         addr,
-		"COFFER_FILES_DATABASE_URL": s.fileDB,
-		"COFFER_FILES_AUTH_URL":     s.Auth.URL,
-		"COFFER_FILES_DATA_DIR":     s.t.TempDir(),
+		"COFFER_FILES_DATABASE_URL": pooled(s.fileDB),
+		// Advisory locks and LISTEN need a session: never through the bouncer.
+		"COFFER_FILES_DATABASE_DIRECT_URL": s.fileDB,
+		"COFFER_FILES_AUTH_URL":            s.Auth.URL,
+		"COFFER_FILES_DATA_DIR":            s.t.TempDir(),
 	}
 	for k, v := range extra {
 		env[k] = v

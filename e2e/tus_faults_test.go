@@ -95,9 +95,13 @@ func TestTusConcurrentPatches(t *testing.T) {
 			}
 			key := binary.BigEndian.Uint64(id[:8]) ^ binary.BigEndian.Uint64(id[8:])
 			waitFor(t, 30*time.Second, "the first PATCH to hold the upload's lock", func() bool {
-				return s.queryInt(`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+				// This upload's lease row (COFFER_FILES_UPLOAD_LOCK=lease, the default) or its
+				// advisory lock (=advisory).
+				return s.queryInt(`SELECT (SELECT count(*) FROM file_upload_leases WHERE upload_id = $3::uuid) +
+					(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
 					AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-					AND objsubid = 1 AND classid::bigint = $1 AND objid::bigint = $2`, int64(key>>32), int64(key&0xffffffff)) == 1
+					AND objsubid = 1 AND classid::bigint = $1 AND objid::bigint = $2)`,
+					int64(key>>32), int64(key&0xffffffff), path[len("/v1/uploads/"):]) == 1
 			})
 			// The second, through the other node, takes over.
 			second := tc.patch(nodes[1], path, 0, data, "-")

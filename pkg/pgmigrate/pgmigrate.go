@@ -1,9 +1,9 @@
 // Package pgmigrate applies a service's embedded SQL migrations to PostgreSQL.
 //
 // Migrations are files named NNNN_description.sql, applied in order, each in its own
-// transaction, and recorded in a per-service table. The whole run holds a PostgreSQL advisory
-// lock, so replicas that start together (or a Kubernetes migrate Job racing a replica) apply
-// each migration exactly once.
+// transaction, and recorded in a per-service table. Each migration's transaction holds a
+// PostgreSQL advisory lock, so nodes that start together (or a Kubernetes migrate Job racing a
+// node) apply each migration exactly once, also through a transaction pooler.
 package pgmigrate
 
 import (
@@ -34,52 +34,55 @@ func Apply(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS, table string) (i
 		}
 	}
 
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("pgmigrate: acquire: %w", err)
-	}
-	defer conn.Release()
-
 	h := fnv.New64a()
 	h.Write([]byte("coffer-migrate:" + table))
 	lockID := int64(h.Sum64())
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockID); err != nil {
-		return 0, fmt.Errorf("pgmigrate: lock: %w", err)
-	}
-	// Unlock on a fresh context: the caller's may already be done.
-	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockID) //nolint:errcheck
-
 	ident := pgx.Identifier{table}.Sanitize()
-	if _, err := conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+ident+
-		" (version bigint PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"); err != nil {
+
+	// Each migration runs in a transaction that first takes a transaction-level advisory lock
+	// (the same key a session lock of an older release takes, so the two exclude each other)
+	// and then checks whether it is applied: exactly once across nodes, and no session state,
+	// so it works through a transaction pooler such as PgBouncer.
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+ident+
+			" (version bigint PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
+		return err
+	}); err != nil {
 		return 0, fmt.Errorf("pgmigrate: create %s: %w", table, err)
 	}
 
 	applied := 0
 	for _, n := range names {
 		v, _ := version(n)
-		var done bool
-		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+ident+" WHERE version = $1)", v).Scan(&done); err != nil {
-			return applied, fmt.Errorf("pgmigrate: %w", err)
-		}
-		if done {
-			continue
-		}
 		sql, err := fs.ReadFile(fsys, n)
 		if err != nil {
 			return applied, fmt.Errorf("pgmigrate: %w", err)
 		}
-		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		var ran bool
+		err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockID); err != nil {
+				return err
+			}
+			var done bool
+			if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+ident+" WHERE version = $1)", v).Scan(&done); err != nil || done {
+				return err
+			}
 			if _, err := tx.Exec(ctx, string(sql)); err != nil {
 				return err
 			}
+			ran = true
 			_, err := tx.Exec(ctx, "INSERT INTO "+ident+" (version, name) VALUES ($1, $2)", v, n)
 			return err
 		})
 		if err != nil {
 			return applied, fmt.Errorf("pgmigrate: %s: %w", n, err)
 		}
-		applied++
+		if ran {
+			applied++
+		}
 	}
 	return applied, nil
 }

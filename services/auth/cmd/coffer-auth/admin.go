@@ -71,7 +71,7 @@ func usersCmd(ctx context.Context, args []string, getenv func(string) string, st
 		if err != nil {
 			return err
 		}
-		u, err := svc.CreateUser(ctx, name, pw)
+		u, err := svc.AdminCreateUser(ctx, cliActor(), name, pw, false)
 		if err != nil {
 			return err
 		}
@@ -86,7 +86,11 @@ func usersCmd(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		fmt.Fprintf(stdout, "password of %s changed; their refresh tokens are revoked\n", name)
 	case "disable":
-		if err := svc.DisableUser(ctx, name); err != nil {
+		u, err := svc.UserByName(ctx, name)
+		if err != nil {
+			return err
+		}
+		if err := svc.AdminSetUserDisabled(ctx, cliActor(), u.ID, true); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "user %s disabled; their refresh tokens are revoked\n", name)

@@ -126,7 +126,7 @@ func invitationsCmd(ctx context.Context, args []string, getenv func(string) stri
 		return errors.New(invitationsUsage)
 	}
 	sub, args := args[0], args[1:]
-	req := auth.InvitationRequest{Kind: auth.InviteKind, CreatedBy: "cli"}
+	req := auth.InvitationRequest{Kind: auth.InviteKind, CreatedBy: "cli", Actor: cliActor()}
 	if sub == "reset" {
 		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 			return errors.New(invitationsUsage)

@@ -29,6 +29,7 @@ type Identity interface {
 	Invitation(ctx context.Context, token string) (auth.Invitation, error)
 	AcceptWithPassword(ctx context.Context, token, username, password string) (auth.User, error)
 	CreateInvitation(ctx context.Context, req auth.InvitationRequest) (auth.Invitation, string, error)
+	ListInvitations(ctx context.Context) ([]auth.Invitation, error)
 	UpstreamButtons() []auth.UpstreamPolicy
 	StartUpstream(ctx context.Context, provider, returnTo, invitation string) (redirect, state string, err error)
 	FinishUpstream(ctx context.Context, state, code, iss string) (auth.UpstreamResult, error)
@@ -237,11 +238,32 @@ func newInvitationJSON(issuer string, inv auth.Invitation, token string) invitat
 	return out
 }
 
-// handleCreateInvitation is the admin API's invitation and password-reset route. Its guard
-// is the admin check of the admin routes; the domain does the rest.
-//
-//lint:ignore U1000 mounted at POST /v1/admin/invitations once the admin check lands
-func (s *Server) handleCreateInvitation(createdBy func(*gin.Context) string) gin.HandlerFunc {
+// invitationRoutes are the admin API's invitation and password-reset routes, in the admin
+// group (its admin check runs first).
+func (s *Server) invitationRoutes(g *gin.RouterGroup) {
+	g.POST("/invitations", s.handleCreateInvitation())
+	g.GET("/invitations", s.handleListInvitations())
+}
+
+func (s *Server) handleListInvitations() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		list, err := s.identity.ListInvitations(c.Request.Context())
+		if err != nil {
+			s.error(c, err)
+			return
+		}
+		out := make([]invitationJSON, 0, len(list))
+		for _, inv := range list {
+			out = append(out, newInvitationJSON(s.issuer, inv, ""))
+		}
+		encode(c, http.StatusOK, gin.H{"invitations": out})
+	}
+}
+
+// handleCreateInvitation creates an invitation (kind invite, optionally with a fixed
+// username) or a password reset (kind reset: the user's password is cleared and their
+// sign-ins end at once); the answer carries the one-time link, shown only now.
+func (s *Server) handleCreateInvitation() gin.HandlerFunc {
 	type request struct {
 		Kind     string `json:"kind,omitempty"` // invite (default) or reset
 		Username string `json:"username,omitempty"`
@@ -263,7 +285,9 @@ func (s *Server) handleCreateInvitation(createdBy func(*gin.Context) string) gin
 		if req.Kind == "" {
 			req.Kind = auth.InviteKind
 		}
-		inv, token, err := s.identity.CreateInvitation(c.Request.Context(), auth.InvitationRequest{Kind: req.Kind, Username: req.Username, CreatedBy: createdBy(c), TTL: ttl})
+		actor := actorOf(c)
+		inv, token, err := s.identity.CreateInvitation(c.Request.Context(), auth.InvitationRequest{
+			Kind: req.Kind, Username: req.Username, CreatedBy: actor.ID, TTL: ttl, Actor: actor})
 		if err != nil {
 			s.error(c, err)
 			return

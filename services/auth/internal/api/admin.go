@@ -67,6 +67,7 @@ func (s *Server) adminRoutes() {
 	g.DELETE("/clients/:id", s.handleAdminDeleteClient())
 	g.POST("/clients/:id/secret", s.handleAdminRotateSecret())
 	g.GET("/audit", s.handleAdminAudit())
+	s.invitationRoutes(g) // invitations and password resets (account.go)
 	// Preflights, answered by cors before the admin check (they carry no token).
 	seen := map[string]bool{}
 	for _, r := range s.engine.Routes() {

@@ -73,7 +73,8 @@ func newFixtureKeys(t testing.TB, cfg auth.Config, bootstrap bool) *fixture {
 	}
 	cfg.SignupEnabled = true
 	issuer := keys.NewIssuer(km, "https://auth.test", "coffer-files", 15*time.Minute, nil)
-	svc := auth.NewService(auth.Stores{Users: db, Refresh: db, Clients: db, Throttle: db, Codes: db, Sessions: db, Admin: db},
+	svc := auth.NewService(auth.Stores{Users: db, Refresh: db, Clients: db, Throttle: db, Codes: db, Sessions: db, Admin: db,
+		TOTP: db, Identities: db, Invitations: db, Account: db},
 		password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 2), issuer, cfg, nil)
 	reg := prometheus.NewRegistry()
 	audit, err := auditpg.New(pool, "auth_audit_log")

@@ -58,7 +58,11 @@ func (s *Service) ChangePassword(ctx context.Context, u User, current, code, nex
 	if _, err := s.AuthenticateWithCode(ctx, u.Username, current, code, address); err != nil {
 		return err
 	}
-	return s.SetPassword(ctx, u.Username, next)
+	if err := s.SetPassword(ctx, u.Username, next); err != nil {
+		return err
+	}
+	s.auditQuiet(ctx, Actor{ID: u.ID.String(), Address: address}, AuditPasswordChange, u.ID.String(), nil)
+	return nil
 }
 
 // SignIns lists the user's live sign-ins.
@@ -69,6 +73,14 @@ func (s *Service) SignIns(ctx context.Context, u User) ([]SignIn, error) {
 // EndSignIn ends one of the user's sign-ins by the id SignIns gave; ErrNotFound if it is
 // not theirs (or not live).
 func (s *Service) EndSignIn(ctx context.Context, u User, id string) error {
+	if err := s.endSignIn(ctx, u, id); err != nil {
+		return err
+	}
+	s.auditQuiet(ctx, Actor{ID: u.ID.String()}, AuditSessionEnd, u.ID.String(), map[string]string{"session": id[:min(len(id), 40)]})
+	return nil
+}
+
+func (s *Service) endSignIn(ctx context.Context, u User, id string) error {
 	switch {
 	case strings.HasPrefix(id, "f-"):
 		fam, err := uuid.Parse(id[2:])

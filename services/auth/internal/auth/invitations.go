@@ -15,7 +15,20 @@ type InvitationRequest struct {
 	Username  string        // an invitation's fixed username (optional); a reset's user (required)
 	CreatedBy string        // who asked (an admin's username or "cli"), for the record
 	TTL       time.Duration // 0: Config.InvitationTTL
+	Actor     Actor         // who asked, for the audit log
 }
+
+// Audited identity actions (the admin's, and a person's own).
+const (
+	AuditInvitationCreate = "admin.invitation.create"
+	AuditPasswordReset    = "admin.user.reset_password"
+	AuditInvitationUse    = "account.invitation.use"
+	AuditPasswordChange   = "account.password.change"
+	AuditTOTPEnable       = "account.totp.enable"
+	AuditTOTPDisable      = "account.totp.disable"
+	AuditSessionEnd       = "account.session.end"
+	AuditLoginUpstream    = "login.upstream"
+)
 
 // CreateInvitation creates a one-time link and returns it with its token, the only time the
 // token exists outside the caller. A reset clears the user's password and ends their
@@ -63,7 +76,12 @@ func (s *Service) CreateInvitation(ctx context.Context, req InvitationRequest) (
 	if err := s.st.Invitations.CreateInvitation(ctx, inv, hash, now); err != nil {
 		return Invitation{}, "", err
 	}
-	return inv, token, nil
+	action, target := AuditInvitationCreate, inv.ID.String()
+	if inv.Kind == ResetKind {
+		action, target = AuditPasswordReset, inv.UserID.String()
+	}
+	d := map[string]string{"invitation": inv.ID.String(), "username": inv.Username, "expires_at": inv.ExpiresAt.Format(time.RFC3339)}
+	return inv, token, s.Audit(ctx, req.Actor, action, target, d)
 }
 
 // ListInvitations lists every invitation and reset link, newest first.
@@ -112,12 +130,18 @@ func (s *Service) AcceptWithPassword(ctx context.Context, token, username, pw st
 		if errors.Is(err, ErrNotFound) {
 			return User{}, ErrInvitationInvalid
 		}
+		if err == nil {
+			s.auditQuiet(ctx, Actor{ID: u.ID.String()}, AuditPasswordChange, u.ID.String(), map[string]string{"via": "reset", "invitation": inv.ID.String()})
+		}
 		return u, err
 	}
 	u := User{ID: uuid.New(), Username: username, PasswordHash: hash, CreatedAt: now}
 	err = s.st.Invitations.AcceptInvitation(ctx, HashSecret(token), now, u, nil)
 	if errors.Is(err, ErrNotFound) {
 		return User{}, ErrInvitationInvalid
+	}
+	if err == nil {
+		s.auditQuiet(ctx, Actor{ID: u.ID.String()}, AuditInvitationUse, u.ID.String(), map[string]string{"invitation": inv.ID.String(), "username": u.Username})
 	}
 	return u, err
 }

@@ -141,6 +141,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, u User, code string) ([]strin
 	if err := s.st.TOTP.ConfirmTOTP(ctx, u.ID, step, hashes, s.now().UTC()); err != nil {
 		return nil, err
 	}
+	s.auditQuiet(ctx, Actor{ID: u.ID.String()}, AuditTOTPEnable, u.ID.String(), nil)
 	return codes, nil
 }
 
@@ -159,7 +160,11 @@ func (s *Service) DisableTOTP(ctx context.Context, u User, code string) error {
 			return err
 		}
 	}
-	return s.st.TOTP.DeleteTOTP(ctx, u.ID)
+	if err := s.st.TOTP.DeleteTOTP(ctx, u.ID); err != nil {
+		return err
+	}
+	s.auditQuiet(ctx, Actor{ID: u.ID.String()}, AuditTOTPDisable, u.ID.String(), nil)
+	return nil
 }
 
 // MFAStatus says whether the user has a confirmed second factor and how many recovery codes

@@ -144,6 +144,42 @@ type UpstreamResult struct {
 // ErrUpstreamRefused for any failed check, ErrUpstreamNotAllowed when policy says no,
 // ErrInvalidCredentials for a disabled user.
 func (s *Service) FinishUpstream(ctx context.Context, state, code, iss string) (UpstreamResult, error) {
+	var provider string
+	res, err := s.finishUpstream(ctx, state, code, iss, &provider)
+	s.auditUpstream(ctx, res, provider, err)
+	return res, err
+}
+
+// auditUpstream records an upstream sign-in's outcome: login.upstream for the user (waiting
+// for the second factor, or signed in), login.failure with the reason.
+func (s *Service) auditUpstream(ctx context.Context, res UpstreamResult, provider string, err error) {
+	if err != nil {
+		reason := "refused"
+		switch {
+		case errors.Is(err, ErrUpstreamNotAllowed):
+			reason = "not_allowed"
+		case errors.Is(err, ErrInvalidCredentials):
+			reason = "disabled"
+		case errors.Is(err, ErrInvalidOTP):
+			reason = "invalid_otp"
+		case errors.Is(err, ErrThrottled):
+			reason = "throttled"
+		case !errors.Is(err, ErrUpstreamRefused):
+			return // a storage failure is not a sign-in's outcome
+		}
+		s.auditQuiet(ctx, Actor{}, AuditLoginFailure, "upstream:"+provider, map[string]string{"reason": reason, "provider": provider})
+		return
+	}
+	d := map[string]string{"provider": provider, "username": res.User.Username}
+	action := AuditLoginUpstream
+	if res.MFAToken != "" {
+		action, d["reason"] = AuditLoginMFA, "mfa_required"
+	}
+	s.auditQuiet(ctx, Actor{ID: res.User.ID.String()}, action, res.User.ID.String(), d)
+}
+
+// finishUpstream has FinishUpstream's checks; it names the provider once the state is known.
+func (s *Service) finishUpstream(ctx context.Context, state, code, iss string, provider *string) (UpstreamResult, error) {
 	if !plausibleSecret(state) || s.st.Identities == nil {
 		return UpstreamResult{}, fmt.Errorf("%w: malformed state", ErrUpstreamRefused)
 	}
@@ -154,6 +190,7 @@ func (s *Service) FinishUpstream(ctx context.Context, state, code, iss string) (
 	if err != nil {
 		return UpstreamResult{}, err
 	}
+	*provider = login.Provider
 	pol, p, err := s.provider(login.Provider)
 	if err != nil {
 		return UpstreamResult{}, fmt.Errorf("%w: provider %q no longer configured", ErrUpstreamRefused, login.Provider)
@@ -203,6 +240,13 @@ func (s *Service) FinishUpstream(ctx context.Context, state, code, iss string) (
 // The wait is used up whatever the outcome; the code is throttled with the user's password
 // logins. ErrUpstreamRefused for an unknown or expired token, ErrInvalidOTP for a wrong code.
 func (s *Service) FinishUpstreamMFA(ctx context.Context, token, code, address string) (UpstreamResult, error) {
+	var provider string
+	res, err := s.finishUpstreamMFA(ctx, token, code, address, &provider)
+	s.auditUpstream(ctx, res, provider, err)
+	return res, err
+}
+
+func (s *Service) finishUpstreamMFA(ctx context.Context, token, code, address string, provider *string) (UpstreamResult, error) {
 	if !plausibleSecret(token) || s.st.Identities == nil {
 		return UpstreamResult{}, ErrUpstreamRefused
 	}
@@ -213,6 +257,7 @@ func (s *Service) FinishUpstreamMFA(ctx context.Context, token, code, address st
 	if err != nil {
 		return UpstreamResult{}, err
 	}
+	*provider = login.Provider
 	u, err := s.st.Account.AccountUserByID(ctx, *login.UserID)
 	if err != nil || u.Disabled {
 		return UpstreamResult{}, ErrInvalidCredentials

@@ -16,6 +16,7 @@ import (
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/gc"
 	"github.com/cofferhq/coffer/services/files/internal/linktoken"
+	"github.com/cofferhq/coffer/services/files/internal/postgres"
 	"github.com/cofferhq/coffer/services/files/internal/s3"
 	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
 )
@@ -26,6 +27,8 @@ type config struct {
 	DatabaseURL     string        // COFFER_FILES_DATABASE_URL, falling back to DATABASE_URL; required
 	DirectURL       string        // COFFER_FILES_DATABASE_DIRECT_URL, default DatabaseURL: the primary without a transaction pooler, for migrations, locks and LISTEN
 	ReplicaURLs     []string      // COFFER_FILES_DATABASE_REPLICA_URLS, default none: comma-separated read replicas of the primary
+	UploadLock      string        // COFFER_FILES_UPLOAD_LOCK, default "lease": how nodes lock a resumable upload, "lease" (no session held) or "advisory" (a session per PATCH, as before)
+	UploadLease     time.Duration // COFFER_FILES_UPLOAD_LEASE, default 10s: an upload lease's lifetime unrenewed, so how soon a node killed mid-PATCH lets go
 	FenceLease      time.Duration // COFFER_FILES_FENCE_LEASE, default 2s: how long a node trusts replicas without hearing its notice subscription, and the longest a revocation waits for a silent node
 	AuthURL         string        // COFFER_FILES_AUTH_URL, default "http://localhost:8081": base of the JWKS URL and of user lookups (sharing by username)
 	AuthTimeout     time.Duration // COFFER_FILES_AUTH_TIMEOUT, default 5s: bounds one user lookup at the auth service
@@ -47,6 +50,8 @@ type config struct {
 	ShutdownTimeout time.Duration // COFFER_FILES_SHUTDOWN_TIMEOUT, default 30s
 	LogLevel        slog.Level    // COFFER_FILES_LOG_LEVEL, default info
 	MetricsAddr     string        // COFFER_FILES_METRICS_ADDR, default "" (off): where /metrics is served; never the public port
+	Audit           bool          // COFFER_FILES_AUDIT, default true: record uploads, downloads, shares, links and deletions
+	AuditRetention  time.Duration // COFFER_FILES_AUDIT_RETENTION, default 0 (keep for ever); at least 24h
 	PprofAddr       string        // COFFER_FILES_PPROF_ADDR, default "" (off): a separate listener for net/http/pprof, e.g. 127.0.0.1:6060; never expose it
 	CORSOrigins     []string      // COFFER_FILES_CORS_ORIGINS, default none: comma-separated browser origins (the web app) allowed to call the API
 
@@ -150,6 +155,14 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 			c.ReplicaURLs = append(c.ReplicaURLs, u)
 		}
 	}
+	c.UploadLock = r.String("COFFER_FILES_UPLOAD_LOCK", "lease")
+	if c.UploadLock != "lease" && c.UploadLock != "advisory" {
+		r.Fail("COFFER_FILES_UPLOAD_LOCK", "%q is not lease or advisory", c.UploadLock)
+	}
+	c.UploadLease = r.Duration("COFFER_FILES_UPLOAD_LEASE", postgres.DefaultLeaseTTL)
+	if c.UploadLease < 300*time.Millisecond || c.UploadLease > 10*time.Minute {
+		r.Fail("COFFER_FILES_UPLOAD_LEASE", "between 300ms and 10m")
+	}
 	c.FenceLease = r.Duration("COFFER_FILES_FENCE_LEASE", fence.DefaultLease)
 	if c.FenceLease < 100*time.Millisecond || c.FenceLease > time.Minute {
 		r.Fail("COFFER_FILES_FENCE_LEASE", "between 100ms and 1m")
@@ -199,6 +212,11 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 		r.Fail("COFFER_FILES_JWKS_REFRESH", "at least 1s")
 	}
 	c.MetricsAddr = r.String("COFFER_FILES_METRICS_ADDR", "")
+	c.Audit = r.Bool("COFFER_FILES_AUDIT", true)
+	c.AuditRetention = r.Duration("COFFER_FILES_AUDIT_RETENTION", 0)
+	if c.AuditRetention != 0 && c.AuditRetention < 24*time.Hour {
+		r.Fail("COFFER_FILES_AUDIT_RETENTION", "must be 0 (keep for ever) or at least 24h")
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(r.String("COFFER_FILES_LOG_LEVEL", "info"))); err != nil {
 		r.Fail("COFFER_FILES_LOG_LEVEL", "must be debug, info, warn or error")
 	}

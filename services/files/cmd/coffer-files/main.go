@@ -57,6 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrateCmd(ctx, getenv, stdout)
 	case "gc":
 		return gcCmd(ctx, getenv, stdout, stderr)
+	case "audit":
+		return auditCmd(ctx, args, getenv, stdout)
 	case "fsck":
 		return fsckCmd(ctx, args, getenv, stdout, stderr)
 	case "version", "--version":
@@ -79,4 +81,5 @@ const usage = `usage:
                           --repair marks rows whose bytes are gone and collects what is safe;
                           exit 0 clean, 1 all repaired, 4 problems left, 8 the check failed
   coffer-files version    print the release this binary was built from
+  coffer-files audit verify|export   check the audit log's hash chain / print it as JSON lines
 `

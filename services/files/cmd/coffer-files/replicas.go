@@ -18,7 +18,7 @@ func directPool(ctx context.Context, cfg config, pool *pgxpool.Pool) (*pgxpool.P
 	if cfg.DirectURL == cfg.DatabaseURL {
 		return pool, nil
 	}
-	p, err := pgxpool.New(ctx, cfg.DirectURL)
+	p, err := postgres.NewPool(ctx, cfg.DirectURL)
 	if err != nil {
 		return nil, fmt.Errorf("direct database: %w", err)
 	}
@@ -29,10 +29,10 @@ func directPool(ctx context.Context, cfg config, pool *pgxpool.Pool) (*pgxpool.P
 // the replica pools, read under the fences a listener on a direct connection keeps. The
 // replica pools and the listener stop when ctx ends.
 func openDB(ctx context.Context, cfg config, pool, direct *pgxpool.Pool, logger *slog.Logger) (*postgres.DB, error) {
-	opts := postgres.Options{Direct: direct, Logger: logger}
+	opts := postgres.Options{Direct: direct, Logger: logger, AdvisoryUploadLocks: cfg.UploadLock == "advisory", LeaseTTL: cfg.UploadLease}
 	if len(cfg.ReplicaURLs) > 0 {
 		for i, u := range cfg.ReplicaURLs {
-			p, err := pgxpool.New(ctx, u)
+			p, err := postgres.NewPool(ctx, u)
 			if err != nil {
 				for _, q := range opts.Replicas {
 					q.Close()

@@ -10,8 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/cofferhq/coffer/pkg/auditlog"
 	"github.com/cofferhq/coffer/pkg/backoff"
 	"github.com/cofferhq/coffer/pkg/metrics"
 	"github.com/cofferhq/coffer/pkg/serve"
@@ -31,7 +31,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "files")
 
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	pool, err := postgres.NewPool(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
@@ -108,7 +108,19 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		}
 		resumable = th
 	}
+	audit := auditStore(pool)
+	var auditor api.Auditor
+	if cfg.Audit {
+		b := auditlog.NewBatcher(audit, logger, auditlog.DefaultBatcherConfig())
+		defer b.Close() // after serve.Run: the drained requests' events are written
+		auditor = b
+		go pruneAudit(ctx, logger, audit, cfg.AuditRetention)
+	}
 	srv := api.NewServer(logger, svc, verifier, rd, api.Options{
+		Audit:             auditor,
+		AuditLog:          audit,
+		Quotas:            db,
+		DefaultQuota:      cfg.UserQuota,
 		Resumable:         resumable,
 		Uploads:           files.NewQuota(svc, db, files.QuotaConfig{PerUser: cfg.UserQuota}),
 		Shares:            files.NewSharing(db, nil),
@@ -167,7 +179,7 @@ func migrateCmd(ctx context.Context, getenv func(string) string, stdout io.Write
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	pool, err := pgxpool.New(ctx, cfg.DirectURL)
+	pool, err := postgres.NewPool(ctx, cfg.DirectURL)
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cofferhq/coffer/services/files/internal/disk"
 	"github.com/cofferhq/coffer/services/files/internal/files"
@@ -58,7 +57,7 @@ func gcCmd(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("service", "files")
 	// The direct URL: the collector's lock is a session-level advisory lock.
-	pool, err := pgxpool.New(ctx, cfg.DirectURL)
+	pool, err := postgres.NewPool(ctx, cfg.DirectURL)
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}

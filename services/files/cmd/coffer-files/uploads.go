@@ -26,7 +26,7 @@ func newResumable(cfg config, svc *files.Service, blobs blobStore, db *postgres.
 		logger.Warn("COFFER_FILES_GC_INCOMPLETE_AGE is shorter than COFFER_FILES_UPLOAD_EXPIRY: resumable uploads older than it lose their bytes",
 			"incomplete_age", cfg.GCIncompleteAge, "upload_expiry", cfg.UploadExpiry)
 	}
-	return files.NewResumable(svc, db, ab, db, cfg.UserQuota, db)
+	return files.NewResumable(svc, db, ab, db, cfg.UserQuota, db.UploadLocks())
 }
 
 // newTusHandler serves res over the tus protocol at /v1/uploads/.

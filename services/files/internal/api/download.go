@@ -26,6 +26,11 @@ func (s *Server) handleContent() gin.HandlerFunc {
 		}
 		defer blob.Close()
 		serveBlob(c, f, blob, "private, no-cache")
+		via := "owner"
+		if f.OwnerID != owner(c) {
+			via = "share"
+		}
+		s.recordDownload(c, f, via, nil)
 	}
 }
 

@@ -70,6 +70,8 @@ func (e Errors) Problem(ctx context.Context, err error, attrs ...any) *problem.D
 	case errors.As(err, &scope):
 		p = problem.New(http.StatusForbidden, codeInsufficientScope, "the access token lacks the "+scope.scope+" scope")
 		p.Header = http.Header{"Www-Authenticate": {`Bearer realm="coffer", error="insufficient_scope", scope="` + scope.scope + `"`}}
+	case errors.Is(err, errNotAdmin):
+		p = problem.New(http.StatusForbidden, codeAdminRequired, "this route needs an access token with the admin role")
 	case errors.Is(err, files.ErrUserNotFound):
 		p = problem.New(http.StatusNotFound, codeUserNotFound, "no user has that username")
 	case errors.Is(err, files.ErrKeyUsed): // its file was deleted while the upload ran

@@ -101,6 +101,7 @@ func (s *Server) handleDelete() gin.HandlerFunc {
 			s.error(c, err)
 			return
 		}
+		s.record(c, AuditDelete, id.String(), nil)
 		c.Status(http.StatusNoContent)
 	}
 }

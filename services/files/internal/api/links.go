@@ -41,6 +41,11 @@ func (s *Server) handleCreateLink() gin.HandlerFunc {
 			s.error(c, err)
 			return
 		}
+		d := map[string]string{"link_id": l.ID.String(), "expires_at": l.ExpiresAt.UTC().Format(time.RFC3339)}
+		if l.DownloadsLeft != nil {
+			d["max_downloads"] = strconv.Itoa(*l.DownloadsLeft)
+		}
+		s.record(c, AuditLinkCreate, id.String(), d)
 		c.Header("Cache-Control", "no-store")
 		c.Header("Location", "/v1/files/"+id.String()+"/links/"+l.ID.String())
 		c.JSON(http.StatusCreated, response{ID: l.ID.String(), URL: s.opts.PublicURL + "/v1/links/" + tok, ExpiresAt: l.ExpiresAt, MaxDownloads: l.DownloadsLeft})
@@ -59,6 +64,7 @@ func (s *Server) handleRevokeLink() gin.HandlerFunc {
 			s.error(c, err)
 			return
 		}
+		s.record(c, AuditLinkRevoke, id.String(), map[string]string{"link_id": linkID.String()})
 		c.Status(http.StatusNoContent)
 	}
 }
@@ -85,6 +91,13 @@ func (s *Server) handleLinkDownload() gin.HandlerFunc {
 		}
 		defer blob.Close()
 		serveBlob(c, f, blob, "private, no-store")
+		var details map[string]string
+		if li, ok := s.opts.Links.(linkIdentifier); ok {
+			if id, ok := li.LinkID(c.Param("token")); ok {
+				details = map[string]string{"link_id": id.String()}
+			}
+		}
+		s.recordDownload(c, f, "link", details)
 	}
 }
 

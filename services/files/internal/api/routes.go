@@ -24,7 +24,8 @@ func (s *Server) routes() {
 	r.HEAD("/v1/files/:id/content", read, s.handleContent())
 	r.DELETE("/v1/files/:id", write, s.handleDelete())
 	r.PATCH("/v1/files/:id", write, s.handleRename()) // {"name": "new/path"}: rename or move
-	r.GET("/v1/zip", read, s.handleZip())             // ?prefix=folder/ or ?id=&id=: a streamed zip
+	r.GET("/v1/zip", read, s.handleZip())
+	r.GET("/v1/files/:id/activity", read, s.handleActivity()) // the owner's audit records of the file             // ?prefix=folder/ or ?id=&id=: a streamed zip
 
 	r.POST("/v1/files/:id/shares", share, s.handleShare())
 	r.DELETE("/v1/files/:id/shares/:user_id", share, s.handleUnshare())
@@ -43,4 +44,7 @@ func (s *Server) routes() {
 	// Signed links authenticate by their token alone: no Authorization header.
 	r.GET("/v1/links/:token", s.handleLinkDownload())
 	r.HEAD("/v1/links/:token", s.handleLinkDownload())
+
+	// Administration (admin role required; admin.go).
+	s.adminRoutes()
 }

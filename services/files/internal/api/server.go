@@ -106,6 +106,14 @@ type Options struct {
 	Idempotency Idempotency
 	// Version is the release /healthz reports (pkg/version). Default "".
 	Version string
+	// Audit records audit events without waiting (audit.go); nil records none.
+	Audit Auditor
+	// AuditLog serves file activity and the admin audit query; nil answers them 404.
+	AuditLog AuditLog
+	// Quotas sets per-user quotas for admins (admin.go); nil answers that route 404.
+	Quotas Quotas
+	// DefaultQuota is the configured per-user quota the admin quota route reports.
+	DefaultQuota int64
 }
 
 // DefaultOptions is the limits of Options unless configured otherwise, and the one place their

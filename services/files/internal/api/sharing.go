@@ -54,6 +54,7 @@ func (s *Server) handleShare() gin.HandlerFunc {
 			s.error(c, err)
 			return
 		}
+		s.record(c, AuditShare, id.String(), map[string]string{"user_id": sh.UserID})
 		c.Header("Cache-Control", "no-store")
 		c.JSON(http.StatusCreated, shareJSON{FileID: sh.FileID.String(), UserID: sh.UserID, CreatedAt: sh.CreatedAt})
 	}
@@ -86,6 +87,7 @@ func (s *Server) handleUnshare() gin.HandlerFunc {
 			s.error(c, err)
 			return
 		}
+		s.record(c, AuditUnshare, id.String(), map[string]string{"user_id": c.Param("user_id")})
 		c.Status(http.StatusNoContent)
 	}
 }

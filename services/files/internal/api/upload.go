@@ -7,6 +7,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -84,6 +85,7 @@ func (s *Server) handleUpload() gin.HandlerFunc {
 			s.error(c, err)
 			return
 		}
+		s.record(c, AuditUpload, f.ID.String(), map[string]string{"name": f.Name, "size": strconv.FormatInt(f.Size, 10)})
 		c.Header("Location", "/v1/files/"+f.ID.String())
 		c.Header("Repr-Digest", digest.Format(f.SHA256))
 		c.JSON(http.StatusCreated, toJSON(f))

@@ -101,10 +101,18 @@ func TestFenceAcrossNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Inside the transaction: below its commit record, which every fence must have passed.
+	var s string
+	if err := tx.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	committed, err := fence.ParseLSN(s)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	committed := currentLSN(t, conn)
 	start := time.Now()
 	if err := a.Await(ctx, id); err != nil {
 		t.Fatal(err)
@@ -114,12 +122,12 @@ func TestFenceAcrossNodes(t *testing.T) {
 	}
 	// Await on a returned: both nodes hold a fence at or past the commit.
 	for name, l := range map[string]*fence.Listener{"a": a, "b": b} {
-		if f, ok := l.Fence(); !ok || f < committed {
+		if f, ok := l.Fence(); !ok || f <= committed {
 			t.Errorf("node %s: fence %v (trusted %v), want >= %v", name, f, ok, committed)
 		}
 	}
 	mu.Lock()
-	if len(heard) != 1 || heard[0].FileID != fileID || heard[0].UserID != "bob" || heard[0].LSN < committed {
+	if len(heard) != 1 || heard[0].FileID != fileID || heard[0].UserID != "bob" || heard[0].LSN <= committed {
 		t.Errorf("subscriber heard %+v, want the one committed notice with its LSN", heard)
 	}
 	mu.Unlock()

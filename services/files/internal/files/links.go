@@ -165,3 +165,16 @@ func (l *Links) Open(ctx context.Context, token string, counts func(File) bool) 
 	}
 	return f, b, nil
 }
+
+// LinkID names the link a token belongs to when its signature and expiry check (for the
+// audit log's record of a link download); false otherwise.
+func (l *Links) LinkID(token string) (uuid.UUID, bool) {
+	if l.signer == nil {
+		return uuid.UUID{}, false
+	}
+	c, err := l.signer.Verify(token, l.now())
+	if err != nil {
+		return uuid.UUID{}, false
+	}
+	return c.LinkID, true
+}

@@ -103,10 +103,10 @@ func (db *DB) ListLevel(ctx context.Context, ownerID string, opts files.LevelOpt
 
 // searchProbe is how many names, in order from the cursor, a search reads before it turns to
 // the trigram index. A common text (a fifth of the names contain "photo") fills a page within
-// the first few hundred names in order; a rare one ("0012345") is found at once through
+// the first names in order; a rare one ("0012345") is found at once through
 // files_name_trgm, whose matches are then few enough to sort. Neither plan alone is fast for
 // both (BenchmarkSearch: 1.3 s p50 for a common text when PostgreSQL picked the trigram plan).
-const searchProbe = 20_000
+const searchProbe = 2_000
 
 // searchFilter is the match of a search: the ILIKE on the whole name is what the trigram index
 // answers; the one on the last segment keeps a text that only a folder contains from matching.
@@ -123,7 +123,8 @@ func (db *DB) SearchFiles(ctx context.Context, ownerID string, opts files.Search
 	if probe == 0 {
 		probe = searchProbe
 	}
-	args := []any{ownerID, likeEscape(opts.Prefix) + "%", "%" + likeEscape(opts.Query) + "%", name, [16]byte(id), opts.Limit + 1, probe}
+	// The id as text: an unnamed statement's parameters have no declared types to encode to.
+	args := []any{ownerID, likeEscape(opts.Prefix) + "%", "%" + likeEscape(opts.Query) + "%", name, id.String(), opts.Limit + 1, probe}
 	const window = `owner_id = $1 AND name COLLATE "C" LIKE $2 AND (name COLLATE "C", id) > ($4::text COLLATE "C", $5::uuid)`
 	const order = ` ORDER BY name COLLATE "C", id`
 	// First the probe: the next searchProbe names in order, filtered.
@@ -164,7 +165,9 @@ func (db *DB) SearchFiles(ctx context.Context, ownerID string, opts files.Search
 }
 
 func (db *DB) searchQuery(ctx context.Context, q string, args ...any) ([]files.File, error) {
-	rows, err := db.pool.Query(ctx, q, args...)
+	// Planned for these values every time (an unnamed statement): a cached generic plan
+	// cannot tell a rare text from a common one and scanned the table (seconds at 1M rows).
+	rows, err := db.pool.Query(ctx, q, append([]any{pgx.QueryExecModeExec}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: search files: %w", mapErr(err))
 	}

@@ -46,7 +46,7 @@ func newDB(tb testing.TB) (*DB, *pgxpool.Pool) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(tb))
+	pool, err := NewPool(ctx, pgtest.NewDatabase(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -39,6 +39,8 @@ type DB struct {
 	// direct holds sessions (advisory locks); it is pool unless pool goes through a
 	// transaction pooler.
 	direct *pgxpool.Pool
+	// leases lock resumable uploads; nil: advisory locks (LockUpload).
+	leases *Leases
 	locks  struct { // upload locks' sessions (uploads.go)
 		once sync.Once
 		pool *pgxpool.Pool
@@ -50,7 +52,25 @@ type DB struct {
 var _ files.MetadataStore = (*DB)(nil)
 
 // New wraps a pool.
-func New(pool *pgxpool.Pool) *DB { return &DB{pool: pool, direct: pool} }
+func New(pool *pgxpool.Pool) *DB {
+	db := &DB{pool: pool, direct: pool}
+	db.leases = db.Leases(DefaultLeaseTTL, nil)
+	return db
+}
+
+// UploadLocker is what locks resumable uploads (files.UploadLocker).
+type UploadLocker interface {
+	LockUpload(ctx context.Context, id uuid.UUID, onRelease func()) (unlock func(), err error)
+}
+
+// UploadLocks returns the locks of resumable uploads every node shares: leases, or advisory
+// locks with Options.AdvisoryUploadLocks.
+func (db *DB) UploadLocks() UploadLocker {
+	if db.leases == nil {
+		return db
+	}
+	return db.leases
+}
 
 // NewWithOptions wraps the primary's pool and, with opts.Replicas, reads from replicas under
 // opts.Fence. Run must run for replicas to be used.
@@ -58,6 +78,11 @@ func NewWithOptions(pool *pgxpool.Pool, opts Options) (*DB, error) {
 	db := New(pool)
 	if opts.Direct != nil {
 		db.direct = opts.Direct
+	}
+	if opts.AdvisoryUploadLocks {
+		db.leases = nil
+	} else {
+		db.leases = db.Leases(opts.LeaseTTL, opts.Logger)
 	}
 	if len(opts.Replicas) == 0 {
 		db.fence = opts.Fence

@@ -21,11 +21,15 @@ func (db *DB) ReserveQuota(ctx context.Context, ownerID string, id uuid.UUID, ne
 	var granted int64
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var used, held int64
+		var own *int64 // the user's own quota, set by an admin (migration 0011)
 		if _, err := tx.Exec(ctx, `INSERT INTO file_usage (owner_id) VALUES ($1) ON CONFLICT DO NOTHING`, ownerID); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `SELECT used_bytes FROM file_usage WHERE owner_id = $1 FOR UPDATE`, ownerID).Scan(&used); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT used_bytes, quota_bytes FROM file_usage WHERE owner_id = $1 FOR UPDATE`, ownerID).Scan(&used, &own); err != nil {
 			return err
+		}
+		if own != nil {
+			quota = *own
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM file_quota_reservations WHERE owner_id = $1 AND expires_at < now()`, ownerID); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -39,6 +40,12 @@ type Options struct {
 	// own (advisory locks), when the main pool goes through a transaction pooler such as
 	// PgBouncer. Default: the main pool.
 	Direct *pgxpool.Pool
+	// AdvisoryUploadLocks locks resumable uploads with session-level advisory locks (one
+	// direct session per PATCH in flight), as releases before leases did. Default false:
+	// leases (Leases), which hold no session. Every node must use the same kind.
+	AdvisoryUploadLocks bool
+	// LeaseTTL is an upload lease's lifetime unrenewed. Default DefaultLeaseTTL.
+	LeaseTTL time.Duration
 	// Logger, default discards.
 	Logger *slog.Logger
 }
@@ -50,34 +57,10 @@ type querier interface {
 	Exec(ctx context.Context, sql string, arguments ...any) (pgconn.CommandTag, error)
 }
 
-// replica is one replica pool with what the node last learned of it.
+// replica is one replica pool and its health.
 type replica struct {
-	pool      *pgxpool.Pool
-	replayed  atomic.Uint64 // a replay position it has certainly reached
-	healthy   atomic.Bool
-	refreshed atomic.Int64 // unix nanoseconds of the last on-demand refresh
-}
-
-// refresh reads the replica's replay position. A primary given as a replica (or a promoted
-// one) reports its own insert position: everything is replayed there.
-func (r *replica) refresh(ctx context.Context) (fence.LSN, error) {
-	var s string
-	err := r.pool.QueryRow(ctx, `SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
-		ELSE pg_current_wal_insert_lsn() END)::text`).Scan(&s)
-	if err != nil {
-		return 0, err
-	}
-	lsn, err := fence.ParseLSN(s)
-	if err != nil {
-		return 0, err
-	}
-	for { // only forward: a concurrent refresh may have seen a newer position
-		old := r.replayed.Load()
-		if uint64(lsn) <= old || r.replayed.CompareAndSwap(old, uint64(lsn)) {
-			break
-		}
-	}
-	return fence.LSN(r.replayed.Load()), nil
+	pool    *pgxpool.Pool
+	healthy atomic.Bool
 }
 
 // reads routes reads between the primary and replicas.
@@ -89,47 +72,85 @@ type reads struct {
 	logger   *slog.Logger
 }
 
-// pick returns a replica that has replayed past the node's fence, or nil for the primary.
-func (rs *reads) pick(ctx context.Context) *replica {
+// pick returns the next healthy replica and the fence it must have replayed, or nil for the
+// primary (no replicas, none healthy, or the fence subscription not trusted).
+func (rs *reads) pick() (*replica, fence.LSN) {
 	if rs == nil {
-		return nil
+		return nil, 0
 	}
 	f, ok := rs.fence.Fence()
 	if !ok {
-		return nil
+		return nil, 0
 	}
 	n := uint32(len(rs.replicas))
 	start := rs.next.Add(1)
 	for i := range n {
-		r := rs.replicas[(start+i)%n]
-		if !r.healthy.Load() {
-			continue
-		}
-		if fence.LSN(r.replayed.Load()) >= f {
-			return r
-		}
-		// Behind the fence as far as we know: look again, at most every few milliseconds
-		// per replica, so a lagging replica does not double every read.
-		last := r.refreshed.Load()
-		now := time.Now().UnixNano()
-		if now-last < int64(5*time.Millisecond) || !r.refreshed.CompareAndSwap(last, now) {
-			continue
-		}
-		if lsn, err := r.refresh(ctx); err == nil && lsn >= f {
-			return r
+		if r := rs.replicas[(start+i)%n]; r.healthy.Load() {
+			return r, f
 		}
 	}
-	return nil
+	return nil, 0
 }
 
-// run checks every replica now and then until ctx ends.
+// replayedKey holds, in a replica connection's CustomData, the replay position last read on
+// that connection and when.
+const replayedKey = "coffer.replayed"
+
+type replayed struct {
+	lsn fence.LSN
+	at  time.Time
+}
+
+// onReplica runs fn on a connection of r that has replayed at least f, and reports false
+// (without running fn) if that connection is behind. The position is read on the very
+// connection the read then uses, before the read's snapshot is taken: a replica URL may be
+// a load-balanced service (CloudNativePG's -ro) whose connections reach different replicas.
+func (db *DB) onReplica(ctx context.Context, r *replica, f fence.LSN, fn func(q querier) error) (bool, error) {
+	c, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("postgres: replica: %w", mapErr(err))
+	}
+	defer c.Release()
+	data := c.Conn().PgConn().CustomData()
+	seen, _ := data[replayedKey].(replayed)
+	if seen.lsn < f {
+		if time.Since(seen.at) < 5*time.Millisecond {
+			return false, nil // looked a moment ago: do not double every read of a lagging replica
+		}
+		lsn, err := replayLSN(ctx, c)
+		if err != nil {
+			return false, fmt.Errorf("postgres: replica: %w", mapErr(err))
+		}
+		seen = replayed{lsn: lsn, at: time.Now()}
+		data[replayedKey] = seen
+		if lsn < f {
+			return false, nil
+		}
+	}
+	return true, fn(c)
+}
+
+// replayLSN reads how far a replica has replayed. A primary given as a replica (or a promoted
+// one) reports its own insert position: everything is replayed there.
+func replayLSN(ctx context.Context, q querier) (fence.LSN, error) {
+	var s string
+	err := q.QueryRow(ctx, `SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
+		ELSE pg_current_wal_insert_lsn() END)::text`).Scan(&s)
+	if err != nil {
+		return 0, err
+	}
+	return fence.ParseLSN(s)
+}
+
+// run pings every replica now and then until ctx ends; one that fails is skipped until it
+// answers again.
 func (rs *reads) run(ctx context.Context) {
 	t := time.NewTicker(rs.check)
 	defer t.Stop()
 	for {
 		for i, r := range rs.replicas {
 			cctx, cancel := context.WithTimeout(ctx, max(rs.check, time.Second))
-			_, err := r.refresh(cctx)
+			err := r.pool.Ping(cctx)
 			cancel()
 			if ctx.Err() != nil {
 				return
@@ -154,11 +175,12 @@ func (rs *reads) run(ctx context.Context) {
 // that does not find the row (it may not have replayed a write made a moment ago, on any
 // node) or that fails is followed by the primary.
 func (db *DB) read(ctx context.Context, fn func(q querier) error) error {
-	if r := db.reads.pick(ctx); r != nil {
-		err := fn(r.pool)
+	if r, f := db.reads.pick(); r != nil {
+		used, err := db.onReplica(ctx, r, f, fn)
 		switch {
-		case err == nil:
+		case err == nil && used:
 			return nil
+		case err == nil: // behind the fence
 		case errors.Is(err, files.ErrNotFound):
 		case errors.Is(err, files.ErrUnavailable):
 			if r.healthy.Swap(false) {
@@ -210,4 +232,30 @@ func (db *DB) awaitFence(ctx context.Context, ids ...string) error {
 		}
 	}
 	return nil
+}
+
+// NewPool opens a pool on url that also works through a transaction pooler in pgx's exec or
+// simple-protocol mode (default_query_exec_mode in the URL): there pgx sends no statement
+// description, so it must know the PostgreSQL type of every argument from its Go type, and
+// this package passes ids as [16]byte and uuid.UUID.
+func NewPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	after := cfg.AfterConnect
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		registerTypes(c)
+		if after != nil {
+			return after(ctx, c)
+		}
+		return nil
+	}
+	return pgxpool.NewWithConfig(ctx, cfg)
+}
+
+func registerTypes(c *pgx.Conn) {
+	tm := c.TypeMap()
+	tm.RegisterDefaultPgType([16]byte{}, "uuid")
+	tm.RegisterDefaultPgType(uuid.UUID{}, "uuid")
 }

@@ -261,8 +261,12 @@ func (db *DB) lockPool(ctx context.Context) (*pgxpool.Pool, error) {
 	return db.locks.pool, nil
 }
 
-// Close closes the sessions of upload locks (the main pool belongs to the caller).
+// Close closes the sessions of upload locks and the lease listener (the main pool belongs to
+// the caller).
 func (db *DB) Close() {
+	if db.leases != nil {
+		db.leases.Close()
+	}
 	db.locks.once.Do(func() {}) // no pool made after this
 	if db.locks.pool != nil {
 		db.locks.pool.Close()

@@ -15,6 +15,7 @@ export interface FileInfo {
 export interface Page {
   files: FileInfo[]
   next_cursor: string | null
+  folders?: { name: string }[] // a level listing's folders, each ending in "/"
 }
 
 export interface Link {
@@ -44,6 +45,25 @@ export class Files {
     if (shared) q.set('shared', 'true')
     if (cursor) q.set('cursor', cursor)
     return (await this.call(`/v1/files?${q}`)).json()
+  }
+
+  // level lists one folder ("" or ending in "/"): its folders beside its files, by name.
+  async level(prefix: string, cursor?: string): Promise<Page> {
+    const q = new URLSearchParams({ limit: '100', delimiter: '/', prefix })
+    if (cursor) q.set('cursor', cursor)
+    return (await this.call(`/v1/files?${q}`)).json()
+  }
+
+  // search finds files in a folder and below whose own name contains text.
+  async search(prefix: string, text: string, cursor?: string): Promise<Page> {
+    const q = new URLSearchParams({ limit: '100', q: text, prefix })
+    if (cursor) q.set('cursor', cursor)
+    return (await this.call(`/v1/files?${q}`)).json()
+  }
+
+  // rename gives a file a new name; a name with folders moves it.
+  async rename(id: string, name: string): Promise<FileInfo> {
+    return (await this.call(`/v1/files/${encodeURIComponent(id)}`, this.json('PATCH', { name }))).json()
   }
 
   async remove(id: string): Promise<void> {

@@ -1,13 +1,14 @@
 // Human forms of sizes, rates and dates.
 
-const units = ['B', 'KB', 'MB', 'GB', 'TB']
+// IEC units (KiB = 1024 bytes), as the coffer command prints them: one system everywhere.
+const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
 
 export function bytes(n: number): string {
   if (!Number.isFinite(n) || n < 0) return '–'
   let i = 0
   let v = n
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024
     i++
   }
   return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`

@@ -8,6 +8,7 @@ import { h, replace, append, announce } from './dom'
 import { apiError, explain } from './errors'
 import { bytes, date, kind } from './format'
 import { Uploads } from './uploads'
+import { FolderNav } from './folders'
 
 const main = document.getElementById('main')!
 const account = document.getElementById('account')!
@@ -92,6 +93,7 @@ class App {
   private tabs: Record<Tab, HTMLButtonElement>
   private uploadList = h('ul', { class: 'uploads', 'aria-label': 'Uploads' })
   private uploads: Uploads
+  private nav = new FolderNav(() => void this.load())
 
   constructor(
     private readonly session: Session,
@@ -158,7 +160,7 @@ class App {
         h('h2', { id: 'upload-title' }, 'Upload'), drop, this.uploadList),
       h('section', { class: 'list-area', 'aria-labelledby': 'files-title' },
         h('h2', { id: 'files-title' }, 'Files'), tablist,
-        h('div', { id: 'file-panel', role: 'tabpanel', 'aria-labelledby': 'tab-mine' }, this.error, table, this.status, this.more)))
+        h('div', { id: 'file-panel', role: 'tabpanel', 'aria-labelledby': 'tab-mine' }, this.nav.element, this.error, table, this.status, this.more)))
     this.select('mine')
     main.focus()
   }
@@ -170,15 +172,20 @@ class App {
       this.tabs[k].tabIndex = k === t ? 0 : -1
     }
     document.getElementById('file-panel')?.setAttribute('aria-labelledby', `tab-${t}`)
+    this.nav.element.hidden = t !== 'mine' // folders and search are of your own files
     void this.load()
   }
 
   async load(more = false): Promise<void> {
     const tab = this.tab
     try {
-      const page = await this.files.list(tab === 'shared', more ? (this.cursor ?? undefined) : undefined)
+      const cursor = more ? (this.cursor ?? undefined) : undefined
+      const page = tab === 'shared' ? await this.files.list(true, cursor)
+        : this.nav.query ? await this.files.search(this.nav.prefix, this.nav.query, cursor)
+          : await this.files.level(this.nav.prefix, cursor)
       if (tab !== this.tab) return
       if (!more) this.tableBody.replaceChildren()
+      for (const d of page.folders ?? []) this.tableBody.appendChild(this.folderRow(d.name))
       for (const f of page.files) this.tableBody.appendChild(this.row(f))
       this.cursor = page.next_cursor
       this.more.hidden = !page.next_cursor
@@ -199,14 +206,48 @@ class App {
       append(actions,
         act('Share', 'Share', () => this.shareDialog(f)),
         act('Create a link to', 'Link', () => this.linkDialog(f)),
+        act('Rename or move', 'Rename', () => this.renameDialog(f)),
         act('Delete', 'Delete', () => this.deleteDialog(f)))
     }
     return h('tr', { 'data-id': f.id },
-      h('th', { scope: 'row', class: 'name', 'data-label': 'Name' }, f.name),
+      h('th', { scope: 'row', class: 'name', 'data-label': 'Name' }, this.tab === 'mine' ? this.nav.label(f.name) : f.name),
       h('td', { 'data-label': 'Size', class: 'nowrap' }, bytes(f.size)),
       h('td', { 'data-label': 'Date' }, h('time', { datetime: f.created_at }, date(f.created_at))),
       h('td', { 'data-label': 'Type' }, kind(f.content_type, f.name)),
       h('td', {}, actions))
+  }
+
+  // folderRow is a folder of the level shown: opening it lists its level.
+  private folderRow(prefix: string): HTMLTableRowElement {
+    const label = this.nav.label(prefix)
+    const open = h('button', { type: 'button', class: 'link folder', 'aria-label': `Open folder ${label}` }, label)
+    open.addEventListener('click', () => this.nav.enter(prefix))
+    return h('tr', { 'data-folder': prefix },
+      h('th', { scope: 'row', class: 'folder', 'data-label': 'Name' }, open),
+      h('td', { 'data-label': 'Size' }), h('td', { 'data-label': 'Date' }), h('td', { 'data-label': 'Type' }, 'Folder'), h('td', {}))
+  }
+
+  private renameDialog(f: FileInfo): void {
+    dialog(`Rename or move “${f.name}”`, (d, close) => {
+      const input = h('input', { type: 'text', id: 'rename-name', name: 'name', value: f.name, required: true, spellcheck: 'false' })
+      const msg = h('p', { class: 'error', role: 'alert' })
+      const form = h('form', {},
+        h('label', { for: 'rename-name' }, 'New name (folders separated by /)'), input, msg,
+        h('div', { class: 'dialog-actions' }, h('button', { type: 'submit', class: 'primary' }, 'Rename'), cancel(close)))
+      form.addEventListener('submit', async (e) => {
+        e.preventDefault()
+        try {
+          const g = await this.files.rename(f.id, input.value.trim())
+          close()
+          announce(`${f.name} is now ${g.name}.`)
+          void this.load()
+        } catch (err) {
+          replace(msg, explain(err, { fileName: f.name, action: 'rename' }))
+        }
+      })
+      append(d, form)
+      return input
+    })
   }
 
   private async download(f: FileInfo): Promise<void> {
