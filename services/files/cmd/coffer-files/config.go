@@ -61,6 +61,8 @@ type config struct {
 	GCInterval      time.Duration // COFFER_FILES_GC_INTERVAL, default 1h; 0 turns the periodic collector off
 	GCGrace         time.Duration // COFFER_FILES_GC_GRACE, default 1h: unreferenced blobs younger than this are kept
 	GCIncompleteAge time.Duration // COFFER_FILES_GC_INCOMPLETE_AGE, default 24h: interrupted writes older than this are swept
+
+	Events eventsConfig // events_config.go
 	BlobGrace       time.Duration // COFFER_FILES_BLOB_GRACE, default 168h: a deleted file's blob is kept this long, so a restored database finds its bytes
 }
 
@@ -192,6 +194,7 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 	if c.UserQuota < 0 {
 		r.Fail("COFFER_FILES_USER_QUOTA", "must not be negative")
 	}
+	c.Events = readEventsConfig(r, readFile)
 	c.LinkKey = linkKey(r, readFile)
 	c.CORSOrigins = corsOrigins(r)
 	if c.LinkMaxTTL < time.Second {

@@ -6,6 +6,7 @@
 //	coffer-files [serve]    run the service (default)
 //	coffer-files migrate    apply database migrations and exit
 //	coffer-files gc         collect orphan blobs and interrupted uploads once, and exit
+//	coffer-files webhooks   manage webhook subscriptions and failed deliveries
 //	coffer-files fsck [--repair] [--verify-digests] [--rate 64M] [--metrics-file PATH]
 //	                        check that rows and blobs agree; exit 0 clean, 1 repaired, 4 problems left, 8 failed
 //	coffer-files version    print the release this binary was built from
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrateCmd(ctx, getenv, stdout)
 	case "gc":
 		return gcCmd(ctx, getenv, stdout, stderr)
+	case "webhooks":
+		return webhooksCmd(ctx, args, getenv, stdout)
 	case "audit":
 		return auditCmd(ctx, args, getenv, stdout)
 	case "fsck":
@@ -75,6 +78,7 @@ const usage = `usage:
   coffer-files [serve]    run the service
   coffer-files migrate    apply database migrations and exit
   coffer-files gc         collect orphan blobs and interrupted uploads once, and exit
+  coffer-files webhooks   create|list|delete|failed|retry: webhook subscriptions and deliveries
   coffer-files fsck [--repair] [--verify-digests] [--rate 64M] [--metrics-file PATH]
                           check that every row has its blob (size, and SHA-256 with
                           --verify-digests) and list orphan blobs and expired uploads;

@@ -22,6 +22,7 @@ import (
 	"github.com/cofferhq/coffer/services/files/internal/linktoken"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
 	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
+	"github.com/cofferhq/coffer/services/files/internal/webhook"
 )
 
 func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
@@ -62,6 +63,10 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		return err
 	}
 	jwksMetrics.WatchKeys(reg, verifier)
+	jobs, err := newQueue(cfg, direct, db, blobs, reg, logger)
+	if err != nil {
+		return err
+	}
 	svc := newService(cfg, blobs, db, logger)
 
 	if cfg.PprofAddr != "" {
@@ -69,19 +74,27 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	}
 	rd := &readiness{db: db, verifier: verifier}
 	go verifier.Run(ctx)
+	jobsDone := make(chan struct{}) // closed when the job queue has stopped
 	go func() {
 		// Migrate in the background, retrying while PostgreSQL is down: the node stays up,
 		// reports not ready, and recovers by itself instead of crash-looping.
 		if cfg.Migrate {
 			err := backoff.Retry(ctx, 200*time.Millisecond, 5*time.Second, func() error {
-				_, err := postgres.Migrate(ctx, direct) // under an advisory lock: a session of its own
+				_, err := migrateAll(ctx, direct) // under an advisory lock: a session of its own
 				return err
 			}, func(err error, wait time.Duration) { logger.Warn("migrate failed; retrying", "err", err, "in", wait) })
-			if err != nil {
+			if err != nil { // shutting down before the database came up: no queue to wait for
+				close(jobsDone)
 				return
 			}
 		}
 		rd.migrated.Store(true)
+		go func() {
+			defer close(jobsDone)
+			if err := jobs.Run(ctx); err != nil {
+				logger.Error("job queue stopped", "err", err)
+			}
+		}()
 		if cfg.GCInterval > 0 {
 			// Every node collects; the collector's advisory lock lets one run at a time.
 			newCollector(cfg, blobs, db, false, logger).Run(ctx, cfg.GCInterval)
@@ -131,6 +144,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		PublicURL:         cfg.PublicURL,
 		UploadIdleTimeout: cfg.UploadIdle,
 		Metrics:           api.NewMetrics(reg),
+		Webhooks:          webhook.NewAdmin(db, jobs, webhook.Guard{AllowLocal: cfg.Events.AllowLocal}, nil),
 		CORS:              api.CORS{Origins: cfg.CORSOrigins},
 		Version:           version.String(),
 	})
@@ -145,9 +159,15 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 			}
 		}()
 	}
-	return serve.Run(ctx, logger, srv, &rd.serving, serve.Options{
+	err = serve.Run(ctx, logger, srv, &rd.serving, serve.Options{
 		Addr: cfg.Addr, DrainDelay: cfg.DrainDelay, ShutdownTimeout: cfg.ShutdownTimeout,
 	})
+	// The queue lets its running jobs finish (bounded) before the pool closes under it.
+	select {
+	case <-jobsDone:
+	case <-time.After(15 * time.Second):
+	}
+	return err
 }
 
 // readiness is ready when migrations ran, the database answers, a verification key is
@@ -184,7 +204,7 @@ func migrateCmd(ctx context.Context, getenv func(string) string, stdout io.Write
 		return fmt.Errorf("database: %w", err)
 	}
 	defer pool.Close()
-	n, err := postgres.Migrate(ctx, pool)
+	n, err := migrateAll(ctx, pool)
 	if err != nil {
 		return err
 	}

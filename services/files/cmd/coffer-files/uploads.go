@@ -6,12 +6,23 @@ import (
 	"github.com/cofferhq/coffer/services/files/internal/api"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
+	"github.com/cofferhq/coffer/services/files/internal/webhook"
 	"github.com/cofferhq/coffer/services/files/internal/tus"
 )
 
 // newService builds the file service's domain over the database and the blob store.
 func newService(cfg config, blobs blobStore, db *postgres.DB, logger *slog.Logger) *files.Service {
-	return files.NewService(db, blobs, files.Config{MaxFileSize: cfg.MaxFileSize, UploadExpiry: cfg.UploadExpiry, BlobGrace: cfg.BlobGrace}, nil, logger)
+	svc := files.NewService(db, blobs, files.Config{
+		MaxFileSize: cfg.MaxFileSize, UploadExpiry: cfg.UploadExpiry, BlobGrace: cfg.BlobGrace, Scan: cfg.Events.ClamdAddr != "",
+	}, nil, logger)
+	if e := cfg.Events; e.HookURL != "" {
+		guard := webhook.Guard{AllowLocal: e.AllowLocal}
+		svc.UsePreCreateHook(&webhook.Hook{
+			URL: e.HookURL, Secret: e.HookSecret, FailOpen: e.HookFailOpen,
+			Sender: webhook.NewSender(guard.Client(e.HookTimeout), nil), Logger: logger,
+		})
+	}
+	return svc
 }
 
 // newResumable builds the resumable uploads of svc, or nil if the blob store cannot append.

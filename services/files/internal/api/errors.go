@@ -29,6 +29,9 @@ const (
 	codeInsufficientScope = "insufficient_scope"
 	codeLinksDisabled     = "links_disabled"
 	codeUserNotFound      = "user_not_found"
+	codeScanPending       = "scan_pending"
+	codeFileRejected      = "file_rejected"
+	codeRejectedByPolicy  = "rejected_by_policy"
 	codeChecksumMismatch  = "checksum_mismatch"
 	codeOffsetMismatch    = "mismatched_offset"
 	codeUploadExpired     = "upload_expired"
@@ -58,6 +61,7 @@ func (e Errors) Problem(ctx context.Context, err error, attrs ...any) *problem.D
 	var maxBytes *http.MaxBytesError
 	var input *files.InputError
 	var scope *scopeError
+	var refused *files.PolicyError
 	switch {
 	case errors.As(err, &p):
 	case errors.Is(err, errNoToken):
@@ -80,6 +84,13 @@ func (e Errors) Problem(ctx context.Context, err error, attrs ...any) *problem.D
 		p = problem.New(http.StatusGone, codeContentMissing, "this file's content was lost from storage; delete the file or ask the operator to restore it from a backup")
 	case errors.Is(err, files.ErrNotFound):
 		p = problem.New(http.StatusNotFound, codeNotFound, "file not found")
+	case errors.Is(err, files.ErrScanPending):
+		p = problem.New(http.StatusConflict, codeScanPending, "the file is waiting for its virus scan; retry later")
+		p.RetryAfter = 5 * time.Second
+	case errors.Is(err, files.ErrRejected):
+		p = problem.New(http.StatusGone, codeFileRejected, "the virus scanner rejected this file; its content is gone")
+	case errors.As(err, &refused):
+		p = problem.New(http.StatusForbidden, codeRejectedByPolicy, refused.Message)
 	case errors.Is(err, files.ErrTooLarge):
 		p = problem.New(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("files are limited to %d bytes", e.MaxFileSize))
 	case errors.As(err, &maxBytes):

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"encoding/hex"
 	"net/http"
 	"strconv"
@@ -19,10 +20,15 @@ type fileJSON struct {
 	SHA256      string    `json:"sha256"`
 	ContentType string    `json:"content_type"`
 	CreatedAt   time.Time `json:"created_at"`
+	// Status is available, pending_scan (not downloadable until the scanner passes it) or
+	// rejected (StatusReason says why; the bytes are gone).
+	Status       string `json:"status"`
+	StatusReason string `json:"status_reason,omitempty"`
 }
 
 func toJSON(f files.File) fileJSON {
-	return fileJSON{ID: f.ID.String(), Name: f.Name, Size: f.Size, SHA256: hex.EncodeToString(f.SHA256), ContentType: f.ContentType, CreatedAt: f.CreatedAt}
+	return fileJSON{ID: f.ID.String(), Name: f.Name, Size: f.Size, SHA256: hex.EncodeToString(f.SHA256), ContentType: f.ContentType, CreatedAt: f.CreatedAt,
+		Status: cmp.Or(f.Status, files.StatusAvailable), StatusReason: f.StatusReason}
 }
 
 func (s *Server) handleList() gin.HandlerFunc {

@@ -41,6 +41,14 @@ func (s *Server) routes() {
 	r.PATCH("/v1/uploads/:id", write, s.handleTus())
 	r.DELETE("/v1/uploads/:id", write, s.handleTus())
 
+	// Administration of webhooks (admin role required, as for admin.go's routes).
+	admin := s.requireAdmin()
+	r.POST("/v1/admin/webhooks", admin, s.webhooksOn, s.handleCreateWebhook())
+	r.GET("/v1/admin/webhooks", admin, s.webhooksOn, s.handleListWebhooks())
+	r.DELETE("/v1/admin/webhooks/:id", admin, s.webhooksOn, s.handleDeleteWebhook())
+	r.GET("/v1/admin/webhook-deliveries", admin, s.webhooksOn, s.handleFailedDeliveries()) // failed ones
+	r.POST("/v1/admin/webhook-deliveries/:id/retry", admin, s.webhooksOn, s.handleRetryDelivery())
+
 	// Signed links authenticate by their token alone: no Authorization header.
 	r.GET("/v1/links/:token", s.handleLinkDownload())
 	r.HEAD("/v1/links/:token", s.handleLinkDownload())

@@ -18,6 +18,7 @@ import (
 	"github.com/cofferhq/coffer/pkg/metrics"
 	"github.com/cofferhq/coffer/pkg/problem"
 	"github.com/cofferhq/coffer/services/files/internal/files"
+	"github.com/cofferhq/coffer/services/files/internal/webhook"
 )
 
 // Files is what the API needs of the domain service.
@@ -78,6 +79,15 @@ type Links interface {
 	Open(ctx context.Context, token string, counts func(files.File) bool) (files.File, files.Blob, error)
 }
 
+// Webhooks is what the admin API needs to manage webhooks (webhook.Admin).
+type Webhooks interface {
+	Create(ctx context.Context, url string, types []string) (webhook.Subscription, error)
+	List(ctx context.Context) ([]webhook.Subscription, error)
+	Delete(ctx context.Context, id uuid.UUID) error
+	Failed(ctx context.Context, limit int) ([]webhook.Delivery, error)
+	Retry(ctx context.Context, id int64) error
+}
+
 // Options holds the optional parts of the Server.
 type Options struct {
 	// Uploads stores uploads. Default: the Files service itself (no quota).
@@ -98,6 +108,8 @@ type Options struct {
 	UploadIdleTimeout time.Duration
 	// Metrics, when set, records request, upload and token metrics (NewMetrics).
 	Metrics *Metrics
+	// Webhooks serves the admin webhook routes (admin role); nil answers them 404.
+	Webhooks Webhooks
 	// CORS names the browser origins (the web app) allowed to call the API. Default none.
 	CORS CORS
 	// Folders serves folder listings, search, moves and zips; nil answers them 404.

@@ -30,6 +30,11 @@ var (
 	ErrStorageFull = errors.New("storage full")
 	// ErrUnavailable means a dependency (database, object store) is unreachable; retry later.
 	ErrUnavailable = errors.New("temporarily unavailable")
+	// ErrScanPending means the file's bytes have not been passed by the virus scanner yet:
+	// they are not served until they are.
+	ErrScanPending = errors.New("file awaits its virus scan")
+	// ErrRejected means the virus scanner rejected the file: its bytes are gone.
+	ErrRejected = errors.New("file rejected by the virus scanner")
 	// ErrUserNotFound means no enabled user has the username a share names.
 	ErrUserNotFound = errors.New("user not found")
 	// ErrContentMissing means the file's row exists but its bytes were lost or damaged in
@@ -40,6 +45,12 @@ var (
 // InputError is a request parameter that failed validation. Reason is written for the client
 // and is all of the error the client sees. It matches ErrInvalidInput.
 type InputError struct{ Reason string }
+
+// PolicyError is an upload the pre-create hook refused. Message is the hook's own, for the
+// client.
+type PolicyError struct{ Message string }
+
+func (e *PolicyError) Error() string { return "refused by policy: " + e.Message }
 
 // Invalid returns an *InputError whose Reason is format filled in with args.
 func Invalid(format string, args ...any) error {
@@ -61,6 +72,10 @@ type File struct {
 	ContentType string
 	BlobKey     string // where the bytes are in the BlobStore
 	CreatedAt   time.Time
+	// Status is StatusAvailable, StatusPendingScan (not served until the scanner passes it)
+	// or StatusRejected (its bytes are gone; StatusReason says why).
+	Status       string
+	StatusReason string
 	// IdempotencyKey, on a file being stored, is its upload's Idempotency-Key: the store
 	// records it with the row (or fails with ErrKeyUsed). Not read back.
 	IdempotencyKey string
@@ -92,6 +107,19 @@ type MetadataStore interface {
 	ListFiles(ctx context.Context, ownerID string, opts ListOptions) (Page, error)
 	// DeleteFile removes the row and returns it; ErrNotFound if ownerID has no such file.
 	DeleteFile(ctx context.Context, ownerID string, id uuid.UUID) (File, error)
+}
+
+// Servable returns nil if f's bytes may be served, ErrScanPending or ErrRejected if not. Every
+// path that serves bytes (owner, share, link) asks it, from the row it already read: no
+// extra query on the download path.
+func Servable(f File) error {
+	switch f.Status {
+	case StatusPendingScan:
+		return ErrScanPending
+	case StatusRejected:
+		return ErrRejected
+	}
+	return nil
 }
 
 // Blob is an open stored object: a seekable reader of known size.

@@ -151,7 +151,13 @@ func (f *Folders) Walk(ctx context.Context, ownerID, prefix string, fn func(File
 	if err := ValidateFolder(prefix); err != nil {
 		return err
 	}
-	return f.store.WalkFiles(ctx, ownerID, prefix, fn)
+	// A file the scanner has not passed is not served, so it is not part of a walk (a zip).
+	return f.store.WalkFiles(ctx, ownerID, prefix, func(file File) error {
+		if Servable(file) != nil {
+			return nil
+		}
+		return fn(file)
+	})
 }
 
 // OpenBlob opens a file's bytes for a walk (the file came from Walk, so it is the caller's).

@@ -152,10 +152,16 @@ func (l *Links) Open(ctx context.Context, token string, counts func(File) bool) 
 	if err != nil {
 		return File{}, nil, err
 	}
+	if err := Servable(f); err != nil { // before a download is counted
+		return File{}, nil, err
+	}
 	if counts != nil && counts(f) {
 		// Checked again as the download is taken, in one statement: a parallel use may
 		// have taken the last one since.
 		if f, err = l.store.UseLink(ctx, c, now, true); err != nil {
+			return File{}, nil, err
+		}
+		if err := Servable(f); err != nil {
 			return File{}, nil, err
 		}
 	}

@@ -81,7 +81,7 @@ func (r *Resumable) Create(ctx context.Context, req NewUpload) (Upload, error) {
 	case req.Size > r.svc.cfg.MaxFileSize:
 		return Upload{}, ErrTooLarge
 	}
-	f, err := r.svc.begin(ctx, req.OwnerID, req.Name, req.ContentType, uuid.Nil)
+	f, err := r.svc.begin(ctx, PreCreate{OwnerID: req.OwnerID, Name: req.Name, ContentType: req.ContentType, Size: req.Size, Upload: "resumable"}, uuid.Nil)
 	if err != nil {
 		return Upload{}, err
 	}

@@ -20,6 +20,8 @@ type Config struct {
 	MaxFileSize int64
 	// UploadExpiry is how long after its creation an unfinished resumable upload is kept.
 	UploadExpiry time.Duration
+	// Scan makes every new file pending_scan: not served until the virus scanner passes it.
+	Scan bool
 	// BlobGrace is how long a deleted file's blob is kept before the collector removes it,
 	// so that a database restored to a point up to BlobGrace ago still finds its bytes.
 	// 0 deletes the blob with its row.
@@ -42,6 +44,7 @@ type Service struct {
 	cfg    Config
 	now    func() time.Time
 	logger *slog.Logger
+	hook   PreCreateHook // nil: every upload may start (hook.go)
 }
 
 // NewService wires a Service.
@@ -104,7 +107,11 @@ func ValidateName(name string) error {
 // metadata row. The file is visible only after both succeed; on any failure the blob is
 // removed, and a crash between the two leaves only an orphan blob for the collector.
 func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
-	f, err := s.begin(ctx, req.OwnerID, req.Name, req.ContentType, req.ID)
+	size := req.SizeHint
+	if size <= 0 {
+		size = -1
+	}
+	f, err := s.begin(ctx, PreCreate{OwnerID: req.OwnerID, Name: req.Name, ContentType: req.ContentType, Size: size, Upload: "direct"}, req.ID)
 	if err != nil {
 		return File{}, err
 	}
@@ -125,18 +132,27 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
 		s.removeBlob(ctx, f.BlobKey)
 		return File{}, err
 	}
+	crashPoint("after-commit") // fault suite: the row and its event are committed, nobody was told
 	return f, nil
 }
 
 // begin is where every upload starts, direct (Upload) or resumable (Resumable.Create): it
 // checks what the client said of the new file and gives the file its id and blob key. A rule
 // that must hold before an upload is accepted, whichever way it arrives, goes here.
-func (s *Service) begin(_ context.Context, ownerID, name, contentType string, id uuid.UUID) (File, error) {
+func (s *Service) begin(ctx context.Context, u PreCreate, id uuid.UUID) (File, error) {
+	ownerID, name, contentType := u.OwnerID, u.Name, u.ContentType
 	if err := ValidateName(name); err != nil {
 		return File{}, err
 	}
 	if contentType == "" {
 		contentType = "application/octet-stream"
+	}
+	if s.hook != nil {
+		// Before any byte is stored: a refused upload leaves nothing anywhere.
+		u.ContentType = contentType
+		if err := s.hook.Check(ctx, u); err != nil {
+			return File{}, err
+		}
 	}
 	if id == uuid.Nil {
 		id = uuid.New()
@@ -150,6 +166,10 @@ func (s *Service) begin(_ context.Context, ownerID, name, contentType string, id
 // whichever way it arrived, goes here. It returns f as committed.
 func (s *Service) commit(ctx context.Context, f File, store func(context.Context, File) error) (File, error) {
 	f.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
+	f.Status = StatusAvailable
+	if s.cfg.Scan {
+		f.Status = StatusPendingScan // the store enqueues its scan with the row
+	}
 	if err := store(ctx, f); err != nil {
 		return f, err
 	}
@@ -202,6 +222,9 @@ const MissingKeyPrefix = "missing/"
 // OpenBlob opens a file's bytes, or answers ErrContentMissing for a file marked missing.
 // Every path that serves a file's bytes goes through it.
 func OpenBlob(ctx context.Context, blobs BlobStore, f File) (Blob, error) {
+	if err := Servable(f); err != nil { // from the row already read: no extra query
+		return nil, err
+	}
 	if strings.HasPrefix(f.BlobKey, MissingKeyPrefix) {
 		return nil, ErrContentMissing
 	}

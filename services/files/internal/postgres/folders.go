@@ -45,7 +45,7 @@ FROM (SELECT * FROM walk LIMIT $6) w LEFT JOIN files f ON f.id = w.id AND w.cut 
 ORDER BY w.n`
 
 // qualifiedFileColumns are fileColumns of the table aliased f.
-const qualifiedFileColumns = `f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at`
+const qualifiedFileColumns = `f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at, f.status, f.status_reason`
 
 // ListLevel implements files.FolderStore.
 func (db *DB) ListLevel(ctx context.Context, ownerID string, opts files.LevelOptions) (files.LevelPage, error) {
@@ -69,11 +69,12 @@ func (db *DB) ListLevel(ctx context.Context, ownerID string, opts files.LevelOpt
 		var f struct {
 			ID                         *[16]byte
 			OwnerID, Name, CT, BlobKey *string
+			Status, Reason             *string
 			Size                       *int64
 			SHA256                     []byte
 			CreatedAt                  *time.Time
 		}
-		if err := rows.Scan(&cut, &folder, &f.ID, &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.CT, &f.BlobKey, &f.CreatedAt); err != nil {
+		if err := rows.Scan(&cut, &folder, &f.ID, &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.CT, &f.BlobKey, &f.CreatedAt, &f.Status, &f.Reason); err != nil {
 			return files.LevelPage{}, fmt.Errorf("postgres: list level: %w", mapErr(err))
 		}
 		n++
@@ -91,7 +92,10 @@ func (db *DB) ListLevel(ctx context.Context, ownerID string, opts files.LevelOpt
 			continue
 		}
 		file := files.File{ID: *f.ID, OwnerID: *f.OwnerID, Name: *f.Name, Size: *f.Size, SHA256: f.SHA256,
-			ContentType: *f.CT, BlobKey: *f.BlobKey, CreatedAt: *f.CreatedAt}
+			ContentType: *f.CT, BlobKey: *f.BlobKey, CreatedAt: *f.CreatedAt, Status: *f.Status}
+		if f.Reason != nil {
+			file.StatusReason = *f.Reason
+		}
 		p.Files = append(p.Files, file)
 		lastName, lastID = file.Name, file.ID
 	}
@@ -128,7 +132,7 @@ func (db *DB) SearchFiles(ctx context.Context, ownerID string, opts files.Search
 	const window = `owner_id = $1 AND name COLLATE "C" LIKE $2 AND (name COLLATE "C", id) > ($4::text COLLATE "C", $5::uuid)`
 	const order = ` ORDER BY name COLLATE "C", id`
 	// First the probe: the next searchProbe names in order, filtered.
-	list, err := db.searchQuery(ctx, `SELECT `+fileColumns+` FROM (SELECT `+fileColumns+` FROM files WHERE `+window+order+` LIMIT $7) w
+	list, err := db.searchQuery(ctx, `SELECT `+readColumns+` FROM (SELECT `+readColumns+` FROM files WHERE `+window+order+` LIMIT $7) w
 		WHERE `+searchFilter+order+` LIMIT $6`, args...)
 	if err != nil {
 		return files.Page{}, err
@@ -144,10 +148,10 @@ func (db *DB) SearchFiles(ctx context.Context, ownerID string, opts files.Search
 			return files.Page{}, fmt.Errorf("postgres: search files: %w", mapErr(err))
 		}
 		if more {
-			q := `WITH m AS MATERIALIZED (SELECT ` + fileColumns + ` FROM files WHERE owner_id = $1 AND ` + searchFilter + `)
-				SELECT ` + fileColumns + ` FROM m WHERE name COLLATE "C" LIKE $2 AND (name COLLATE "C", id) > ($4::text COLLATE "C", $5::uuid)` + order + ` LIMIT $6`
+			q := `WITH m AS MATERIALIZED (SELECT ` + readColumns + ` FROM files WHERE owner_id = $1 AND ` + searchFilter + `)
+				SELECT ` + readColumns + ` FROM m WHERE name COLLATE "C" LIKE $2 AND (name COLLATE "C", id) > ($4::text COLLATE "C", $5::uuid)` + order + ` LIMIT $6`
 			if utf8.RuneCountInString(strings.TrimSpace(opts.Query)) < 3 {
-				q = `SELECT ` + fileColumns + ` FROM files WHERE ` + window + ` AND ` + searchFilter + order + ` LIMIT $6`
+				q = `SELECT ` + readColumns + ` FROM files WHERE ` + window + ` AND ` + searchFilter + order + ` LIMIT $6`
 			}
 			if list, err = db.searchQuery(ctx, q, args[:6]...); err != nil {
 				return files.Page{}, err
@@ -180,7 +184,7 @@ func (db *DB) searchQuery(ctx context.Context, q string, args ...any) ([]files.F
 
 // RenameFile implements files.FolderStore.
 func (db *DB) RenameFile(ctx context.Context, ownerID string, id uuid.UUID, name string) (files.File, error) {
-	f, err := scanFile(db.pool.QueryRow(ctx, `UPDATE files SET name = $3 WHERE id = $1 AND owner_id = $2 RETURNING `+fileColumns,
+	f, err := scanFile(db.pool.QueryRow(ctx, `UPDATE files SET name = $3 WHERE id = $1 AND owner_id = $2 RETURNING `+readColumns,
 		[16]byte(id), ownerID, name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return files.File{}, files.ErrNotFound
@@ -199,7 +203,7 @@ const walkPage = 256
 func (db *DB) WalkFiles(ctx context.Context, ownerID, prefix string, fn func(files.File) error) error {
 	name, id := "", uuid.Nil
 	for {
-		rows, err := db.pool.Query(ctx, `SELECT `+fileColumns+` FROM files
+		rows, err := db.pool.Query(ctx, `SELECT `+readColumns+` FROM files
 			WHERE owner_id = $1 AND name COLLATE "C" LIKE $2 AND (name COLLATE "C", id) > ($3::text COLLATE "C", $4::uuid)
 			ORDER BY name COLLATE "C", id LIMIT $5`, ownerID, likeEscape(prefix)+"%", name, [16]byte(id), walkPage)
 		if err != nil {

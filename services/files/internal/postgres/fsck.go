@@ -10,12 +10,14 @@ import (
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
-// FileRefs calls fn for every file row created before before, in batches by id, so a long
+// FileRefs calls fn for every file row created before before (but those the virus scanner
+// rejected, whose bytes are deleted on purpose), in batches by id, so a long
 // check (digests read at a bounded rate) holds no transaction or snapshot open.
 func (db *DB) FileRefs(ctx context.Context, before time.Time, fn func(files.File) error) error {
 	var after [16]byte
 	for {
-		rows, err := db.pool.Query(ctx, `SELECT `+fileColumns+` FROM files WHERE id > $1 AND created_at < $2 ORDER BY id LIMIT 1000`, after, before)
+		rows, err := db.pool.Query(ctx, `SELECT `+readColumns+` FROM files WHERE id > $1 AND created_at < $2
+			AND status <> 'rejected' ORDER BY id LIMIT 1000`, after, before)
 		if err != nil {
 			return fmt.Errorf("postgres: file refs: %w", mapErr(err))
 		}

@@ -16,16 +16,22 @@ import (
 var _ files.LinkStore = (*DB)(nil)
 
 // CreateLink implements files.LinkStore: the row is inserted only if ownerID owns the file,
-// and takes the file's SHA-256 in the same statement.
+// and takes the file's SHA-256 in the same statement. Its link.created event commits with it.
 func (db *DB) CreateLink(ctx context.Context, ownerID string, l files.Link) (files.Link, error) {
-	err := db.pool.QueryRow(ctx, `INSERT INTO file_links (id, file_id, jti, sha256, expires_at, downloads_left, created_at)
-		SELECT $1, f.id, $3, f.sha256, $4, $5, $6 FROM files f WHERE f.id = $2 AND f.owner_id = $7
-		RETURNING sha256`, l.ID, l.FileID, l.JTI, l.ExpiresAt, l.DownloadsLeft, l.CreatedAt, ownerID).Scan(&l.SHA256)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return files.Link{}, files.ErrNotFound
-	}
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO file_links (id, file_id, jti, sha256, expires_at, downloads_left, created_at)
+			SELECT $1, f.id, $3, f.sha256, $4, $5, $6 FROM files f WHERE f.id = $2 AND f.owner_id = $7
+			RETURNING sha256`, l.ID, l.FileID, l.JTI, l.ExpiresAt, l.DownloadsLeft, l.CreatedAt, ownerID).Scan(&l.SHA256)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return files.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: create link: %w", mapErr(err))
+		}
+		return db.emit(ctx, tx, files.LinkEvent(files.EventLinkCreated, ownerID, l, l.CreatedAt))
+	})
 	if err != nil {
-		return files.Link{}, fmt.Errorf("postgres: create link: %w", mapErr(err))
+		return files.Link{}, err
 	}
 	return l, nil
 }
@@ -37,6 +43,9 @@ func (db *DB) DeleteLink(ctx context.Context, ownerID string, fileID, linkID uui
 			WHERE l.id = $3 AND l.file_id = $1 AND f.id = l.file_id AND f.owner_id = $2`, fileID, ownerID, linkID)
 		if err == nil && tag.RowsAffected() == 0 {
 			err = files.ErrNotFound
+		}
+		if err == nil {
+			err = db.emit(ctx, tx, files.LinkEvent(files.EventLinkRevoked, ownerID, files.Link{ID: linkID, FileID: fileID}, db.now()))
 		}
 		return []fence.Notice{{Kind: fence.LinkRevoked, FileID: fileID, OwnerID: ownerID, LinkID: linkID}}, err
 	})
@@ -55,7 +64,7 @@ func (db *DB) DeleteLink(ctx context.Context, ownerID string, fileID, linkID uui
 func (db *DB) UseLink(ctx context.Context, c files.LinkClaims, now time.Time, count bool) (files.File, error) {
 	const cond = `l.id = $1 AND l.jti = $2 AND l.file_id = $3 AND l.sha256 = $4 AND f.sha256 = $4
 		AND l.expires_at > $5 AND (l.downloads_left IS NULL OR l.downloads_left > 0)`
-	const cols = `f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at`
+	const cols = `f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at, f.status, f.status_reason`
 	args := []any{c.LinkID, c.JTI, c.FileID, c.SHA256, now}
 	var f files.File
 	if !count {
@@ -83,13 +92,24 @@ func (db *DB) UseLink(ctx context.Context, c files.LinkClaims, now time.Time, co
 			WHERE f.id = l.file_id AND ` + cond + ` RETURNING ` + cols + `, l.downloads_left),
 		n AS (SELECT pg_notify($6, $7) FROM u WHERE downloads_left = 0)
 		SELECT u.*, EXISTS (SELECT 1 FROM n) FROM u`
-	err = db.pool.QueryRow(ctx, q, append(args, fence.Channel, payload)...).Scan((*[16]byte)(&f.ID), &f.OwnerID, &f.Name,
-		&f.Size, &f.SHA256, &f.ContentType, &f.BlobKey, &f.CreatedAt, new(*int64), &published)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return files.File{}, files.ErrNotFound
-	}
+	// link.downloaded commits with the decrement, in the same transaction.
+	err = db.inTx(ctx, func(tx pgx.Tx) error {
+		var reason *string
+		err := tx.QueryRow(ctx, q, append(args, fence.Channel, payload)...).Scan((*[16]byte)(&f.ID), &f.OwnerID, &f.Name,
+			&f.Size, &f.SHA256, &f.ContentType, &f.BlobKey, &f.CreatedAt, &f.Status, &reason, new(*int64), &published)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return files.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: use link: %w", mapErr(err))
+		}
+		if reason != nil {
+			f.StatusReason = *reason
+		}
+		return db.emit(ctx, tx, files.LinkEvent(files.EventLinkDownloaded, f.OwnerID, files.Link{ID: c.LinkID, FileID: f.ID}, now))
+	})
 	if err != nil {
-		return files.File{}, fmt.Errorf("postgres: use link: %w", mapErr(err))
+		return files.File{}, err
 	}
 	if published {
 		if err := db.awaitFence(ctx, id); err != nil {

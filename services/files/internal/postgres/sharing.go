@@ -15,20 +15,26 @@ import (
 var _ files.ShareStore = (*DB)(nil)
 
 // CreateShare implements files.ShareStore. The ownership check and the insert are one
-// statement, so a file deleted meanwhile cannot gain a share.
+// statement, so a file deleted meanwhile cannot gain a share; a new share records its
+// share.created event in the same transaction (granting it again records nothing).
 func (db *DB) CreateShare(ctx context.Context, ownerID string, s files.Share) error {
-	var owned bool
-	err := db.pool.QueryRow(ctx, `WITH f AS (SELECT id FROM files WHERE id = $1 AND owner_id = $2),
-		ins AS (INSERT INTO file_shares (file_id, user_id, created_at) SELECT id, $3, $4 FROM f
-			ON CONFLICT (file_id, user_id) DO NOTHING)
-		SELECT EXISTS (SELECT 1 FROM f)`, s.FileID, ownerID, s.UserID, s.CreatedAt).Scan(&owned)
-	if err != nil {
-		return fmt.Errorf("postgres: create share: %w", mapErr(err))
-	}
-	if !owned {
-		return files.ErrNotFound
-	}
-	return nil
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		var owned, added bool
+		err := tx.QueryRow(ctx, `WITH f AS (SELECT id FROM files WHERE id = $1 AND owner_id = $2),
+			ins AS (INSERT INTO file_shares (file_id, user_id, created_at) SELECT id, $3, $4 FROM f
+				ON CONFLICT (file_id, user_id) DO NOTHING RETURNING 1)
+			SELECT EXISTS (SELECT 1 FROM f), EXISTS (SELECT 1 FROM ins)`, s.FileID, ownerID, s.UserID, s.CreatedAt).Scan(&owned, &added)
+		if err != nil {
+			return fmt.Errorf("postgres: create share: %w", mapErr(err))
+		}
+		if !owned {
+			return files.ErrNotFound
+		}
+		if !added {
+			return nil
+		}
+		return db.emit(ctx, tx, files.ShareEvent(files.EventShareCreated, ownerID, s.FileID, s.UserID, s.CreatedAt))
+	})
 }
 
 // DeleteShare implements files.ShareStore.
@@ -38,6 +44,9 @@ func (db *DB) DeleteShare(ctx context.Context, ownerID string, fileID uuid.UUID,
 			WHERE s.file_id = $1 AND s.user_id = $3 AND f.id = s.file_id AND f.owner_id = $2`, fileID, ownerID, userID)
 		if err == nil && tag.RowsAffected() == 0 {
 			err = files.ErrNotFound
+		}
+		if err == nil {
+			err = db.emit(ctx, tx, files.ShareEvent(files.EventShareRevoked, ownerID, fileID, userID, db.now()))
 		}
 		return []fence.Notice{{Kind: fence.ShareRevoked, FileID: fileID, OwnerID: ownerID, UserID: userID}}, err
 	})
@@ -68,7 +77,7 @@ func (db *DB) ListShared(ctx context.Context, userID string, opts files.ListOpti
 	}
 	var list []files.File
 	err := db.read(ctx, func(q querier) error {
-		rows, err := q.Query(ctx, `SELECT f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at
+		rows, err := q.Query(ctx, `SELECT f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at, f.status, f.status_reason
 			FROM file_shares s JOIN files f ON f.id = s.file_id WHERE `+where+
 			` ORDER BY f.created_at DESC, f.id DESC LIMIT $2`, args...)
 		if err == nil {

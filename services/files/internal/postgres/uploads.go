@@ -78,7 +78,7 @@ func (db *DB) CompleteUpload(ctx context.Context, f files.File) error {
 		if tag.RowsAffected() != 1 {
 			return files.ErrNotFound
 		}
-		return insertFile(ctx, tx, f)
+		return db.insertFile(ctx, tx, f)
 	})
 	if errors.Is(err, files.ErrNotFound) {
 		return err
