@@ -10,7 +10,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 LDFLAGS := -X github.com/cofferhq/coffer/pkg/version.release=$(VERSION)
 
 .PHONY: test-pgbouncer pgbouncer bench-scale
-.PHONY: all build run up down test test-short vet lint fmt tidy tools node-deps bench bench-deps bench-micro fuzz soak mutate clean FORCE web browser
+.PHONY: all build run up down test test-short vet lint fmt tidy tools node-deps bench bench-deps bench-micro fuzz soak mutate clean FORCE web browser web-check
 
 all: build
 
@@ -86,8 +86,14 @@ FORCE:
 
 ## test: vet, lint, then unit, integration and end-to-end tests against real PostgreSQL and S3
 ## (and the web page in headless chromium)
+## The unit and integration packages run under the race detector (they are where goroutines
+## meet); the end-to-end tests drive built binaries, so -race there would only slow them.
+## RACE= (empty) runs them without it.
+UNIT_MODULES := $(filter-out e2e,$(MODULES))
+RACE ?= -race
 test: vet lint tools node-deps browser pgbouncer
-	$(GO) test -count=1 -timeout 15m $(addprefix ./,$(addsuffix /...,$(MODULES)))
+	$(GO) test $(RACE) -count=1 -timeout 15m $(addprefix ./,$(addsuffix /...,$(UNIT_MODULES)))
+	$(GO) test -count=1 -timeout 15m ./e2e/...
 
 ## test-pgbouncer: the end-to-end suite once more with both services behind PgBouncer in
 ## transaction pooling mode (Debian's pgbouncer, installed when missing); .ci/run runs it
@@ -98,13 +104,24 @@ pgbouncer:
 	@command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; }
 
+## vet, also with the faultinject tag the fault suite builds the file service with.
 vet:
 	$(GO) vet $(addprefix ./,$(addsuffix /...,$(MODULES)))
+	$(GO) vet -tags faultinject $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
 ## lint: staticcheck over every module (soak tests included); any finding fails. A finding
 ## that is right to keep is silenced where it stands: //lint:ignore CHECK reason
 lint: .cache/bin/staticcheck
 	@for m in $(MODULES); do echo "staticcheck $$m"; (cd $$m && $(STATICCHECK) -tags soak ./...) || exit 1; done
+	@for m in $(MODULES); do if grep -rqs --include='*.go' '^//go:build faultinject' $$m; then \
+		echo "staticcheck -tags faultinject $$m"; (cd $$m && $(STATICCHECK) -tags faultinject ./...) || exit 1; fi; done
+
+## web-check: the committed page (services/web/internal/assets/dist) is what its source builds
+## to: rebuild it, then no file may differ, be gone or be new. CI runs it (.ci/run).
+web-check: web
+	git diff --exit-code -- services/web/internal/assets/dist
+	@test -z "$$(git status --porcelain -- services/web/internal/assets/dist)" || \
+		{ git status --porcelain -- services/web/internal/assets/dist; echo "web-check: the committed build lacks these files: run make web and commit" >&2; exit 1; }
 
 fmt:
 	gofmt -l -w $(MODULES)

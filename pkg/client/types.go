@@ -102,6 +102,7 @@ type credentials struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
 	Scope    string `json:"scope,omitempty"`
+	OTP      string `json:"otp,omitempty"` // a TOTP or recovery code, for a user with a second factor
 }
 
 // shareRequest names a share's recipient (the OpenAPI schema ShareRequest).
