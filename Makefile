@@ -86,14 +86,14 @@ FORCE:
 
 ## test: vet, lint, then unit, integration and end-to-end tests against real PostgreSQL and S3
 ## (and the web page in headless chromium)
-## The unit and integration packages run under the race detector (they are where goroutines
+## In CI the unit and integration packages run under the race detector (they are where goroutines
 ## meet); the end-to-end tests drive built binaries, so -race there would only slow them.
-## RACE= (empty) runs them without it.
+## .ci/run sets RACE=-race; make test alone runs without it, to stay within its time budget.
 UNIT_MODULES := $(filter-out e2e,$(MODULES))
-RACE ?= -race
+RACE ?=
 test: vet lint tools node-deps browser pgbouncer
 	$(GO) test $(RACE) -count=1 -timeout 15m $(addprefix ./,$(addsuffix /...,$(UNIT_MODULES)))
-	$(GO) test -count=1 -timeout 15m ./e2e/...
+	$(GO) test -count=1 -timeout 25m ./e2e/...
 
 ## test-pgbouncer: the end-to-end suite once more with both services behind PgBouncer in
 ## transaction pooling mode (Debian's pgbouncer, installed when missing); .ci/run runs it
