@@ -263,6 +263,11 @@ type fileJSON struct {
 	SHA256      string    `json:"sha256"`
 	ContentType string    `json:"content_type"`
 	CreatedAt   time.Time `json:"created_at"`
+	// As pkg/client's File (issue 20's fields), so that one converts to the other.
+	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
+	SharedBy     string     `json:"shared_by,omitempty"`
+	RequestID    string     `json:"request_id,omitempty"`
+	UploaderName string     `json:"uploader_name,omitempty"`
 }
 
 // upload sends a raw upload (through pkg/client, which checks the stored digest) and

@@ -54,6 +54,7 @@ type tusJSResult struct {
 	FileID      string `json:"fileId"`
 	StartOffset *int64 `json:"startOffset"`
 	Sent        int64  `json:"sent"`
+	HTTPStatus  int    `json:"httpStatus"` // with --expect-error
 }
 
 // TestTusJSClientResumesOnAnotherNode: tus-js-client, a client nobody here wrote, uploads a

@@ -2,6 +2,11 @@
 //
 //   node tus-upload.mjs --endpoint URL --token TOKEN --file PATH [--chunk-size BYTES]
 //                       [--abort-after BYTES] [--upload-url URL]
+//   node tus-upload.mjs --endpoint URL --request SHORT_ID [--password PW] [--uploader NAME] ...
+//
+// --request uploads without an account through a file request (Coffer-Request header, the
+// request's password in Coffer-Link-Password, the uploader's name in Upload-Metadata).
+// --expect-error prints {"status": "error", "httpStatus"} instead of failing.
 //
 // --abort-after stops the upload (without terminating it) once that many bytes are sent, as a
 // dropped connection would. --upload-url resumes an upload begun elsewhere (through any node).
@@ -28,8 +33,13 @@ const upload = new tus.Upload(fs.createReadStream(a.file), {
   uploadSize: size,
   chunkSize: a['chunk-size'] ? Number(a['chunk-size']) : Infinity,
   retryDelays: [0, 500, 1000, 2000],
-  headers: { Authorization: 'Bearer ' + a.token },
-  metadata: { filename: 'big.bin', filetype: 'application/octet-stream' },
+  headers: a.request
+    ? { 'Coffer-Request': a.request, ...(a.password ? { 'Coffer-Link-Password': a.password } : {}) }
+    : { Authorization: 'Bearer ' + a.token },
+  metadata: {
+    filename: a.name || 'big.bin', filetype: 'application/octet-stream',
+    ...(a.uploader ? { uploader: a.uploader } : {}),
+  },
   storeFingerprintForResuming: false,
   onAfterResponse(req, res) {
     const id = res.getHeader('Coffer-File-Id');
@@ -53,6 +63,11 @@ const upload = new tus.Upload(fs.createReadStream(a.file), {
     }
   },
   onError(err) {
+    if (a['expect-error']) {
+      const res = err.originalResponse;
+      console.log(JSON.stringify({ status: 'error', httpStatus: res ? res.getStatus() : 0 }));
+      process.exit(0);
+    }
     console.error('tus upload failed: ' + err);
     process.exit(1);
   },

@@ -270,26 +270,10 @@ func (c *Client) Unshare(ctx context.Context, id, userID string) error {
 	return c.doJSON(ctx, http.MethodDelete, u, true, nil, nil)
 }
 
-// CreateLink makes a signed download link to a file, valid for expiresIn (rounded up to a
-// second) and, when maxDownloads > 0, for that many downloads.
+// CreateLink makes a download link to a file, valid for expiresIn (rounded up to a second)
+// and, when maxDownloads > 0, for that many downloads' worth of bytes (see CreateLinkWith).
 func (c *Client) CreateLink(ctx context.Context, id string, expiresIn time.Duration, maxDownloads int) (Link, error) {
-	u, err := c.fileURL(id, "/links", nil)
-	if err != nil {
-		return Link{}, err
-	}
-	req := linkRequest{ExpiresIn: int64((expiresIn + time.Second - 1) / time.Second)}
-	if maxDownloads > 0 {
-		req.MaxDownloads = &maxDownloads
-	}
-	var l Link
-	if err := c.doJSON(ctx, http.MethodPost, u, true, req, &l); err != nil {
-		return Link{}, err
-	}
-	// A service without a public URL configured answers with a path: make it whole.
-	if ref, err := url.Parse(l.URL); err == nil && !ref.IsAbs() {
-		l.URL = c.files.ResolveReference(ref).String()
-	}
-	return l, nil
+	return c.CreateLinkWith(ctx, id, LinkOptions{ExpiresIn: expiresIn, MaxDownloads: maxDownloads})
 }
 
 // RevokeLink revokes a signed link at once.

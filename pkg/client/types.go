@@ -14,6 +14,13 @@ type File struct {
 	SHA256      string    `json:"sha256"` // lowercase hex
 	ContentType string    `json:"content_type"`
 	CreatedAt   time.Time `json:"created_at"`
+	// ExpiresAt is when retention deletes the file; nil: kept until deleted.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// SharedBy is the owner's user id, on files others shared with you.
+	SharedBy string `json:"shared_by,omitempty"`
+	// RequestID and UploaderName mark a file that arrived through a file request.
+	RequestID    string `json:"request_id,omitempty"`
+	UploaderName string `json:"uploader_name,omitempty"`
 }
 
 // Page is one page of a listing (the OpenAPI schema FileList). NextCursor is nil on the
@@ -33,12 +40,23 @@ type Share struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// Link is a signed download link (the OpenAPI schema Link). URL works without a token.
+// Link is a download link (the OpenAPI schema Link). Its URLs work without a token: URL (the
+// signed long form, only when the link is made), ShortURL, and PageURL (a page for people,
+// when the service knows the web page's address).
 type Link struct {
 	ID           string    `json:"id"`
-	URL          string    `json:"url"`
+	FileID       string    `json:"file_id"`
+	FileName     string    `json:"file_name"`
+	URL          string    `json:"url,omitempty"`
+	ShortURL     string    `json:"short_url,omitempty"`
+	PageURL      string    `json:"page_url,omitempty"`
 	ExpiresAt    time.Time `json:"expires_at"`
 	MaxDownloads *int      `json:"max_downloads,omitempty"`
+	// BudgetBytes is what the link serves in all (nil: unlimited); ServedBytes what it did.
+	BudgetBytes *int64    `json:"budget_bytes,omitempty"`
+	ServedBytes int64     `json:"served_bytes"`
+	Password    bool      `json:"password"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 // User is an account as sign-up returns it (the auth service's schema User). ID is the sub
@@ -99,8 +117,9 @@ type renameRequest struct {
 
 // linkRequest asks for a signed link (the OpenAPI schema LinkRequest).
 type linkRequest struct {
-	ExpiresIn    int64 `json:"expires_in"`
-	MaxDownloads *int  `json:"max_downloads,omitempty"`
+	ExpiresIn    int64  `json:"expires_in"`
+	MaxDownloads *int   `json:"max_downloads,omitempty"`
+	Password     string `json:"password,omitempty"`
 }
 
 // WireTypes lists every wire type with the name of its schema in the services' OpenAPI
@@ -113,6 +132,11 @@ func WireTypes() []WireType {
 		{"files", "ShareRequest", shareRequest{}},
 		{"files", "Link", Link{}},
 		{"files", "LinkRequest", linkRequest{}},
+		{"files", "LinkList", LinkPage{}},
+		{"files", "ShareList", SharePage{}},
+		{"files", "Request", Request{}},
+		{"files", "RequestCreate", RequestOptions{}},
+		{"files", "RequestList", RequestPage{}},
 		{"files", "Problem", Problem{}},
 		{"auth", "Problem", Problem{}},
 		{"auth", "User", User{}},

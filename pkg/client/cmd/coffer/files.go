@@ -151,12 +151,14 @@ func (a *app) unshareCommand() *cobra.Command {
 
 func (a *app) linkCommand() *cobra.Command {
 	var (
-		expires time.Duration
-		max     int
+		expires    time.Duration
+		max        int
+		signed     bool
+		passwordIn bool
 	)
 	cmd := &cobra.Command{
 		Use:               "link FILE",
-		Short:             "Make a download link that works without logging in",
+		Short:             "Make a download link that works without logging in; prints the page to send people",
 		Example:           "  coffer link reports/q3.pdf --expires 24h --max-downloads 3",
 		Args:              exactArgs(1),
 		ValidArgsFunction: a.completeRemote,
@@ -172,14 +174,24 @@ func (a *app) linkCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l, err := c.CreateLink(cmd.Context(), f.ID, expires, max)
+			o := client.LinkOptions{ExpiresIn: expires, MaxDownloads: max}
+			if passwordIn {
+				if o.Password, err = readLine(cmd.InOrStdin()); err != nil {
+					return err
+				}
+			}
+			l, err := c.CreateLinkWith(cmd.Context(), f.ID, o)
 			if err != nil {
 				return err
 			}
 			if a.json {
 				return a.printJSON(l)
 			}
-			fprintf(a.stdout, "%s\n", l.URL)
+			if signed {
+				fprintf(a.stdout, "%s\n", l.URL)
+			} else {
+				fprintf(a.stdout, "%s\n", linkForPeople(l))
+			}
 			if !terminal(a.stdout) {
 				return nil
 			}
@@ -192,6 +204,8 @@ func (a *app) linkCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().DurationVar(&expires, "expires", time.Hour, "how long the link works (e.g. 30m, 24h; at most 168h)")
-	cmd.Flags().IntVar(&max, "max-downloads", 0, "how many downloads it allows (default: unlimited)")
+	cmd.Flags().IntVar(&max, "max-downloads", 0, "how many downloads' worth of bytes it serves (default: unlimited)")
+	cmd.Flags().BoolVar(&signed, "signed", false, "print the long signed URL (for programs) instead of the page for people")
+	cmd.Flags().BoolVar(&passwordIn, "password-stdin", false, "read a password for the link from the first line of stdin")
 	return cmd
 }

@@ -45,7 +45,8 @@ func (a *app) rootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err.Error()} })
 	root.AddCommand(a.signupCommand(), a.loginCommand(), a.logoutCommand(), a.whoamiCommand(),
 		a.putCommand(), a.getCommand(), a.lsCommand(), a.rmCommand(),
-		a.shareCommand(), a.unshareCommand(), a.linkCommand())
+		a.shareCommand(), a.unshareCommand(), a.linkCommand(),
+		a.linksCommand(), a.sharesCommand(), a.requestCommand())
 	return root
 }
 

@@ -23,37 +23,39 @@ import (
 
 // config is every setting of the file service, read from the environment.
 type config struct {
-	Addr            string        // COFFER_FILES_ADDR, default ":8082"
-	DatabaseURL     string        // COFFER_FILES_DATABASE_URL, falling back to DATABASE_URL; required
-	DirectURL       string        // COFFER_FILES_DATABASE_DIRECT_URL, default DatabaseURL: the primary without a transaction pooler, for migrations, locks and LISTEN
-	ReplicaURLs     []string      // COFFER_FILES_DATABASE_REPLICA_URLS, default none: comma-separated read replicas of the primary
-	UploadLock      string        // COFFER_FILES_UPLOAD_LOCK, default "lease": how nodes lock a resumable upload, "lease" (no session held) or "advisory" (a session per PATCH, as before)
-	UploadLease     time.Duration // COFFER_FILES_UPLOAD_LEASE, default 10s: an upload lease's lifetime unrenewed, so how soon a node killed mid-PATCH lets go
-	FenceLease      time.Duration // COFFER_FILES_FENCE_LEASE, default 2s: how long a node trusts replicas without hearing its notice subscription, and the longest a revocation waits for a silent node
-	AuthURL         string        // COFFER_FILES_AUTH_URL, default "http://localhost:8081": base of the JWKS URL and of user lookups (sharing by username)
-	AuthTimeout     time.Duration // COFFER_FILES_AUTH_TIMEOUT, default 5s: bounds one user lookup at the auth service
-	JWKSURL         string        // COFFER_FILES_JWKS_URL, default AuthURL + "/.well-known/jwks.json"
-	Issuer          string        // COFFER_FILES_ISSUER, default AuthURL: the required iss
-	Audience        string        // COFFER_FILES_AUDIENCE, default "coffer-files": the required aud
-	JWKSRefresh     time.Duration // COFFER_FILES_JWKS_REFRESH, default 5m
-	Leeway          time.Duration // COFFER_FILES_CLOCK_LEEWAY, default 30s
-	DataDir         string        // COFFER_FILES_DATA_DIR, default "./data"
-	MaxFileSize     int64         // COFFER_FILES_MAX_FILE_SIZE, default 5G (suffixes K, M, G, T)
-	UserQuota       int64         // COFFER_FILES_USER_QUOTA, default 0 (unlimited): bytes each user may store
-	LinkKey         []byte        // COFFER_FILES_LINK_KEY (base64, >= 32 bytes) or COFFER_FILES_LINK_KEY_FILE; unset disables signed links
-	LinkMaxTTL      time.Duration // COFFER_FILES_LINK_MAX_TTL, default 168h: the longest expires_in
-	UploadIdle      time.Duration // COFFER_FILES_UPLOAD_IDLE_TIMEOUT, default 1m: an upload body silent this long is cut off
-	UploadExpiry    time.Duration // COFFER_FILES_UPLOAD_EXPIRY, default 24h: an unfinished resumable upload is removed this long after its creation
-	PublicURL       string        // COFFER_FILES_PUBLIC_URL, default "": base of link URLs (relative when empty)
-	Migrate         bool          // COFFER_FILES_MIGRATE, default true
-	DrainDelay      time.Duration // COFFER_FILES_DRAIN_DELAY, default 0
-	ShutdownTimeout time.Duration // COFFER_FILES_SHUTDOWN_TIMEOUT, default 30s
-	LogLevel        slog.Level    // COFFER_FILES_LOG_LEVEL, default info
-	MetricsAddr     string        // COFFER_FILES_METRICS_ADDR, default "" (off): where /metrics is served; never the public port
-	Audit           bool          // COFFER_FILES_AUDIT, default true: record uploads, downloads, shares, links and deletions
-	AuditRetention  time.Duration // COFFER_FILES_AUDIT_RETENTION, default 0 (keep for ever); at least 24h
-	PprofAddr       string        // COFFER_FILES_PPROF_ADDR, default "" (off): a separate listener for net/http/pprof, e.g. 127.0.0.1:6060; never expose it
-	CORSOrigins     []string      // COFFER_FILES_CORS_ORIGINS, default none: comma-separated browser origins (the web app) allowed to call the API
+	Addr             string        // COFFER_FILES_ADDR, default ":8082"
+	DatabaseURL      string        // COFFER_FILES_DATABASE_URL, falling back to DATABASE_URL; required
+	DirectURL        string        // COFFER_FILES_DATABASE_DIRECT_URL, default DatabaseURL: the primary without a transaction pooler, for migrations, locks and LISTEN
+	ReplicaURLs      []string      // COFFER_FILES_DATABASE_REPLICA_URLS, default none: comma-separated read replicas of the primary
+	UploadLock       string        // COFFER_FILES_UPLOAD_LOCK, default "lease": how nodes lock a resumable upload, "lease" (no session held) or "advisory" (a session per PATCH, as before)
+	UploadLease      time.Duration // COFFER_FILES_UPLOAD_LEASE, default 10s: an upload lease's lifetime unrenewed, so how soon a node killed mid-PATCH lets go
+	FenceLease       time.Duration // COFFER_FILES_FENCE_LEASE, default 2s: how long a node trusts replicas without hearing its notice subscription, and the longest a revocation waits for a silent node
+	AuthURL          string        // COFFER_FILES_AUTH_URL, default "http://localhost:8081": base of the JWKS URL and of user lookups (sharing by username)
+	AuthTimeout      time.Duration // COFFER_FILES_AUTH_TIMEOUT, default 5s: bounds one user lookup at the auth service
+	JWKSURL          string        // COFFER_FILES_JWKS_URL, default AuthURL + "/.well-known/jwks.json"
+	Issuer           string        // COFFER_FILES_ISSUER, default AuthURL: the required iss
+	Audience         string        // COFFER_FILES_AUDIENCE, default "coffer-files": the required aud
+	JWKSRefresh      time.Duration // COFFER_FILES_JWKS_REFRESH, default 5m
+	Leeway           time.Duration // COFFER_FILES_CLOCK_LEEWAY, default 30s
+	DataDir          string        // COFFER_FILES_DATA_DIR, default "./data"
+	MaxFileSize      int64         // COFFER_FILES_MAX_FILE_SIZE, default 5G (suffixes K, M, G, T)
+	UserQuota        int64         // COFFER_FILES_USER_QUOTA, default 0 (unlimited): bytes each user may store
+	LinkKey          []byte        // COFFER_FILES_LINK_KEY (base64, >= 32 bytes) or COFFER_FILES_LINK_KEY_FILE; unset disables signed links
+	LinkMaxTTL       time.Duration // COFFER_FILES_LINK_MAX_TTL, default 168h: the longest expires_in
+	UploadIdle       time.Duration // COFFER_FILES_UPLOAD_IDLE_TIMEOUT, default 1m: an upload body silent this long is cut off
+	UploadExpiry     time.Duration // COFFER_FILES_UPLOAD_EXPIRY, default 24h: an unfinished resumable upload is removed this long after its creation
+	PublicURL        string        // COFFER_FILES_PUBLIC_URL, default "": base of link URLs (relative when empty)
+	WebURL           string        // COFFER_FILES_WEB_URL, default "": the web page's base; links and file requests then carry a page_url for people
+	DefaultRetention time.Duration // COFFER_FILES_DEFAULT_RETENTION, default 0 (off): how long a new file is kept unless its upload says otherwise
+	Migrate          bool          // COFFER_FILES_MIGRATE, default true
+	DrainDelay       time.Duration // COFFER_FILES_DRAIN_DELAY, default 0
+	ShutdownTimeout  time.Duration // COFFER_FILES_SHUTDOWN_TIMEOUT, default 30s
+	LogLevel         slog.Level    // COFFER_FILES_LOG_LEVEL, default info
+	MetricsAddr      string        // COFFER_FILES_METRICS_ADDR, default "" (off): where /metrics is served; never the public port
+	Audit            bool          // COFFER_FILES_AUDIT, default true: record uploads, downloads, shares, links and deletions
+	AuditRetention   time.Duration // COFFER_FILES_AUDIT_RETENTION, default 0 (keep for ever); at least 24h
+	PprofAddr        string        // COFFER_FILES_PPROF_ADDR, default "" (off): a separate listener for net/http/pprof, e.g. 127.0.0.1:6060; never expose it
+	CORSOrigins      []string      // COFFER_FILES_CORS_ORIGINS, default none: comma-separated browser origins (the web app) allowed to call the API
 
 	Storage string   // COFFER_FILES_STORAGE, default "disk": where blobs live, "disk" (DataDir) or "s3"
 	S3      s3Config // COFFER_FILES_S3_*, used when Storage is "s3"
@@ -62,8 +64,8 @@ type config struct {
 	GCGrace         time.Duration // COFFER_FILES_GC_GRACE, default 1h: unreferenced blobs younger than this are kept
 	GCIncompleteAge time.Duration // COFFER_FILES_GC_INCOMPLETE_AGE, default 24h: interrupted writes older than this are swept
 
-	Events eventsConfig // events_config.go
-	BlobGrace       time.Duration // COFFER_FILES_BLOB_GRACE, default 168h: a deleted file's blob is kept this long, so a restored database finds its bytes
+	Events    eventsConfig  // events_config.go
+	BlobGrace time.Duration // COFFER_FILES_BLOB_GRACE, default 168h: a deleted file's blob is kept this long, so a restored database finds its bytes
 }
 
 // s3Config locates the bucket of the S3 blob store.
@@ -82,24 +84,26 @@ type s3Config struct {
 func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error)) (config, error) {
 	r := envconf.New(getenv)
 	c := config{
-		Addr:            r.String("COFFER_FILES_ADDR", ":8082"),
-		DatabaseURL:     r.String("COFFER_FILES_DATABASE_URL", getenv("DATABASE_URL")),
-		AuthURL:         strings.TrimSuffix(r.String("COFFER_FILES_AUTH_URL", "http://localhost:8081"), "/"),
-		Audience:        r.String("COFFER_FILES_AUDIENCE", accesstoken.DefaultAudience),
-		JWKSRefresh:     r.Duration("COFFER_FILES_JWKS_REFRESH", tokenauth.DefaultRefreshInterval),
-		Leeway:          r.Duration("COFFER_FILES_CLOCK_LEEWAY", accesstoken.DefaultLeeway),
-		AuthTimeout:     r.Duration("COFFER_FILES_AUTH_TIMEOUT", authclient.DefaultTimeout),
-		DataDir:         r.String("COFFER_FILES_DATA_DIR", "./data"),
-		MaxFileSize:     r.Int64("COFFER_FILES_MAX_FILE_SIZE", files.DefaultConfig().MaxFileSize),
-		UserQuota:       r.Int64("COFFER_FILES_USER_QUOTA", 0),
-		LinkMaxTTL:      r.Duration("COFFER_FILES_LINK_MAX_TTL", files.DefaultLinkConfig().MaxTTL),
-		UploadIdle:      r.Duration("COFFER_FILES_UPLOAD_IDLE_TIMEOUT", api.DefaultOptions().UploadIdleTimeout),
-		UploadExpiry:    r.Duration("COFFER_FILES_UPLOAD_EXPIRY", files.DefaultConfig().UploadExpiry),
-		PublicURL:       strings.TrimSuffix(r.String("COFFER_FILES_PUBLIC_URL", ""), "/"),
-		Migrate:         r.Bool("COFFER_FILES_MIGRATE", true),
-		DrainDelay:      r.Duration("COFFER_FILES_DRAIN_DELAY", 0),
-		ShutdownTimeout: r.Duration("COFFER_FILES_SHUTDOWN_TIMEOUT", serve.DefaultShutdownTimeout),
-		PprofAddr:       r.String("COFFER_FILES_PPROF_ADDR", ""),
+		Addr:             r.String("COFFER_FILES_ADDR", ":8082"),
+		DatabaseURL:      r.String("COFFER_FILES_DATABASE_URL", getenv("DATABASE_URL")),
+		AuthURL:          strings.TrimSuffix(r.String("COFFER_FILES_AUTH_URL", "http://localhost:8081"), "/"),
+		Audience:         r.String("COFFER_FILES_AUDIENCE", accesstoken.DefaultAudience),
+		JWKSRefresh:      r.Duration("COFFER_FILES_JWKS_REFRESH", tokenauth.DefaultRefreshInterval),
+		Leeway:           r.Duration("COFFER_FILES_CLOCK_LEEWAY", accesstoken.DefaultLeeway),
+		AuthTimeout:      r.Duration("COFFER_FILES_AUTH_TIMEOUT", authclient.DefaultTimeout),
+		DataDir:          r.String("COFFER_FILES_DATA_DIR", "./data"),
+		MaxFileSize:      r.Int64("COFFER_FILES_MAX_FILE_SIZE", files.DefaultConfig().MaxFileSize),
+		UserQuota:        r.Int64("COFFER_FILES_USER_QUOTA", 0),
+		LinkMaxTTL:       r.Duration("COFFER_FILES_LINK_MAX_TTL", files.DefaultLinkConfig().MaxTTL),
+		UploadIdle:       r.Duration("COFFER_FILES_UPLOAD_IDLE_TIMEOUT", api.DefaultOptions().UploadIdleTimeout),
+		UploadExpiry:     r.Duration("COFFER_FILES_UPLOAD_EXPIRY", files.DefaultConfig().UploadExpiry),
+		PublicURL:        strings.TrimSuffix(r.String("COFFER_FILES_PUBLIC_URL", ""), "/"),
+		WebURL:           strings.TrimSuffix(r.String("COFFER_FILES_WEB_URL", ""), "/"),
+		DefaultRetention: r.Duration("COFFER_FILES_DEFAULT_RETENTION", files.DefaultConfig().DefaultRetention),
+		Migrate:          r.Bool("COFFER_FILES_MIGRATE", true),
+		DrainDelay:       r.Duration("COFFER_FILES_DRAIN_DELAY", 0),
+		ShutdownTimeout:  r.Duration("COFFER_FILES_SHUTDOWN_TIMEOUT", serve.DefaultShutdownTimeout),
+		PprofAddr:        r.String("COFFER_FILES_PPROF_ADDR", ""),
 	}
 	c.Storage = r.String("COFFER_FILES_STORAGE", "disk")
 	gcDefaults := gc.DefaultConfig()
@@ -197,6 +201,14 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 	c.Events = readEventsConfig(r, readFile)
 	c.LinkKey = linkKey(r, readFile)
 	c.CORSOrigins = corsOrigins(r)
+	if c.DefaultRetention < 0 || c.DefaultRetention > files.MaxRetention {
+		r.Fail("COFFER_FILES_DEFAULT_RETENTION", "must be between 0 (off) and %v", files.MaxRetention)
+	}
+	if c.WebURL != "" {
+		if u, err := url.Parse(c.WebURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			r.Fail("COFFER_FILES_WEB_URL", "%q is not an http(s) URL", c.WebURL)
+		}
+	}
 	if c.LinkMaxTTL < time.Second {
 		r.Fail("COFFER_FILES_LINK_MAX_TTL", "at least 1s")
 	}

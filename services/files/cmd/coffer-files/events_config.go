@@ -11,20 +11,20 @@ import (
 
 // eventsConfig holds the settings of events, webhooks, the pre-create hook and scanning.
 type eventsConfig struct {
-	AllowLocal      bool          // COFFER_FILES_OUTBOUND_ALLOW_LOCAL, default false: let webhooks and the hook reach loopback and link-local addresses
-	QueueWorkers    int           // COFFER_FILES_QUEUE_WORKERS, default 10: webhook deliveries a node runs at once (scans: a quarter)
-	RescueAfter     time.Duration // COFFER_FILES_QUEUE_RESCUE_AFTER, default 1h: a job left running by a dead node runs again after this
-	WebhookTimeout  time.Duration // COFFER_FILES_WEBHOOK_TIMEOUT, default 10s
-	RetryBase       time.Duration // COFFER_FILES_WEBHOOK_RETRY_BASE, default 10s: first retry delay, doubled each time
-	RetryMax        time.Duration // COFFER_FILES_WEBHOOK_RETRY_MAX, default 1h: longest retry delay
-	RetryFor        time.Duration // COFFER_FILES_WEBHOOK_RETRY_FOR, default 25h: a delivery is retried at least this long
-	ClamdAddr       string        // COFFER_FILES_CLAMD_ADDR, default "" (no scanning): unix:/path, /path or host:port of clamd
-	ScanTimeout     time.Duration // COFFER_FILES_SCAN_TIMEOUT, default 30m: bounds one scan
-	ScanRetryMax    time.Duration // COFFER_FILES_SCAN_RETRY_MAX, default 1m: longest wait between scan attempts while clamd is down
-	HookURL         string        // COFFER_FILES_HOOK_PRE_CREATE_URL, default "" (none)
-	HookTimeout     time.Duration // COFFER_FILES_HOOK_PRE_CREATE_TIMEOUT, default 5s
-	HookFailOpen    bool          // COFFER_FILES_HOOK_PRE_CREATE_FAIL_OPEN, default false: a hook that times out or fails refuses
-	HookSecret      string        // COFFER_FILES_HOOK_SECRET or _FILE: whsec_ secret signing hook calls; required with a hook URL
+	AllowLocal     bool          // COFFER_FILES_OUTBOUND_ALLOW_LOCAL, default false: let webhooks and the hook reach loopback and link-local addresses
+	QueueWorkers   int           // COFFER_FILES_QUEUE_WORKERS, default 10: webhook deliveries a node runs at once (scans: a quarter)
+	RescueAfter    time.Duration // COFFER_FILES_QUEUE_RESCUE_AFTER, default 1h: a job left running by a dead node runs again after this
+	WebhookTimeout time.Duration // COFFER_FILES_WEBHOOK_TIMEOUT, default 10s
+	RetryBase      time.Duration // COFFER_FILES_WEBHOOK_RETRY_BASE, default 10s: first retry delay, doubled each time
+	RetryMax       time.Duration // COFFER_FILES_WEBHOOK_RETRY_MAX, default 1h: longest retry delay
+	RetryFor       time.Duration // COFFER_FILES_WEBHOOK_RETRY_FOR, default 25h: a delivery is retried at least this long
+	ClamdAddr      string        // COFFER_FILES_CLAMD_ADDR, default "" (no scanning): unix:/path, /path or host:port of clamd
+	ScanTimeout    time.Duration // COFFER_FILES_SCAN_TIMEOUT, default 30m: bounds one scan
+	ScanRetryMax   time.Duration // COFFER_FILES_SCAN_RETRY_MAX, default 1m: longest wait between scan attempts while clamd is down
+	HookURL        string        // COFFER_FILES_HOOK_PRE_CREATE_URL, default "" (none)
+	HookTimeout    time.Duration // COFFER_FILES_HOOK_PRE_CREATE_TIMEOUT, default 5s
+	HookFailOpen   bool          // COFFER_FILES_HOOK_PRE_CREATE_FAIL_OPEN, default false: a hook that times out or fails refuses
+	HookSecret     string        // COFFER_FILES_HOOK_SECRET or _FILE: whsec_ secret signing hook calls; required with a hook URL
 }
 
 func readEventsConfig(r *envconf.Reader, readFile func(string) ([]byte, error)) eventsConfig {

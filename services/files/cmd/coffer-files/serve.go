@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-
 	"github.com/cofferhq/coffer/pkg/auditlog"
 	"github.com/cofferhq/coffer/pkg/backoff"
 	"github.com/cofferhq/coffer/pkg/metrics"
@@ -20,6 +19,7 @@ import (
 	"github.com/cofferhq/coffer/services/files/internal/authclient"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/linktoken"
+	"github.com/cofferhq/coffer/services/files/internal/passhash"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
 	"github.com/cofferhq/coffer/services/files/internal/tokenauth"
 	"github.com/cofferhq/coffer/services/files/internal/webhook"
@@ -68,6 +68,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		return err
 	}
 	svc := newService(cfg, blobs, db, logger)
+	guard := files.NewGuard(passhash.New(2), db, files.DefaultGuardConfig(), nil)
 
 	if cfg.PprofAddr != "" {
 		go servePprof(ctx, cfg.PprofAddr, logger)
@@ -113,6 +114,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	links := files.NewLinks(db, blobs, signer, guard, files.LinkConfig{MaxTTL: cfg.LinkMaxTTL}, nil)
 	var resumable api.Resumable
 	if res := newResumable(cfg, svc, blobs, db, logger); res != nil {
 		th, err := newTusHandler(cfg, res, api.Errors{Logger: logger, MaxFileSize: cfg.MaxFileSize}, logger)
@@ -140,8 +142,11 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		Folders:           files.NewFolders(db, blobs),
 		Idempotency:       db,
 		Users:             users,
-		Links:             files.NewLinks(db, blobs, signer, files.LinkConfig{MaxTTL: cfg.LinkMaxTTL}, nil),
+		Links:             links,
+		Requests:          files.NewRequests(db, guard, links, nil),
+		Retention:         files.NewRetention(db, blobs, nil, logger),
 		PublicURL:         cfg.PublicURL,
+		WebURL:            cfg.WebURL,
 		UploadIdleTimeout: cfg.UploadIdle,
 		Metrics:           api.NewMetrics(reg),
 		Webhooks:          webhook.NewAdmin(db, jobs, webhook.Guard{AllowLocal: cfg.Events.AllowLocal}, nil),

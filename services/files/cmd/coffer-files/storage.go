@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 
-
 	"github.com/cofferhq/coffer/services/files/internal/disk"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/gc"
@@ -46,6 +45,7 @@ func newCollector(cfg config, blobs blobStore, db *postgres.DB, wait bool, logge
 	if res := newResumable(cfg, newService(cfg, blobs, db, logger), blobs, db, logger); res != nil {
 		gcfg.Uploads = res
 	}
+	gcfg.Files = files.NewRetention(db, blobs, nil, logger)
 	return gc.New(blobs, db, db, gcfg, nil, logger)
 }
 

@@ -6,14 +6,15 @@ import (
 	"github.com/cofferhq/coffer/services/files/internal/api"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
-	"github.com/cofferhq/coffer/services/files/internal/webhook"
 	"github.com/cofferhq/coffer/services/files/internal/tus"
+	"github.com/cofferhq/coffer/services/files/internal/webhook"
 )
 
 // newService builds the file service's domain over the database and the blob store.
 func newService(cfg config, blobs blobStore, db *postgres.DB, logger *slog.Logger) *files.Service {
 	svc := files.NewService(db, blobs, files.Config{
 		MaxFileSize: cfg.MaxFileSize, UploadExpiry: cfg.UploadExpiry, BlobGrace: cfg.BlobGrace, Scan: cfg.Events.ClamdAddr != "",
+		DefaultRetention: cfg.DefaultRetention,
 	}, nil, logger)
 	if e := cfg.Events; e.HookURL != "" {
 		guard := webhook.Guard{AllowLocal: e.AllowLocal}
@@ -37,7 +38,9 @@ func newResumable(cfg config, svc *files.Service, blobs blobStore, db *postgres.
 		logger.Warn("COFFER_FILES_GC_INCOMPLETE_AGE is shorter than COFFER_FILES_UPLOAD_EXPIRY: resumable uploads older than it lose their bytes",
 			"incomplete_age", cfg.GCIncompleteAge, "upload_expiry", cfg.UploadExpiry)
 	}
-	return files.NewResumable(svc, db, ab, db, cfg.UserQuota, db.UploadLocks())
+	res := files.NewResumable(svc, db, ab, db, cfg.UserQuota, db.UploadLocks())
+	res.UseRequests(db) // uploads through file requests
+	return res
 }
 
 // newTusHandler serves res over the tus protocol at /v1/uploads/.

@@ -25,6 +25,7 @@ var corsAllowHeaders = strings.Join([]string{
 	"Range", "If-Range", "If-None-Match", "If-Match", "If-Modified-Since",
 	"Tus-Resumable", "Upload-Length", "Upload-Offset", "Upload-Metadata", "Upload-Checksum",
 	"Upload-Defer-Length", "Upload-Concat", "X-HTTP-Method-Override", "X-Requested-With",
+	"Coffer-Request", "Coffer-Link-Password", // file request uploads, link and request passwords
 }, ", ")
 
 // corsExposeHeaders are the response headers a page must be able to read.

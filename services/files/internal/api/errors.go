@@ -29,6 +29,8 @@ const (
 	codeInsufficientScope = "insufficient_scope"
 	codeLinksDisabled     = "links_disabled"
 	codeUserNotFound      = "user_not_found"
+	codeTooManyAttempts   = "too_many_attempts"
+	codeRequestLimit      = "request_limit"
 	codeScanPending       = "scan_pending"
 	codeFileRejected      = "file_rejected"
 	codeRejectedByPolicy  = "rejected_by_policy"
@@ -61,6 +63,7 @@ func (e Errors) Problem(ctx context.Context, err error, attrs ...any) *problem.D
 	var maxBytes *http.MaxBytesError
 	var input *files.InputError
 	var scope *scopeError
+	var throttled *files.ThrottledError
 	var refused *files.PolicyError
 	switch {
 	case errors.As(err, &p):
@@ -84,6 +87,11 @@ func (e Errors) Problem(ctx context.Context, err error, attrs ...any) *problem.D
 		p = problem.New(http.StatusGone, codeContentMissing, "this file's content was lost from storage; delete the file or ask the operator to restore it from a backup")
 	case errors.Is(err, files.ErrNotFound):
 		p = problem.New(http.StatusNotFound, codeNotFound, "file not found")
+	case errors.As(err, &throttled):
+		p = problem.New(http.StatusTooManyRequests, codeTooManyAttempts, "too many passwords tried on this link; retry later")
+		p.RetryAfter = throttled.RetryAfter
+	case errors.Is(err, files.ErrRequestLimit):
+		p = problem.New(http.StatusRequestEntityTooLarge, codeRequestLimit, "this upload would pass the file request's file or byte limit")
 	case errors.Is(err, files.ErrScanPending):
 		p = problem.New(http.StatusConflict, codeScanPending, "the file is waiting for its virus scan; retry later")
 		p.RetryAfter = 5 * time.Second

@@ -20,6 +20,13 @@ type fileJSON struct {
 	SHA256      string    `json:"sha256"`
 	ContentType string    `json:"content_type"`
 	CreatedAt   time.Time `json:"created_at"`
+	// ExpiresAt is when retention deletes the file; absent: kept until deleted.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// SharedBy is the owner's user id, on files others shared with the caller.
+	SharedBy string `json:"shared_by,omitempty"`
+	// RequestID and UploaderName mark a file that arrived through a file request.
+	RequestID    string `json:"request_id,omitempty"`
+	UploaderName string `json:"uploader_name,omitempty"`
 	// Status is available, pending_scan (not downloadable until the scanner passes it) or
 	// rejected (StatusReason says why; the bytes are gone).
 	Status       string `json:"status"`
@@ -27,8 +34,12 @@ type fileJSON struct {
 }
 
 func toJSON(f files.File) fileJSON {
-	return fileJSON{ID: f.ID.String(), Name: f.Name, Size: f.Size, SHA256: hex.EncodeToString(f.SHA256), ContentType: f.ContentType, CreatedAt: f.CreatedAt,
-		Status: cmp.Or(f.Status, files.StatusAvailable), StatusReason: f.StatusReason}
+	j := fileJSON{ID: f.ID.String(), Name: f.Name, Size: f.Size, SHA256: hex.EncodeToString(f.SHA256), ContentType: f.ContentType, CreatedAt: f.CreatedAt,
+		Status: cmp.Or(f.Status, files.StatusAvailable), StatusReason: f.StatusReason, ExpiresAt: f.ExpiresAt, UploaderName: f.UploaderName}
+	if f.RequestID != nil {
+		j.RequestID = f.RequestID.String()
+	}
+	return j
 }
 
 func (s *Server) handleList() gin.HandlerFunc {
@@ -40,17 +51,12 @@ func (s *Server) handleList() gin.HandlerFunc {
 		if s.listFolders(c) { // delimiter=/ or q= (folders.go)
 			return
 		}
-		opts := files.ListOptions{Cursor: c.Query("cursor"), Prefix: c.Query("prefix")}
-		if l := c.Query("limit"); l != "" {
-			n, err := strconv.Atoi(l)
-			if err != nil {
-				s.error(c, files.Invalid("limit must be a number"))
-				return
-			}
-			opts.Limit = n
+		opts, err := listOptions(c)
+		if err != nil {
+			s.error(c, err)
+			return
 		}
 		var page files.Page
-		var err error
 		switch c.Query("shared") {
 		case "", "false":
 			page, err = s.files.List(c.Request.Context(), owner(c), opts)
@@ -69,7 +75,11 @@ func (s *Server) handleList() gin.HandlerFunc {
 		}
 		out := response{Files: make([]fileJSON, 0, len(page.Files))}
 		for _, f := range page.Files {
-			out.Files = append(out.Files, toJSON(f))
+			j := toJSON(f)
+			if f.OwnerID != owner(c) {
+				j.SharedBy = f.OwnerID // "shared with me" shows who shared each file
+			}
+			out.Files = append(out.Files, j)
 		}
 		if page.NextCursor != "" {
 			out.NextCursor = &page.NextCursor
@@ -77,6 +87,19 @@ func (s *Server) handleList() gin.HandlerFunc {
 		c.Header("Cache-Control", "private, no-store")
 		c.JSON(http.StatusOK, out)
 	}
+}
+
+// listOptions reads the paging parameters every listing takes: ?limit=&cursor=&prefix=.
+func listOptions(c *gin.Context) (files.ListOptions, error) {
+	opts := files.ListOptions{Cursor: c.Query("cursor"), Prefix: c.Query("prefix")}
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil {
+			return opts, files.Invalid("limit must be a number")
+		}
+		opts.Limit = n
+	}
+	return opts, nil
 }
 
 func (s *Server) handleGet() gin.HandlerFunc {

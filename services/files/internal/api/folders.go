@@ -94,33 +94,5 @@ func (s *Server) listFolders(c *gin.Context) bool {
 	return true
 }
 
-// handleRename answers PATCH /v1/files/{id} {"name": "new/path.txt"}: a rename, or a move to
-// another folder. Only the owner may rename; anyone else gets 404.
-func (s *Server) handleRename() gin.HandlerFunc {
-	type request struct {
-		Name string `json:"name"`
-	}
-	return func(c *gin.Context) {
-		id, err := fileID(c)
-		if err != nil {
-			s.error(c, err)
-			return
-		}
-		if s.opts.Folders == nil {
-			s.error(c, files.ErrNotFound)
-			return
-		}
-		req, err := decode[request](s, c)
-		if err != nil {
-			s.error(c, err)
-			return
-		}
-		f, err := s.opts.Folders.Rename(c.Request.Context(), owner(c), id, req.Name)
-		if err != nil {
-			s.error(c, err)
-			return
-		}
-		c.Header("Cache-Control", "private, no-store")
-		c.JSON(http.StatusOK, toJSON(f))
-	}
-}
+// PATCH /v1/files/{id} {"name": "new/path.txt"} (a rename, or a move to another folder) is
+// served by handleUpdateFile (retention.go), which also sets expiries.

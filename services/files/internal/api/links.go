@@ -9,20 +9,52 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
-	"github.com/cofferhq/coffer/pkg/httplog"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
+// linkPasswordHeader carries a link's or file request's password. A header, never the query
+// string, so it stays out of logs, histories and Referer headers.
+const linkPasswordHeader = "Coffer-Link-Password"
+
+// linkJSON is a link as the API shows it. URL, the signed long form, is shown only when the
+// link is made (its token is not stored); ShortURL and PageURL always.
+type linkJSON struct {
+	ID           string    `json:"id"`
+	FileID       string    `json:"file_id"`
+	FileName     string    `json:"file_name"`
+	URL          string    `json:"url,omitempty"`
+	ShortURL     string    `json:"short_url,omitempty"`
+	PageURL      string    `json:"page_url,omitempty"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	MaxDownloads *int      `json:"max_downloads,omitempty"`
+	BudgetBytes  *int64    `json:"budget_bytes,omitempty"`
+	ServedBytes  int64     `json:"served_bytes"`
+	Password     bool      `json:"password"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+func (s *Server) linkJSON(l files.Link) linkJSON {
+	out := linkJSON{
+		ID: l.ID.String(), FileID: l.FileID.String(), FileName: l.FileName, ExpiresAt: l.ExpiresAt,
+		MaxDownloads: l.MaxDownloads, ServedBytes: l.ServedBytes, Password: l.HasPassword(), CreatedAt: l.CreatedAt,
+	}
+	if b := l.Budget(); b >= 0 {
+		out.BudgetBytes = &b
+	}
+	if l.ShortID != "" {
+		out.ShortURL = s.opts.PublicURL + shortLinksPrefix + l.ShortID
+		if s.opts.WebURL != "" {
+			out.PageURL = s.opts.WebURL + "/s/" + l.ShortID
+		}
+	}
+	return out
+}
+
 func (s *Server) handleCreateLink() gin.HandlerFunc {
 	type request struct {
-		ExpiresIn    int64 `json:"expires_in"`
-		MaxDownloads *int  `json:"max_downloads,omitempty"`
-	}
-	type response struct {
-		ID           string    `json:"id"`
-		URL          string    `json:"url"`
-		ExpiresAt    time.Time `json:"expires_at"`
-		MaxDownloads *int      `json:"max_downloads,omitempty"`
+		ExpiresIn    int64  `json:"expires_in"`
+		MaxDownloads *int   `json:"max_downloads,omitempty"`
+		Password     string `json:"password,omitempty"`
 	}
 	return func(c *gin.Context) {
 		id, err := fileID(c)
@@ -36,19 +68,21 @@ func (s *Server) handleCreateLink() gin.HandlerFunc {
 			return
 		}
 		ttl := time.Duration(min(max(req.ExpiresIn, 0), 1<<31)) * time.Second
-		l, tok, err := s.opts.Links.Create(c.Request.Context(), owner(c), id, ttl, req.MaxDownloads)
+		l, tok, err := s.opts.Links.Create(c.Request.Context(), owner(c), id, files.LinkOptions{TTL: ttl, MaxDownloads: req.MaxDownloads, Password: req.Password})
 		if err != nil {
 			s.error(c, err)
 			return
 		}
+		out := s.linkJSON(l)
+		out.URL = s.opts.PublicURL + linksPrefix + tok
 		d := map[string]string{"link_id": l.ID.String(), "expires_at": l.ExpiresAt.UTC().Format(time.RFC3339)}
-		if l.DownloadsLeft != nil {
-			d["max_downloads"] = strconv.Itoa(*l.DownloadsLeft)
+		if l.MaxDownloads != nil {
+			d["max_downloads"] = strconv.Itoa(*l.MaxDownloads)
 		}
 		s.record(c, AuditLinkCreate, id.String(), d)
 		c.Header("Cache-Control", "no-store")
 		c.Header("Location", "/v1/files/"+id.String()+"/links/"+l.ID.String())
-		c.JSON(http.StatusCreated, response{ID: l.ID.String(), URL: s.opts.PublicURL + "/v1/links/" + tok, ExpiresAt: l.ExpiresAt, MaxDownloads: l.DownloadsLeft})
+		c.JSON(http.StatusCreated, out)
 	}
 }
 
@@ -69,22 +103,76 @@ func (s *Server) handleRevokeLink() gin.HandlerFunc {
 	}
 }
 
-// handleLinkDownload serves a file to whoever holds a valid link, without an Authorization
+// handleListLinks lists the caller's links, all of them (GET /v1/links) or one file's
+// (GET /v1/files/{id}/links), newest first, paged like files.
+func (s *Server) handleListLinks(perFile bool) gin.HandlerFunc {
+	type response struct {
+		Links      []linkJSON `json:"links"`
+		NextCursor *string    `json:"next_cursor"`
+	}
+	return func(c *gin.Context) {
+		var fid *uuid.UUID
+		if perFile {
+			id, err := fileID(c)
+			if err != nil {
+				s.error(c, err)
+				return
+			}
+			// The owner's own file, or 404 (never an empty list that says the id exists).
+			if f, err := s.files.Get(c.Request.Context(), owner(c), id); err != nil || f.OwnerID != owner(c) {
+				s.error(c, cmpErr(err, files.ErrNotFound))
+				return
+			}
+			fid = &id
+		}
+		if s.opts.Links == nil {
+			s.error(c, files.ErrNotFound)
+			return
+		}
+		opts, err := listOptions(c)
+		if err != nil {
+			s.error(c, err)
+			return
+		}
+		page, err := s.opts.Links.List(c.Request.Context(), owner(c), fid, opts)
+		if err != nil {
+			s.error(c, err)
+			return
+		}
+		out := response{Links: make([]linkJSON, 0, len(page.Links))}
+		for _, l := range page.Links {
+			out.Links = append(out.Links, s.linkJSON(l))
+		}
+		if page.NextCursor != "" {
+			out.NextCursor = &page.NextCursor
+		}
+		c.Header("Cache-Control", "private, no-store")
+		c.JSON(http.StatusOK, out)
+	}
+}
+
+// handleLinkDownload serves a file to whoever holds a valid link (its signed token, or its
+// short id when short is set) and its password, if it has one, without an Authorization
 // header, with the same Range, ETag and conditional behaviour as the authenticated download.
-// A limited link loses one download per response that carries the file's first byte (see
-// takesDownload), so resuming a download or a link preview's HEAD does not use it up.
-func (s *Server) handleLinkDownload() gin.HandlerFunc {
+// Before a byte is sent, the bytes the response will carry are taken from the link's budget
+// (planLinkResponse), so no mix of ranges, HEADs and nodes serves more than the budget.
+func (s *Server) handleLinkDownload(short bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		// The token is the credential: keep it out of the logs and of Referer headers.
-		c.Set(httplog.PathKey, "/v1/links/{token}")
 		c.Header("Referrer-Policy", "no-referrer")
 		if s.opts.Links == nil {
 			s.error(c, files.ErrNotFound)
 			return
 		}
-		f, blob, err := s.opts.Links.Open(c.Request.Context(), c.Param("token"), func(f files.File) bool {
-			return takesDownload(c.Request, f)
-		})
+		req := files.LinkRequest{Password: c.GetHeader(linkPasswordHeader), Plan: func(f files.File) (int64, bool) {
+			return planLinkResponse(c.Request, f)
+		}}
+		if short {
+			req.ShortID = c.Param("short_id")
+		} else {
+			req.Token = c.Param("token")
+		}
+		f, blob, err := s.opts.Links.Open(c.Request.Context(), req)
 		if err != nil {
 			s.error(c, err)
 			return
@@ -101,39 +189,120 @@ func (s *Server) handleLinkDownload() gin.HandlerFunc {
 	}
 }
 
-// takesDownload reports whether a link request for f counts as a download: a GET whose
-// response will carry the file from byte 0, that is a full 200 or a range that starts there.
-// A HEAD, a 304 revalidation, or a Range from a later byte with no (or a current) If-Range
-// (a resumed download) does not. When in doubt (a Range net/http would ignore, an If-Range
-// date) it counts: a limit must never be exceeded, only occasionally reached early.
-func takesDownload(r *http.Request, f files.File) bool {
-	if r.Method != http.MethodGet {
-		return false
+// handleLinkInfo answers what a short link's page shows before the download: the file's
+// name, size and type, and the link's expiry. It takes nothing from the budget, and asks the
+// password like a download.
+func (s *Server) handleLinkInfo() gin.HandlerFunc {
+	type response struct {
+		Name        string    `json:"name"`
+		Size        int64     `json:"size"`
+		ContentType string    `json:"content_type"`
+		SHA256      string    `json:"sha256"`
+		ExpiresAt   time.Time `json:"expires_at"`
+		DownloadURL string    `json:"download_url"`
 	}
+	return func(c *gin.Context) {
+		c.Header("Referrer-Policy", "no-referrer")
+		if s.opts.Links == nil {
+			s.error(c, files.ErrNotFound)
+			return
+		}
+		l, f, err := s.opts.Links.Stat(c.Request.Context(), files.LinkRequest{ShortID: c.Param("short_id"), Password: c.GetHeader(linkPasswordHeader)})
+		if err != nil {
+			s.error(c, err)
+			return
+		}
+		c.Header("Cache-Control", "private, no-store")
+		c.JSON(http.StatusOK, response{Name: f.Name, Size: f.Size, ContentType: f.ContentType, SHA256: toJSON(f).SHA256,
+			ExpiresAt: l.ExpiresAt, DownloadURL: s.opts.PublicURL + shortLinksPrefix + l.ShortID})
+	}
+}
+
+// planLinkResponse decides what a link response for f will carry, and rewrites r so that
+// http.ServeContent does exactly that and never more: the whole file, one range, or no body
+// (a HEAD, a 304 revalidation, a 416). It returns the bytes of the body and whether they
+// start at byte 0 (a download, rather than a resume). Multiple ranges, a stale or dated
+// If-Range, and any Range it does not parse become the whole file, as RFC 9110 allows.
+func planLinkResponse(r *http.Request, f files.File) (n int64, fresh bool) {
+	h := r.Header
 	tag := etag(f.SHA256)
-	if inm := r.Header.Get("If-None-Match"); inm != "" {
+	if r.Method != http.MethodGet {
+		return 0, false
+	}
+	if inm := h.Get("If-None-Match"); inm != "" {
 		for _, t := range strings.Split(inm, ",") {
 			if t = strings.TrimPrefix(strings.TrimSpace(t), "W/"); t == tag || t == "*" {
-				return false // 304 Not Modified: no body
+				// Leave http.ServeContent no other reading than 304.
+				h.Set("If-None-Match", tag)
+				return 0, false
 			}
 		}
+		h.Del("If-None-Match") // a body follows: no later reading may turn it into a 304 we did not plan
 	}
-	rg := r.Header.Get("Range")
-	if rg == "" || len(rg) > maxRangeHeader || strings.Count(rg, ",") >= maxRanges {
-		return true // the whole file (serveBlob drops an abusive Range)
+	start, end, ok := singleRange(h.Get("Range"), f.Size)
+	if ir := h.Get("If-Range"); ir != "" && ir != tag {
+		ok = false // stale, or a date: the whole file
 	}
-	if ir := r.Header.Get("If-Range"); ir != "" && ir != tag {
-		return true // stale or a date: possibly the whole file
+	h.Del("If-Range")
+	switch {
+	case !ok:
+		h.Del("Range")
+		return max(f.Size, 1), true // a zero-byte file's download still counts (as one byte)
+	case start >= f.Size:
+		h.Set("Range", "bytes="+strconv.FormatInt(f.Size, 10)+"-") // 416, no file bytes
+		return 0, false
 	}
-	specs, ok := strings.CutPrefix(rg, "bytes=")
-	if !ok {
-		return true
-	}
-	for _, spec := range strings.Split(specs, ",") {
-		start, _, _ := strings.Cut(strings.TrimSpace(spec), "-")
-		if n, err := strconv.ParseInt(strings.TrimSpace(start), 10, 64); err != nil || n <= 0 {
-			return true // from byte 0, or a suffix range that may cover it
-		}
-	}
-	return false
+	h.Set("Range", "bytes="+strconv.FormatInt(start, 10)+"-"+strconv.FormatInt(end, 10))
+	return end - start + 1, start == 0
 }
+
+// singleRange resolves a Range field of exactly one byte range against size. ok is false for
+// anything else (none, several, malformed), which the caller serves as the whole file. A
+// start at or past size is returned as is (unsatisfiable).
+func singleRange(field string, size int64) (start, end int64, ok bool) {
+	spec, found := strings.CutPrefix(field, "bytes=")
+	if !found || strings.Contains(spec, ",") || len(field) > maxRangeHeader || size == 0 {
+		return 0, 0, false
+	}
+	a, b, found := strings.Cut(strings.TrimSpace(spec), "-")
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+	if !found {
+		return 0, 0, false
+	}
+	num := func(s string) (int64, bool) {
+		if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		return n, err == nil
+	}
+	if a == "" { // suffix: the last b bytes
+		n, ok := num(b)
+		switch {
+		case !ok:
+			return 0, 0, false
+		case n == 0:
+			return size, size, true
+		}
+		return max(size-n, 0), size - 1, true
+	}
+	start, ok = num(a)
+	if !ok {
+		return 0, 0, false
+	}
+	if start >= size {
+		return start, start, true
+	}
+	end = size - 1
+	if b != "" {
+		e, ok := num(b)
+		if !ok || e < start {
+			return 0, 0, false
+		}
+		end = min(e, size-1)
+	}
+	return start, end, true
+}
+
+// shortLinksPrefix starts the path of a short link, whose next segment is its id.
+const shortLinksPrefix = "/v1/s/"

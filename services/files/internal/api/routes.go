@@ -15,6 +15,8 @@ func (s *Server) routes() {
 	read := s.authenticate(accesstoken.ScopeFilesRead)
 	write := s.authenticate(accesstoken.ScopeFilesWrite)
 	share := s.authenticate(accesstoken.ScopeFilesShare)
+	// Uploads: a files:write token, or (without one) an open file request (Coffer-Request).
+	upload := s.uploadAuth(write)
 
 	r.POST("/v1/files", write, s.handleUpload())
 	r.GET("/v1/files", read, s.handleList()) // ?limit=&cursor=&prefix=&shared=true&delimiter=/&q=
@@ -23,23 +25,38 @@ func (s *Server) routes() {
 	r.GET("/v1/files/:id/content", read, s.handleContent())
 	r.HEAD("/v1/files/:id/content", read, s.handleContent())
 	r.DELETE("/v1/files/:id", write, s.handleDelete())
-	r.PATCH("/v1/files/:id", write, s.handleRename()) // {"name": "new/path"}: rename or move
-	r.GET("/v1/zip", read, s.handleZip())
-	r.GET("/v1/files/:id/activity", read, s.handleActivity()) // the owner's audit records of the file             // ?prefix=folder/ or ?id=&id=: a streamed zip
+	// {"name": "new/path"} renames or moves; {"expires_at": time or null} sets the retention.
+	r.PATCH("/v1/files/:id", write, s.handleUpdateFile())
+	r.GET("/v1/zip", read, s.handleZip())                     // ?prefix=folder/ or ?id=&id=: a streamed zip
+	r.GET("/v1/files/:id/activity", read, s.handleActivity()) // the owner's audit records of the file
 
 	r.POST("/v1/files/:id/shares", share, s.handleShare())
 	r.DELETE("/v1/files/:id/shares/:user_id", share, s.handleUnshare())
 	r.POST("/v1/files/:id/links", share, s.handleCreateLink())
 	r.DELETE("/v1/files/:id/links/:link_id", share, s.handleRevokeLink())
+	r.GET("/v1/files/:id/links", share, s.handleListLinks(true)) // ?limit=&cursor=
+	r.GET("/v1/files/:id/shares", share, s.handleListShares())   // ?limit=&cursor=
+	r.GET("/v1/links", share, s.handleListLinks(false))          // ?limit=&cursor=
+
+	// File requests: upload-only links into the owner's space. The owner manages them; an
+	// uploader reads what /v1/r/{short_id} shows and uploads through /v1/uploads/ with the
+	// Coffer-Request header (see tus).
+	r.POST("/v1/requests", share, s.handleCreateRequest())
+	r.GET("/v1/requests", share, s.handleListRequests()) // ?limit=&cursor=
+	r.GET("/v1/requests/:request_id", share, s.handleRequest("get"))
+	r.POST("/v1/requests/:request_id/close", share, s.handleRequest("close"))
+	r.DELETE("/v1/requests/:request_id", share, s.handleRequest("delete"))
+	r.GET("/v1/requests/:request_id/files", share, s.handleRequestFiles()) // ?limit=&cursor=
+	r.GET("/v1/r/:short_id", s.handleRequestInfo())
 
 	// Resumable uploads (tus 1.0.0): /v1/uploads/{id} becomes /v1/files/{id} when complete.
 	r.OPTIONS("/v1/uploads", s.handleTus())
 	r.OPTIONS("/v1/uploads/", s.handleTus())
-	r.POST("/v1/uploads", write, s.handleTus())
-	r.POST("/v1/uploads/", write, s.handleTus())
-	r.HEAD("/v1/uploads/:id", write, s.handleTus())
-	r.PATCH("/v1/uploads/:id", write, s.handleTus())
-	r.DELETE("/v1/uploads/:id", write, s.handleTus())
+	r.POST("/v1/uploads", upload, s.handleTus())
+	r.POST("/v1/uploads/", upload, s.handleTus())
+	r.HEAD("/v1/uploads/:id", upload, s.handleTus())
+	r.PATCH("/v1/uploads/:id", upload, s.handleTus())
+	r.DELETE("/v1/uploads/:id", upload, s.handleTus())
 
 	// Administration of webhooks (admin role required, as for admin.go's routes).
 	admin := s.requireAdmin()
@@ -50,8 +67,12 @@ func (s *Server) routes() {
 	r.POST("/v1/admin/webhook-deliveries/:id/retry", admin, s.webhooksOn, s.handleRetryDelivery())
 
 	// Signed links authenticate by their token alone: no Authorization header.
-	r.GET("/v1/links/:token", s.handleLinkDownload())
-	r.HEAD("/v1/links/:token", s.handleLinkDownload())
+	r.GET("/v1/links/:token", s.handleLinkDownload(false))
+	r.HEAD("/v1/links/:token", s.handleLinkDownload(false))
+	// Short links: the same, by a short id looked up in PostgreSQL; info is what their page shows.
+	r.GET("/v1/s/:short_id", s.handleLinkDownload(true))
+	r.HEAD("/v1/s/:short_id", s.handleLinkDownload(true))
+	r.GET("/v1/s/:short_id/info", s.handleLinkInfo())
 
 	// Administration (admin role required; admin.go).
 	s.adminRoutes()

@@ -61,6 +61,7 @@ type Shares interface {
 	Share(ctx context.Context, ownerID string, fileID uuid.UUID, userID string) (files.Share, error)
 	Unshare(ctx context.Context, ownerID string, fileID uuid.UUID, userID string) error
 	ListShared(ctx context.Context, userID string, opts files.ListOptions) (files.Page, error)
+	ListShares(ctx context.Context, ownerID string, fileID uuid.UUID, opts files.ListOptions) (files.SharePage, error)
 }
 
 // Users turns the username a person types into the user id (token sub) that shares store.
@@ -74,9 +75,11 @@ type Users interface {
 
 // Links is what the API needs for signed links (files.Links).
 type Links interface {
-	Create(ctx context.Context, ownerID string, fileID uuid.UUID, ttl time.Duration, maxDownloads *int) (files.Link, string, error)
+	Create(ctx context.Context, ownerID string, fileID uuid.UUID, opts files.LinkOptions) (files.Link, string, error)
 	Revoke(ctx context.Context, ownerID string, fileID, linkID uuid.UUID) error
-	Open(ctx context.Context, token string, counts func(files.File) bool) (files.File, files.Blob, error)
+	List(ctx context.Context, ownerID string, fileID *uuid.UUID, opts files.ListOptions) (files.LinkPage, error)
+	Open(ctx context.Context, req files.LinkRequest) (files.File, files.Blob, error)
+	Stat(ctx context.Context, req files.LinkRequest) (files.Link, files.File, error)
 }
 
 // Webhooks is what the admin API needs to manage webhooks (webhook.Admin).
@@ -95,11 +98,18 @@ type Options struct {
 	// Shares and Links serve the sharing and link routes; nil answers them 404.
 	Shares Shares
 	Links  Links
+	// Requests serves file requests (upload-only links); nil answers them 404.
+	Requests Requests
+	// Retention sets file expiries (PATCH /v1/files/{id}); nil answers it 404.
+	Retention Retention
 	// Users resolves share recipients named by username; nil: shares must name a user_id.
 	Users Users
 	// PublicURL is the base of link URLs (e.g. https://files.example.com). Default "": link
 	// URLs are relative to the node that made them.
 	PublicURL string
+	// WebURL is the web page's base (e.g. https://app.example.com): links and file requests
+	// then carry a page_url for people. Default "": no page URLs.
+	WebURL string
 	// MaxJSONBytes caps JSON request bodies.
 	MaxJSONBytes int64
 	// Resumable serves tus uploads at /v1/uploads/; nil answers them 404.
@@ -158,6 +168,7 @@ func NewServer(logger *slog.Logger, f Files, v TokenVerifier, ready Readiness, o
 		opts.MaxJSONBytes = def.MaxJSONBytes
 	}
 	opts.PublicURL = strings.TrimSuffix(opts.PublicURL, "/")
+	opts.WebURL = strings.TrimSuffix(opts.WebURL, "/")
 	s := &Server{files: f, verifier: v, ready: ready, opts: opts, logger: logger, engine: gin.New()}
 	s.errs = Errors{Logger: logger}
 	if f != nil {
@@ -192,8 +203,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.Se
 // those in RawPath, which is empty for every path our routes produce. It also hides a link
 // token in the path from the logs and problem bodies of every route, matched or not.
 func (s *Server) canonicalPath(c *gin.Context) {
-	if strings.HasPrefix(c.Request.URL.Path, linksPrefix) || strings.HasPrefix(c.Request.URL.RawPath, linksPrefix) {
-		c.Set(httplog.PathKey, linksPrefix+"{token}")
+	for prefix, shown := range secretPaths {
+		if strings.HasPrefix(c.Request.URL.Path, prefix) || strings.HasPrefix(c.Request.URL.RawPath, prefix) {
+			c.Set(httplog.PathKey, shown)
+		}
 	}
 	if err := plainText(c.Request.URL); err != nil {
 		s.error(c, err)
@@ -208,6 +221,14 @@ func (s *Server) canonicalPath(c *gin.Context) {
 
 // linksPrefix starts the path of a signed link, whose last segment is its token.
 const linksPrefix = "/v1/links/"
+
+// secretPaths are the path prefixes whose next segment is a credential (a link token, a short
+// link's or file request's id), and the path logs and problem bodies show instead.
+var secretPaths = map[string]string{
+	linksPrefix:      linksPrefix + "{token}",
+	shortLinksPrefix: shortLinksPrefix + "{id}",
+	requestsPrefix:   requestsPrefix + "{id}",
+}
 
 // problem writes p and stops the handler chain. Its instance is the path as logs show it,
 // never a link's token: a response body may be stored or shown by whoever receives it.

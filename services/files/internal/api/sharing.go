@@ -91,3 +91,51 @@ func (s *Server) handleUnshare() gin.HandlerFunc {
 		c.Status(http.StatusNoContent)
 	}
 }
+
+// handleListShares lists who a file is shared with, newest first, paged. Another user's file
+// answers 404 like an unknown one.
+func (s *Server) handleListShares() gin.HandlerFunc {
+	type response struct {
+		Shares     []shareJSON `json:"shares"`
+		NextCursor *string     `json:"next_cursor"`
+	}
+	return func(c *gin.Context) {
+		id, err := fileID(c)
+		if err != nil || s.opts.Shares == nil {
+			s.error(c, files.ErrNotFound)
+			return
+		}
+		// The owner's own file, or 404 (never an empty list that says the id exists).
+		if f, err := s.files.Get(c.Request.Context(), owner(c), id); err != nil || f.OwnerID != owner(c) {
+			s.error(c, cmpErr(err, files.ErrNotFound))
+			return
+		}
+		opts, err := listOptions(c)
+		if err != nil {
+			s.error(c, err)
+			return
+		}
+		page, err := s.opts.Shares.ListShares(c.Request.Context(), owner(c), id, opts)
+		if err != nil {
+			s.error(c, err)
+			return
+		}
+		out := response{Shares: make([]shareJSON, 0, len(page.Shares))}
+		for _, sh := range page.Shares {
+			out.Shares = append(out.Shares, shareJSON{FileID: sh.FileID.String(), UserID: sh.UserID, CreatedAt: sh.CreatedAt})
+		}
+		if page.NextCursor != "" {
+			out.NextCursor = &page.NextCursor
+		}
+		c.Header("Cache-Control", "private, no-store")
+		c.JSON(http.StatusOK, out)
+	}
+}
+
+// cmpErr returns err, or def when err is nil.
+func cmpErr(err, def error) error {
+	if err != nil {
+		return err
+	}
+	return def
+}

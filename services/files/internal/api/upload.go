@@ -44,6 +44,10 @@ func (s *Server) handleUpload() gin.HandlerFunc {
 		r.Body = idleReader{ReadCloser: http.MaxBytesReader(c.Writer, r.Body, limit), rc: http.NewResponseController(c.Writer), idle: s.opts.UploadIdleTimeout}
 
 		req := files.UploadRequest{OwnerID: owner(c), IdempotencyKey: key}
+		if req.ExpiresIn, err = files.ParseExpiresIn(c.Query("expires_in")); err != nil {
+			s.error(c, err)
+			return
+		}
 		if isMultipart {
 			part, err := filePart(r, params["boundary"])
 			if err != nil {

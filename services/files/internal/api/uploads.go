@@ -13,7 +13,41 @@ import (
 type Resumable interface {
 	// ServeTus serves one request of the authenticated ownerID ("" for the protocol's
 	// unauthenticated OPTIONS discovery).
-	ServeTus(w http.ResponseWriter, r *http.Request, ownerID string)
+	// via, when set, is the file request an anonymous uploader was admitted through
+	// (ownerID is then its owner's).
+	ServeTus(w http.ResponseWriter, r *http.Request, ownerID string, via *files.Request)
+}
+
+// requestHeader names the file request (by its short id) that an upload without a token goes
+// through; its password, if it has one, comes in Coffer-Link-Password.
+const requestHeader = "Coffer-Request"
+
+// viaKey holds the file request a tus request was admitted through.
+const viaKey = "coffer.request"
+
+// uploadAuth admits a tus request either by its bearer token (write, files:write) or, when it
+// carries no Authorization header but a Coffer-Request one, through that file request: open,
+// its password right (throttled), checked again on every request so that closing it stops
+// uploads at once on every node. A request that cannot be admitted is 404, like an unknown one.
+func (s *Server) uploadAuth(write gin.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		short := c.GetHeader(requestHeader)
+		if short == "" || c.GetHeader("Authorization") != "" {
+			write(c)
+			return
+		}
+		if s.opts.Requests == nil {
+			s.error(c, files.ErrNotFound)
+			return
+		}
+		r, err := s.opts.Requests.Admit(c.Request.Context(), short, c.GetHeader(linkPasswordHeader))
+		if err != nil {
+			s.error(c, err)
+			return
+		}
+		c.Set(viaKey, &r)
+		c.Next()
+	}
 }
 
 // handleTus hands a request to the tus handler with the caller the authenticate middleware
@@ -25,9 +59,13 @@ func (s *Server) handleTus() gin.HandlerFunc {
 			return
 		}
 		ownerID := ""
+		var via *files.Request
 		if v, ok := c.Get(claimsKey); ok {
 			ownerID = v.(*accesstoken.Claims).Subject
+		} else if v, ok := c.Get(viaKey); ok {
+			via = v.(*files.Request)
+			ownerID = via.OwnerID
 		}
-		s.opts.Resumable.ServeTus(c.Writer, c.Request, ownerID)
+		s.opts.Resumable.ServeTus(c.Writer, c.Request, ownerID, via)
 	}
 }

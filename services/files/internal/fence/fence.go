@@ -35,6 +35,9 @@ const (
 	FileDeleted  = "file_deleted"  // FileID, OwnerID
 	LinkRevoked  = "link_revoked"  // FileID, OwnerID, LinkID
 	LinkUsedUp   = "link_used_up"  // FileID, LinkID
+	FileExpired  = "file_expired"  // FileID, OwnerID: retention deleted it
+	// RequestClosed: a file request closed or deleted (RequestID, OwnerID); no more uploads.
+	RequestClosed = "request_closed"
 )
 
 // Notice says what a committed transaction revoked. LSN is filled in by the Listener that
@@ -46,7 +49,9 @@ type Notice struct {
 	OwnerID string    `json:"owner_id,omitempty"`
 	UserID  string    `json:"user_id,omitempty"`
 	LinkID  uuid.UUID `json:"link_id,omitzero"`
-	LSN     LSN       `json:"-"`
+	// RequestID names a file request (RequestClosed).
+	RequestID uuid.UUID `json:"request_id,omitzero"`
+	LSN       LSN       `json:"-"`
 }
 
 // Execer runs a statement: a pgx.Tx (or a pool, for a single-statement transaction).

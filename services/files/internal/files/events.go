@@ -94,6 +94,6 @@ func LinkEvent(typ, ownerID string, l Link, now time.Time) Event {
 		exp := l.ExpiresAt.UTC()
 		d.ExpiresAt = &exp
 	}
-	d.MaxDownloads = l.DownloadsLeft
+	d.MaxDownloads = l.MaxDownloads
 	return fileEvent(typ, ownerID, l.FileID, now, d)
 }

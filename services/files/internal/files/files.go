@@ -72,6 +72,11 @@ type File struct {
 	ContentType string
 	BlobKey     string // where the bytes are in the BlobStore
 	CreatedAt   time.Time
+	// ExpiresAt, when set, is when retention deletes the file (see Retention).
+	ExpiresAt *time.Time
+	// RequestID and UploaderName mark a file that arrived through a file request.
+	RequestID    *uuid.UUID
+	UploaderName string
 	// Status is StatusAvailable, StatusPendingScan (not served until the scanner passes it)
 	// or StatusRejected (its bytes are gone; StatusReason says why).
 	Status       string

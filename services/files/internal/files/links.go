@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/big"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,15 +17,42 @@ import (
 // ErrLinksDisabled means no link signing key is configured.
 var ErrLinksDisabled = errors.New("signed links are not configured")
 
-// Link is a revocable signed download link to one file.
+// Link is a revocable download link to one file, reachable by its signed token (the API's
+// long form) and by its short id (for people).
 type Link struct {
-	ID            uuid.UUID
-	FileID        uuid.UUID
-	SHA256        []byte // the file's content hash the link is bound to
-	JTI           string // 128 random bits, base64url: the token's unique id
-	ExpiresAt     time.Time
-	DownloadsLeft *int // nil: unlimited
-	CreatedAt     time.Time
+	ID        uuid.UUID
+	FileID    uuid.UUID
+	FileName  string // the file's, for listings
+	FileSize  int64  // the file's, for listings and the budget
+	SHA256    []byte // the file's content hash the link is bound to
+	JTI       string // 128 random bits, base64url: the token's unique id
+	ShortID   string // 128 random bits, base62: the short URL's last segment
+	ExpiresAt time.Time
+	// MaxDownloads sets the link's byte budget (see Budget); nil: unlimited.
+	MaxDownloads *int
+	ServedBytes  int64  // of the budget, taken so far
+	PasswordHash string // "" for none; never leaves the service
+	CreatedAt    time.Time
+}
+
+// HasPassword reports whether the link asks for a password.
+func (l Link) HasPassword() bool { return l.PasswordHash != "" }
+
+// Budget is how many bytes a link serves in all, counted over every response and range on
+// every node: MaxDownloads × size for responses that carry the file's first byte (a download),
+// plus one size of slack that only responses starting later (resumes) may use. A zero-byte
+// file counts as one byte. -1 means unlimited. The store enforces it (LinkStore.ReserveLinkBytes).
+func (l Link) Budget() int64 {
+	if l.MaxDownloads == nil {
+		return -1
+	}
+	return int64(*l.MaxDownloads+1) * max(l.FileSize, 1)
+}
+
+// LinkPage is one page of a link listing, newest first.
+type LinkPage struct {
+	Links      []Link
+	NextCursor string
 }
 
 // LinkClaims are what a link token asserts, once its signature has been checked.
@@ -44,19 +73,28 @@ type LinkSigner interface {
 	Verify(token string, now time.Time) (LinkClaims, error)
 }
 
-// LinkStore keeps link rows, which make links revocable and countable.
+// LinkStore keeps link rows, which make links revocable and hold their budgets.
 type LinkStore interface {
-	// CreateLink stores l, filling l.SHA256 from the file, and returns it. ErrNotFound if
+	// CreateLink stores l, filling l.SHA256, FileName and FileSize from the file, and
+	// returns it. A file that expires caps the link's ExpiresAt at its own. ErrNotFound if
 	// ownerID does not own l.FileID.
 	CreateLink(ctx context.Context, ownerID string, l Link) (Link, error)
 	// DeleteLink revokes a link; ErrNotFound if ownerID does not own the file or the link
 	// is not one of its links.
 	DeleteLink(ctx context.Context, ownerID string, fileID, linkID uuid.UUID) error
-	// UseLink returns the file a link row grants, if the row still exists, matches c (file,
-	// jti and SHA-256), has not expired at now and has downloads left. When count is set it
-	// takes one download in the same statement, so parallel uses cannot exceed the limit.
-	// ErrNotFound otherwise.
-	UseLink(ctx context.Context, c LinkClaims, now time.Time, count bool) (File, error)
+	// LinkByID and LinkByShortID return a link and its file if the link has not expired at
+	// now and its file still has the content it was made for; ErrNotFound otherwise.
+	LinkByID(ctx context.Context, id uuid.UUID, now time.Time) (Link, File, error)
+	LinkByShortID(ctx context.Context, shortID string, now time.Time) (Link, File, error)
+	// ReserveLinkBytes takes n bytes (at least 1) of the link's budget for one response,
+	// in one atomic statement, and returns the file: a fresh response (carrying byte 0) must
+	// fit in MaxDownloads × size, any other in Budget. n == 0 takes nothing and only checks
+	// that a fresh response would still fit (a HEAD, a 304). ErrNotFound if the budget is
+	// spent, or the link is gone or expired at now.
+	ReserveLinkBytes(ctx context.Context, linkID uuid.UUID, n int64, fresh bool, now time.Time) (File, error)
+	// ListLinks returns ownerID's links, to fileID's file only when it is set, newest first;
+	// ErrInvalidInput for a bad cursor.
+	ListLinks(ctx context.Context, ownerID string, fileID *uuid.UUID, opts ListOptions) (LinkPage, error)
 }
 
 // LinkConfig holds the link limits. DefaultLinkConfig holds their defaults.
@@ -73,17 +111,18 @@ func DefaultLinkConfig() LinkConfig {
 	return LinkConfig{MaxTTL: 7 * 24 * time.Hour, MaxDownloads: 1_000_000}
 }
 
-// Links implements signed download links.
+// Links implements download links.
 type Links struct {
 	store  LinkStore
 	blobs  BlobStore
 	signer LinkSigner // nil: links disabled
+	guard  *Guard
 	cfg    LinkConfig
 	now    func() time.Time
 }
 
 // NewLinks wires Links. A nil signer disables links (ErrLinksDisabled).
-func NewLinks(store LinkStore, blobs BlobStore, signer LinkSigner, cfg LinkConfig, now func() time.Time) *Links {
+func NewLinks(store LinkStore, blobs BlobStore, signer LinkSigner, guard *Guard, cfg LinkConfig, now func() time.Time) *Links {
 	// A zero limit means nothing (the configuration refuses it), so it takes the default.
 	def := DefaultLinkConfig()
 	cfg.MaxTTL = cmp.Or(cfg.MaxTTL, def.MaxTTL)
@@ -91,32 +130,50 @@ func NewLinks(store LinkStore, blobs BlobStore, signer LinkSigner, cfg LinkConfi
 	if now == nil {
 		now = time.Now
 	}
-	return &Links{store: store, blobs: blobs, signer: signer, cfg: cfg, now: now}
+	return &Links{store: store, blobs: blobs, signer: signer, guard: guard, cfg: cfg, now: now}
 }
 
-// Create makes a link to ownerID's file valid for ttl and, when maxDownloads is set, for at
-// most that many downloads. It returns the link and its token.
-func (l *Links) Create(ctx context.Context, ownerID string, fileID uuid.UUID, ttl time.Duration, maxDownloads *int) (Link, string, error) {
+// MaxTTL is the longest a link (or a file request) may live.
+func (l *Links) MaxTTL() time.Duration { return l.cfg.MaxTTL }
+
+// LinkOptions are what the owner chooses for a new link.
+type LinkOptions struct {
+	TTL          time.Duration
+	MaxDownloads *int
+	Password     string // "" for none
+}
+
+// Create makes a link to ownerID's file valid for opts.TTL and, when MaxDownloads is set, for
+// that many downloads' worth of bytes. It returns the link and its signed token.
+func (l *Links) Create(ctx context.Context, ownerID string, fileID uuid.UUID, opts LinkOptions) (Link, string, error) {
 	if l.signer == nil {
 		return Link{}, "", ErrLinksDisabled
 	}
-	if ttl < time.Second || ttl > l.cfg.MaxTTL {
+	if opts.TTL < time.Second || opts.TTL > l.cfg.MaxTTL {
 		return Link{}, "", Invalid("expires_in must be between 1 and %d seconds", int(l.cfg.MaxTTL/time.Second))
 	}
-	if maxDownloads != nil && (*maxDownloads < 1 || *maxDownloads > l.cfg.MaxDownloads) {
+	if opts.MaxDownloads != nil && (*opts.MaxDownloads < 1 || *opts.MaxDownloads > l.cfg.MaxDownloads) {
 		return Link{}, "", Invalid("max_downloads must be between 1 and %d", l.cfg.MaxDownloads)
+	}
+	hash, err := l.guard.HashPassword(ctx, opts.Password)
+	if err != nil {
+		return Link{}, "", err
 	}
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return Link{}, "", fmt.Errorf("link id: %w", err)
 	}
+	short, err := NewShortID()
+	if err != nil {
+		return Link{}, "", err
+	}
 	// JWT times are whole seconds: round the expiry up so a link never lives less than asked.
 	now := l.now().UTC()
-	exp := now.Add(ttl + time.Second - 1).Truncate(time.Second)
+	exp := now.Add(opts.TTL + time.Second - 1).Truncate(time.Second)
 	now = now.Truncate(time.Second)
 	link, err := l.store.CreateLink(ctx, ownerID, Link{
-		ID: uuid.New(), FileID: fileID, JTI: base64.RawURLEncoding.EncodeToString(b[:]),
-		ExpiresAt: exp, DownloadsLeft: maxDownloads, CreatedAt: now,
+		ID: uuid.New(), FileID: fileID, JTI: base64.RawURLEncoding.EncodeToString(b[:]), ShortID: short,
+		ExpiresAt: exp, MaxDownloads: opts.MaxDownloads, PasswordHash: hash, CreatedAt: now,
 	})
 	if err != nil {
 		return Link{}, "", err
@@ -129,36 +186,73 @@ func (l *Links) Create(ctx context.Context, ownerID string, fileID uuid.UUID, tt
 	return link, tok, nil
 }
 
+// NewShortID returns 128 random bits in base62: the id of a short link or file request.
+func NewShortID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("short id: %w", err)
+	}
+	return new(big.Int).SetBytes(b[:]).Text(62), nil
+}
+
+// ValidShortID reports whether s could be a short id, so junk never reaches the database.
+func ValidShortID(s string) bool {
+	if len(s) < 1 || len(s) > 22 {
+		return false
+	}
+	for _, r := range s {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
 // Revoke deletes a link: it stops working at once, on every node.
 func (l *Links) Revoke(ctx context.Context, ownerID string, fileID, linkID uuid.UUID) error {
+	// The store publishes the revocation's fence (LinkStore.DeleteLink).
 	return l.store.DeleteLink(ctx, ownerID, fileID, linkID)
 }
 
-// Open checks a link token and opens the file it grants. counts says, given the file, whether
-// this request takes one of the link's downloads (a GET of the whole file or of a range
-// from its first byte does; a HEAD, a revalidation or a resumed download does not); a nil
-// counts takes none. Every failure, from a forged token to a revoked or used-up link, is
-// ErrNotFound, so links cannot be probed.
-func (l *Links) Open(ctx context.Context, token string, counts func(File) bool) (File, Blob, error) {
-	if l.signer == nil {
-		return File{}, nil, ErrNotFound
-	}
-	now := l.now()
-	c, err := l.signer.Verify(token, now)
+// List returns a page of ownerID's links, of one file when fileID is set.
+func (l *Links) List(ctx context.Context, ownerID string, fileID *uuid.UUID, opts ListOptions) (LinkPage, error) {
+	opts, err := opts.normalize()
 	if err != nil {
-		return File{}, nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+		return LinkPage{}, err
 	}
-	f, err := l.store.UseLink(ctx, c, now, false)
+	return l.store.ListLinks(ctx, ownerID, fileID, opts)
+}
+
+// LinkRequest is one use of a link.
+type LinkRequest struct {
+	Token    string // a signed link token, or
+	ShortID  string // a short link's id
+	Password string
+	// Plan says, given the file, how many bytes of it the response will carry and whether
+	// they start at byte 0; 0 for a response without a body (a HEAD, a 304), at least 1 for
+	// any response with one (a zero-byte file's download counts as one byte). nil: 0.
+	Plan func(File) (n int64, fresh bool)
+}
+
+// Open checks a link (and its password) and takes the bytes the response will carry from its
+// budget before opening the file. Every failure, from a forged token to a revoked, expired or
+// spent link or a wrong password, is ErrNotFound, so links cannot be probed; too many
+// password attempts are a *ThrottledError.
+func (l *Links) Open(ctx context.Context, req LinkRequest) (File, Blob, error) {
+	link, f, err := l.resolve(ctx, req)
 	if err != nil {
 		return File{}, nil, err
 	}
-	if err := Servable(f); err != nil { // before a download is counted
+	if err := Servable(f); err != nil { // before a byte is taken from the budget
 		return File{}, nil, err
 	}
-	if counts != nil && counts(f) {
-		// Checked again as the download is taken, in one statement: a parallel use may
-		// have taken the last one since.
-		if f, err = l.store.UseLink(ctx, c, now, true); err != nil {
+	var n int64
+	var fresh bool
+	if req.Plan != nil {
+		n, fresh = req.Plan(f)
+	}
+	if link.MaxDownloads != nil { // an unlimited link has no budget to keep
+		if f, err = l.store.ReserveLinkBytes(ctx, link.ID, n, fresh, l.now()); err != nil {
 			return File{}, nil, err
 		}
 		if err := Servable(f); err != nil {
@@ -170,6 +264,66 @@ func (l *Links) Open(ctx context.Context, token string, counts func(File) bool) 
 		return File{}, nil, err
 	}
 	return f, b, nil
+}
+
+// Stat checks a link like Open and returns it with its file, taking nothing from its budget:
+// what a link's page shows before the download.
+func (l *Links) Stat(ctx context.Context, req LinkRequest) (Link, File, error) {
+	link, f, err := l.resolve(ctx, req)
+	if err != nil {
+		return Link{}, File{}, err
+	}
+	if link.MaxDownloads != nil {
+		if _, err := l.store.ReserveLinkBytes(ctx, link.ID, 0, true, l.now()); err != nil {
+			return Link{}, File{}, err
+		}
+	}
+	return link, f, nil
+}
+
+// resolve finds the link a request names and checks its password.
+func (l *Links) resolve(ctx context.Context, req LinkRequest) (Link, File, error) {
+	if l.signer == nil {
+		return Link{}, File{}, ErrNotFound
+	}
+	now := l.now()
+	var link Link
+	var f File
+	var err error
+	var public string
+	switch {
+	case req.Token != "":
+		c, verr := l.signer.Verify(req.Token, now)
+		if verr != nil {
+			// Not one of ours: nothing to guess a password for.
+			return Link{}, File{}, fmt.Errorf("%w: %w", ErrNotFound, verr)
+		}
+		public = c.LinkID.String()
+		link, f, err = l.store.LinkByID(ctx, c.LinkID, now)
+		if err == nil && (link.FileID != c.FileID || subtle.ConstantTimeCompare([]byte(link.JTI), []byte(c.JTI)) != 1 ||
+			subtle.ConstantTimeCompare(link.SHA256, c.SHA256) != 1) {
+			err = ErrNotFound
+		}
+		if err == nil && link.ShortID != "" {
+			public = link.ShortID // one attempt window per link, whichever way it is reached
+		}
+	case ValidShortID(req.ShortID):
+		public = req.ShortID
+		link, f, err = l.store.LinkByShortID(ctx, req.ShortID, now)
+	default:
+		return Link{}, File{}, ErrNotFound
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Link{}, File{}, err
+	}
+	found := err == nil
+	if err := l.guard.Check(ctx, "link", public, found, link.PasswordHash, req.Password); err != nil {
+		return Link{}, File{}, err
+	}
+	if !found {
+		return Link{}, File{}, ErrNotFound
+	}
+	return link, f, nil
 }
 
 // LinkID names the link a token belongs to when its signature and expiry check (for the

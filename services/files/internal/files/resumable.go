@@ -43,7 +43,14 @@ type Resumable struct {
 	quota   QuotaStore // nil when there is no quota
 	perUser int64      // the per-user quota in bytes; 0 means unlimited
 	locks   UploadLocker
+	// requests, when set, takes uploads through file requests (UseRequests).
+	requests RequestStore
 }
+
+// UseRequests lets uploads arrive through file requests kept in store: their limits are
+// reserved at creation, each write checks the request is still open, and an upload that
+// ends without a file gives its reservation back.
+func (r *Resumable) UseRequests(store RequestStore) { r.requests = store }
 
 // NewResumable wires the resumable uploads of svc. quota may be nil, and is unused, when
 // perUserQuota is 0 (unlimited).
@@ -68,6 +75,12 @@ type NewUpload struct {
 	Size        int64  // declared at creation, required
 	// WantSHA256, when set, is the client's digest of the whole file, checked at completion.
 	WantSHA256 []byte
+	// ExpiresIn, when positive, is how long the file is kept (retention); 0: the default.
+	ExpiresIn time.Duration
+	// Request, when set, is the file request (Requests.Admit) the upload arrives through,
+	// into its owner's space; UploaderName is the name its uploader gave.
+	Request      *Request
+	UploaderName string
 }
 
 // Create begins a resumable upload: it checks the new file like a direct upload's (Service's
@@ -94,9 +107,32 @@ func (r *Resumable) Create(ctx context.Context, req NewUpload) (Upload, error) {
 		ID: f.ID, OwnerID: f.OwnerID, Name: f.Name, ContentType: f.ContentType, Size: req.Size,
 		HashState: state, WantSHA256: req.WantSHA256, CreatedAt: now, ExpiresAt: now.Add(r.svc.cfg.UploadExpiry),
 	}
+	if req.ExpiresIn > 0 {
+		u.FileExpiresAt = r.svc.Expiry(now, req.ExpiresIn)
+	}
+	if q := req.Request; q != nil {
+		if r.requests == nil || q.OwnerID != req.OwnerID {
+			return Upload{}, ErrNotFound
+		}
+		if err := ValidateUploaderName(*q, req.UploaderName); err != nil {
+			return Upload{}, err
+		}
+		// The request's limits before a byte is stored, atomically (parallel uploads
+		// cannot pass them together); given back below if the upload cannot begin.
+		if err := r.requests.ReserveRequestUpload(ctx, q.ID, u.Size, now); err != nil {
+			return Upload{}, err
+		}
+		u.RequestID, u.UploaderName = &q.ID, req.UploaderName
+	}
+	release := func() {
+		if u.RequestID != nil {
+			_ = r.requests.ReleaseRequestUpload(context.WithoutCancel(ctx), *u.RequestID, u.Size)
+		}
+	}
 	if r.perUser > 0 {
 		// The hold outlives the upload by a margin: the collector releases it at expiry.
 		if _, err := r.quota.ReserveQuota(ctx, u.OwnerID, u.ID, u.Size, u.Size, r.perUser, u.ExpiresAt.Sub(now)+time.Hour); err != nil {
+			release()
 			return Upload{}, err
 		}
 	}
@@ -104,6 +140,7 @@ func (r *Resumable) Create(ctx context.Context, req NewUpload) (Upload, error) {
 		if r.perUser > 0 {
 			_ = r.quota.ReleaseQuota(context.WithoutCancel(ctx), u.ID) // else it lapses
 		}
+		release()
 		return Upload{}, err
 	}
 	return u, nil
@@ -147,6 +184,15 @@ func (r *Resumable) Write(ctx context.Context, u *Upload, offset int64, body io.
 	}
 	if r.Expired(*u) {
 		return 0, ErrUploadExpired
+	}
+	if u.RequestID != nil {
+		// A closed (or deleted, or expired) request stops its uploads in flight too.
+		if r.requests == nil {
+			return 0, ErrNotFound
+		}
+		if err := r.requests.CheckRequestOpen(ctx, *u.RequestID, r.svc.now()); err != nil {
+			return 0, err
+		}
 	}
 	whole := sha256.New()
 	if err := whole.(encoding.BinaryUnmarshaler).UnmarshalBinary(u.HashState); err != nil {
@@ -226,6 +272,7 @@ func (r *Resumable) Complete(ctx context.Context, u *Upload, wantSHA256 []byte) 
 	f := File{
 		ID: u.ID, OwnerID: u.OwnerID, Name: u.Name, Size: u.Size, SHA256: sum,
 		ContentType: u.ContentType, BlobKey: u.BlobKey(),
+		ExpiresAt: u.FileExpiresAt, RequestID: u.RequestID, UploaderName: u.UploaderName,
 	}
 	if f, err = r.svc.commit(ctx, f, r.uploads.CompleteUpload); err != nil {
 		return File{}, err
@@ -243,10 +290,25 @@ func (r *Resumable) Cancel(ctx context.Context, u Upload) error {
 			return err
 		}
 	}
-	if _, err := r.uploads.DeleteUpload(ctx, u.OwnerID, u.ID); err != nil && !errors.Is(err, ErrNotFound) {
+	if _, err := r.uploads.DeleteUpload(ctx, u.OwnerID, u.ID); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
 		return err
 	}
+	r.releaseRequest(ctx, u)
 	return nil
+}
+
+// releaseRequest gives back the file request reservation of an upload that ended without
+// a file (cancelled or expired).
+func (r *Resumable) releaseRequest(ctx context.Context, u Upload) {
+	if u.RequestID == nil || u.CompletedAt != nil || r.requests == nil {
+		return
+	}
+	if err := r.requests.ReleaseRequestUpload(context.WithoutCancel(ctx), *u.RequestID, u.Size); err != nil {
+		r.svc.logger.Warn("release a file request's reservation", "request", *u.RequestID, "err", err)
+	}
 }
 
 // Lock takes upload id's lock, shared by every file node, until ctx ends; onRelease runs when
@@ -300,6 +362,7 @@ func (r *Resumable) expire(ctx context.Context, u Upload) error {
 	if err := r.uploads.ForgetUpload(ctx, u.ID); err != nil {
 		return fmt.Errorf("files: remove expired upload: %w", err)
 	}
+	r.releaseRequest(ctx, u)
 	return nil
 }
 

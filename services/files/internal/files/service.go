@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -18,6 +19,9 @@ import (
 type Config struct {
 	// MaxFileSize is the largest upload in bytes.
 	MaxFileSize int64
+	// DefaultRetention, when positive, is how long a new file is kept unless its upload
+	// asks otherwise (ExpiresIn). Default 0: kept until deleted.
+	DefaultRetention time.Duration
 	// UploadExpiry is how long after its creation an unfinished resumable upload is kept.
 	UploadExpiry time.Duration
 	// Scan makes every new file pending_scan: not served until the virus scanner passes it.
@@ -75,6 +79,9 @@ type UploadRequest struct {
 	// SizeHint, when positive, is the size the client declared (Content-Length); the quota
 	// is checked against it before any byte is read.
 	SizeHint int64
+	// ExpiresIn, when positive, is how long the file is kept (see Retention); 0 takes
+	// Config.DefaultRetention.
+	ExpiresIn time.Duration
 	// ID, when set, is the new file's id (never taken from a client). Quota sets it to its
 	// reservation's id, which the metadata store drops when it commits the row.
 	ID uuid.UUID
@@ -128,12 +135,40 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
 		return File{}, ErrDigestMismatch
 	}
 	crashPoint("after-blob") // fault suite: the blob is durable, the row is not
+	if req.ExpiresIn > 0 {
+		f.ExpiresAt = s.Expiry(s.now().UTC(), req.ExpiresIn)
+	}
 	if f, err = s.commit(ctx, f, s.meta.CreateFile); err != nil {
 		s.removeBlob(ctx, f.BlobKey)
 		return File{}, err
 	}
 	crashPoint("after-commit") // fault suite: the row and its event are committed, nobody was told
 	return f, nil
+}
+
+// Expiry is when a file created at created is deleted, for an upload that asked to keep it
+// for expiresIn (0: the default retention); nil: never.
+func (s *Service) Expiry(created time.Time, expiresIn time.Duration) *time.Time {
+	if expiresIn <= 0 {
+		expiresIn = s.cfg.DefaultRetention
+	}
+	if expiresIn <= 0 {
+		return nil
+	}
+	t := created.Add(min(expiresIn, MaxRetention))
+	return &t
+}
+
+// ParseExpiresIn reads an upload's expires_in (whole seconds, at most MaxRetention).
+func ParseExpiresIn(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 || n > int64(MaxRetention/time.Second) {
+		return 0, Invalid("expires_in must be whole seconds between 1 and %d", int64(MaxRetention/time.Second))
+	}
+	return time.Duration(n) * time.Second, nil
 }
 
 // begin is where every upload starts, direct (Upload) or resumable (Resumable.Create): it
@@ -166,6 +201,9 @@ func (s *Service) begin(ctx context.Context, u PreCreate, id uuid.UUID) (File, e
 // whichever way it arrived, goes here. It returns f as committed.
 func (s *Service) commit(ctx context.Context, f File, store func(context.Context, File) error) (File, error) {
 	f.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
+	if f.ExpiresAt == nil {
+		f.ExpiresAt = s.Expiry(f.CreatedAt, 0) // the default retention, if any
+	}
 	f.Status = StatusAvailable
 	if s.cfg.Scan {
 		f.Status = StatusPendingScan // the store enqueues its scan with the row

@@ -27,6 +27,15 @@ type ShareStore interface {
 	// ListShared returns the files others shared with userID, newest first, with the same
 	// keyset cursor as ListFiles; ErrInvalidInput for a bad cursor.
 	ListShared(ctx context.Context, userID string, opts ListOptions) (Page, error)
+	// ListShares returns the shares of ownerID's file fileID, newest first (none, not an
+	// error, for a file ownerID does not own); ErrInvalidInput for a bad cursor.
+	ListShares(ctx context.Context, ownerID string, fileID uuid.UUID, opts ListOptions) (SharePage, error)
+}
+
+// SharePage is one page of a file's shares.
+type SharePage struct {
+	Shares     []Share
+	NextCursor string
 }
 
 // Sharing implements sharing files between users.
@@ -84,6 +93,15 @@ func (s *Sharing) ListShared(ctx context.Context, userID string, opts ListOption
 		return Page{}, err
 	}
 	return s.store.ListShared(ctx, userID, opts)
+}
+
+// ListShares returns a page of the shares of ownerID's file.
+func (s *Sharing) ListShares(ctx context.Context, ownerID string, fileID uuid.UUID, opts ListOptions) (SharePage, error) {
+	opts, err := opts.normalize()
+	if err != nil {
+		return SharePage{}, err
+	}
+	return s.store.ListShares(ctx, ownerID, fileID, opts)
 }
 
 // normalize applies the listing defaults and bounds, for Service.List and Sharing.ListShared.

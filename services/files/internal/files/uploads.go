@@ -44,6 +44,11 @@ type Upload struct {
 	ExpiresAt  time.Time
 	// CompletedAt is set once the file exists; the row then only answers offset queries.
 	CompletedAt *time.Time
+	// RequestID and UploaderName mark an upload through a file request (and then its file).
+	RequestID    *uuid.UUID
+	UploaderName string
+	// FileExpiresAt is the expiry its upload asked for the file; nil: the default retention.
+	FileExpiresAt *time.Time
 }
 
 // BlobKey is where the upload's bytes end up: the blob of the file it becomes.

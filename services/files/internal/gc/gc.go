@@ -54,6 +54,12 @@ type Uploads interface {
 	ExpireUploads(ctx context.Context, now time.Time) (int, error)
 }
 
+// Files deletes files past their expiry (files.Retention).
+type Files interface {
+	// ExpireFiles deletes the files that expired at or before now and returns how many.
+	ExpireFiles(ctx context.Context, now time.Time) (int, error)
+}
+
 // LockID is the advisory lock the collectors of all file nodes share ("coffergc").
 const LockID int64 = 0x636f6666657267
 
@@ -78,6 +84,8 @@ type Config struct {
 	BlobGrace time.Duration
 	// Uploads, when set, has its expired resumable uploads removed on every run.
 	Uploads Uploads
+	// Files, when set, has its expired files deleted on every run.
+	Files Files
 }
 
 // DefaultConfig is the collector's settings unless configured otherwise, and the one place
@@ -119,6 +127,7 @@ type Result struct {
 	Orphans    int  // unreferenced blobs deleted
 	Incomplete int  // temporary files or multipart uploads removed
 	Uploads    int  // expired resumable uploads removed
+	Expired    int  // files deleted at their expiry
 	Skipped    bool // another node held the lock
 }
 
@@ -150,6 +159,13 @@ func (c *Collector) RunOnce(ctx context.Context) (Result, error) {
 		res.Uploads = n
 		if err != nil {
 			errs = append(errs, fmt.Errorf("gc: expire uploads: %w", err))
+		}
+	}
+	if c.cfg.Files != nil {
+		n, err := c.cfg.Files.ExpireFiles(ctx, now)
+		res.Expired = n
+		if err != nil {
+			errs = append(errs, fmt.Errorf("gc: expire files: %w", err))
 		}
 	}
 	batch := make([]string, 0, c.cfg.BatchSize)
@@ -206,8 +222,8 @@ func (c *Collector) Run(ctx context.Context, interval time.Duration) {
 			return
 		case err != nil:
 			c.logger.Warn("garbage collection failed", "err", err)
-		case res.Orphans > 0 || res.Incomplete > 0 || res.Uploads > 0:
-			c.logger.Info("garbage collected", "orphans", res.Orphans, "incomplete", res.Incomplete, "expired_uploads", res.Uploads)
+		case res.Orphans > 0 || res.Incomplete > 0 || res.Uploads > 0 || res.Expired > 0:
+			c.logger.Info("garbage collected", "orphans", res.Orphans, "incomplete", res.Incomplete, "expired_uploads", res.Uploads, "expired_files", res.Expired)
 		}
 		select {
 		case <-ctx.Done():

@@ -45,7 +45,7 @@ FROM (SELECT * FROM walk LIMIT $6) w LEFT JOIN files f ON f.id = w.id AND w.cut 
 ORDER BY w.n`
 
 // qualifiedFileColumns are fileColumns of the table aliased f.
-const qualifiedFileColumns = `f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at, f.status, f.status_reason`
+const qualifiedFileColumns = `f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at, f.status, f.status_reason, f.expires_at, f.request_id, f.uploader_name`
 
 // ListLevel implements files.FolderStore.
 func (db *DB) ListLevel(ctx context.Context, ownerID string, opts files.LevelOptions) (files.LevelPage, error) {
@@ -72,9 +72,12 @@ func (db *DB) ListLevel(ctx context.Context, ownerID string, opts files.LevelOpt
 			Status, Reason             *string
 			Size                       *int64
 			SHA256                     []byte
-			CreatedAt                  *time.Time
+			CreatedAt, ExpiresAt       *time.Time
+			RequestID                  *uuid.UUID
+			Uploader                   *string
 		}
-		if err := rows.Scan(&cut, &folder, &f.ID, &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.CT, &f.BlobKey, &f.CreatedAt, &f.Status, &f.Reason); err != nil {
+		if err := rows.Scan(&cut, &folder, &f.ID, &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.CT, &f.BlobKey, &f.CreatedAt, &f.Status, &f.Reason,
+			&f.ExpiresAt, &f.RequestID, &f.Uploader); err != nil {
 			return files.LevelPage{}, fmt.Errorf("postgres: list level: %w", mapErr(err))
 		}
 		n++
@@ -92,7 +95,10 @@ func (db *DB) ListLevel(ctx context.Context, ownerID string, opts files.LevelOpt
 			continue
 		}
 		file := files.File{ID: *f.ID, OwnerID: *f.OwnerID, Name: *f.Name, Size: *f.Size, SHA256: f.SHA256,
-			ContentType: *f.CT, BlobKey: *f.BlobKey, CreatedAt: *f.CreatedAt, Status: *f.Status}
+			ContentType: *f.CT, BlobKey: *f.BlobKey, CreatedAt: *f.CreatedAt, Status: *f.Status, ExpiresAt: f.ExpiresAt, RequestID: f.RequestID}
+		if f.Uploader != nil {
+			file.UploaderName = *f.Uploader
+		}
 		if f.Reason != nil {
 			file.StatusReason = *f.Reason
 		}

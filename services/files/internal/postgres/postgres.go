@@ -132,7 +132,7 @@ func (db *DB) Ping(ctx context.Context) error { return mapErr(db.pool.Ping(ctx))
 const fileColumns = `id, owner_id, name, size, sha256, content_type, blob_key, created_at`
 
 // readColumns are what scanFile reads: fileColumns and the scan status.
-const readColumns = fileColumns + `, status, status_reason`
+const readColumns = fileColumns + `, status, status_reason, expires_at, request_id, uploader_name`
 
 // uuid.UUID is passed to pgx and scanned from it as a [16]byte: pgx then uses its binary
 // uuid codec. As a uuid.UUID it goes through driver.Valuer and sql.Scanner instead, a text
@@ -140,8 +140,12 @@ const readColumns = fileColumns + `, status, status_reason`
 // allocations of a small download (pprof alloc_objects under wrk).
 func scanFile(r pgx.Row) (files.File, error) {
 	var f files.File
-	var reason *string
-	err := r.Scan((*[16]byte)(&f.ID), &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.ContentType, &f.BlobKey, &f.CreatedAt, &f.Status, &reason)
+	var reason, uploader *string
+	err := r.Scan((*[16]byte)(&f.ID), &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.ContentType, &f.BlobKey, &f.CreatedAt, &f.Status, &reason,
+		&f.ExpiresAt, &f.RequestID, &uploader)
+	if uploader != nil {
+		f.UploaderName = *uploader
+	}
 	if reason != nil {
 		f.StatusReason = *reason
 	}
@@ -164,8 +168,8 @@ func (db *DB) CreateFile(ctx context.Context, f files.File) error {
 func (db *DB) insertFile(ctx context.Context, tx pgx.Tx, f files.File) error {
 	f.Status = cmp.Or(f.Status, files.StatusAvailable)
 	_, err := tx.Exec(ctx, `WITH released AS (DELETE FROM file_quota_reservations WHERE id = $1)
-		INSERT INTO files (`+fileColumns+`, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		[16]byte(f.ID), f.OwnerID, f.Name, f.Size, f.SHA256, f.ContentType, f.BlobKey, f.CreatedAt, f.Status)
+		INSERT INTO files (`+fileColumns+`, status, expires_at, request_id, uploader_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, nullif($12, ''))`,
+		[16]byte(f.ID), f.OwnerID, f.Name, f.Size, f.SHA256, f.ContentType, f.BlobKey, f.CreatedAt, f.Status, f.ExpiresAt, f.RequestID, f.UploaderName)
 	if err != nil {
 		return err
 	}

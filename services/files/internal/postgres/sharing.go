@@ -2,8 +2,11 @@ package postgres
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -77,7 +80,7 @@ func (db *DB) ListShared(ctx context.Context, userID string, opts files.ListOpti
 	}
 	var list []files.File
 	err := db.read(ctx, func(q querier) error {
-		rows, err := q.Query(ctx, `SELECT f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at, f.status, f.status_reason
+		rows, err := q.Query(ctx, `SELECT `+qualifiedFileColumns+`
 			FROM file_shares s JOIN files f ON f.id = s.file_id WHERE `+where+
 			` ORDER BY f.created_at DESC, f.id DESC LIMIT $2`, args...)
 		if err == nil {
@@ -92,4 +95,58 @@ func (db *DB) ListShared(ctx context.Context, userID string, opts files.ListOpti
 		return files.Page{}, err
 	}
 	return page(list, opts.Limit), nil
+}
+
+// ListShares implements files.ShareStore: the shares of one of ownerID's files, newest first.
+func (db *DB) ListShares(ctx context.Context, ownerID string, fileID uuid.UUID, opts files.ListOptions) (files.SharePage, error) {
+	args := []any{[16]byte(fileID), ownerID, opts.Limit + 1}
+	where := "s.file_id = $1 AND f.owner_id = $2"
+	if opts.Cursor != "" {
+		t, id, err := decodeShareCursor(opts.Cursor)
+		if err != nil {
+			return files.SharePage{}, err
+		}
+		args = append(args, t, id)
+		where += fmt.Sprintf(" AND (s.created_at, s.user_id) < ($%d, $%d)", len(args)-1, len(args))
+	}
+	rows, err := db.pool.Query(ctx, `SELECT s.file_id, s.user_id, s.created_at FROM file_shares s JOIN files f ON f.id = s.file_id
+		WHERE `+where+` ORDER BY s.created_at DESC, s.user_id DESC LIMIT $3`, args...)
+	if err != nil {
+		return files.SharePage{}, fmt.Errorf("postgres: list shares: %w", mapErr(err))
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.Share, error) {
+		var sh files.Share
+		err := r.Scan((*[16]byte)(&sh.FileID), &sh.UserID, &sh.CreatedAt)
+		return sh, err
+	})
+	if err != nil {
+		return files.SharePage{}, fmt.Errorf("postgres: list shares: %w", mapErr(err))
+	}
+	var p files.SharePage
+	if len(list) > opts.Limit {
+		list = list[:opts.Limit]
+		last := list[len(list)-1]
+		p.NextCursor = encodeShareCursor(last.CreatedAt, last.UserID)
+	}
+	p.Shares = list
+	return p, nil
+}
+
+// A share cursor is the (created_at, user_id) of a page's last share: 8 bytes of Unix
+// microseconds and the user id, base64url.
+func encodeShareCursor(t time.Time, userID string) string {
+	b := binary.BigEndian.AppendUint64(nil, uint64(t.UnixMicro()))
+	return base64.RawURLEncoding.EncodeToString(append(b, userID...))
+}
+
+func decodeShareCursor(s string) (time.Time, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) < 9 || len(b) > 8+files.MaxUserIDBytes {
+		return time.Time{}, "", files.Invalid("malformed cursor")
+	}
+	micros := int64(binary.BigEndian.Uint64(b[:8]))
+	if micros < minCursorMicros {
+		return time.Time{}, "", files.Invalid("malformed cursor")
+	}
+	return time.UnixMicro(micros).UTC(), string(b[8:]), nil
 }

@@ -17,19 +17,23 @@ import (
 
 var _ files.UploadStore = (*DB)(nil)
 
-const uploadColumns = `id, owner_id, name, content_type, size, received, hash_state, store_state, want_sha256, created_at, expires_at, completed_at`
+const uploadColumns = `id, owner_id, name, content_type, size, received, hash_state, store_state, want_sha256, created_at, expires_at, completed_at,
+	request_id, coalesce(uploader_name, ''), file_expires_at`
 
 func scanUpload(r pgx.Row) (files.Upload, error) {
 	var u files.Upload
 	err := r.Scan(&u.ID, &u.OwnerID, &u.Name, &u.ContentType, &u.Size, &u.Received, &u.HashState, &u.StoreState,
-		&u.WantSHA256, &u.CreatedAt, &u.ExpiresAt, &u.CompletedAt)
+		&u.WantSHA256, &u.CreatedAt, &u.ExpiresAt, &u.CompletedAt, &u.RequestID, &u.UploaderName, &u.FileExpiresAt)
 	return u, err
 }
 
 // CreateUpload implements files.UploadStore.
 func (db *DB) CreateUpload(ctx context.Context, u files.Upload) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO file_uploads (`+uploadColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		u.ID, u.OwnerID, u.Name, u.ContentType, u.Size, u.Received, u.HashState, u.StoreState, u.WantSHA256, u.CreatedAt, u.ExpiresAt, u.CompletedAt)
+	_, err := db.pool.Exec(ctx, `INSERT INTO file_uploads (id, owner_id, name, content_type, size, received, hash_state, store_state, want_sha256,
+		created_at, expires_at, completed_at, request_id, uploader_name, file_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+		$13, nullif($14, ''), $15)`,
+		u.ID, u.OwnerID, u.Name, u.ContentType, u.Size, u.Received, u.HashState, u.StoreState, u.WantSHA256, u.CreatedAt, u.ExpiresAt, u.CompletedAt,
+		u.RequestID, u.UploaderName, u.FileExpiresAt)
 	if err != nil {
 		return fmt.Errorf("postgres: create upload: %w", mapErr(err))
 	}

@@ -83,8 +83,12 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 // ServeTus serves one tus request of ownerID ("" only for OPTIONS, the protocol discovery).
 // Another user's upload is answered exactly like an unknown one, before tusd takes its lock,
 // so nobody can interrupt an upload that is not theirs.
-func (h *Handler) ServeTus(w http.ResponseWriter, r *http.Request, ownerID string) {
-	req := &request{owner: ownerID}
+//
+// via, when set, is the file request (already admitted: open, password checked) an anonymous
+// uploader came through; ownerID is then the request's owner. Such a caller may create
+// uploads into the request and continue only those: any other upload is unknown to them.
+func (h *Handler) ServeTus(w http.ResponseWriter, r *http.Request, ownerID string, via *files.Request) {
+	req := &request{owner: ownerID, via: via}
 	pw := &problemWriter{ResponseWriter: w, r: r, req: req, problem: h.store.cfg.Problem}
 	defer pw.finish()
 	rest, ok := strings.CutPrefix(r.URL.Path, h.prefix)
@@ -110,6 +114,9 @@ func (h *Handler) ServeTus(w http.ResponseWriter, r *http.Request, ownerID strin
 			return
 		}
 		u, err := h.store.uploads.Get(r.Context(), ownerID, uid)
+		if err == nil && via != nil && (u.RequestID == nil || *u.RequestID != via.ID) {
+			err = files.ErrNotFound // not an upload of this request
+		}
 		if err != nil {
 			fail(err)
 			return

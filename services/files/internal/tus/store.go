@@ -72,6 +72,7 @@ var (
 // context (tusd keeps the request context's values), and what the store tells the response.
 type request struct {
 	owner     string
+	via       *files.Request   // the file request an anonymous uploader came through, if any
 	chunkSum  []byte           // Upload-Checksum: the SHA-256 of this request's body
 	wholeSum  []byte           // Repr-Digest: the SHA-256 of the whole file
 	expiresAt time.Time        // the upload's expiry, sent as Upload-Expires on success
@@ -121,9 +122,14 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	u, err := s.uploads.Create(ctx, files.NewUpload{
-		OwnerID: req.owner, Name: name, ContentType: contentType, Size: info.Size, WantSHA256: req.wholeSum,
-	})
+	nu := files.NewUpload{OwnerID: req.owner, Name: name, ContentType: contentType, Size: info.Size, WantSHA256: req.wholeSum}
+	if req.via != nil {
+		// Through a file request: the uploader names themself; retention is the owner's.
+		nu.Request, nu.UploaderName = req.via, strings.TrimSpace(info.MetaData["uploader"])
+	} else if nu.ExpiresIn, err = files.ParseExpiresIn(info.MetaData["expires_in"]); err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	u, err := s.uploads.Create(ctx, nu)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
