@@ -155,12 +155,14 @@ func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 func TestAttackHostileFilenames(t *testing.T) {
 	e := startUploadEnv(t)
 	stored := []string{
-		"../../../../etc/passwd", "..\\..\\windows\\win.ini", "/etc/shadow", "C:\\boot.ini", "./.", "..",
-		"a/../../b", "evil\u202egpj.exe", "CON", "NUL.txt", "com1", "LPT9.log", "aux.", strings.Repeat("n", 1000),
+		"..\\..\\windows\\win.ini", "C:\\boot.ini", "evil\u202egpj.exe", "CON", "NUL.txt", "com1", "LPT9.log", "aux.", strings.Repeat("n", 1000),
 		"caf\u00e9.txt", "cafe\u0301.txt", "\"quoted\".txt", "semi;colon=1.txt", "%2e%2e%2fx", "<script>alert(1)</script>.html",
 		"name with spaces ", "\u200b", "🦀.rs",
 	}
-	refused := []string{"a\x00b", "line\r\nSet-Cookie: x=1", "tab\there", "bell\a", "", strings.Repeat("x", 1025), "bad\xffutf8"}
+	// A name may be a folder path: a "..", "." or empty folder (so a leading, trailing or
+	// doubled "/") is refused outright.
+	refused := []string{"../../../../etc/passwd", "/etc/shadow", "./.", "..", ".", "a/../../b", "a//b", "dir/",
+		"a\x00b", "line\r\nSet-Cookie: x=1", "tab\there", "bell\a", "", strings.Repeat("x", 1025), "bad\xffutf8"}
 	ids := map[string]string{}
 	for _, name := range stored {
 		r := e.raw(name, strings.NewReader("payload of "+name), nil)

@@ -26,6 +26,13 @@ func TestClientWireTypesMatchOpenAPI(t *testing.T) {
 	notInClient := map[string]string{
 		"auth/Discovery": "OpenID and RFC 8414 discovery, read by OAuth libraries, not by pkg/client",
 		"auth/JWKS":      "the signing keys, read by the file service's verifier, not by pkg/client",
+		// Operators' surfaces, driven by coffer-files and admin tools, not by the client library.
+		"files/Webhook":         "webhook subscriptions: the admin API (coffer-files webhooks)",
+		"files/WebhookDelivery": "webhook deliveries: the admin API (coffer-files webhooks failed|retry)",
+		// What the public pages read about a link or a file request before a download or an
+		// upload without an account: the web page's, not pkg/client's.
+		"files/LinkInfo":    "a link's public page metadata, read by the web page",
+		"files/RequestInfo": "a file request's public page metadata, read by the web page",
 	}
 	wire := map[string]coffer.WireType{}
 	byType := map[string]map[reflect.Type]string{"files": {}, "auth": {}}

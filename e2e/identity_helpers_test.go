@@ -161,4 +161,3 @@ func providersJSON(entries ...string) string { return "[" + strings.Join(entries
 func providerEntry(name, issuer, extra string) string {
 	return fmt.Sprintf(`{"name":%q,"display_name":%q,"issuer":%q,"client_id":"web","client_secret":"secret"%s}`, name, strings.ToUpper(name[:1])+name[1:], issuer, extra)
 }
-

@@ -359,4 +359,3 @@ func (s *stack) oauthFamilyOf(refresh string) string {
 	(&oauthStack{stack: s}).authQueryScan(`SELECT family_id::text FROM refresh_tokens WHERE token_hash = sha256($1::bytea)`, []any{[]byte(refresh)}, &fam)
 	return fam
 }
-

@@ -268,6 +268,8 @@ type fileJSON struct {
 	SharedBy     string     `json:"shared_by,omitempty"`
 	RequestID    string     `json:"request_id,omitempty"`
 	UploaderName string     `json:"uploader_name,omitempty"`
+	Status       string     `json:"status,omitempty"`
+	StatusReason string     `json:"status_reason,omitempty"`
 }
 
 // upload sends a raw upload (through pkg/client, which checks the stored digest) and

@@ -21,6 +21,10 @@ type File struct {
 	// RequestID and UploaderName mark a file that arrived through a file request.
 	RequestID    string `json:"request_id,omitempty"`
 	UploaderName string `json:"uploader_name,omitempty"`
+	// Status is "available", or with a virus scanner "pending_scan" (not downloadable yet)
+	// or "rejected" (the scanner found something; StatusReason says what).
+	Status       string `json:"status,omitempty"`
+	StatusReason string `json:"status_reason,omitempty"`
 }
 
 // Page is one page of a listing (the OpenAPI schema FileList). NextCursor is nil on the
