@@ -322,6 +322,12 @@ func TestReceiveLinks(t *testing.T) {
 				t.Fatalf("the expired file %s's blob is still on disk (%v)", id, err)
 			}
 		}
+		// Each expiry emitted its file.expired event, exactly once, whichever node took it.
+		for _, id := range []string{e.ID, brief.ID} {
+			if n := s.queryInt(`SELECT count(*) FROM file_events WHERE type = 'file.expired' AND file_id = $1`, id); n != 1 {
+				t.Fatalf("%d file.expired events for %s, want 1", n, id)
+			}
+		}
 		if !strings.Contains(s.Files[0].Logs()+s.Files[1].Logs(), `"expired_files":1`) && !strings.Contains(s.Files[0].Logs()+s.Files[1].Logs(), `"expired_files":2`) {
 			t.Fatal("no node logged the expiry")
 		}

@@ -44,10 +44,14 @@ func (db *DB) TakeExpiredFiles(ctx context.Context, now time.Time, limit int) ([
 		if list, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.File, error) { return scanFile(r) }); err != nil {
 			return nil, err
 		}
-		// A replica must not serve an expired file once it is gone (see fence).
+		// A replica must not serve an expired file once it is gone (see fence); and each
+		// deletion's file.expired event commits with it, exactly once.
 		notices := make([]fence.Notice, 0, len(list))
 		for _, f := range list {
 			notices = append(notices, fence.Notice{Kind: fence.FileExpired, FileID: f.ID, OwnerID: f.OwnerID})
+			if err := db.emit(ctx, tx, files.NewEvent(files.EventFileExpired, f, db.now())); err != nil {
+				return nil, err
+			}
 		}
 		return notices, nil
 	})
