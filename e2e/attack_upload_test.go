@@ -33,7 +33,9 @@ type uploadEnv struct {
 func startUploadEnv(t *testing.T) *uploadEnv {
 	t.Helper()
 	dir := t.TempDir()
-	s := startStack(t, stackOptions{MaxFileSize: "1M", FilesEnv: map[string]string{"COFFER_FILES_DATA_DIR": dir}})
+	// No blob grace: these tests count the blobs on disk to prove a refused or deleted
+	// upload keeps nothing (the grace that keeps deleted blobs for restores is gc.TestBlobGrace's).
+	s := startStack(t, stackOptions{MaxFileSize: "1M", FilesEnv: map[string]string{"COFFER_FILES_DATA_DIR": dir, "COFFER_FILES_BLOB_GRACE": "0"}})
 	c := s.client()
 	return &uploadEnv{s: s, c: c, dataDir: dir, alice: c.signUp("alice")}
 }
