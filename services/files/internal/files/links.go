@@ -251,7 +251,9 @@ func (l *Links) Open(ctx context.Context, req LinkRequest) (File, Blob, error) {
 	if req.Plan != nil {
 		n, fresh = req.Plan(f)
 	}
-	if link.MaxDownloads != nil { // an unlimited link has no budget to keep
+	// An unlimited link has no budget to keep, but a download (a response from byte 0) is
+	// still recorded, with its link.downloaded event, in the store's one statement.
+	if link.MaxDownloads != nil || (n > 0 && fresh) {
 		if f, err = l.store.ReserveLinkBytes(ctx, link.ID, n, fresh, l.now()); err != nil {
 			return File{}, nil, err
 		}

@@ -133,7 +133,19 @@ func (db *DB) ReserveLinkBytes(ctx context.Context, linkID uuid.UUID, n int64, f
 			AND (` + maxDownloads + ` IS NULL OR l.served_bytes < ` + maxDownloads + `::bigint * ` + unit + `)`
 		args = []any{[16]byte(linkID), now}
 	}
-	f, err := scanFile(db.pool.QueryRow(ctx, q, args...))
+	var f files.File
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var err error
+		if f, err = scanFile(tx.QueryRow(ctx, q, args...)); err != nil {
+			return err
+		}
+		// A response from byte 0 is a download: its link.downloaded event commits with the
+		// bytes it reserved (a resume or a HEAD is not another download).
+		if n > 0 && fresh {
+			return db.emit(ctx, tx, files.LinkEvent(files.EventLinkDownloaded, f.OwnerID, files.Link{ID: linkID, FileID: f.ID}, now))
+		}
+		return nil
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return files.File{}, files.ErrNotFound
 	}
