@@ -44,6 +44,7 @@ export class Uploads {
     let speed = 0
     const setState = (s: string) => row.setAttribute('data-state', s)
 
+    const idempotencyKey = crypto.randomUUID()
     const upload: Upload = new Upload(file, {
       endpoint: `${this.filesURL}/v1/uploads/`,
       chunkSize: 16 << 20,
@@ -54,6 +55,8 @@ export class Uploads {
       removeFingerprintOnSuccess: true,
       onBeforeRequest: async (req) => {
         req.setHeader('Authorization', `Bearer ${await this.session.token()}`)
+        // A creation retried after a lost answer finds the first upload, not a second one.
+        if (req.getMethod() === 'POST') req.setHeader('Idempotency-Key', idempotencyKey)
       },
       onShouldRetry: (err: DetailedError, attempt: number) => {
         const status = err.originalResponse?.getStatus() ?? 0
