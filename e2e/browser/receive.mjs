@@ -52,6 +52,12 @@ async function signIn(page, user, pass) {
   await page.getByRole('tab', { name: 'My files' }).waitFor({ timeout })
 }
 
+// rowAction picks an action from a file row's menu (the row's one button is Download).
+async function rowAction(page, name, action) {
+  await page.getByRole('button', { name: `More actions for ${name}`, exact: true }).click()
+  await page.getByRole('menuitem', { name: action, exact: true }).click()
+}
+
 // rowMarks is the text of the marks in the row of the file called name.
 async function rowMarks(page, name) {
   return page.evaluate((n) => {
@@ -176,7 +182,7 @@ try {
   begin('the owner links a file with a password and shares it; the row says so')
   current = page
   await waitMarks(page, cfg.ownerFile, '', 'before sharing')
-  await page.getByRole('button', { name: `Create a link to ${cfg.ownerFile}` }).click()
+  await rowAction(page, cfg.ownerFile, 'Create a link')
   await page.getByLabel('Downloads (empty: no limit)').fill('2')
   await page.getByLabel('Password (optional)').fill(cfg.linkPass)
   await page.getByRole('button', { name: 'Create link' }).click()
@@ -184,7 +190,7 @@ try {
   check(linkPage.startsWith(`${cfg.web}/s/`), `link page ${linkPage}`)
   await page.keyboard.press('Escape')
   await page.getByRole('dialog').waitFor({ state: 'detached' })
-  await page.getByRole('button', { name: `Share ${cfg.ownerFile}` }).click()
+  await rowAction(page, cfg.ownerFile, 'Share')
   await page.getByLabel('Username of the person to share with').fill(cfg.user2)
   await page.getByRole('dialog').getByRole('button', { name: 'Share', exact: true }).click()
   await page.getByText(`Shared with ${cfg.user2}.`).waitFor()
@@ -226,7 +232,7 @@ try {
 
   begin('the access dialog lists the link and the share, and revokes both')
   current = page
-  await page.getByRole('button', { name: `Links and shares of ${cfg.ownerFile}` }).click()
+  await rowAction(page, cfg.ownerFile, 'Links and shares')
   const access = page.getByRole('dialog')
   const links = access.getByRole('list', { name: 'Links' }).locator('li')
   const people = access.getByRole('list', { name: 'People' }).locator('li')

@@ -281,7 +281,7 @@ function uploadView(cfg: Config, main: HTMLElement, id: string, password: string
     }
     const big = picked.find((f) => f.size > r.max_file_size)
     if (big) replace(msg, `“${big.name}” is too large: files can be at most ${bytes(r.max_file_size)}.`)
-    uploads.add(picked.filter((f) => f.size <= r.max_file_size), who ? { uploader: who } : {})
+    uploads.add(picked.filter((f) => f.size <= r.max_file_size), '', who ? { uploader: who } : {})
   }
   const input = h('input', { type: 'file', id: 'send-input', multiple: true, class: 'visually-hidden' })
   input.addEventListener('change', () => {

@@ -22,19 +22,24 @@ export class Uploads {
     private readonly action = 'upload',
   ) {}
 
-  // add starts an upload of each file; metadata goes with each (tus Upload-Metadata).
-  add(files: Iterable<File>, metadata: Record<string, string> = {}): void {
-    for (const f of files) this.start(f, metadata)
+  // add uploads files under the names given (a folder's files keep their paths), or under
+  // their own names in the folder prefix ("" or ending in "/"); metadata goes with each (tus
+  // Upload-Metadata).
+  add(files: Iterable<File | { file: File; name: string }>, prefix = '', metadata: Record<string, string> = {}): void {
+    for (const f of files) {
+      if (f instanceof File) this.start(f, prefix + f.name, metadata)
+      else this.start(f.file, prefix + f.name, metadata)
+    }
   }
 
-  private start(file: File, extra: Record<string, string>): void {
-    const progress = h('progress', { max: Math.max(file.size, 1), value: 0, 'aria-label': `Upload of ${file.name}` })
+  private start(file: File, name: string, extra: Record<string, string>): void {
+    const progress = h('progress', { max: Math.max(file.size, 1), value: 0, 'aria-label': `Upload of ${name}` })
     const stats = h('span', { class: 'stats' }, `0 B of ${bytes(file.size)}`)
     const message = h('p', { class: 'upload-message', role: 'alert' })
     const pauseBtn = h('button', { type: 'button', class: 'secondary' }, 'Pause')
     const cancelBtn = h('button', { type: 'button', class: 'secondary' }, 'Cancel')
     const row = h('li', { class: 'upload', 'data-state': 'uploading' },
-      h('div', { class: 'upload-head' }, h('span', { class: 'name' }, file.name), stats),
+      h('div', { class: 'upload-head' }, h('span', { class: 'name' }, name), stats),
       progress,
       h('div', { class: 'upload-actions' }, pauseBtn, cancelBtn),
       message)
@@ -49,7 +54,7 @@ export class Uploads {
       endpoint: this.endpoint,
       chunkSize: 16 << 20,
       retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
-      metadata: { ...extra, filename: file.name, filetype: file.type || 'application/octet-stream' },
+      metadata: { ...extra, filename: name, filetype: file.type || 'application/octet-stream' },
       // Upload URLs are remembered for this page only, not in localStorage.
       storeFingerprintForResuming: false,
       removeFingerprintOnSuccess: true,
@@ -80,8 +85,8 @@ export class Uploads {
         progress.value = progress.max
         setState('done')
         replace(stats, `${bytes(file.size)} of ${bytes(file.size)} · done`)
-        replace(row.querySelector('.upload-actions')!, h('span', { class: 'done' }, 'Uploaded'))
-        announce(`${file.name} uploaded.`)
+        replace(row.querySelector('.upload-actions')!, h('span', { class: 'done' }, 'Uploaded'), dismiss(row, name))
+        announce(`${name} uploaded.`)
         this.onDone()
       },
       onError: (err: Error) => {
@@ -107,9 +112,9 @@ export class Uploads {
         }
         // 404: the upload (or the file request it went through) is gone; resuming cannot help.
         const final = status === 413 || status === 403 || status === 400 || status === 404
-        replace(message, explain(e, { fileName: file.name, action: this.action }))
+        replace(message, explain(e, { fileName: name, action: this.action }))
         if (final) {
-          replace(row.querySelector('.upload-actions')!, dismiss(row))
+          replace(row.querySelector('.upload-actions')!, dismiss(row, name))
         } else {
           paused = true
           replace(pauseBtn, 'Resume')
@@ -139,13 +144,14 @@ export class Uploads {
       // Terminate: the server drops the partial upload and its reservation.
       upload.abort(true).catch(() => {})
       replace(stats, 'Cancelled')
-      replace(row.querySelector('.upload-actions')!, dismiss(row))
-      announce(`Upload of ${file.name} cancelled.`)
+      replace(row.querySelector('.upload-actions')!, dismiss(row, name))
+      announce(`Upload of ${name} cancelled.`)
     })
     upload.start()
   }
 }
 
-function dismiss(row: HTMLElement): HTMLButtonElement {
-  return h('button', { type: 'button', class: 'secondary', onclick: () => row.remove() }, 'Dismiss')
+// dismiss is the button that takes a finished, failed or cancelled upload's card away.
+function dismiss(row: HTMLElement, name: string): HTMLButtonElement {
+  return h('button', { type: 'button', class: 'secondary', 'aria-label': `Dismiss ${name}`, onclick: () => row.remove() }, 'Dismiss')
 }
