@@ -61,7 +61,9 @@ func TestWebReceive(t *testing.T) {
 	if n := ws.queryInt(`SELECT count(*) FROM file_shares WHERE file_id = '` + f.ID + `'`); n != 0 {
 		t.Errorf("shares of the file after revoking: %d", n)
 	}
-	if r := c.do("GET", c.files+"/v1/files/"+f.ID+"/content", nil, bearer(bob.Token)); r.Status != http.StatusNotFound {
+	// A fresh token: the web stack's access tokens live 5 s.
+	bobNow := c.loginScope(bob.Name, "pw-"+bob.Name+"-long-enough", allScopes)
+	if r := c.do("GET", c.files+"/v1/files/"+f.ID+"/content", nil, bearer(bobNow)); r.Status != http.StatusNotFound {
 		t.Errorf("bob reads the file after the share was revoked: %d", r.Status)
 	}
 }
