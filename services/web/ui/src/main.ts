@@ -9,6 +9,7 @@ import { apiError, explain } from './errors'
 import { bytes, date, kind } from './format'
 import { Uploads } from './uploads'
 import { FolderNav } from './folders'
+import { headerLinks } from './admin'
 
 const main = document.getElementById('main')!
 const account = document.getElementById('account')!
@@ -115,7 +116,7 @@ class App {
       signOut.disabled = true
       void this.session.signOut()
     })
-    replace(account, signOut)
+    replace(account, ...headerLinks(this.session, this.files.base, main, () => this.show()), signOut)
 
     const input = h('input', { type: 'file', id: 'file-input', multiple: true, class: 'visually-hidden' })
     input.addEventListener('change', () => {
