@@ -23,7 +23,7 @@ type webAdminResult struct {
 // signs up and in on the page and uploads a file; the admin disables that user, whose page is
 // signed out as soon as it renews (the refresh token is refused at once), sets their quota,
 // rotates a client's secret, revokes a second invitation and deletes the user with their
-// files; a non-admin sees the account link but no admin section. Then the API: the non-admin
+// files; a non-admin's user menu offers the account page but no admin section. Then the API: the non-admin
 // gets 403 from both services' admin routes, the rotated secret works and the old one does
 // not, the revoked link is dead, and both audit logs hold the admin's actions.
 func TestWebAdmin(t *testing.T) {
@@ -51,7 +51,7 @@ func TestWebAdmin(t *testing.T) {
 	}
 
 	if out.AccountHref != ws.Auth.URL+"/oauth2/account" {
-		t.Errorf("the header's account link goes to %q, want the account page", out.AccountHref)
+		t.Errorf("the user menu's account entry led to %q, want the account page", out.AccountHref)
 	}
 	// A non-admin is refused by both services' admin routes, whatever a page shows.
 	for _, u := range []string{ws.Auth.URL + "/v1/admin/users", ws.Auth.URL + "/v1/admin/invitations", ws.Files[0].URL + "/v1/admin/users/" + nina.ID + "/quota"} {

@@ -2,7 +2,7 @@
 // an administrator would: sign in, invite someone (who signs up through the link in a fresh
 // browser context and uploads a file), disable them (their page is signed out), set their
 // quota, rotate a client's secret, revoke an invitation, delete the user with their files;
-// and a non-admin sees no admin section. Run by e2e/web_admin_test.go; settings come as JSON
+// and a non-admin is offered no admin section. Run by e2e/web_admin_test.go; settings come as JSON
 // in COFFER_WEB_TEST, one JSON result line goes to stdout (findings under "extra"), and any
 // failed check exits non-zero naming its step.
 import { chromium } from 'playwright-core'
@@ -56,6 +56,15 @@ async function signIn(page, user, pass) {
   await page.getByRole('tab', { name: 'My files' }).waitFor({ timeout })
 }
 
+// menuItems opens the header's user menu and returns its entries' names (then closes it).
+async function menuItems(page) {
+  await page.getByRole('button', { name: /^Account menu/ }).click()
+  await page.getByRole('menuitem', { name: 'Sign out' }).waitFor()
+  const names = await page.getByRole('menuitem').allInnerTexts()
+  await page.keyboard.press('Escape')
+  return names.map((n) => n.trim())
+}
+
 // userRow waits for the admin section's row of a user.
 function userRow(page, name) {
   return page.locator(`#admin-users tr[data-user="${name}"]`)
@@ -71,8 +80,10 @@ try {
   begin('the admin signs in and opens the admin section')
   const admin = await newPage()
   await signIn(admin, cfg.admin, cfg.adminPass)
-  result.extra.accountHref = await admin.locator('#account-link').getAttribute('href')
-  await admin.getByRole('button', { name: 'Administration' }).click()
+  const items = await menuItems(admin)
+  check(items.includes('Account settings') && items.includes('Administration'), `the admin's menu: ${items}`)
+  await admin.getByRole('button', { name: /^Account menu/ }).click()
+  await admin.getByRole('menuitem', { name: 'Administration' }).click()
   await admin.getByRole('heading', { name: 'Administration' }).waitFor()
   await userRow(admin, cfg.admin).waitFor()
 
@@ -91,7 +102,7 @@ try {
   await invitee.getByRole('button', { name: 'Create account' }).click()
   await invitee.getByText('Account created').waitFor()
   await signIn(invitee, cfg.invitee, cfg.inviteePass)
-  check(await invitee.getByRole('button', { name: 'Administration' }).count() === 0, 'a non-admin sees the admin section')
+  check(!(await menuItems(invitee)).includes('Administration'), 'a non-admin is offered the admin section')
   await invitee.locator('#file-input').setInputFiles({ name: 'ivan.txt', mimeType: 'text/plain', buffer: Buffer.from('ivan was here') })
   await invitee.locator('table.files tbody th.name', { hasText: 'ivan.txt' }).waitFor()
   current = admin
@@ -143,11 +154,16 @@ try {
   await admin.context().close()
   await invitee.context().close()
 
-  begin('a non-admin sees the account link but no admin section')
+  begin('a non-admin has no admin section; the menu leads to the account page')
   const plain = await newPage()
   await signIn(plain, cfg.plain, cfg.plainPass)
-  check(await plain.locator('#account-link').count() === 1, 'no account link for a non-admin')
-  check(await plain.getByRole('button', { name: 'Administration' }).count() === 0, 'a non-admin sees the admin section')
+  const plainItems = await menuItems(plain)
+  check(plainItems.includes('Account settings') && !plainItems.includes('Administration'), `the non-admin's menu: ${plainItems}`)
+  await plain.getByRole('button', { name: /^Account menu/ }).click()
+  await plain.getByRole('menuitem', { name: 'Account settings' }).click()
+  await plain.waitForURL((u) => u.href.startsWith(`${cfg.auth}/oauth2/account`), { timeout })
+  result.extra.accountHref = plain.url()
+  check((await plain.locator('#account-username').innerText()) === cfg.plain, 'the account page names another user')
   await plain.context().close()
 
   check(problems.length === 0, `page problems: ${problems.join('; ')}`)

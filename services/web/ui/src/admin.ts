@@ -7,6 +7,7 @@ import type { Session } from './auth'
 import { h, replace, append, announce } from './dom'
 import { apiError, explain } from './errors'
 import { bytes, date } from './format'
+import type { MenuEntry } from './menu'
 
 export interface AdminUser {
   id: string
@@ -131,22 +132,21 @@ export class AdminAPI {
   }
 }
 
-// headerLinks are the app header's links beside Sign out: the account page at the auth
-// service (password, sessions, two-factor authentication) and, for admins, the admin section,
-// which replaces the page's main content until "Back to files".
-export function headerLinks(session: Session, filesURL: string, main: HTMLElement, back: () => void): Node[] {
-  const out: Node[] = [h('a', { href: session.accountURL, class: 'button secondary', id: 'account-link' }, 'Account')]
-  if (session.roles.includes('admin')) {
-    const btn = h('button', { type: 'button', class: 'secondary', id: 'admin-link' }, 'Administration')
-    btn.addEventListener('click', () => {
+// addAdminEntries adds to the header's user menu the account page at the auth service
+// (password, sessions, two-factor authentication) and, for admins, the admin section, which
+// replaces the page's main content until "Back to files".
+export function addAdminEntries(menu: { addEntry(e: MenuEntry): void }, session: Session, filesURL: string, main: HTMLElement, back: () => void): void {
+  menu.addEntry({ label: 'Account settings', onSelect: () => location.assign(session.accountURL) })
+  if (!session.roles.includes('admin')) return
+  menu.addEntry({
+    label: 'Administration',
+    onSelect: () => {
       const view = new AdminView(new AdminAPI(session, session.authURL, filesURL), session.clientID, back)
       replace(main, view.element)
       void view.load()
       main.focus()
-    })
-    out.push(btn)
-  }
-  return out
+    },
+  })
 }
 
 const mib = 1 << 20
