@@ -33,7 +33,6 @@ func TestWebAdmin(t *testing.T) {
 	ws.admin("", "users", "grant-admin", "root")
 	oldSecret := ws.createClient("svc-robot", "files:read")
 	nina := c.newUser("nina", "")
-	root := c.loginScope("root", "root-password-long", "files:read")
 
 	artifacts := artifactsDir(t)
 	cfg := map[string]any{
@@ -53,7 +52,9 @@ func TestWebAdmin(t *testing.T) {
 	if out.AccountHref != ws.Auth.URL+"/oauth2/account" {
 		t.Errorf("the user menu's account entry led to %q, want the account page", out.AccountHref)
 	}
-	// A non-admin is refused by both services' admin routes, whatever a page shows.
+	// A non-admin is refused by both services' admin routes, whatever a page shows. (Access
+	// tokens live 5 s in this stack: fresh ones.)
+	nina.Token = c.loginScope("nina", "pw-nina-long-enough", "")
 	for _, u := range []string{ws.Auth.URL + "/v1/admin/users", ws.Auth.URL + "/v1/admin/invitations", ws.Files[0].URL + "/v1/admin/users/" + nina.ID + "/quota"} {
 		expectProblem(t, "non-admin GET "+u, c.do("GET", u, nil, bearer(nina.Token)), 403, "admin_required")
 	}
@@ -91,6 +92,7 @@ func TestWebAdmin(t *testing.T) {
 		t.Errorf("ivan's file still has %d rows", n)
 	}
 	actions := func(base string) map[string]int {
+		root := c.loginScope("root", "root-password-long", "files:read")
 		r := c.do("GET", base+"/v1/admin/audit?limit=1000", nil, bearer(root))
 		var body struct{ Records []auditRecord }
 		if r.Status != 200 || json.Unmarshal(r.Body, &body) != nil {
