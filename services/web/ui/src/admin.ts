@@ -211,7 +211,7 @@ class AdminView {
         replace(msg, explain(err, { action: 'create the user' }))
       }
     })
-    const table = h('table', { class: 'files admin-table', id: 'admin-users' },
+    const table = h('table', { class: 'admin-table', id: 'admin-users' },
       h('caption', { class: 'visually-hidden' }, 'Users'),
       h('thead', {}, h('tr', {},
         h('th', { scope: 'col' }, 'Username'), h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col' }, 'Storage'),
@@ -325,7 +325,7 @@ class AdminView {
   // Clients.
 
   private clientsSection(): HTMLElement {
-    const table = h('table', { class: 'files admin-table', id: 'admin-clients' },
+    const table = h('table', { class: 'admin-table', id: 'admin-clients' },
       h('caption', { class: 'visually-hidden' }, 'OAuth clients'),
       h('thead', {}, h('tr', {},
         h('th', { scope: 'col' }, 'Client'), h('th', { scope: 'col' }, 'Kind'), h('th', { scope: 'col' }, 'Status'),
@@ -434,7 +434,7 @@ class AdminView {
         replace(result, h('p', { class: 'error', role: 'alert' }, explain(err, { action: 'create the invitation' })))
       }
     })
-    const table = h('table', { class: 'files admin-table', id: 'admin-invitations' },
+    const table = h('table', { class: 'admin-table', id: 'admin-invitations' },
       h('caption', { class: 'visually-hidden' }, 'Invitations'),
       h('thead', {}, h('tr', {},
         h('th', { scope: 'col' }, 'For'), h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col' }, 'State'),
