@@ -69,7 +69,7 @@ type browserResult struct {
 	AfterDelete []string          `json:"afterDelete"`
 	SharedSeen  []string          `json:"sharedSeen"`
 	Extra       json.RawMessage   `json:"extra"` // a script's own findings, for its test to read
-	Zip         string            `json:"zip"` // a zip the page downloaded (web_daily_test.go)
+	Zip         string            `json:"zip"`   // a zip the page downloaded (web_daily_test.go)
 }
 
 // runBrowser runs a script of e2e/browser with node, passing settings as JSON.
