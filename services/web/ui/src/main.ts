@@ -18,6 +18,7 @@ import { UserMenu } from './usermenu'
 import { icon, iconKind } from './icons'
 import { previewType } from './preview'
 import { fromDrop, fromPicker } from './dropped'
+import { addAdminEntries } from './admin'
 
 const main = document.getElementById('main')!
 const account = document.getElementById('account')!
@@ -130,6 +131,7 @@ class App {
     authURL: string,
   ) {
     this.userMenu = new UserMenu(session, authURL, files.base, () => void this.session.signOut())
+    addAdminEntries(this.userMenu, session, files.base, main, () => this.show())
     this.uploads = new Uploads(async () => ({ Authorization: `Bearer ${await session.token()}` }), `${files.base}/v1/uploads/`, this.uploadList, () => {
       if (this.tab === 'mine') void this.load()
       void this.userMenu.refreshUsage()
@@ -227,11 +229,12 @@ class App {
     void this.load()
   }
 
-  // sortHeader is a column heading that sorts the list by its column (again: the other way).
+  // sortHeader is a column heading that sorts the list by its column (again: the other way);
+  // dates start with the newest.
   private sortHeader(key: SortKey, label: string): HTMLTableCellElement {
-    const b = h('button', { type: 'button', class: 'sort' }, label)
+    const b = h('button', { type: 'button', class: 'sort', 'data-key': key }, label, h('span', { class: 'sort-arrow', 'aria-hidden': 'true' }))
     b.addEventListener('click', () => {
-      this.sort = { key, dir: this.sort.key === key ? (-this.sort.dir as 1 | -1) : key === 'name' ? 1 : -1 }
+      this.sort = { key, dir: this.sort.key === key ? (-this.sort.dir as 1 | -1) : key === 'date' ? -1 : 1 }
       this.draw()
     })
     this.sortButtons.set(key, b)
@@ -253,6 +256,8 @@ class App {
       const th = b.parentElement!
       if (k === key) th.setAttribute('aria-sort', dir === 1 ? 'ascending' : 'descending')
       else th.removeAttribute('aria-sort')
+      // The arrow is drawn, not said: aria-sort says it to screen readers.
+      b.lastElementChild!.textContent = k === key ? (dir === 1 ? ' ▲' : ' ▼') : ''
     }
     this.tableBody.replaceChildren(...folders.map((d) => this.folderRow(d)), ...files.map((f) => this.row(f)))
     // Only what is listed stays selected.
@@ -312,8 +317,11 @@ class App {
       this.cursor = page.next_cursor
       this.more.hidden = !page.next_cursor
       replace(this.error)
-      const n = this.tableBody.rows.length
-      replace(this.status, n === 0 ? (tab === 'mine' ? 'No files yet. Upload some above.' : 'Nobody has shared a file with you yet.') : `${n} file${n === 1 ? '' : 's'}`)
+      const n = this.items.length
+      const d = this.folders.length
+      const count = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`
+      replace(this.status, n + d === 0 ? (tab === 'mine' ? 'No files yet. Upload some above.' : 'Nobody has shared a file with you yet.')
+        : d === 0 ? count(n, 'file') : `${count(d, 'folder')}, ${count(n, 'file')}`)
     } catch (e) {
       replace(this.error, explain(e, { action: 'list your files' }))
     }
