@@ -75,7 +75,8 @@ try {
 
     if (label === 'desktop') {
       begin('desktop: rename moves a file to another folder')
-      await page.getByRole('button', { name: 'Rename or move reports/summary.txt' }).click()
+      await page.getByRole('button', { name: 'More actions for reports/summary.txt', exact: true }).click()
+      await page.getByRole('menuitem', { name: 'Rename or move' }).click()
       await page.getByLabel('New name').fill('archive/summary.txt')
       await page.getByRole('button', { name: 'Rename', exact: true }).click()
       await waitRows(page, cfg.reportsAfterMove, 'reports/ after the move')
