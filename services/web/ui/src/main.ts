@@ -213,11 +213,12 @@ class App {
     void this.load()
   }
 
-  // sortHeader is a column heading that sorts the list by its column (again: the other way).
+  // sortHeader is a column heading that sorts the list by its column (again: the other way);
+  // dates start with the newest.
   private sortHeader(key: SortKey, label: string): HTMLTableCellElement {
-    const b = h('button', { type: 'button', class: 'sort' }, label)
+    const b = h('button', { type: 'button', class: 'sort', 'data-key': key }, label, h('span', { class: 'sort-arrow', 'aria-hidden': 'true' }))
     b.addEventListener('click', () => {
-      this.sort = { key, dir: this.sort.key === key ? (-this.sort.dir as 1 | -1) : key === 'name' ? 1 : -1 }
+      this.sort = { key, dir: this.sort.key === key ? (-this.sort.dir as 1 | -1) : key === 'date' ? -1 : 1 }
       this.draw()
     })
     this.sortButtons.set(key, b)
@@ -239,6 +240,8 @@ class App {
       const th = b.parentElement!
       if (k === key) th.setAttribute('aria-sort', dir === 1 ? 'ascending' : 'descending')
       else th.removeAttribute('aria-sort')
+      // The arrow is drawn, not said: aria-sort says it to screen readers.
+      b.lastElementChild!.textContent = k === key ? (dir === 1 ? ' ▲' : ' ▼') : ''
     }
     this.tableBody.replaceChildren(...folders.map((d) => this.folderRow(d)), ...files.map((f) => this.row(f)))
     // Only what is listed stays selected.
@@ -298,8 +301,11 @@ class App {
       this.cursor = page.next_cursor
       this.more.hidden = !page.next_cursor
       replace(this.error)
-      const n = this.tableBody.rows.length
-      replace(this.status, n === 0 ? (tab === 'mine' ? 'No files yet. Upload some above.' : 'Nobody has shared a file with you yet.') : `${n} file${n === 1 ? '' : 's'}`)
+      const n = this.items.length
+      const d = this.folders.length
+      const count = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`
+      replace(this.status, n + d === 0 ? (tab === 'mine' ? 'No files yet. Upload some above.' : 'Nobody has shared a file with you yet.')
+        : d === 0 ? count(n, 'file') : `${count(d, 'folder')}, ${count(n, 'file')}`)
     } catch (e) {
       replace(this.error, explain(e, { action: 'list your files' }))
     }
