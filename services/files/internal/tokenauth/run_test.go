@@ -28,8 +28,8 @@ type waitsLog struct {
 }
 
 func (l *waitsLog) Enabled(context.Context, slog.Level) bool { return true }
-func (l *waitsLog) WithAttrs([]slog.Attr) slog.Handler      { return l }
-func (l *waitsLog) WithGroup(string) slog.Handler           { return l }
+func (l *waitsLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *waitsLog) WithGroup(string) slog.Handler            { return l }
 func (l *waitsLog) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "fetch jwks; retrying" {
 		return nil
@@ -216,4 +216,3 @@ func TestVerifiedTokensAreRemembered(t *testing.T) {
 		t.Fatalf("%d tokens cached after two verified ones, want 2", n)
 	}
 }
-
