@@ -188,7 +188,7 @@ MUTATE_EFFICACY ?= 95
 # module:package pairs. Of internal/api only the link, share and CORS code is mutated.
 MUTATE_TARGETS ?= pkg:./accesstoken services/files:./internal/tokenauth services/files:./internal/linktoken \
 	services/files:./internal/api services/auth:./internal/auth services/auth:./internal/keys services/auth:./internal/postgres
-MUTATE_API_EXCLUDE := (^|/)(download|errors|files|headers|health|json|metrics|middleware|openapi|ranges|routes|server|upload|uploads|folders|zip)[a-z_]*\.go$$
+MUTATE_API_EXCLUDE := (^|/)(admin|audit|download|errors|files|folders|headers|health|idempotency|json|metrics|middleware|openapi|ranges|requests|retention|routes|server|text|upload|uploads|webhooks|zip)[a-z_]*\.go$$
 $(GREMLINS):
 	@mkdir -p .cache/bin
 	GOBIN=$(CURDIR)/.cache/bin GOWORK=off $(GO) install github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
