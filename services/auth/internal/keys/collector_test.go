@@ -95,3 +95,29 @@ func TestRotationDefaults(t *testing.T) {
 		t.Error("the first key still signs after the interval")
 	}
 }
+
+// TestNoRotationWithoutInterval: an interval of zero turns rotation off: however much time
+// passes, Step publishes no next key and the first key keeps signing.
+func TestNoRotationWithoutInterval(t *testing.T) {
+	ctx := context.Background()
+	_, db := newDB(t)
+	kek := make([]byte, 32)
+	rand.Read(kek)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := &clock{t: t0}
+	m, err := keys.NewManager(db, keys.Options{KEK: kek, Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := signingKID(t, m, c)
+	c.Set(t0.Add(10 * 365 * 24 * time.Hour))
+	if err := m.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := published(t, m); len(got) != 1 || !got[first] {
+		t.Fatalf("published %v after ten years without rotation, want only %s", got, first)
+	}
+}
