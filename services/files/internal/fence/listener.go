@@ -267,13 +267,7 @@ func (l *Listener) send(ctx context.Context, conn *pgx.Conn, m message) error {
 }
 
 func (l *Listener) readFence(ctx context.Context, conn *pgx.Conn) error {
-	var s string
-	// The insert position: the commit record of every transaction whose notice has been
-	// delivered is before it, even if not yet flushed.
-	if err := conn.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&s); err != nil {
-		return err
-	}
-	lsn, err := ParseLSN(s)
+	lsn, err := position(ctx, conn)
 	if err != nil {
 		return err
 	}
@@ -281,6 +275,16 @@ func (l *Listener) readFence(ctx context.Context, conn *pgx.Conn) error {
 	l.fence = max(l.fence, lsn)
 	l.mu.Unlock()
 	return nil
+}
+
+// position reads the primary's insert position: the commit record of every transaction whose
+// notice has been delivered is before it, even if not yet flushed.
+func position(ctx context.Context, conn *pgx.Conn) (LSN, error) {
+	var s string
+	if err := conn.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&s); err != nil {
+		return 0, err
+	}
+	return ParseLSN(s)
 }
 
 // handle processes a batch of payloads in order: heartbeats and acknowledgements update the
@@ -333,14 +337,18 @@ func (l *Listener) handle(ctx context.Context, conn *pgx.Conn, batch []string) e
 	if len(notices) == 0 {
 		return nil
 	}
-	if err := l.readFence(ctx, conn); err != nil {
+	lsn, err := position(ctx, conn)
+	if err != nil {
 		return err
 	}
 	l.mu.Lock()
 	ids := make([]string, len(notices))
 	for i := range notices {
-		notices[i].LSN = l.fence
+		notices[i].LSN = lsn
 		ids[i] = notices[i].ID
+		if !notices[i].Grant {
+			l.fence = max(l.fence, lsn)
+		}
 	}
 	subs := l.subs
 	l.mu.Unlock()
