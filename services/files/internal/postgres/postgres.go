@@ -205,8 +205,6 @@ func (db *DB) grant(ctx context.Context, tx pgx.Tx, n fence.Notice) (string, err
 	return fence.Publish(ctx, tx, n)
 }
 
-
-
 // FileByID implements files.MetadataStore.
 func (db *DB) FileByID(ctx context.Context, ownerID string, id uuid.UUID) (files.File, error) {
 	// The owner, and any user the owner shared the file with, may read it.
