@@ -30,7 +30,10 @@ type auditRecord struct {
 // even the owner are refused UPDATE and DELETE by PostgreSQL) and that `audit verify` of
 // each binary names a row edited or deleted behind its back.
 func TestAuditScriptedRun(t *testing.T) {
-	s := startStack(t, stackOptions{FilesEnv: map[string]string{"COFFER_FILES_LINK_KEY": newLinkKey()}})
+	// Without blob grace, so a deleted user's bytes leave the disk at once (counted below).
+	dataDir := t.TempDir()
+	s := startStack(t, stackOptions{FilesEnv: map[string]string{"COFFER_FILES_LINK_KEY": newLinkKey(),
+		"COFFER_FILES_DATA_DIR": dataDir, "COFFER_FILES_BLOB_GRACE": "0"}})
 	c := s.client()
 	s.admin("root-password-long\n", "users", "create", "root")
 	if out := s.admin("", "users", "grant-admin", "root"); !strings.Contains(out, "is an admin") {
@@ -101,6 +104,83 @@ func TestAuditScriptedRun(t *testing.T) {
 	}
 	if r := get(s.Files[0].URL+"/v1/files/"+f.ID+"/activity", bob.Token); r.Status != 404 {
 		t.Fatalf("activity for a share recipient: %d, want 404", r.Status)
+	}
+
+	// Uploads through tus are audited like one-request ones: alice's own (by her), and one
+	// into her file request by an uploader without an account (no actor, the request named).
+	tc := c.tus(alice.Token)
+	body := []byte("resumable bytes")
+	loc, r := tc.create(s.Files[0].URL, int64(len(body)), "tus.txt", nil)
+	if r.Status != 201 {
+		t.Fatalf("tus create: %d %s", r.Status, r.Body)
+	}
+	r = tc.patch(s.Files[0].URL, loc, 0, body, "")
+	tusID := r.Header.Get("Coffer-File-Id")
+	if r.Status != 204 || tusID == "" {
+		t.Fatalf("tus patch: %d %s (file id %q)", r.Status, r.Body, tusID)
+	}
+	q := c.makeRequest(s.Files[0].URL, alice.Token, map[string]any{"title": "Receipts", "expires_in": 600})
+	rloc, r := c.anonCreate(s.Files[0].URL, q.short(), "", len(body), "")
+	if r.Status != 201 {
+		t.Fatalf("request upload create: %d %s", r.Status, r.Body)
+	}
+	r = c.anonTus("PATCH", s.Files[0].URL+rloc, q.short(), "", body, map[string]string{"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
+	reqID := r.Header.Get("Coffer-File-Id")
+	if r.Status != 204 || reqID == "" {
+		t.Fatalf("request upload patch: %d %s (file id %q)", r.Status, r.Body, reqID)
+	}
+	adminRecords := func(query string) []auditRecord {
+		r := get(s.Files[0].URL+"/v1/admin/audit?"+query, root)
+		var body struct{ Records []auditRecord }
+		if r.Status != 200 || json.Unmarshal(r.Body, &body) != nil {
+			t.Fatalf("files admin audit %s: %d %s", query, r.Status, r.Body)
+		}
+		return body.Records
+	}
+	waitFor(t, 10*time.Second, "the tus uploads in the file service's audit", func() bool {
+		return len(adminRecords("target="+tusID)) == 1 && len(adminRecords("target="+reqID)) == 1
+	})
+	if rec := adminRecords("target=" + tusID)[0]; rec.Action != "file.upload" || rec.Actor != alice.ID || rec.Details["via"] != "tus" || rec.Details["name"] != "tus.txt" || rec.Details["size"] != "15" {
+		t.Errorf("tus upload record: %+v", rec)
+	}
+	if rec := adminRecords("target=" + reqID)[0]; rec.Action != "file.request_upload" || rec.Actor != "" || rec.Details["request_id"] != q.ID {
+		t.Errorf("request upload record: %+v (request %s)", rec, q.ID)
+	}
+
+	// The fate of a deleted user's files: an admin deletes all of alice's files at the file
+	// service; their rows and bytes go, her quota is released, each deletion is audited.
+	if r := c.do("DELETE", s.Files[0].URL+"/v1/admin/users/"+alice.ID+"/files", nil, bearer(alice.Token)); r.Status != 403 {
+		t.Fatalf("alice deleting her files through the admin route: %d, want 403", r.Status)
+	}
+	blobsBefore := countFiles(t, dataDir)
+	r = c.do("DELETE", s.Files[0].URL+"/v1/admin/users/"+alice.ID+"/files", nil, bearer(root))
+	var purge struct {
+		DeletedFiles int   `json:"deleted_files"`
+		DeletedBytes int64 `json:"deleted_bytes"`
+	}
+	if r.JSON(t, &purge); r.Status != 200 || purge.DeletedFiles != 3 || purge.DeletedBytes != int64(len("quarterly report")+2*len(body)) {
+		t.Fatalf("delete alice's files: %d %s", r.Status, r.Body)
+	}
+	if n := s.queryInt(`SELECT count(*) FROM files WHERE owner_id = $1`, alice.ID); n != 0 {
+		t.Errorf("alice still owns %d file rows", n)
+	}
+	if n := s.queryInt(`SELECT coalesce(sum(used_bytes), 0) FROM file_usage WHERE owner_id = $1`, alice.ID); n != 0 {
+		t.Errorf("alice's quota still counts %d bytes", n)
+	}
+	if n := countFiles(t, dataDir); n != blobsBefore-3 {
+		t.Errorf("blobs on disk: %d, want %d (3 fewer)", n, blobsBefore-3)
+	}
+	if r := get(s.Files[0].URL+"/v1/files/"+f.ID+"/content", alice.Token); r.Status != 404 {
+		t.Errorf("a deleted file still answers %d", r.Status)
+	}
+	waitFor(t, 10*time.Second, "the admin's deletions in the file service's audit", func() bool {
+		return len(adminRecords("action=file.delete")) == 3 && len(adminRecords("action=admin.user_files.delete")) == 1
+	})
+	if rec := adminRecords("action=admin.user_files.delete")[0]; rec.Actor == "" || rec.Actor == alice.ID || rec.Target != alice.ID || rec.Details["files"] != "3" || rec.Details["complete"] != "true" {
+		t.Errorf("user files record: %+v", rec)
+	}
+	if r := c.do("DELETE", s.Files[0].URL+"/v1/admin/users/"+alice.ID+"/files", nil, bearer(root)); r.Status != 200 || !strings.Contains(string(r.Body), `"deleted_files":0`) {
+		t.Errorf("deleting again: %d %s", r.Status, r.Body)
 	}
 
 	// An admin disables bob through the auth service's admin API; the file service's audit

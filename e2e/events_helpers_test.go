@@ -55,7 +55,7 @@ type hookReceiver struct {
 	took      []hookRequest
 }
 
-func newHookReceiver(t *testing.T, downFirst, slowEvery int) *hookReceiver {
+func newHookReceiver(t testing.TB, downFirst, slowEvery int) *hookReceiver {
 	t.Helper()
 	rc := &hookReceiver{downFirst: downFirst, slowEvery: slowEvery}
 	rc.Server = httptest.NewServer(http.HandlerFunc(rc.serve))

@@ -67,6 +67,7 @@ type browserResult struct {
 	CORS        map[string]string `json:"cors"`
 	AfterDelete []string          `json:"afterDelete"`
 	SharedSeen  []string          `json:"sharedSeen"`
+	Zip         string            `json:"zip"` // a zip the page downloaded (web_daily_test.go)
 }
 
 // runBrowser runs a script of e2e/browser with node, passing settings as JSON.

@@ -1,6 +1,9 @@
-// Drives the page's folders in headless chromium (e2e/web_daily_test.go): breadcrumbs into
-// and out of folders, search in a folder and below, rename (a move), IEC sizes, at a desktop
-// and a phone width, with screenshots. Settings come from COFFER_WEB_TEST; one JSON result
+// Drives the page's daily work in headless chromium (e2e/web_daily_test.go): the user menu
+// and the quota bar, breadcrumbs into and out of folders, search in a folder and below, sort
+// by name, size and date, an image preview, multi-select zip download and delete, a dropped
+// folder uploaded with its structure into the current folder, dismissible upload cards,
+// rename (a move), the link dialog and IEC sizes, at a desktop and a phone width, with
+// screenshots. Settings come from COFFER_WEB_TEST; one JSON result
 // line goes to stdout; a failed check exits non-zero with its step.
 import { chromium } from 'playwright-core'
 import { join } from 'node:path'
@@ -33,6 +36,27 @@ async function waitRows(page, want, what) {
   }, want, { timeout }).catch(async () => { throw new Error(`${what}: rows ${JSON.stringify(await rows(page))}, want ${JSON.stringify(want)}`) })
 }
 
+// dropFolder drops a folder from disk onto the upload area as a person's drag from a file
+// manager does (Chromium's own drag input, through the DevTools protocol), so the page reads
+// it through the File and Directory Entries API.
+async function dropFolder(page, dir) {
+  const box = await page.locator('.drop').boundingBox()
+  const x = box.x + box.width / 2
+  const y = box.y + box.height / 2
+  const cdp = await page.context().newCDPSession(page)
+  const data = { items: [], files: [dir], dragOperationsMask: 1 }
+  for (const type of ['dragEnter', 'dragOver', 'drop']) {
+    await cdp.send('Input.dispatchDragEvent', { type, x, y, data })
+  }
+  await cdp.detach()
+}
+
+const sortBy = async (page, column) => page.locator('thead').getByRole('button', { name: column, exact: true }).click()
+const rowMenu = async (page, name, action) => {
+  await page.getByRole('button', { name: `More actions for ${name}`, exact: true }).click()
+  await page.getByRole('menuitem', { name: action, exact: true }).click()
+}
+
 let page
 try {
   for (const [label, viewport] of [['desktop', { width: 1100, height: 800 }], ['phone', { width: 390, height: 844 }]]) {
@@ -57,7 +81,87 @@ try {
     check(/KiB|MiB| B$/.test(size), `size in IEC units: ${size}`)
     await page.screenshot({ path: join(cfg.artifacts, `web-folders-${label}.png`), fullPage: true })
 
+    begin(`${label}: the user menu says who is signed in`)
+    const userButton = page.getByRole('button', { name: `Account menu of ${cfg.user}` })
+    await userButton.click()
+    const menu = page.getByRole('menu', { name: /Account menu/ })
+    await menu.getByText(`Signed in as ${cfg.user}`).waitFor()
+    check(await menu.getByRole('menuitem', { name: 'Sign out' }).isVisible(), 'the user menu has no Sign out')
+    check(await menu.getByRole('menuitem').first().evaluate((e) => e === document.activeElement), 'the open menu does not focus its first entry')
+    if (label === 'desktop') await page.screenshot({ path: join(cfg.artifacts, 'web-user-menu-desktop.png') })
+    await page.keyboard.press('Escape')
+    await menu.waitFor({ state: 'hidden' })
+    check(await userButton.evaluate((e) => e === document.activeElement), 'Escape did not return focus to the menu button')
+
+    begin(`${label}: the quota bar`)
+    const meter = page.locator('.quota meter')
+    await meter.waitFor()
+    check(Number(await meter.getAttribute('max')) === cfg.quota, `quota bar max ${await meter.getAttribute('max')}, want ${cfg.quota}`)
+    const used = Number(await meter.getAttribute('value'))
+    if (label === 'desktop') check(used === cfg.used, `quota bar value ${used}, want ${cfg.used}`)
+    else check(used > cfg.used, `quota bar value ${used} after the desktop's uploads, want more than ${cfg.used}`)
+
+    begin(`${label}: sort by name, size and date`)
+    await page.getByRole('button', { name: 'Open folder photos/' }).click()
+    await waitRows(page, cfg.photosByName, 'photos/ by name')
+    await sortBy(page, 'Size')
+    await waitRows(page, cfg.photosBySize, 'photos/ by size')
+    check(await page.locator('th[aria-sort=ascending] button').getAttribute('data-key') === 'size', 'the Size heading does not say it sorts ascending')
+    await sortBy(page, 'Size')
+    await waitRows(page, [...cfg.photosBySize].reverse(), 'photos/ by size, descending')
+    await sortBy(page, 'Date')
+    await waitRows(page, cfg.photosNewestFirst, 'photos/ newest first')
+    await sortBy(page, 'Name')
+    await waitRows(page, cfg.photosByName, 'photos/ by name again')
+
+    if (label === 'desktop') {
+      begin('desktop: an image preview')
+      await rowMenu(page, 'photos/dog.png', 'Preview')
+      const img = page.getByRole('dialog').getByRole('img', { name: 'Preview of photos/dog.png' })
+      await img.waitFor()
+      await page.waitForFunction(() => document.querySelector('img.preview')?.naturalWidth > 0, null, { timeout })
+      check((await img.getAttribute('src')).startsWith('blob:'), 'the preview is not an object URL')
+      await page.getByRole('dialog').getByRole('button', { name: 'Close' }).click()
+      await page.getByRole('dialog').waitFor({ state: 'detached' })
+
+      begin('desktop: multi-select and download as zip')
+      for (const n of cfg.zipPick) await page.getByRole('checkbox', { name: `Select ${n}`, exact: true }).check()
+      const bar = page.getByRole('region', { name: 'Selected files' })
+      await bar.getByText(`${cfg.zipPick.length} selected`).waitFor()
+      await page.screenshot({ path: join(cfg.artifacts, 'web-select-desktop.png') })
+      const [zip] = await Promise.all([page.waitForEvent('download'), bar.getByRole('button', { name: 'Download as zip' }).click()])
+      result.zip = join(cfg.artifacts, 'selection.zip')
+      await zip.saveAs(result.zip)
+      await bar.getByRole('button', { name: 'Clear selection' }).click()
+      await bar.waitFor({ state: 'hidden' })
+
+      begin('desktop: drop a folder into the current folder')
+      await page.locator('.crumbs').getByRole('button', { name: 'My files' }).click()
+      await waitRows(page, cfg.top, 'top before the drop')
+      await page.getByRole('button', { name: 'Open folder reports/' }).click()
+      await waitRows(page, cfg.reports, 'reports/ before the drop')
+      await dropFolder(page, cfg.dropDir)
+      await page.waitForFunction((n) => document.querySelectorAll('.upload[data-state=done]').length === n, cfg.dropped.length, { timeout })
+        .catch(async () => { throw new Error(`uploads: ${JSON.stringify(await page.locator('.upload').allTextContents())}`) })
+      await page.screenshot({ path: join(cfg.artifacts, 'web-upload-desktop.png'), fullPage: true })
+      await waitRows(page, cfg.reportsAfterDrop, 'reports/ after the drop')
+      cfg.reports = cfg.reportsAfterDrop
+
+      begin('desktop: upload cards can be dismissed')
+      while (await page.locator('.upload').count() > 0) await page.locator('.upload').first().getByRole('button', { name: /^Dismiss / }).click()
+
+      begin('desktop: multi-select delete')
+      await page.getByRole('button', { name: `Open folder ${cfg.dropTop}` }).click()
+      for (const n of cfg.deletePick) await page.getByRole('checkbox', { name: `Select ${n}`, exact: true }).check()
+      await page.getByRole('region', { name: 'Selected files' }).getByRole('button', { name: 'Delete' }).click()
+      await page.getByRole('dialog').getByRole('button', { name: 'Delete', exact: true }).click()
+      await waitRows(page, cfg.dropAfterDelete, 'the dropped folder after the delete')
+      await page.locator('.crumbs').getByRole('button', { name: 'reports' }).click()
+    }
+
     begin(`${label}: into a folder and back by the breadcrumbs`)
+    await page.locator('.crumbs').getByRole('button', { name: 'My files' }).click()
+    await waitRows(page, cfg.top, 'top again')
     await page.getByRole('button', { name: 'Open folder reports/' }).click()
     await waitRows(page, cfg.reports, 'reports/')
     await page.getByRole('button', { name: 'Open folder 2026/' }).click()
@@ -75,7 +179,8 @@ try {
 
     if (label === 'desktop') {
       begin('desktop: rename moves a file to another folder')
-      await page.getByRole('button', { name: 'Rename or move reports/summary.txt' }).click()
+      await page.getByRole('button', { name: 'More actions for reports/summary.txt', exact: true }).click()
+      await page.getByRole('menuitem', { name: 'Rename or move' }).click()
       await page.getByLabel('New name').fill('archive/summary.txt')
       await page.getByRole('button', { name: 'Rename', exact: true }).click()
       await waitRows(page, cfg.reportsAfterMove, 'reports/ after the move')
@@ -83,6 +188,16 @@ try {
       await waitRows(page, cfg.topAfterMove, 'top after the move')
       cfg.top = cfg.topAfterMove // what the phone sees
       cfg.reports = cfg.reportsAfterMove
+
+      begin('desktop: the link dialog')
+      await rowMenu(page, 'notes.txt', 'Create a link')
+      await page.getByRole('button', { name: 'Create link' }).click()
+      await page.locator('#link-url').waitFor()
+      await page.screenshot({ path: join(cfg.artifacts, 'web-link-desktop.png') })
+      await page.keyboard.press('Escape')
+      await page.getByRole('dialog').waitFor({ state: 'detached' })
+    } else {
+      await page.screenshot({ path: join(cfg.artifacts, 'web-list-phone.png'), fullPage: true })
     }
     check(problems.length === 0, `page problems: ${problems.join('; ')}`)
     await ctx.close()

@@ -62,6 +62,12 @@ async function signIn(page, user, pass) {
   await page.getByRole('tab', { name: 'My files' }).waitFor({ timeout })
 }
 
+// rowAction picks an action from a file row's menu (the row's one button is Download).
+async function rowAction(page, name, action) {
+  await page.getByRole('button', { name: `More actions for ${name}`, exact: true }).click()
+  await page.getByRole('menuitem', { name: action, exact: true }).click()
+}
+
 async function rowNames(page) {
   return page.locator('table.files tbody th.name').allTextContents()
 }
@@ -202,7 +208,7 @@ try {
   check(readFileSync(result.downloaded).equals(readFileSync(cfg.files[0])), 'downloaded bytes differ from the uploaded file')
 
   begin('share one file with the second user')
-  await page.getByRole('button', { name: `Share ${names[1]}` }).click()
+  await rowAction(page, names[1], 'Share')
   await page.getByLabel('Username of the person to share with').fill(cfg.user2)
   await page.getByRole('dialog').getByRole('button', { name: 'Share', exact: true }).click()
   await page.getByText(`Shared with ${cfg.user2}.`).waitFor()
@@ -210,14 +216,14 @@ try {
   await page.getByRole('dialog').waitFor({ state: 'detached' })
 
   begin('sharing with nobody says so in words')
-  await page.getByRole('button', { name: `Share ${names[1]}` }).click()
+  await rowAction(page, names[1], 'Share')
   await page.getByLabel('Username of the person to share with').fill('nobody-by-this-name')
   await page.getByRole('dialog').getByRole('button', { name: 'Share', exact: true }).click()
   await page.getByText('There is no one called “nobody-by-this-name”').waitFor()
   await page.keyboard.press('Escape')
 
   begin('create a link with an expiry')
-  await page.getByRole('button', { name: `Create a link to ${names[0]}` }).click()
+  await rowAction(page, names[0], 'Create a link')
   await page.getByLabel('Link expires after').selectOption('3600')
   await page.getByRole('button', { name: 'Create link' }).click()
   result.link = await page.locator('#link-url').inputValue()
@@ -283,7 +289,7 @@ try {
   await page.keyboard.press('ArrowLeft')
 
   begin('delete with confirm')
-  await page.getByRole('button', { name: `Delete ${names[0]}` }).click()
+  await rowAction(page, names[0], 'Delete')
   await page.getByRole('dialog').getByRole('button', { name: 'Delete', exact: true }).click()
   await page.waitForFunction((n) => ![...document.querySelectorAll('table.files tbody th.name')].some((e) => e.textContent === n), names[0], { timeout })
   result.afterDelete = await rowNames(page)
@@ -313,7 +319,8 @@ try {
   await page.setViewportSize({ width: 1000, height: 760 })
 
   begin('sign out ends the sign-in session too')
-  await page.getByRole('button', { name: 'Sign out' }).click()
+  await page.getByRole('button', { name: /^Account menu/ }).click()
+  await page.getByRole('menuitem', { name: 'Sign out' }).click()
   // The auth service asks first: a GET never ends a session (another site could send one).
   await page.waitForURL((u) => u.href.startsWith(`${cfg.auth}/oauth2/logout`), { timeout })
   await page.getByRole('button', { name: 'Sign out' }).click()

@@ -34,8 +34,8 @@ type bench struct {
 	procs   []*harness.Process
 	logs    *os.File
 
-	auth, disk, s3node, nginx, servefile, tusd *harness.Process
-	s3                                         *s3peer
+	auth, disk, s3node, nginx, servefile, tusd, putfile *harness.Process
+	s3                                                  *s3peer
 
 	token     string
 	paths     map[string]string // peer/object -> URL of the small and big files, per peer
@@ -49,12 +49,16 @@ const (
 	subjServeFile = "Go http.ServeFile"
 	subjTusd      = "tusd v2.9.1"
 	subjCoffer    = "Coffer (disk)"
-	subjVersity   = "versitygw"
+	subjVersity   = "versitygw presigned GET"
 	subjCofferS3  = "Coffer (S3 via versitygw)"
 	subjDD        = "dd bs=1M conv=fsync"
-	// subjCofferTus is Coffer's resumable (tus) upload endpoint, measured once it lands on
-	// main: see tusUploadAt.
-	subjCofferTus = "Coffer (tus)"
+	// subjPut is the bare Go PUT handler (servePuts): body to a file, fsync, rename, fsync
+	// the folder. The HTTP durable-upload limit, and the reference of Coffer's uploads.
+	subjPut = "Go PUT+fsync (bare)"
+	// subjVersityPut is a presigned PUT of the same object to the same versitygw.
+	subjVersityPut = "versitygw presigned PUT"
+	// subjCofferTus is Coffer's resumable (tus) upload endpoint, PATCHes of tusChunk bytes.
+	subjCofferTus = "Coffer (tus, 64 MiB PATCHes)"
 )
 
 func (b *bench) run(ctx context.Context) error {
@@ -184,7 +188,7 @@ func (b *bench) startAll(ctx context.Context) error {
 		return err
 	}
 	addrs := map[string]string{}
-	for _, n := range []string{"auth", "disk", "s3", "pprof", "nginx", "servefile", "tusd"} {
+	for _, n := range []string{"auth", "disk", "s3", "pprof", "nginx", "servefile", "tusd", "putfile"} {
 		if addrs[n], err = harness.FreeAddr(); err != nil {
 			return err
 		}
@@ -223,6 +227,15 @@ func (b *bench) startAll(ctx context.Context) error {
 		Addr: addrs["servefile"]}); err != nil {
 		return err
 	}
+	// The bare PUT peer writes into the folder Coffer's blobs go to: same file system, same disk.
+	putDir := filepath.Join(b.work, "blobs", "bare-put")
+	if err := os.MkdirAll(putDir, 0o755); err != nil {
+		return err
+	}
+	if b.putfile, err = b.start(harness.Spec{Name: "putfile", Bin: b.bins.self, Args: []string{"putfile", addrs["putfile"], putDir},
+		Addr: addrs["putfile"]}); err != nil {
+		return err
+	}
 	host, port, _ := strings.Cut(addrs["tusd"], ":")
 	tusDir := filepath.Join(b.work, "tusd")
 	if b.tusd, err = b.start(harness.Spec{Name: "tusd", Bin: b.bins.tusd, Addr: addrs["tusd"], Log: io.Discard,
@@ -232,7 +245,7 @@ func (b *bench) startAll(ctx context.Context) error {
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	for p, path := range map[*harness.Process]string{b.auth: "/readyz", b.disk: "/readyz", b.s3node: "/readyz",
-		b.nginx: "/small.bin", b.servefile: "/small.bin", b.tusd: "/metrics"} {
+		b.nginx: "/small.bin", b.servefile: "/small.bin", b.tusd: "/metrics", b.putfile: "/ready"} {
 		if err := p.WaitReady(rctx, path); err != nil {
 			return err
 		}

@@ -33,6 +33,15 @@ func main() {
 		}
 		return
 	}
+	// putfile is the bare Go durable-upload peer: the plainest PUT handler that makes a body
+	// durable, the HTTP limit Coffer's uploads are measured against.
+	if len(os.Args) > 2 && os.Args[1] == "putfile" {
+		if err := servePuts(os.Args[2], os.Args[3]); err != nil {
+			fmt.Fprintln(os.Stderr, "coffer-bench putfile:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
@@ -117,4 +126,56 @@ func serveFiles(addr, root string) error {
 		return nil
 	}
 	return err
+}
+
+// servePuts is the bare Go durable-upload peer: a PUT copies the body (io.Copy, as plain as it
+// gets) to a temporary file in dir, fsyncs it, renames it into place and fsyncs the folder,
+// which is what Coffer's disk store must also do before its 201, minus the hash, the row and
+// the authentication. GET /ready answers so the harness can wait for it.
+func servePuts(addr, dir string) error {
+	srv := &http.Server{Addr: addr, ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPut {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		name := filepath.Base(filepath.Clean("/" + r.URL.Path))
+		if err := putDurably(dir, name, r.Body); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+	})}
+	err := srv.ListenAndServe()
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func putDurably(dir, name string, body io.Reader) error {
+	tmp, err := os.CreateTemp(dir, ".put-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, body); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

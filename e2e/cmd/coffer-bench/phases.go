@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -165,6 +166,18 @@ func (b *bench) uploads(ctx context.Context) error {
 				b.res.add(figRSSUpload, subjCoffer, float64(hwm(b.disk))/(1<<20))
 				return b.cofferDelete(b.disk, id)
 			}},
+			{subjPut, func() error {
+				_, err := putFile("PUT", b.putfile.URL+"/upload.bin", src, nil, http.StatusCreated)
+				return err
+			}},
+			{subjCofferTus, func() error {
+				_, id, err := tusUploadAt(b.disk.URL, b.disk.URL+"/v1/uploads", src, tusChunk,
+					map[string]string{"Authorization": "Bearer " + b.token})
+				if err != nil {
+					return err
+				}
+				return b.cofferDelete(b.disk, id)
+			}},
 			{subjTusd, func() error {
 				u, err := b.tusUpload(src)
 				if err != nil {
@@ -172,7 +185,7 @@ func (b *bench) uploads(ctx context.Context) error {
 				}
 				return b.tusDelete(u)
 			}},
-			{subjVersity, func() error {
+			{subjVersityPut, func() error {
 				put, err := b.s3.putURL(ctx, "upload.bin")
 				if err != nil {
 					return err
@@ -442,46 +455,73 @@ func (b *bench) cofferDelete(node *harness.Process, id string) error {
 
 // tusUpload creates an upload at tusd and sends the whole file in one PATCH.
 func (b *bench) tusUpload(path string) (string, error) {
-	return tusUploadAt(b.tusd.URL, b.tusd.URL+"/files/", path, nil)
+	u, _, err := tusUploadAt(b.tusd.URL, b.tusd.URL+"/files/", path, 0, nil)
+	return u, err
 }
 
-// tusUploadAt is a tus 1.0 upload (creation, then one PATCH of the whole file) at the
-// creation URL create, with extra headers (a bearer token). It is the hook for Coffer's own
-// tus endpoint once it lands: a step in uploads with the subject "Coffer (tus)" calling
-// tusUploadAt(b.disk.URL, b.disk.URL+"/v1/uploads", src, auth), and a ratios line against
-// tusd (see subjCofferTus).
-func tusUploadAt(base, create, path string, header map[string]string) (string, error) {
-	fi, err := os.Stat(path)
+// tusChunk is the PATCH size of Coffer's tus upload in the bench (issue 23): each PATCH is
+// durable when it returns, so the chunk size sets how often an upload waits for the disk.
+const tusChunk = 64 << 20
+
+// tusUploadAt is a tus 1.0 upload at the creation URL create: creation, then PATCHes of chunk
+// bytes (0: the whole file in one), with extra headers (a bearer token). It returns the
+// upload's URL and the Coffer-File-Id the last PATCH answered (empty from tusd).
+func tusUploadAt(base, create, path string, chunk int64, header map[string]string) (string, string, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", "", err
+	}
+	size := fi.Size()
 	req, _ := http.NewRequest("POST", create, nil)
 	req.Header.Set("Tus-Resumable", "1.0.0")
-	req.Header.Set("Upload-Length", strconv.FormatInt(fi.Size(), 10))
+	req.Header.Set("Upload-Length", strconv.FormatInt(size, 10))
+	req.Header.Set("Upload-Metadata", "filename "+base64.StdEncoding.EncodeToString([]byte(filepath.Base(path))))
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	resp.Body.Close()
 	loc := resp.Header.Get("Location")
 	if resp.StatusCode != http.StatusCreated || loc == "" {
-		return "", fmt.Errorf("tus create: %d", resp.StatusCode)
+		return "", "", fmt.Errorf("tus create: %d", resp.StatusCode)
 	}
 	if strings.HasPrefix(loc, "/") {
 		loc = base + loc
 	}
-	patch := map[string]string{"Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
-	for k, v := range header {
-		patch[k] = v
+	if chunk <= 0 {
+		chunk = size
 	}
-	_, err = putFile("PATCH", loc, path, patch, http.StatusNoContent)
-	if err != nil {
-		return "", fmt.Errorf("tus patch: %w", err)
+	var fileID string
+	for off := int64(0); off < size; off += chunk {
+		n := min(chunk, size-off)
+		req, _ := http.NewRequest("PATCH", loc, io.NewSectionReader(f, off, n))
+		req.ContentLength = n
+		req.Header.Set("Tus-Resumable", "1.0.0")
+		req.Header.Set("Upload-Offset", strconv.FormatInt(off, 10))
+		req.Header.Set("Content-Type", "application/offset+octet-stream")
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return "", "", fmt.Errorf("tus patch: %w", err)
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			return "", "", fmt.Errorf("tus patch at %d: %d %s", off, resp.StatusCode, body)
+		}
+		fileID = resp.Header.Get("Coffer-File-Id")
 	}
-	return loc, nil
+	return loc, fileID, nil
 }
 
 func (b *bench) tusDelete(url string) error {

@@ -95,7 +95,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		started.Store(true)
 		logger.Info("ready", "issuer", cfg.Issuer, "signup", cfg.Signup)
 		go sweep(ctx, logger, svc, cfg.LoginWindow)
-		go pruneAudit(ctx, logger, audit, cfg.AuditRetention)
+		go audit.PruneEvery(ctx, logger, cfg.AuditRetention, time.Hour)
 		km.Run(ctx, cfg.KeyReload)
 	}()
 

@@ -185,9 +185,13 @@ func (s *Server) authenticate(scope string) gin.HandlerFunc {
 			s.error(c, &auth.ScopeError{Scope: scope})
 			return
 		}
+		c.Set(tokenClaimsKey, claims)
 		c.Next()
 	}
 }
+
+// tokenClaimsKey is the gin context key of the claims authenticate verified.
+const tokenClaimsKey = "coffer.token.claims"
 
 // handleLookupUser lets a resource server (the file service, on behalf of a user who shares
 // a file) turn a username into the user's id, the sub of their tokens.

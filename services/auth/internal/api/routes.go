@@ -25,6 +25,9 @@ func (s *Server) routes() {
 	r.POST("/v1/login", s.handleLogin())
 	// For resource servers acting for a user: a username to the id their tokens carry.
 	r.GET("/v1/users/:username", s.authenticate(accesstoken.ScopeFilesShare), s.handleLookupUser())
+	// Who a token belongs to, for a page's header (me.go); CORS for the web page's origin.
+	r.GET("/v1/me", s.cors("GET"), s.authenticate(accesstoken.ScopeFilesRead), s.handleMe())
+	r.OPTIONS("/v1/me", s.cors("GET"))
 
 	// OAuth 2.0 (RFC 6749 form encoding and JSON errors, RFC 7009 revocation).
 	r.POST("/oauth2/token", s.cors("POST"), s.handleToken())

@@ -129,7 +129,7 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		b := auditlog.NewBatcher(audit, logger, auditlog.DefaultBatcherConfig())
 		defer b.Close() // after serve.Run: the drained requests' events are written
 		auditor = b
-		go pruneAudit(ctx, logger, audit, cfg.AuditRetention)
+		go audit.PruneEvery(ctx, logger, cfg.AuditRetention, time.Hour)
 	}
 	srv := api.NewServer(logger, svc, verifier, rd, api.Options{
 		Audit:             auditor,

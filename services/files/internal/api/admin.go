@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -29,6 +30,8 @@ func (s *Server) adminRoutes() {
 	r.GET("/v1/admin/audit", admin, s.handleAdminAudit())
 	r.GET("/v1/admin/users/:user_id/quota", admin, s.handleGetQuota())
 	r.POST("/v1/admin/users/:user_id/quota", admin, s.handleSetQuota())
+	// The fate of a deleted user's files (the auth service's user delete states it).
+	r.DELETE("/v1/admin/users/:user_id/files", admin, s.handleDeleteUserFiles())
 }
 
 // AdminRoutes lists the method and path of every route under /v1/admin, from the router.
@@ -116,5 +119,59 @@ func (s *Server) handleSetQuota() gin.HandlerFunc {
 		s.record(c, AuditQuotaSet, id, d)
 		c.Header("Cache-Control", "no-store")
 		c.JSON(http.StatusOK, quotaJSON{UserID: id, QuotaBytes: q, DefaultBytes: s.opts.DefaultQuota, UsedBytes: used})
+	}
+}
+
+// handleDeleteUserFiles deletes every file a user owns: what an admin does after deleting the
+// user in the auth service (whose answer says so), or to empty an account. Each file goes as
+// its owner's DELETE would (rows, shares and links at once, bytes by the blob rules, quota
+// released), each audited as file.delete by the admin, then one admin.user_files.delete with
+// the totals. The answer says how many files and bytes went; calling it again deletes what
+// was uploaded meanwhile, if anything.
+func (s *Server) handleDeleteUserFiles() gin.HandlerFunc {
+	type answer struct {
+		UserID       string `json:"user_id"`
+		DeletedFiles int    `json:"deleted_files"`
+		DeletedBytes int64  `json:"deleted_bytes"`
+	}
+	return func(c *gin.Context) {
+		id, err := adminUserID(c)
+		if err != nil {
+			s.error(c, err)
+			return
+		}
+		ctx := c.Request.Context()
+		a := answer{UserID: id}
+		cursor := ""
+		for {
+			// A keyset cursor walks on past deleted rows (and a lagging replica's list only
+			// repeats a row, which Delete then does not find).
+			page, err := s.files.List(ctx, id, files.ListOptions{Limit: 100, Cursor: cursor})
+			if err != nil {
+				s.error(c, err)
+				return
+			}
+			for _, f := range page.Files {
+				err := s.files.Delete(ctx, id, f.ID)
+				if errors.Is(err, files.ErrNotFound) {
+					continue // deleted meanwhile by its owner
+				}
+				if err != nil {
+					s.record(c, AuditUserFilesDelete, id, map[string]string{"files": strconv.Itoa(a.DeletedFiles), "bytes": strconv.FormatInt(a.DeletedBytes, 10), "complete": "false"})
+					s.error(c, err)
+					return
+				}
+				a.DeletedFiles++
+				a.DeletedBytes += f.Size
+				s.record(c, AuditDelete, f.ID.String(), map[string]string{"owner": id, "by": "admin"})
+			}
+			if page.NextCursor == "" {
+				break
+			}
+			cursor = page.NextCursor
+		}
+		s.record(c, AuditUserFilesDelete, id, map[string]string{"files": strconv.Itoa(a.DeletedFiles), "bytes": strconv.FormatInt(a.DeletedBytes, 10), "complete": "true"})
+		c.Header("Cache-Control", "no-store")
+		c.JSON(http.StatusOK, a)
 	}
 }

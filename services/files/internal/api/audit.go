@@ -37,6 +37,8 @@ const (
 	AuditLinkRevoke    = "link.revoke"
 	AuditRequestUpload = "file.request_upload"
 	AuditQuotaSet      = "admin.quota.set"
+	// AuditUserFilesDelete is an admin's deletion of all of a user's files (target: the user).
+	AuditUserFilesDelete = "admin.user_files.delete"
 )
 
 // record queues an event naming the caller (if the request carried a token) and its client.

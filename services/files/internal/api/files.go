@@ -2,6 +2,7 @@ package api
 
 import (
 	"cmp"
+	"context"
 	"encoding/hex"
 	"net/http"
 	"strconv"
@@ -87,6 +88,32 @@ func (s *Server) handleList() gin.HandlerFunc {
 		c.Header("Cache-Control", "private, no-store")
 		c.JSON(http.StatusOK, out)
 	}
+}
+
+// servePage answers one page of a list: the paging parameters from the query, list's items
+// under key and next_cursor (null on the last page), or list's error through the one error
+// map. Every paged list of the API answers through it.
+func servePage[T, J any](s *Server, c *gin.Context, key string, list func(context.Context, files.ListOptions) ([]T, string, error), toJSON func(T) J) {
+	opts, err := listOptions(c)
+	if err != nil {
+		s.error(c, err)
+		return
+	}
+	items, next, err := list(c.Request.Context(), opts)
+	if err != nil {
+		s.error(c, err)
+		return
+	}
+	out := make([]J, 0, len(items))
+	for _, it := range items {
+		out = append(out, toJSON(it))
+	}
+	var cursor *string
+	if next != "" {
+		cursor = &next
+	}
+	c.Header("Cache-Control", "private, no-store")
+	c.JSON(http.StatusOK, gin.H{key: out, "next_cursor": cursor})
 }
 
 // listOptions reads the paging parameters every listing takes: ?limit=&cursor=&prefix=.

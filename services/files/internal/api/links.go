@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -106,10 +107,6 @@ func (s *Server) handleRevokeLink() gin.HandlerFunc {
 // handleListLinks lists the caller's links, all of them (GET /v1/links) or one file's
 // (GET /v1/files/{id}/links), newest first, paged like files.
 func (s *Server) handleListLinks(perFile bool) gin.HandlerFunc {
-	type response struct {
-		Links      []linkJSON `json:"links"`
-		NextCursor *string    `json:"next_cursor"`
-	}
 	return func(c *gin.Context) {
 		var fid *uuid.UUID
 		if perFile {
@@ -118,9 +115,7 @@ func (s *Server) handleListLinks(perFile bool) gin.HandlerFunc {
 				s.error(c, err)
 				return
 			}
-			// The owner's own file, or 404 (never an empty list that says the id exists).
-			if f, err := s.files.Get(c.Request.Context(), owner(c), id); err != nil || f.OwnerID != owner(c) {
-				s.error(c, cmpErr(err, files.ErrNotFound))
+			if !s.ownFile(c, id) {
 				return
 			}
 			fid = &id
@@ -129,25 +124,10 @@ func (s *Server) handleListLinks(perFile bool) gin.HandlerFunc {
 			s.error(c, files.ErrNotFound)
 			return
 		}
-		opts, err := listOptions(c)
-		if err != nil {
-			s.error(c, err)
-			return
-		}
-		page, err := s.opts.Links.List(c.Request.Context(), owner(c), fid, opts)
-		if err != nil {
-			s.error(c, err)
-			return
-		}
-		out := response{Links: make([]linkJSON, 0, len(page.Links))}
-		for _, l := range page.Links {
-			out.Links = append(out.Links, s.linkJSON(l))
-		}
-		if page.NextCursor != "" {
-			out.NextCursor = &page.NextCursor
-		}
-		c.Header("Cache-Control", "private, no-store")
-		c.JSON(http.StatusOK, out)
+		servePage(s, c, "links", func(ctx context.Context, opts files.ListOptions) ([]files.Link, string, error) {
+			page, err := s.opts.Links.List(ctx, owner(c), fid, opts)
+			return page.Links, page.NextCursor, err
+		}, s.linkJSON)
 	}
 }
 

@@ -100,34 +100,15 @@ func (s *Server) handleCreateRequest() gin.HandlerFunc {
 }
 
 func (s *Server) handleListRequests() gin.HandlerFunc {
-	type response struct {
-		Requests   []requestJSON `json:"requests"`
-		NextCursor *string       `json:"next_cursor"`
-	}
 	return func(c *gin.Context) {
 		if s.opts.Requests == nil {
 			s.error(c, files.ErrNotFound)
 			return
 		}
-		opts, err := listOptions(c)
-		if err != nil {
-			s.error(c, err)
-			return
-		}
-		page, err := s.opts.Requests.List(c.Request.Context(), owner(c), opts)
-		if err != nil {
-			s.error(c, err)
-			return
-		}
-		out := response{Requests: make([]requestJSON, 0, len(page.Requests))}
-		for _, r := range page.Requests {
-			out.Requests = append(out.Requests, s.requestJSON(r))
-		}
-		if page.NextCursor != "" {
-			out.NextCursor = &page.NextCursor
-		}
-		c.Header("Cache-Control", "private, no-store")
-		c.JSON(http.StatusOK, out)
+		servePage(s, c, "requests", func(ctx context.Context, opts files.ListOptions) ([]files.Request, string, error) {
+			page, err := s.opts.Requests.List(ctx, owner(c), opts)
+			return page.Requests, page.NextCursor, err
+		}, s.requestJSON)
 	}
 }
 
@@ -164,35 +145,16 @@ func (s *Server) handleRequest(op string) gin.HandlerFunc {
 
 // handleRequestFiles lists what arrived through one of the caller's requests.
 func (s *Server) handleRequestFiles() gin.HandlerFunc {
-	type response struct {
-		Files      []fileJSON `json:"files"`
-		NextCursor *string    `json:"next_cursor"`
-	}
 	return func(c *gin.Context) {
 		id, err := requestID(c)
 		if err != nil || s.opts.Requests == nil {
 			s.error(c, files.ErrNotFound)
 			return
 		}
-		opts, err := listOptions(c)
-		if err != nil {
-			s.error(c, err)
-			return
-		}
-		page, err := s.opts.Requests.Files(c.Request.Context(), owner(c), id, opts)
-		if err != nil {
-			s.error(c, err)
-			return
-		}
-		out := response{Files: make([]fileJSON, 0, len(page.Files))}
-		for _, f := range page.Files {
-			out.Files = append(out.Files, toJSON(f))
-		}
-		if page.NextCursor != "" {
-			out.NextCursor = &page.NextCursor
-		}
-		c.Header("Cache-Control", "private, no-store")
-		c.JSON(http.StatusOK, out)
+		servePage(s, c, "files", func(ctx context.Context, opts files.ListOptions) ([]files.File, string, error) {
+			page, err := s.opts.Requests.Files(ctx, owner(c), id, opts)
+			return page.Files, page.NextCursor, err
+		}, toJSON)
 	}
 }
 

@@ -29,6 +29,7 @@ func (s *Server) routes() {
 	r.PATCH("/v1/files/:id", write, s.handleUpdateFile())
 	r.GET("/v1/zip", read, s.handleZip())                     // ?prefix=folder/ or ?id=&id=: a streamed zip
 	r.GET("/v1/files/:id/activity", read, s.handleActivity()) // the owner's audit records of the file
+	r.GET("/v1/usage", read, s.handleUsage())                 // the caller's bytes stored and quota (usage.go)
 
 	r.POST("/v1/files/:id/shares", share, s.handleShare())
 	r.DELETE("/v1/files/:id/shares/:user_id", share, s.handleUnshare())

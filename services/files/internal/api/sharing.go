@@ -1,10 +1,12 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
 	"github.com/cofferhq/coffer/services/files/internal/files"
@@ -95,41 +97,34 @@ func (s *Server) handleUnshare() gin.HandlerFunc {
 // handleListShares lists who a file is shared with, newest first, paged. Another user's file
 // answers 404 like an unknown one.
 func (s *Server) handleListShares() gin.HandlerFunc {
-	type response struct {
-		Shares     []shareJSON `json:"shares"`
-		NextCursor *string     `json:"next_cursor"`
-	}
 	return func(c *gin.Context) {
 		id, err := fileID(c)
 		if err != nil || s.opts.Shares == nil {
 			s.error(c, files.ErrNotFound)
 			return
 		}
-		// The owner's own file, or 404 (never an empty list that says the id exists).
-		if f, err := s.files.Get(c.Request.Context(), owner(c), id); err != nil || f.OwnerID != owner(c) {
-			s.error(c, cmpErr(err, files.ErrNotFound))
+		if !s.ownFile(c, id) {
 			return
 		}
-		opts, err := listOptions(c)
-		if err != nil {
-			s.error(c, err)
-			return
-		}
-		page, err := s.opts.Shares.ListShares(c.Request.Context(), owner(c), id, opts)
-		if err != nil {
-			s.error(c, err)
-			return
-		}
-		out := response{Shares: make([]shareJSON, 0, len(page.Shares))}
-		for _, sh := range page.Shares {
-			out.Shares = append(out.Shares, shareJSON{FileID: sh.FileID.String(), UserID: sh.UserID, CreatedAt: sh.CreatedAt})
-		}
-		if page.NextCursor != "" {
-			out.NextCursor = &page.NextCursor
-		}
-		c.Header("Cache-Control", "private, no-store")
-		c.JSON(http.StatusOK, out)
+		servePage(s, c, "shares", func(ctx context.Context, opts files.ListOptions) ([]files.Share, string, error) {
+			page, err := s.opts.Shares.ListShares(ctx, owner(c), id, opts)
+			return page.Shares, page.NextCursor, err
+		}, func(sh files.Share) shareJSON {
+			return shareJSON{FileID: sh.FileID.String(), UserID: sh.UserID, CreatedAt: sh.CreatedAt}
+		})
 	}
+}
+
+// ownFile reports whether id is the caller's own file, having answered 404 (never an empty
+// list that says the id exists, and the same answer for another user's file as for an unknown
+// one) when it is not.
+func (s *Server) ownFile(c *gin.Context, id uuid.UUID) bool {
+	f, err := s.files.Get(c.Request.Context(), owner(c), id)
+	if err != nil || f.OwnerID != owner(c) {
+		s.error(c, cmpErr(err, files.ErrNotFound))
+		return false
+	}
+	return true
 }
 
 // cmpErr returns err, or def when err is nil.

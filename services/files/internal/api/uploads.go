@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -15,7 +16,8 @@ type Resumable interface {
 	// unauthenticated OPTIONS discovery).
 	// via, when set, is the file request an anonymous uploader was admitted through
 	// (ownerID is then its owner's).
-	ServeTus(w http.ResponseWriter, r *http.Request, ownerID string, via *files.Request)
+	// It returns the file when this request completed the upload, else nil.
+	ServeTus(w http.ResponseWriter, r *http.Request, ownerID string, via *files.Request) *files.File
 }
 
 // requestHeader names the file request (by its short id) that an upload without a token goes
@@ -66,6 +68,17 @@ func (s *Server) handleTus() gin.HandlerFunc {
 			via = v.(*files.Request)
 			ownerID = via.OwnerID
 		}
-		s.opts.Resumable.ServeTus(c.Writer, c.Request, ownerID, via)
+		f := s.opts.Resumable.ServeTus(c.Writer, c.Request, ownerID, via)
+		if f == nil {
+			return
+		}
+		// The request that completed a tus upload is audited as a one-request upload is: by
+		// the token's user, or as a request upload naming the file request (no actor).
+		d := map[string]string{"name": f.Name, "size": strconv.FormatInt(f.Size, 10), "via": "tus"}
+		action := AuditUpload
+		if via != nil {
+			action, d["request_id"] = AuditRequestUpload, via.ID.String()
+		}
+		s.record(c, action, f.ID.String(), d)
 	}
 }

@@ -33,12 +33,19 @@ type problemWriter struct {
 	problem func(ctx context.Context, err error, attrs ...any) *problem.Details
 	pending int // status of an error response held until its body arrives
 	done    bool
+	code    int // the first status tusd answered with (0: none yet)
 }
+
+// status is the status tusd answered with, 0 if none yet.
+func (w *problemWriter) status() int { return w.code }
 
 // Unwrap lets tusd's http.ResponseController reach the connection's deadlines.
 func (w *problemWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *problemWriter) WriteHeader(status int) {
+	if w.code == 0 {
+		w.code = status
+	}
 	if w.done || w.pending != 0 {
 		return
 	}

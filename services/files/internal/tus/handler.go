@@ -87,14 +87,17 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 // via, when set, is the file request (already admitted: open, password checked) an anonymous
 // uploader came through; ownerID is then the request's owner. Such a caller may create
 // uploads into the request and continue only those: any other upload is unknown to them.
-func (h *Handler) ServeTus(w http.ResponseWriter, r *http.Request, ownerID string, via *files.Request) {
+//
+// It returns the file when this request completed the upload (and answered with success),
+// so the HTTP layer can audit the upload as it audits a one-request one.
+func (h *Handler) ServeTus(w http.ResponseWriter, r *http.Request, ownerID string, via *files.Request) *files.File {
 	req := &request{owner: ownerID, via: via}
 	pw := &problemWriter{ResponseWriter: w, r: r, req: req, problem: h.store.cfg.Problem}
 	defer pw.finish()
 	rest, ok := strings.CutPrefix(r.URL.Path, h.prefix)
 	if !ok {
 		writeProblem(w, r, problem.New(http.StatusNotFound, "not_found", "no such route"))
-		return
+		return nil
 	}
 	id := strings.Trim(rest, "/")
 	method := r.Method
@@ -106,12 +109,12 @@ func (h *Handler) ServeTus(w http.ResponseWriter, r *http.Request, ownerID strin
 	case method == http.MethodOptions:
 	case ownerID == "":
 		writeProblem(w, r, problem.New(http.StatusUnauthorized, "unauthorized", "a bearer access token is required"))
-		return
+		return nil
 	case id != "":
 		uid, err := uuid.Parse(id)
 		if err != nil || uid.String() != id {
 			fail(files.ErrNotFound)
-			return
+			return nil
 		}
 		u, err := h.store.uploads.Get(r.Context(), ownerID, uid)
 		if err == nil && via != nil && (u.RequestID == nil || *u.RequestID != via.ID) {
@@ -119,7 +122,7 @@ func (h *Handler) ServeTus(w http.ResponseWriter, r *http.Request, ownerID strin
 		}
 		if err != nil {
 			fail(err)
-			return
+			return nil
 		}
 		switch {
 		case u.CompletedAt != nil:
@@ -127,7 +130,7 @@ func (h *Handler) ServeTus(w http.ResponseWriter, r *http.Request, ownerID strin
 		case method == http.MethodDelete:
 		case h.store.uploads.Expired(u):
 			fail(files.ErrUploadExpired)
-			return
+			return nil
 		default:
 			req.expiresAt = u.ExpiresAt
 		}
@@ -135,17 +138,17 @@ func (h *Handler) ServeTus(w http.ResponseWriter, r *http.Request, ownerID strin
 	if method == http.MethodPatch && r.Header.Get("Content-Type") != "application/offset+octet-stream" {
 		// tus 1.0.0: the server SHOULD answer 415 (tusd answers 400).
 		writeProblem(w, r, problem.New(http.StatusUnsupportedMediaType, "unsupported_media_type", "a PATCH body must be application/offset+octet-stream"))
-		return
+		return nil
 	}
 	if method == http.MethodPost || method == http.MethodPatch {
 		var err error
 		if req.chunkSum, err = parseUploadChecksum(r.Header.Get("Upload-Checksum")); err != nil {
 			fail(err)
-			return
+			return nil
 		}
 		if req.wholeSum, err = digest.Parse(r.Header.Get("Repr-Digest")); err != nil {
 			fail(err)
-			return
+			return nil
 		}
 	}
 	r2 := r.WithContext(context.WithValue(r.Context(), requestKey{}, req))
@@ -153,6 +156,10 @@ func (h *Handler) ServeTus(w http.ResponseWriter, r *http.Request, ownerID strin
 	u.Path, u.RawPath = "/"+id, ""
 	r2.URL = &u
 	h.serve.ServeHTTP(pw, r2)
+	if req.completed == nil || pw.status() >= 400 {
+		return nil
+	}
+	return req.completed
 }
 
 // parseUploadChecksum reads the checksum extension's "sha256 <base64>"; sha256 is the one

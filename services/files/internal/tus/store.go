@@ -76,7 +76,8 @@ type request struct {
 	chunkSum  []byte           // Upload-Checksum: the SHA-256 of this request's body
 	wholeSum  []byte           // Repr-Digest: the SHA-256 of the whole file
 	expiresAt time.Time        // the upload's expiry, sent as Upload-Expires on success
-	fileID    string           // set when this request completed the upload
+	fileID    string           // set when the upload is complete (by this request or before)
+	completed *files.File      // the file, when this very request completed the upload
 	problem   *problem.Details // the response of the store's error, if it failed
 }
 
@@ -215,10 +216,11 @@ func (up *upload) GetReader(context.Context) (io.ReadCloser, error) {
 // FinishUpload implements handler.Upload (files.Resumable.Complete).
 func (up *upload) FinishUpload(ctx context.Context) error {
 	req := requestFrom(ctx)
-	if _, err := up.s.uploads.Complete(ctx, &up.u, req.wholeSum); err != nil {
+	f, err := up.s.uploads.Complete(ctx, &up.u, req.wholeSum)
+	if err != nil {
 		return up.s.fail(ctx, err)
 	}
-	req.fileID = up.u.ID.String()
+	req.fileID, req.completed = up.u.ID.String(), &f
 	return nil
 }
 

@@ -119,7 +119,7 @@ func securityHeaders(authOrigin, filesOrigin string) http.Header {
 		"default-src 'none'",
 		"script-src 'self'",
 		"style-src 'self'",
-		"img-src 'self' data:",
+		"img-src 'self' data: blob:", // blob: image previews (preview.ts)
 		"connect-src " + strings.Join(connect, " "),
 		"manifest-src 'self'",
 		"form-action 'none'",

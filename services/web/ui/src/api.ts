@@ -83,6 +83,14 @@ export class Files {
     return l
   }
 
+  // zip fetches a streamed zip of some files (ids) or of a folder (a prefix ending in "/").
+  async zip(what: { ids?: string[]; prefix?: string }): Promise<Blob> {
+    const q = new URLSearchParams()
+    for (const id of what.ids ?? []) q.append('id', id)
+    if (what.prefix !== undefined) q.set('prefix', what.prefix)
+    return (await this.call(`/v1/zip?${q}`)).blob()
+  }
+
   // content fetches a file's bytes (for files small enough to hold in memory).
   async content(id: string): Promise<Blob> {
     const res = await this.call(`/v1/files/${encodeURIComponent(id)}/content`)

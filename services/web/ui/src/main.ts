@@ -9,6 +9,11 @@ import { apiError, explain } from './errors'
 import { bytes, date, kind } from './format'
 import { Uploads } from './uploads'
 import { FolderNav } from './folders'
+import { Menu } from './menu'
+import { UserMenu } from './usermenu'
+import { icon, iconKind } from './icons'
+import { previewType } from './preview'
+import { fromDrop, fromPicker } from './dropped'
 
 const main = document.getElementById('main')!
 const account = document.getElementById('account')!
@@ -50,7 +55,7 @@ async function boot(): Promise<void> {
       signedOutView(session, e instanceof Error && e.message.endsWith('.') ? e.message : 'Sign-in did not complete. Try again.')
       return
     }
-    new App(session, new Files(session, cfg.files_url)).show()
+    new App(session, new Files(session, cfg.files_url), cfg.auth_url).show()
     return
   }
   if (url.pathname === '/signed-out') {
@@ -82,6 +87,7 @@ function signedOutView(session: Session, message?: string): void {
 }
 
 type Tab = 'mine' | 'shared'
+type SortKey = 'name' | 'size' | 'date'
 
 class App {
   private tab: Tab = 'mine'
@@ -94,13 +100,28 @@ class App {
   private uploadList = h('ul', { class: 'uploads', 'aria-label': 'Uploads' })
   private uploads: Uploads
   private nav = new FolderNav(() => void this.load())
+  // The user menu in the header; other parts of the page add entries with addEntry.
+  readonly userMenu: UserMenu
+  // What the list holds (loaded pages), drawn in the chosen order by draw.
+  private folders: string[] = []
+  private items: FileInfo[] = []
+  private sort: { key: SortKey; dir: 1 | -1 } = { key: 'name', dir: 1 }
+  private sortButtons = new Map<SortKey, HTMLButtonElement>()
+  // Multi-select: the ids of the checked files of the list, and the bar acting on them.
+  private selected = new Set<string>()
+  private selectAll = h('input', { type: 'checkbox', 'aria-label': 'Select all files' })
+  private selectionBar = h('div', { class: 'selection-bar', role: 'region', 'aria-label': 'Selected files', hidden: true })
+  private uploadTarget = h('span', { class: 'upload-target' })
 
   constructor(
     private readonly session: Session,
     private readonly files: Files,
+    authURL: string,
   ) {
+    this.userMenu = new UserMenu(session, authURL, files.base, () => void this.session.signOut())
     this.uploads = new Uploads(session, files.base, this.uploadList, () => {
       if (this.tab === 'mine') void this.load()
+      void this.userMenu.refreshUsage()
     })
     this.tabs = {
       mine: h('button', { type: 'button', role: 'tab', id: 'tab-mine', 'aria-controls': 'file-panel' }, 'My files'),
@@ -110,22 +131,25 @@ class App {
   }
 
   show(): void {
-    const signOut = h('button', { type: 'button', class: 'secondary' }, 'Sign out')
-    signOut.addEventListener('click', () => {
-      signOut.disabled = true
-      void this.session.signOut()
-    })
-    replace(account, signOut)
+    replace(account, this.userMenu.element)
 
+    // Uploads go into the folder being looked at; a folder keeps its structure below it.
     const input = h('input', { type: 'file', id: 'file-input', multiple: true, class: 'visually-hidden' })
     input.addEventListener('change', () => {
-      if (input.files) this.uploads.add(Array.from(input.files))
+      if (input.files) this.uploads.add(Array.from(input.files), this.nav.prefix)
       input.value = ''
     })
+    const folderInput = h('input', { type: 'file', id: 'folder-input', multiple: true, webkitdirectory: true, class: 'visually-hidden' })
+    folderInput.addEventListener('change', () => {
+      if (folderInput.files) this.uploads.add(fromPicker(folderInput.files), this.nav.prefix)
+      folderInput.value = ''
+    })
     const drop = h('div', { class: 'drop' },
-      h('p', {}, 'Drop files here, or '),
+      h('p', {}, 'Drop files or folders here, or '),
       h('label', { for: 'file-input', class: 'button primary' }, 'Choose files'),
-      input)
+      h('label', { for: 'folder-input', class: 'button secondary' }, 'Choose a folder'),
+      input, folderInput,
+      h('p', { class: 'upload-to' }, 'Uploads go into ', this.uploadTarget))
     drop.addEventListener('dragover', (e) => {
       e.preventDefault()
       drop.classList.add('over')
@@ -134,7 +158,11 @@ class App {
     drop.addEventListener('drop', (e) => {
       e.preventDefault()
       drop.classList.remove('over')
-      if (e.dataTransfer?.files.length) this.uploads.add(Array.from(e.dataTransfer.files))
+      if (!e.dataTransfer?.items.length) return
+      const prefix = this.nav.prefix
+      fromDrop(e.dataTransfer).then((list) => this.uploads.add(list, prefix)).catch(() => {
+        replace(this.error, 'The dropped folder could not be read. Try “Choose a folder” instead.')
+      })
     })
 
     const tablist = h('div', { role: 'tablist', 'aria-label': 'Which files' }, this.tabs.mine, this.tabs.shared)
@@ -148,11 +176,20 @@ class App {
         this.tabs[next].focus()
       }
     })
+    this.selectAll.addEventListener('change', () => {
+      for (const f of this.items) {
+        if (this.selectAll.checked) this.selected.add(f.id)
+        else this.selected.delete(f.id)
+      }
+      this.draw()
+    })
     const table = h('table', { class: 'files' },
       h('caption', { class: 'visually-hidden' }, 'Files'),
       h('thead', {}, h('tr', {},
-        h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Size'), h('th', { scope: 'col' }, 'Date'),
-        h('th', { scope: 'col' }, 'Type'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
+        h('th', { scope: 'col', class: 'select' }, this.selectAll),
+        h('th', { scope: 'col', class: 'icon-col' }, h('span', { class: 'visually-hidden' }, 'Icon')),
+        this.sortHeader('name', 'Name'), this.sortHeader('size', 'Size'), this.sortHeader('date', 'Date'),
+        h('th', { scope: 'col', class: 'type-col' }, 'Type'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
       this.tableBody)
 
     replace(main,
@@ -160,7 +197,7 @@ class App {
         h('h2', { id: 'upload-title' }, 'Upload'), drop, this.uploadList),
       h('section', { class: 'list-area', 'aria-labelledby': 'files-title' },
         h('h2', { id: 'files-title' }, 'Files'), tablist,
-        h('div', { id: 'file-panel', role: 'tabpanel', 'aria-labelledby': 'tab-mine' }, this.nav.element, this.error, table, this.status, this.more)))
+        h('div', { id: 'file-panel', role: 'tabpanel', 'aria-labelledby': 'tab-mine' }, this.nav.element, this.error, this.selectionBar, table, this.status, this.more)))
     this.select('mine')
     main.focus()
   }
@@ -176,6 +213,75 @@ class App {
     void this.load()
   }
 
+  // sortHeader is a column heading that sorts the list by its column (again: the other way);
+  // dates start with the newest.
+  private sortHeader(key: SortKey, label: string): HTMLTableCellElement {
+    const b = h('button', { type: 'button', class: 'sort', 'data-key': key }, label, h('span', { class: 'sort-arrow', 'aria-hidden': 'true' }))
+    b.addEventListener('click', () => {
+      this.sort = { key, dir: this.sort.key === key ? (-this.sort.dir as 1 | -1) : key === 'date' ? -1 : 1 }
+      this.draw()
+    })
+    this.sortButtons.set(key, b)
+    return h('th', { scope: 'col', class: `sort-col col-${key}` }, b)
+  }
+
+  // draw fills the table from what is loaded, folders first, in the chosen order, and the
+  // selection bar from what is checked.
+  private draw(): void {
+    const { key, dir } = this.sort
+    const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
+    const cmp = (a: FileInfo, b: FileInfo): number =>
+      key === 'size' ? a.size - b.size || byName(a.name, b.name)
+        : key === 'date' ? byName(a.created_at, b.created_at) || byName(a.name, b.name)
+          : byName(a.name, b.name)
+    const files = [...this.items].sort((a, b) => dir * cmp(a, b))
+    const folders = key === 'name' && dir === -1 ? [...this.folders].reverse() : this.folders
+    for (const [k, b] of this.sortButtons) {
+      const th = b.parentElement!
+      if (k === key) th.setAttribute('aria-sort', dir === 1 ? 'ascending' : 'descending')
+      else th.removeAttribute('aria-sort')
+      // The arrow is drawn, not said: aria-sort says it to screen readers.
+      b.lastElementChild!.textContent = k === key ? (dir === 1 ? ' ▲' : ' ▼') : ''
+    }
+    this.tableBody.replaceChildren(...folders.map((d) => this.folderRow(d)), ...files.map((f) => this.row(f)))
+    // Only what is listed stays selected.
+    for (const id of this.selected) if (!this.items.some((f) => f.id === id)) this.selected.delete(id)
+    this.selectAll.checked = this.items.length > 0 && this.selected.size === this.items.length
+    this.selectAll.indeterminate = this.selected.size > 0 && !this.selectAll.checked
+    this.selectAll.disabled = this.items.length === 0
+    this.drawSelection()
+  }
+
+  private drawSelection(): void {
+    const n = this.selected.size
+    this.selectionBar.hidden = n === 0
+    if (n === 0) return
+    const chosen = this.items.filter((f) => this.selected.has(f.id))
+    const zip = h('button', { type: 'button', class: 'primary' }, 'Download as zip')
+    zip.addEventListener('click', () => void this.downloadZip({ ids: chosen.map((f) => f.id) }, 'coffer-files.zip'))
+    const del = h('button', { type: 'button', class: 'secondary danger-text' }, 'Delete')
+    del.addEventListener('click', () => this.deleteDialog(chosen))
+    const clear = h('button', { type: 'button', class: 'secondary' }, 'Clear selection')
+    clear.addEventListener('click', () => {
+      this.selected.clear()
+      this.draw()
+    })
+    replace(this.selectionBar, h('span', { class: 'selection-count' }, `${n} selected`), zip, del, clear)
+  }
+
+  // downloadZip saves a streamed zip of files or of a folder.
+  private async downloadZip(what: { ids?: string[]; prefix?: string }, name: string): Promise<void> {
+    try {
+      const blob = await this.files.zip(what)
+      const url = URL.createObjectURL(new Blob([blob], { type: 'application/octet-stream' }))
+      save(url, name)
+      setTimeout(() => URL.revokeObjectURL(url), 60_000)
+      announce(`${name} downloaded.`)
+    } catch (e) {
+      replace(this.error, explain(e, { fileName: name, action: 'download' }))
+    }
+  }
+
   async load(more = false): Promise<void> {
     const tab = this.tab
     try {
@@ -184,47 +290,95 @@ class App {
         : this.nav.query ? await this.files.search(this.nav.prefix, this.nav.query, cursor)
           : await this.files.level(this.nav.prefix, cursor)
       if (tab !== this.tab) return
-      if (!more) this.tableBody.replaceChildren()
-      for (const d of page.folders ?? []) this.tableBody.appendChild(this.folderRow(d.name))
-      for (const f of page.files) this.tableBody.appendChild(this.row(f))
+      if (!more) {
+        this.folders = []
+        this.items = []
+      }
+      this.folders.push(...(page.folders ?? []).map((d) => d.name))
+      this.items.push(...page.files)
+      this.draw()
+      replace(this.uploadTarget, h('strong', {}, this.nav.prefix === '' ? 'My files' : this.nav.prefix))
       this.cursor = page.next_cursor
       this.more.hidden = !page.next_cursor
       replace(this.error)
-      const n = this.tableBody.rows.length
-      replace(this.status, n === 0 ? (tab === 'mine' ? 'No files yet. Upload some above.' : 'Nobody has shared a file with you yet.') : `${n} file${n === 1 ? '' : 's'}`)
+      const n = this.items.length
+      const d = this.folders.length
+      const count = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`
+      replace(this.status, n + d === 0 ? (tab === 'mine' ? 'No files yet. Upload some above.' : 'Nobody has shared a file with you yet.')
+        : d === 0 ? count(n, 'file') : `${count(d, 'folder')}, ${count(n, 'file')}`)
     } catch (e) {
       replace(this.error, explain(e, { action: 'list your files' }))
     }
   }
 
+  // row is one file: a checkbox, its icon, name, size, date and type, one primary action
+  // (Download) and a menu of the others.
   private row(f: FileInfo): HTMLTableRowElement {
-    const actions = h('div', { class: 'actions' })
-    const act = (label: string, what: string, fn: () => void) =>
-      h('button', { type: 'button', class: 'secondary', 'aria-label': `${label} ${f.name}`, onclick: fn }, what)
-    append(actions, act('Download', 'Download', () => void this.download(f)))
+    const label = this.tab === 'mine' ? this.nav.label(f.name) : f.name
+    const check = h('input', { type: 'checkbox', 'aria-label': `Select ${f.name}`, checked: this.selected.has(f.id) })
+    check.addEventListener('change', () => {
+      if (check.checked) this.selected.add(f.id)
+      else this.selected.delete(f.id)
+      this.selectAll.checked = this.selected.size === this.items.length
+      this.selectAll.indeterminate = this.selected.size > 0 && !this.selectAll.checked
+      this.drawSelection()
+    })
+    const download = h('button', { type: 'button', class: 'secondary', 'aria-label': `Download ${f.name}`, onclick: () => void this.download(f) }, 'Download')
+    const more = new Menu('⋯', `More actions for ${f.name}`, 'menu-button more')
+    const preview = previewType(f.content_type, f.name, f.size)
+    if (preview) more.add({ label: 'Preview', onSelect: () => void this.preview(f, preview) })
     if (this.tab === 'mine') {
-      append(actions,
-        act('Share', 'Share', () => this.shareDialog(f)),
-        act('Create a link to', 'Link', () => this.linkDialog(f)),
-        act('Rename or move', 'Rename', () => this.renameDialog(f)),
-        act('Delete', 'Delete', () => this.deleteDialog(f)))
+      more.add({ label: 'Share', onSelect: () => this.shareDialog(f) })
+      more.add({ label: 'Create a link', onSelect: () => this.linkDialog(f) })
+      more.add({ label: 'Rename or move', onSelect: () => this.renameDialog(f) })
+      more.add({ label: 'Delete', onSelect: () => this.deleteDialog([f]), danger: true })
     }
     return h('tr', { 'data-id': f.id },
-      h('th', { scope: 'row', class: 'name', 'data-label': 'Name' }, this.tab === 'mine' ? this.nav.label(f.name) : f.name),
+      h('td', { class: 'select' }, check),
+      h('td', { class: 'icon-col' }, icon(iconKind(f.content_type, f.name))),
+      h('th', { scope: 'row', class: 'name', 'data-label': 'Name' }, label),
       h('td', { 'data-label': 'Size', class: 'nowrap' }, bytes(f.size)),
       h('td', { 'data-label': 'Date' }, h('time', { datetime: f.created_at }, date(f.created_at))),
-      h('td', { 'data-label': 'Type' }, kind(f.content_type, f.name)),
-      h('td', {}, actions))
+      h('td', { 'data-label': 'Type', class: 'type-col' }, kind(f.content_type, f.name)),
+      h('td', {}, h('div', { class: 'actions' }, download, more.empty ? null : more.element)))
   }
 
-  // folderRow is a folder of the level shown: opening it lists its level.
+  // folderRow is a folder of the level shown: opening it lists its level; its menu downloads
+  // it as a zip.
   private folderRow(prefix: string): HTMLTableRowElement {
     const label = this.nav.label(prefix)
     const open = h('button', { type: 'button', class: 'link folder', 'aria-label': `Open folder ${label}` }, label)
     open.addEventListener('click', () => this.nav.enter(prefix))
+    const more = new Menu('⋯', `More actions for folder ${label}`, 'menu-button more')
+    more.add({ label: 'Download as zip', onSelect: () => void this.downloadZip({ prefix }, `${prefix.slice(0, -1).split('/').pop() || 'folder'}.zip`) })
     return h('tr', { 'data-folder': prefix },
+      h('td', { class: 'select' }),
+      h('td', { class: 'icon-col' }, icon('folder')),
       h('th', { scope: 'row', class: 'folder', 'data-label': 'Name' }, open),
-      h('td', { 'data-label': 'Size' }), h('td', { 'data-label': 'Date' }), h('td', { 'data-label': 'Type' }, 'Folder'), h('td', {}))
+      h('td', { 'data-label': 'Size' }), h('td', { 'data-label': 'Date' }), h('td', { 'data-label': 'Type', class: 'type-col' }, 'Folder'),
+      h('td', {}, h('div', { class: 'actions' }, more.element)))
+  }
+
+  // preview shows a raster image in a dialog, or a PDF in a new tab (preview.ts says why
+  // neither can reach this page).
+  private async preview(f: FileInfo, type: string): Promise<void> {
+    try {
+      const blob = new Blob([await this.files.content(f.id)], { type })
+      const url = URL.createObjectURL(blob)
+      if (type === 'application/pdf') {
+        window.open(url, '_blank', 'noopener,noreferrer')
+        setTimeout(() => URL.revokeObjectURL(url), 60_000)
+        return
+      }
+      dialog(f.name, (d, close) => {
+        const shut = cancel(close, 'Close')
+        append(d, h('img', { src: url, alt: `Preview of ${f.name}`, class: 'preview' }), h('div', { class: 'dialog-actions' }, shut))
+        d.addEventListener('close', () => URL.revokeObjectURL(url))
+        return shut
+      })
+    } catch (e) {
+      replace(this.error, explain(e, { fileName: f.name, action: 'download' }))
+    }
   }
 
   private renameDialog(f: FileInfo): void {
@@ -270,24 +424,36 @@ class App {
     }
   }
 
-  private deleteDialog(f: FileInfo): void {
-    dialog(`Delete “${f.name}”?`, (d, close) => {
+  // deleteDialog asks before deleting one file or the selected ones.
+  private deleteDialog(list: FileInfo[]): void {
+    const what = list.length === 1 ? `“${list[0].name}”` : `${list.length} files`
+    dialog(`Delete ${what}?`, (d, close) => {
       const msg = h('p', { class: 'error', role: 'alert' })
       const yes = h('button', { type: 'button', class: 'danger' }, 'Delete')
       yes.addEventListener('click', async () => {
         yes.disabled = true
-        try {
-          await this.files.remove(f.id)
-          close()
-          announce(`${f.name} deleted.`)
-          void this.load()
-        } catch (e) {
-          yes.disabled = false
-          replace(msg, explain(e, { fileName: f.name, action: 'delete' }))
+        let done = 0
+        for (const f of list) {
+          try {
+            await this.files.remove(f.id)
+            this.selected.delete(f.id)
+            done++
+          } catch (e) {
+            yes.disabled = false
+            replace(msg, explain(e, { fileName: f.name, action: 'delete' }))
+            void this.load()
+            return
+          }
         }
+        close()
+        announce(list.length === 1 ? `${list[0].name} deleted.` : `${done} files deleted.`)
+        void this.load()
+        void this.userMenu.refreshUsage()
       })
-      append(d, h('p', {}, 'The file is removed for you and everyone you shared it with. This cannot be undone.'), msg,
-        h('div', { class: 'dialog-actions' }, yes, cancel(close)))
+      append(d, h('p', {}, list.length === 1
+        ? 'The file is removed for you and everyone you shared it with. This cannot be undone.'
+        : 'The files are removed for you and everyone you shared them with. This cannot be undone.'), msg,
+      h('div', { class: 'dialog-actions' }, yes, cancel(close)))
       return yes
     })
   }

@@ -17,18 +17,23 @@ export class Uploads {
     private readonly onDone: () => void,
   ) {}
 
-  add(files: Iterable<File>): void {
-    for (const f of files) this.start(f)
+  // add uploads files under the names given (a folder's files keep their paths), or under
+  // their own names in the folder prefix ("" or ending in "/").
+  add(files: Iterable<File | { file: File; name: string }>, prefix = ''): void {
+    for (const f of files) {
+      if (f instanceof File) this.start(f, prefix + f.name)
+      else this.start(f.file, prefix + f.name)
+    }
   }
 
-  private start(file: File): void {
-    const progress = h('progress', { max: Math.max(file.size, 1), value: 0, 'aria-label': `Upload of ${file.name}` })
+  private start(file: File, name: string): void {
+    const progress = h('progress', { max: Math.max(file.size, 1), value: 0, 'aria-label': `Upload of ${name}` })
     const stats = h('span', { class: 'stats' }, `0 B of ${bytes(file.size)}`)
     const message = h('p', { class: 'upload-message', role: 'alert' })
     const pauseBtn = h('button', { type: 'button', class: 'secondary' }, 'Pause')
     const cancelBtn = h('button', { type: 'button', class: 'secondary' }, 'Cancel')
     const row = h('li', { class: 'upload', 'data-state': 'uploading' },
-      h('div', { class: 'upload-head' }, h('span', { class: 'name' }, file.name), stats),
+      h('div', { class: 'upload-head' }, h('span', { class: 'name' }, name), stats),
       progress,
       h('div', { class: 'upload-actions' }, pauseBtn, cancelBtn),
       message)
@@ -43,7 +48,7 @@ export class Uploads {
       endpoint: `${this.filesURL}/v1/uploads/`,
       chunkSize: 16 << 20,
       retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
-      metadata: { filename: file.name, filetype: file.type || 'application/octet-stream' },
+      metadata: { filename: name, filetype: file.type || 'application/octet-stream' },
       // Upload URLs are remembered for this page only, not in localStorage.
       storeFingerprintForResuming: false,
       removeFingerprintOnSuccess: true,
@@ -74,8 +79,8 @@ export class Uploads {
         progress.value = progress.max
         setState('done')
         replace(stats, `${bytes(file.size)} of ${bytes(file.size)} · done`)
-        replace(row.querySelector('.upload-actions')!, h('span', { class: 'done' }, 'Uploaded'))
-        announce(`${file.name} uploaded.`)
+        replace(row.querySelector('.upload-actions')!, h('span', { class: 'done' }, 'Uploaded'), dismiss(row, name))
+        announce(`${name} uploaded.`)
         this.onDone()
       },
       onError: (err: Error) => {
@@ -100,9 +105,9 @@ export class Uploads {
           e = new TypeError('network')
         }
         const final = status === 413 || status === 403 || status === 400
-        replace(message, explain(e, { fileName: file.name, action: 'upload' }))
+        replace(message, explain(e, { fileName: name, action: 'upload' }))
         if (final) {
-          replace(row.querySelector('.upload-actions')!, dismiss(row))
+          replace(row.querySelector('.upload-actions')!, dismiss(row, name))
         } else {
           paused = true
           replace(pauseBtn, 'Resume')
@@ -132,13 +137,14 @@ export class Uploads {
       // Terminate: the server drops the partial upload and its reservation.
       upload.abort(true).catch(() => {})
       replace(stats, 'Cancelled')
-      replace(row.querySelector('.upload-actions')!, dismiss(row))
-      announce(`Upload of ${file.name} cancelled.`)
+      replace(row.querySelector('.upload-actions')!, dismiss(row, name))
+      announce(`Upload of ${name} cancelled.`)
     })
     upload.start()
   }
 }
 
-function dismiss(row: HTMLElement): HTMLButtonElement {
-  return h('button', { type: 'button', class: 'secondary', onclick: () => row.remove() }, 'Dismiss')
+// dismiss is the button that takes a finished, failed or cancelled upload's card away.
+function dismiss(row: HTMLElement, name: string): HTMLButtonElement {
+  return h('button', { type: 'button', class: 'secondary', 'aria-label': `Dismiss ${name}`, onclick: () => row.remove() }, 'Dismiss')
 }
