@@ -60,7 +60,11 @@ const rowMenu = async (page, name, action) => {
 let page
 try {
   for (const [label, viewport] of [['desktop', { width: 1100, height: 800 }], ['phone', { width: 390, height: 844 }]]) {
-    const ctx = await browser.newContext({ viewport, isMobile: label === 'phone', hasTouch: label === 'phone' })
+    // The phone prefers a dark colour scheme: the sign-in page and the app follow it alike.
+    const dark = label === 'phone'
+    const ctx = await browser.newContext({ viewport, isMobile: label === 'phone', hasTouch: label === 'phone', colorScheme: dark ? 'dark' : 'light' })
+    const background = () => page.evaluate(() => [document.body, document.documentElement].map((e) => getComputedStyle(e).backgroundColor).find((c) => c !== 'rgba(0, 0, 0, 0)'))
+    const want = dark ? 'rgb(18, 22, 28)' : 'rgb(247, 248, 250)' // the app's --bg (style.css)
     ctx.setDefaultTimeout(timeout)
     page = await ctx.newPage()
     const problems = []
@@ -70,6 +74,9 @@ try {
     await page.goto(cfg.web)
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.waitForURL((u) => u.href.startsWith(`${cfg.auth}/oauth2/authorize`), { timeout })
+    await page.getByLabel('Password').waitFor()
+    check(await background() === want, `the sign-in page's background ${await background()}, want the app's ${want}`)
+    await page.screenshot({ path: join(cfg.artifacts, `web-signin-${label}.png`) })
     await page.getByLabel('Username').fill(cfg.user)
     await page.getByLabel('Password').fill(cfg.pass)
     await page.getByRole('button', { name: 'Sign in' }).click()
@@ -77,6 +84,7 @@ try {
 
     begin(`${label}: the top level shows folders beside files`)
     await waitRows(page, cfg.top, 'top level')
+    check(await background() === want, `the page's background ${await background()}, want ${want}`)
     const size = await page.locator('tr[data-id] td[data-label="Size"]').first().textContent()
     check(/KiB|MiB| B$/.test(size), `size in IEC units: ${size}`)
     await page.screenshot({ path: join(cfg.artifacts, `web-folders-${label}.png`), fullPage: true })

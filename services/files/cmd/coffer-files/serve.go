@@ -42,11 +42,11 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		return err
 	}
 	defer direct.Close()
-	db, err := openDB(ctx, cfg, pool, direct, logger)
+	reg := metrics.NewRegistry()
+	db, err := openDB(ctx, cfg, pool, direct, reg, logger)
 	if err != nil {
 		return err
 	}
-	reg := metrics.NewRegistry()
 	reg.MustRegister(metrics.NewPoolCollector("coffer_files", pool))
 	jwksMetrics := tokenauth.NewMetrics(reg, nil)
 	defer db.Close()

@@ -38,6 +38,12 @@ const (
 	FileExpired  = "file_expired"  // FileID, OwnerID: retention deleted it
 	// RequestClosed: a file request closed or deleted (RequestID, OwnerID); no more uploads.
 	RequestClosed = "request_closed"
+	// FileChanged: a file row changed in a way a cached copy must not hide (renamed, expiry
+	// set, bytes marked missing): FileID, OwnerID.
+	FileChanged = "file_changed"
+	// SubscriptionLost is never published: a Listener gives it to its subscribers when its
+	// subscription failed, since any notice may have been missed.
+	SubscriptionLost = "subscription_lost"
 
 	// Grants (Notice.Grant): access given, not taken away.
 	FileCreated  = "file_created"  // FileID, OwnerID: a new file, in its owner's listing

@@ -79,10 +79,13 @@ func (l *Listener) Fence() (LSN, bool) {
 }
 
 // Subscribe calls fn for every notice, in commit order, after the fence has moved past it
-// and before Await (on any node) counts the notice as taken here. fn runs on the listener's
-// goroutine: it must be quick. A node-local cache drops what a
-// notice names; when the subscription is lost (Fence's second result false) it must drop
-// everything, since notices may have been missed.
+// and before the node acknowledges it (so a revoking request's Await also waits for fn on
+// every live node, and a node's own Await waits for it there). fn runs on the listener's
+// goroutine: it must be quick. A node-local
+// cache drops what a notice names. When the subscription is lost fn gets a notice of kind
+// SubscriptionLost, before the node subscribes again: notices may have been missed, so a
+// cache drops everything. Between the loss and the next trusted subscription Fence's second
+// result is false, and a cache must not be used.
 func (l *Listener) Subscribe(fn func(Notice)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -157,6 +160,7 @@ func (l *Listener) Run(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := l.session(ctx)
 		l.setConnected(false)
+		l.lost()
 		if ctx.Err() != nil {
 			return
 		}
@@ -167,6 +171,17 @@ func (l *Listener) Run(ctx context.Context) {
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// lost tells every subscriber that notices may have been missed (SubscriptionLost). It runs
+// after the node stopped trusting its subscription and before it subscribes again.
+func (l *Listener) lost() {
+	l.mu.Lock()
+	subs := l.subs
+	l.mu.Unlock()
+	for _, fn := range subs {
+		fn(Notice{Kind: SubscriptionLost})
 	}
 }
 
@@ -352,9 +367,8 @@ func (l *Listener) handle(ctx context.Context, conn *pgx.Conn, batch []string) e
 	}
 	subs := l.subs
 	l.mu.Unlock()
-	// Subscribers (a node-local cache) run before the notices count as seen here, before a
-	// heartbeat in this batch renews trust, and before the acknowledgement: when Await
-	// returns, every subscriber of every node has applied the notice.
+	// Subscribers (a node-local cache) first: this node's own Await must not return, nor
+	// this node's trust resume, before they have dropped what the notices revoke.
 	for _, n := range notices {
 		for _, fn := range subs {
 			fn(n)

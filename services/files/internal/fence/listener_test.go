@@ -201,3 +201,56 @@ func TestParseLSN(t *testing.T) {
 		}
 	}
 }
+
+// TestSubscribersBeforeAcknowledgement: a node's own Await returns only after its
+// subscribers (a node-local cache) have taken the notice, and a lost subscription reaches
+// the subscribers as SubscriptionLost before the node trusts a new one.
+func TestSubscribersBeforeAcknowledgement(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	const lease = 20 * time.Second
+	a := startListener(t, dsn, lease)
+	var mu sync.Mutex
+	var heard []fence.Notice
+	a.Subscribe(func(n fence.Notice) {
+		time.Sleep(300 * time.Millisecond) // a slow cache: Await must wait for it
+		mu.Lock()
+		heard = append(heard, n)
+		mu.Unlock()
+	})
+	waitFor(t, "trusted subscription", func() bool { _, ok := a.Fence(); return ok })
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	fileID := uuid.New()
+	id, err := fence.Publish(ctx, conn, fence.Notice{Kind: fence.FileDeleted, FileID: fileID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Await(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if len(heard) != 1 || heard[0].FileID != fileID {
+		t.Errorf("when Await returned the subscriber had heard %+v, want the notice", heard)
+	}
+	mu.Unlock()
+
+	if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid()`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "trusted again", func() bool {
+		_, ok := a.Fence()
+		mu.Lock()
+		defer mu.Unlock()
+		return ok && len(heard) > 1
+	})
+	mu.Lock()
+	if heard[len(heard)-1].Kind != fence.SubscriptionLost {
+		t.Errorf("after the cut the subscriber heard %+v, want %s last", heard[1:], fence.SubscriptionLost)
+	}
+	mu.Unlock()
+}

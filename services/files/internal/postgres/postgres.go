@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cofferhq/coffer/pkg/pgmigrate"
+	"github.com/cofferhq/coffer/services/files/internal/accesscache"
 	"github.com/cofferhq/coffer/services/files/internal/fence"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
@@ -35,8 +36,9 @@ const MigrationsTable = "files_schema_migrations"
 // DB is the file service's PostgreSQL storage.
 type DB struct {
 	pool  *pgxpool.Pool
-	reads *reads // nil: every read on the primary
-	fence Fence  // nil: no replicas, revocations need no fence
+	reads *reads      // nil: every read on the primary
+	fence Fence       // nil: no replicas, revocations need no fence
+	cache AccessCache // nil: every FileByID asks the database
 	// direct holds sessions (advisory locks); it is pool unless pool goes through a
 	// transaction pooler.
 	direct *pgxpool.Pool
@@ -86,6 +88,12 @@ func NewWithOptions(pool *pgxpool.Pool, opts Options) (*DB, error) {
 		db.leases = nil
 	} else {
 		db.leases = db.Leases(opts.LeaseTTL, opts.Logger)
+	}
+	if opts.AccessCache != nil {
+		if opts.Fence == nil {
+			return nil, errors.New("postgres: an access cache needs a fence")
+		}
+		db.cache = opts.AccessCache
 	}
 	if len(opts.Replicas) == 0 {
 		db.fence = opts.Fence
@@ -208,6 +216,13 @@ func (db *DB) grant(ctx context.Context, tx pgx.Tx, n fence.Notice) (string, err
 // FileByID implements files.MetadataStore.
 func (db *DB) FileByID(ctx context.Context, ownerID string, id uuid.UUID) (files.File, error) {
 	// The owner, and any user the owner shared the file with, may read it.
+	var t accesscache.Ticket
+	if db.cache != nil {
+		if f, ok := db.cache.Get(id, ownerID); ok {
+			return f, nil
+		}
+		t = db.cache.Begin()
+	}
 	var f files.File
 	err := db.read(ctx, func(q querier) error {
 		var err error
@@ -221,6 +236,9 @@ func (db *DB) FileByID(ctx context.Context, ownerID string, id uuid.UUID) (files
 		}
 		return nil
 	})
+	if err == nil && db.cache != nil {
+		db.cache.Put(t, ownerID, f)
+	}
 	return f, err
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/cofferhq/coffer/services/files/internal/accesscache"
 	"github.com/cofferhq/coffer/services/files/internal/fence"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
@@ -51,6 +52,16 @@ type Options struct {
 	LeaseTTL time.Duration
 	// Logger, default discards.
 	Logger *slog.Logger
+	// AccessCache answers FileByID from the node's memory when it holds the grant
+	// (accesscache.Cache); it needs Fence, whose notices keep it exact. Optional.
+	AccessCache AccessCache
+}
+
+// AccessCache is what FileByID needs of a node-local cache of grants (accesscache.Cache).
+type AccessCache interface {
+	Get(id uuid.UUID, user string) (files.File, bool)
+	Begin() accesscache.Ticket
+	Put(t accesscache.Ticket, user string, f files.File)
 }
 
 // querier is a pool (primary or replica) or a transaction.

@@ -14,6 +14,7 @@ import { UserMenu } from './usermenu'
 import { icon, iconKind } from './icons'
 import { previewType } from './preview'
 import { fromDrop, fromPicker } from './dropped'
+import { addAdminEntries } from './admin'
 
 const main = document.getElementById('main')!
 const account = document.getElementById('account')!
@@ -119,6 +120,7 @@ class App {
     authURL: string,
   ) {
     this.userMenu = new UserMenu(session, authURL, files.base, () => void this.session.signOut())
+    addAdminEntries(this.userMenu, session, files.base, main, () => this.show())
     this.uploads = new Uploads(session, files.base, this.uploadList, () => {
       if (this.tab === 'mine') void this.load()
       void this.userMenu.refreshUsage()
