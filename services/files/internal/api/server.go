@@ -136,6 +136,10 @@ type Options struct {
 	Quotas Quotas
 	// DefaultQuota is the configured per-user quota the admin quota route reports.
 	DefaultQuota int64
+	// Redirect, when set, answers an authorized GET of /v1/files/{id}/content with a 307 to
+	// a short-lived URL of the bytes in the object store (COFFER_FILES_S3_REDIRECT);
+	// HEAD, links and zips are still served by the node. nil: every download is proxied.
+	Redirect files.BlobURLer
 }
 
 // DefaultOptions is the limits of Options unless configured otherwise, and the one place their
