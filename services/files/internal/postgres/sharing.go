@@ -21,7 +21,8 @@ var _ files.ShareStore = (*DB)(nil)
 // statement, so a file deleted meanwhile cannot gain a share; a new share records its
 // share.created event in the same transaction (granting it again records nothing).
 func (db *DB) CreateShare(ctx context.Context, ownerID string, s files.Share) error {
-	return db.inTx(ctx, func(tx pgx.Tx) error {
+	var notice string
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var owned, added bool
 		err := tx.QueryRow(ctx, `WITH f AS (SELECT id FROM files WHERE id = $1 AND owner_id = $2),
 			ins AS (INSERT INTO file_shares (file_id, user_id, created_at, username) SELECT id, $3, $4, nullif($5, '') FROM f
@@ -36,8 +37,17 @@ func (db *DB) CreateShare(ctx context.Context, ownerID string, s files.Share) er
 		if !added {
 			return nil
 		}
-		return db.emit(ctx, tx, files.ShareEvent(files.EventShareCreated, ownerID, s.FileID, s.UserID, s.CreatedAt))
+		if err := db.emit(ctx, tx, files.ShareEvent(files.EventShareCreated, ownerID, s.FileID, s.UserID, s.CreatedAt)); err != nil {
+			return err
+		}
+		// In the grantee's shared listing on every node at once.
+		notice, err = db.grant(ctx, tx, fence.Notice{Kind: fence.ShareCreated, FileID: s.FileID, OwnerID: ownerID, UserID: s.UserID})
+		return err
 	})
+	if err != nil {
+		return err
+	}
+	return db.awaitFence(ctx, notice)
 }
 
 // DeleteShare implements files.ShareStore.
@@ -79,7 +89,7 @@ func (db *DB) ListShared(ctx context.Context, userID string, opts files.ListOpti
 		where += fmt.Sprintf(" AND f.name LIKE $%d", len(args))
 	}
 	var list []files.File
-	err := db.read(ctx, func(q querier) error {
+	err := db.readFor(ctx, userID, func(q querier) error {
 		rows, err := q.Query(ctx, `SELECT `+qualifiedFileColumns+`
 			FROM file_shares s JOIN files f ON f.id = s.file_id WHERE `+where+
 			` ORDER BY f.created_at DESC, f.id DESC LIMIT $2`, args...)
