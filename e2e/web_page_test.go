@@ -24,7 +24,8 @@ import (
 )
 
 // webStack is auth, one file node and the web page, wired as a deployment wires them: the page
-// is a registered public OAuth client, and its origin is the only one the file service and the
+// is a registered public OAuth client (whose tokens may carry an admin's role, as compose
+// registers it), and its origin is the only one the file service and the
 // token endpoint answer CORS for.
 type webStack struct {
 	*stack
@@ -45,7 +46,7 @@ func startWebStack(t *testing.T) *webStack {
 		AuthEnv: map[string]string{"COFFER_AUTH_ACCESS_TOKEN_TTL": "5s"},
 	})
 	s.admin("", "clients", "create", "coffer-web", "--public", "--scopes", allScopes,
-		"--redirect-uri", web+"/callback "+web+"/signed-out", "--origin", web)
+		"--redirect-uri", web+"/callback "+web+"/signed-out", "--origin", web, "--admin-role")
 	p := s.start("web", bins.Web, webAddr, map[string]string{
 		"COFFER_WEB_ADDR":      webAddr,
 		"COFFER_WEB_AUTH_URL":  s.Auth.URL,
@@ -67,7 +68,8 @@ type browserResult struct {
 	CORS        map[string]string `json:"cors"`
 	AfterDelete []string          `json:"afterDelete"`
 	SharedSeen  []string          `json:"sharedSeen"`
-	Zip         string            `json:"zip"` // a zip the page downloaded (web_daily_test.go)
+	Extra       json.RawMessage   `json:"extra"` // a script's own findings, for its test to read
+	Zip         string            `json:"zip"`   // a zip the page downloaded (web_daily_test.go)
 }
 
 // runBrowser runs a script of e2e/browser with node, passing settings as JSON.
@@ -238,6 +240,22 @@ func TestWebPage(t *testing.T) {
 	}
 	if r := preflight(other.URL); r.Header.Get("Access-Control-Allow-Origin") != "" || r.Header.Get("Access-Control-Allow-Headers") != "" {
 		t.Errorf("preflight from another origin got CORS headers: %v", r.Header)
+	}
+
+	// The auth service's token endpoint: the page's origin exactly, not another one, not one
+	// that merely starts with it.
+	authPreflight := func(origin string) response {
+		return c.do("OPTIONS", ws.Auth.URL+"/oauth2/token", nil, map[string]string{
+			"Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type",
+		})
+	}
+	if r := authPreflight(ws.Web.URL); r.Status != http.StatusNoContent || r.Header.Get("Access-Control-Allow-Origin") != ws.Web.URL {
+		t.Errorf("auth preflight from the page's origin: %d, Allow-Origin %q", r.Status, r.Header.Get("Access-Control-Allow-Origin"))
+	}
+	for _, origin := range []string{other.URL, ws.Web.URL + "0", ws.Web.URL + ".evil.example"} {
+		if r := authPreflight(origin); r.Header.Get("Access-Control-Allow-Origin") != "" || r.Header.Get("Access-Control-Allow-Methods") != "" {
+			t.Errorf("auth preflight from %s got CORS headers: %v", origin, r.Header)
+		}
 	}
 
 	// The page's CSP names exactly its own origin and the two services.

@@ -161,11 +161,12 @@ func TestCompose(t *testing.T) {
 			t.Errorf("%s: COFFER_FILES_CORS_ORIGINS = %v, want it to include the web origin %s", name, origins, origin)
 		}
 	}
-	// The client registration: the page's id, public, its callback and origin.
+	// The client registration: the page's id, public, its callback and origin, and the admin
+	// role, so an admin's tokens through the page carry it (the page's admin section).
 	reg := p.Services["web-client"]
 	script := strings.Join(append(append([]string{}, reg.Entrypoint...), reg.Command...), " ")
 	clientID := env(t, web, "COFFER_WEB_CLIENT_ID")
-	for _, want := range []string{"clients create " + clientID + " ", "--public", "--redirect-uri " + origin + "/callback", "--origin " + origin, "client exists"} {
+	for _, want := range []string{"clients create " + clientID + " ", "--public", "--redirect-uri " + origin + "/callback", "--origin " + origin, "--admin-role", "client exists"} {
 		if clientID == "" || !strings.Contains(script, want) {
 			t.Errorf("web-client command %q lacks %q", script, want)
 		}

@@ -37,6 +37,11 @@ type bench struct {
 	auth, disk, s3node, nginx, servefile, tusd, putfile *harness.Process
 	s3                                                  *s3peer
 
+	// diskCache is a second disk node on the same database and blobs, with the access cache
+	// on (issue 23: ≥ 0.7× ServeFile); disk runs without it.
+	diskCache  *harness.Process
+	pprofCache string
+
 	token     string
 	paths     map[string]string // peer/object -> URL of the small and big files, per peer
 	res       *results
@@ -59,6 +64,9 @@ const (
 	subjVersityPut = "versitygw presigned PUT"
 	// subjCofferTus is Coffer's resumable (tus) upload endpoint, PATCHes of tusChunk bytes.
 	subjCofferTus = "Coffer (tus, 64 MiB PATCHes)"
+
+	// subjCofferCache is the disk node with COFFER_FILES_ACCESS_CACHE=true.
+	subjCofferCache = "Coffer (disk, access cache)"
 )
 
 func (b *bench) run(ctx context.Context) error {
@@ -119,7 +127,8 @@ func (b *bench) holdOpen(ctx context.Context) error {
 		}
 		fmt.Fprintf(b.out, "%-26s pid %-7s small %s\n%-26s             big   %s\n", t.subject, pid, t.small, "", t.big)
 	}
-	fmt.Fprintf(b.out, "pprof of the disk node: http://%s/debug/pprof/\nPress Ctrl-C to stop.\n", b.pprofAddr)
+	fmt.Fprintf(b.out, "pprof of the disk node: http://%s/debug/pprof/\n", b.pprofAddr)
+	fmt.Fprintf(b.out, "pprof of the disk node with the access cache: http://%s/debug/pprof/\nPress Ctrl-C to stop.\n", b.pprofCache)
 	<-ctx.Done()
 	return nil
 }
@@ -188,7 +197,7 @@ func (b *bench) startAll(ctx context.Context) error {
 		return err
 	}
 	addrs := map[string]string{}
-	for _, n := range []string{"auth", "disk", "s3", "pprof", "nginx", "servefile", "tusd", "putfile"} {
+	for _, n := range []string{"auth", "disk", "s3", "pprof", "nginx", "servefile", "tusd", "putfile", "diskcache", "pprofcache"} {
 		if addrs[n], err = harness.FreeAddr(); err != nil {
 			return err
 		}
@@ -211,9 +220,13 @@ func (b *bench) startAll(ctx context.Context) error {
 		}
 		return harness.Env(env)
 	}
-	b.pprofAddr = addrs["pprof"]
+	b.pprofAddr, b.pprofCache = addrs["pprof"], addrs["pprofcache"]
 	if b.disk, err = b.start(harness.Spec{Name: "files-disk", Bin: b.bins.files, Addr: addrs["disk"],
 		Env: filesEnv(addrs["disk"], "coffer_files", map[string]string{"COFFER_FILES_PPROF_ADDR": addrs["pprof"]})}); err != nil {
+		return err
+	}
+	if b.diskCache, err = b.start(harness.Spec{Name: "files-disk-cache", Bin: b.bins.files, Addr: addrs["diskcache"],
+		Env: filesEnv(addrs["diskcache"], "coffer_files", map[string]string{"COFFER_FILES_ACCESS_CACHE": "true", "COFFER_FILES_PPROF_ADDR": addrs["pprofcache"]})}); err != nil {
 		return err
 	}
 	if b.s3node, err = b.start(harness.Spec{Name: "files-s3", Bin: b.bins.files, Addr: addrs["s3"],
@@ -244,7 +257,7 @@ func (b *bench) startAll(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	for p, path := range map[*harness.Process]string{b.auth: "/readyz", b.disk: "/readyz", b.s3node: "/readyz",
+	for p, path := range map[*harness.Process]string{b.auth: "/readyz", b.disk: "/readyz", b.diskCache: "/readyz", b.s3node: "/readyz",
 		b.nginx: "/small.bin", b.servefile: "/small.bin", b.tusd: "/metrics", b.putfile: "/ready"} {
 		if err := p.WaitReady(rctx, path); err != nil {
 			return err

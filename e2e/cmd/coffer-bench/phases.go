@@ -74,6 +74,8 @@ func (b *bench) targets() []target {
 		{subject: subjServeFile, proc: b.servefile, small: b.servefile.URL + "/small.bin", big: b.servefile.URL + "/big.bin"},
 		{subject: subjTusd, proc: b.tusd, small: b.paths["tusd/small.bin"], big: b.paths["tusd/big.bin"]},
 		{subject: subjCoffer, proc: b.disk, small: b.paths["files-disk/small.bin"], big: b.paths["files-disk/big.bin"], header: auth},
+		{subject: subjCofferCache, proc: b.diskCache, small: b.diskCache.URL + strings.TrimPrefix(b.paths["files-disk/small.bin"], b.disk.URL),
+			big: b.diskCache.URL + strings.TrimPrefix(b.paths["files-disk/big.bin"], b.disk.URL), header: auth},
 		{subject: subjVersity, small: b.paths["versitygw/small.bin"], big: b.paths["versitygw/big.bin"]},
 		{subject: subjCofferS3, proc: b.s3node, small: b.paths["files-s3/small.bin"], big: b.paths["files-s3/big.bin"], header: auth},
 	}

@@ -41,6 +41,8 @@ type ratio struct {
 var ratios = []ratio{
 	// Disk node, small downloads (issue 23: ≥ 0.5× without the node cache).
 	{Figure: figSmallRPS, Subject: subjCoffer, Reference: subjServeFile, Floor: 0.25, Goal: 0.5},
+	{Figure: figSmallRPS, Subject: subjCofferCache, Reference: subjServeFile, Floor: 0.5, Goal: 0.7},
+	{Figure: figSmallCPU, Subject: subjCofferCache, Reference: subjServeFile, Lower: true},
 	{Figure: figSmallRPS, Subject: subjCoffer, Reference: subjTusd, Goal: 2},
 	{Figure: figSmallRPS, Subject: subjCoffer, Reference: subjNginx},
 	{Figure: figSmallP99, Subject: subjCoffer, Reference: subjNginx, Floor: 10, Goal: 3, Lower: true},

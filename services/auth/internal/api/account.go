@@ -2,13 +2,16 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/cofferhq/coffer/pkg/accesstoken"
+	"github.com/cofferhq/coffer/pkg/problem"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
 )
 
@@ -23,6 +26,7 @@ type Identity interface {
 	EndSignIn(ctx context.Context, u auth.User, id string) error
 	StartTOTP(ctx context.Context, u auth.User) (auth.TOTPSetup, error)
 	ConfirmTOTP(ctx context.Context, u auth.User, code string) ([]string, error)
+	EnrolAtSignIn(ctx context.Context, username, password, code, address string) (auth.User, []string, error)
 	DisableTOTP(ctx context.Context, u auth.User, code string) error
 	SignUp(ctx context.Context, username, password string) (auth.User, error)
 	SignupEnabled() bool
@@ -30,6 +34,7 @@ type Identity interface {
 	AcceptWithPassword(ctx context.Context, token, username, password string) (auth.User, error)
 	CreateInvitation(ctx context.Context, req auth.InvitationRequest) (auth.Invitation, string, error)
 	ListInvitations(ctx context.Context) ([]auth.Invitation, error)
+	RevokeInvitation(ctx context.Context, actor auth.Actor, id uuid.UUID) error
 	UpstreamButtons() []auth.UpstreamPolicy
 	StartUpstream(ctx context.Context, provider, returnTo, invitation string) (redirect, state string, err error)
 	FinishUpstream(ctx context.Context, state, code, iss string) (auth.UpstreamResult, error)
@@ -243,6 +248,27 @@ func newInvitationJSON(issuer string, inv auth.Invitation, token string) invitat
 func (s *Server) invitationRoutes(g *gin.RouterGroup) {
 	g.POST("/invitations", s.handleCreateInvitation())
 	g.GET("/invitations", s.handleListInvitations())
+	g.DELETE("/invitations/:id", s.handleRevokeInvitation())
+}
+
+// handleRevokeInvitation makes an unused invitation or reset link unusable at once.
+func (s *Server) handleRevokeInvitation() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := uuid.Parse(c.Param("id"))
+		if err != nil || len(c.Param("id")) != 36 {
+			s.problem(c, problem.New(http.StatusNotFound, "not_found", "no such unused invitation"))
+			return
+		}
+		if err := s.identity.RevokeInvitation(c.Request.Context(), actorOf(c), id); err != nil {
+			if errors.Is(err, auth.ErrNotFound) {
+				s.problem(c, problem.New(http.StatusNotFound, "not_found", "no such unused invitation"))
+				return
+			}
+			s.error(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
 }
 
 func (s *Server) handleListInvitations() gin.HandlerFunc {

@@ -105,6 +105,9 @@ type InvitationStore interface {
 	ListInvitations(ctx context.Context) ([]Invitation, error)
 	// DeleteExpiredInvitations deletes links that expired before t.
 	DeleteExpiredInvitations(ctx context.Context, t time.Time) (int64, error)
+	// RevokeInvitation deletes the unused link with this id and returns it; ErrNotFound if
+	// there is none (unknown or already used).
+	RevokeInvitation(ctx context.Context, id uuid.UUID) (Invitation, error)
 }
 
 // SignIn is one of a person's live sign-ins: a refresh token family (a device or app that

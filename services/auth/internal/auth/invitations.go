@@ -21,6 +21,7 @@ type InvitationRequest struct {
 // Audited identity actions (the admin's, and a person's own).
 const (
 	AuditInvitationCreate = "admin.invitation.create"
+	AuditInvitationRevoke = "admin.invitation.revoke"
 	AuditPasswordReset    = "admin.user.reset_password"
 	AuditInvitationUse    = "account.invitation.use"
 	AuditPasswordChange   = "account.password.change"
@@ -87,6 +88,20 @@ func (s *Service) CreateInvitation(ctx context.Context, req InvitationRequest) (
 // ListInvitations lists every invitation and reset link, newest first.
 func (s *Service) ListInvitations(ctx context.Context) ([]Invitation, error) {
 	return s.st.Invitations.ListInvitations(ctx)
+}
+
+// RevokeInvitation makes an unused invitation or reset link unusable at once (a reset's user
+// still has no password: another reset gives them one). ErrNotFound if the link is unknown
+// or was used.
+func (s *Service) RevokeInvitation(ctx context.Context, actor Actor, id uuid.UUID) error {
+	if s.st.Invitations == nil {
+		return ErrNotFound
+	}
+	inv, err := s.st.Invitations.RevokeInvitation(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.Audit(ctx, actor, AuditInvitationRevoke, inv.ID.String(), map[string]string{"kind": inv.Kind, "username": inv.Username})
 }
 
 // Invitation returns the usable invitation or reset link of a token; ErrInvitationInvalid

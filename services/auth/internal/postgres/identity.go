@@ -347,6 +347,18 @@ func (db *DB) ListInvitations(ctx context.Context) ([]auth.Invitation, error) {
 	return out, nil
 }
 
+// RevokeInvitation implements auth.InvitationStore.
+func (db *DB) RevokeInvitation(ctx context.Context, id uuid.UUID) (auth.Invitation, error) {
+	inv, err := scanInvitation(db.pool.QueryRow(ctx, `DELETE FROM invitations WHERE id = $1 AND used_at IS NULL RETURNING `+invitationColumns, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return auth.Invitation{}, auth.ErrNotFound
+	}
+	if err != nil {
+		return auth.Invitation{}, dbErr("revoke invitation", err)
+	}
+	return inv, nil
+}
+
 // DeleteExpiredInvitations implements auth.InvitationStore.
 func (db *DB) DeleteExpiredInvitations(ctx context.Context, t time.Time) (int64, error) {
 	tag, err := db.pool.Exec(ctx, `DELETE FROM invitations WHERE expires_at < $1`, t)

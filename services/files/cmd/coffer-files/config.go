@@ -10,6 +10,7 @@ import (
 	"github.com/cofferhq/coffer/pkg/accesstoken"
 	"github.com/cofferhq/coffer/pkg/envconf"
 	"github.com/cofferhq/coffer/pkg/serve"
+	"github.com/cofferhq/coffer/services/files/internal/accesscache"
 	"github.com/cofferhq/coffer/services/files/internal/api"
 	"github.com/cofferhq/coffer/services/files/internal/authclient"
 	"github.com/cofferhq/coffer/services/files/internal/fence"
@@ -29,6 +30,9 @@ type config struct {
 	ReplicaURLs      []string      // COFFER_FILES_DATABASE_REPLICA_URLS, default none: comma-separated read replicas of the primary
 	UploadLock       string        // COFFER_FILES_UPLOAD_LOCK, default "lease": how nodes lock a resumable upload, "lease" (no session held) or "advisory" (a session per PATCH, as before)
 	UploadLease      time.Duration // COFFER_FILES_UPLOAD_LEASE, default 10s: an upload lease's lifetime unrenewed, so how soon a node killed mid-PATCH lets go
+	AccessCache      bool          // COFFER_FILES_ACCESS_CACHE, default false: keep granted file rows in memory, exact through revocation notices (every node must set the same)
+	AccessCacheSize  int           // COFFER_FILES_ACCESS_CACHE_SIZE, default accesscache.DefaultConfig().Size: the most (file, user) grants held
+	AccessCacheTTL   time.Duration // COFFER_FILES_ACCESS_CACHE_TTL, default accesscache.DefaultConfig().TTL: how long a grant is used before the database is asked again
 	FenceLease       time.Duration // COFFER_FILES_FENCE_LEASE, default 2s: how long a node trusts replicas without hearing its notice subscription, and the longest a revocation waits for a silent node
 	AuthURL          string        // COFFER_FILES_AUTH_URL, default "http://localhost:8081": base of the JWKS URL and of user lookups (sharing by username)
 	AuthTimeout      time.Duration // COFFER_FILES_AUTH_TIMEOUT, default 5s: bounds one user lookup at the auth service
@@ -79,6 +83,7 @@ type s3Config struct {
 	SSE       string // COFFER_FILES_S3_SSE, default "" (none): server-side encryption, AES256 or aws:kms
 	KMSKeyID  string // COFFER_FILES_S3_SSE_KMS_KEY_ID, default "": the KMS key for aws:kms (empty: the account's S3 key)
 	PartSize  int64  // COFFER_FILES_S3_PART_SIZE, default 5M: multipart part size (memory per upload is about 3 parts)
+	Redirect  bool   // COFFER_FILES_S3_REDIRECT, default false: authorized downloads are a 307 to a presigned URL
 }
 
 func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error)) (config, error) {
@@ -116,6 +121,9 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 	}
 	switch c.Storage {
 	case "disk":
+		if r.Bool("COFFER_FILES_S3_REDIRECT", false) {
+			r.Fail("COFFER_FILES_S3_REDIRECT", "needs COFFER_FILES_STORAGE=s3 (a disk node serves its own bytes)")
+		}
 	case "s3":
 		c.S3 = s3Config{
 			Endpoint:  strings.TrimSuffix(r.String("COFFER_FILES_S3_ENDPOINT", ""), "/"),
@@ -127,6 +135,7 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 			PartSize:  r.Int64("COFFER_FILES_S3_PART_SIZE", s3.MinPartSize),
 			SSE:       r.String("COFFER_FILES_S3_SSE", ""),
 			KMSKeyID:  r.String("COFFER_FILES_S3_SSE_KMS_KEY_ID", ""),
+			Redirect:  r.Bool("COFFER_FILES_S3_REDIRECT", false),
 		}
 		if c.S3.Bucket == "" {
 			r.Fail("COFFER_FILES_S3_BUCKET", "required when COFFER_FILES_STORAGE=s3")
@@ -168,6 +177,15 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 	c.UploadLease = r.Duration("COFFER_FILES_UPLOAD_LEASE", postgres.DefaultLeaseTTL)
 	if c.UploadLease < 300*time.Millisecond || c.UploadLease > 10*time.Minute {
 		r.Fail("COFFER_FILES_UPLOAD_LEASE", "between 300ms and 10m")
+	}
+	c.AccessCache = r.Bool("COFFER_FILES_ACCESS_CACHE", false)
+	c.AccessCacheSize = r.Int("COFFER_FILES_ACCESS_CACHE_SIZE", accesscache.DefaultConfig().Size)
+	if c.AccessCacheSize < 1 {
+		r.Fail("COFFER_FILES_ACCESS_CACHE_SIZE", "at least 1")
+	}
+	c.AccessCacheTTL = r.Duration("COFFER_FILES_ACCESS_CACHE_TTL", accesscache.DefaultConfig().TTL)
+	if c.AccessCacheTTL < time.Second || c.AccessCacheTTL > time.Hour {
+		r.Fail("COFFER_FILES_ACCESS_CACHE_TTL", "between 1s and 1h")
 	}
 	c.FenceLease = r.Duration("COFFER_FILES_FENCE_LEASE", fence.DefaultLease)
 	if c.FenceLease < 100*time.Millisecond || c.FenceLease > time.Minute {

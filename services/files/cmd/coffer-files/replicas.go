@@ -7,7 +7,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cofferhq/coffer/services/files/internal/accesscache"
 	"github.com/cofferhq/coffer/services/files/internal/fence"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
 )
@@ -25,11 +27,35 @@ func directPool(ctx context.Context, cfg config, pool *pgxpool.Pool) (*pgxpool.P
 	return p, nil
 }
 
+// startFence starts the node's fence listener on a direct connection to the primary; it stops
+// when ctx ends.
+func startFence(ctx context.Context, cfg config, logger *slog.Logger) *fence.Listener {
+	l := fence.NewListener(fence.Options{
+		Connect: func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, cfg.DirectURL) },
+		Lease:   cfg.FenceLease,
+		Logger:  logger,
+	})
+	go l.Run(ctx)
+	return l
+}
+
 // openDB wires the metadata store: the primary, and with COFFER_FILES_DATABASE_REPLICA_URLS
 // the replica pools, read under the fences a listener on a direct connection keeps. The
 // replica pools and the listener stop when ctx ends.
-func openDB(ctx context.Context, cfg config, pool, direct *pgxpool.Pool, logger *slog.Logger) (*postgres.DB, error) {
+func openDB(ctx context.Context, cfg config, pool, direct *pgxpool.Pool, reg prometheus.Registerer, logger *slog.Logger) (*postgres.DB, error) {
 	opts := postgres.Options{Direct: direct, Logger: logger, AdvisoryUploadLocks: cfg.UploadLock == "advisory", LeaseTTL: cfg.UploadLease}
+	var cache *accesscache.Cache
+	if len(cfg.ReplicaURLs) > 0 || cfg.AccessCache {
+		l := startFence(ctx, cfg, logger)
+		opts.Fence = l
+		if cfg.AccessCache {
+			// Subscribed before the listener's first session: no notice goes unseen.
+			cache = accesscache.New(accesscache.Config{Size: cfg.AccessCacheSize, TTL: cfg.AccessCacheTTL}, l, nil)
+			l.Subscribe(cache.Drop)
+			opts.AccessCache = cache
+			registerCacheMetrics(reg, cache)
+		}
+	}
 	if len(cfg.ReplicaURLs) > 0 {
 		for i, u := range cfg.ReplicaURLs {
 			p, err := postgres.NewPool(ctx, u)
@@ -41,13 +67,6 @@ func openDB(ctx context.Context, cfg config, pool, direct *pgxpool.Pool, logger 
 			}
 			opts.Replicas = append(opts.Replicas, p)
 		}
-		l := fence.NewListener(fence.Options{
-			Connect: func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, cfg.DirectURL) },
-			Lease:   cfg.FenceLease,
-			Logger:  logger,
-		})
-		opts.Fence = l
-		go l.Run(ctx)
 		go func() {
 			<-ctx.Done()
 			for _, p := range opts.Replicas {
@@ -61,4 +80,19 @@ func openDB(ctx context.Context, cfg config, pool, direct *pgxpool.Pool, logger 
 	}
 	go db.Run(ctx)
 	return db, nil
+}
+
+// registerCacheMetrics exports the access cache's counters.
+func registerCacheMetrics(reg prometheus.Registerer, c *accesscache.Cache) {
+	counter := func(name, help string, v func(accesscache.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v(c.Stats())) })
+	}
+	reg.MustRegister(
+		counter("coffer_files_access_cache_hits_total", "File lookups answered from the node's access cache.", func(s accesscache.Stats) uint64 { return s.Hits }),
+		counter("coffer_files_access_cache_misses_total", "File lookups the access cache did not hold (asked the database).", func(s accesscache.Stats) uint64 { return s.Misses }),
+		counter("coffer_files_access_cache_bypassed_total", "File lookups that skipped the access cache while its notice subscription was untrusted.", func(s accesscache.Stats) uint64 { return s.Bypassed }),
+		counter("coffer_files_access_cache_notices_total", "Revocation notices (and subscription losses) the access cache took.", func(s accesscache.Stats) uint64 { return s.Drops }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "coffer_files_access_cache_grants", Help: "(file, user) grants the access cache holds."},
+			func() float64 { return float64(c.Stats().Grants) }),
+	)
 }

@@ -42,11 +42,11 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		return err
 	}
 	defer direct.Close()
-	db, err := openDB(ctx, cfg, pool, direct, logger)
+	reg := metrics.NewRegistry()
+	db, err := openDB(ctx, cfg, pool, direct, reg, logger)
 	if err != nil {
 		return err
 	}
-	reg := metrics.NewRegistry()
 	reg.MustRegister(metrics.NewPoolCollector("coffer_files", pool))
 	jwksMetrics := tokenauth.NewMetrics(reg, nil)
 	defer db.Close()
@@ -131,7 +131,12 @@ func serveCmd(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		auditor = b
 		go audit.PruneEvery(ctx, logger, cfg.AuditRetention, time.Hour)
 	}
+	var redirect files.BlobURLer
+	if cfg.S3.Redirect {
+		redirect = blobs.(files.BlobURLer) // the s3 store; config allows redirect only with s3
+	}
 	srv := api.NewServer(logger, svc, verifier, rd, api.Options{
+		Redirect:          redirect,
 		Audit:             auditor,
 		AuditLog:          audit,
 		Quotas:            db,

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/cofferhq/coffer/services/files/internal/api"
+	"github.com/cofferhq/coffer/services/files/internal/blobcache"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/postgres"
 	"github.com/cofferhq/coffer/services/files/internal/tus"
@@ -12,7 +13,12 @@ import (
 
 // newService builds the file service's domain over the database and the blob store.
 func newService(cfg config, blobs blobStore, db *postgres.DB, logger *slog.Logger) *files.Service {
-	svc := files.NewService(db, blobs, files.Config{
+	var b files.BlobStore = blobs
+	if cfg.AccessCache && cfg.Storage == "disk" {
+		// With the access cache a small download asks no database; with this it opens no file.
+		b = blobcache.New(blobs, blobcache.DefaultConfig())
+	}
+	svc := files.NewService(db, b, files.Config{
 		MaxFileSize: cfg.MaxFileSize, UploadExpiry: cfg.UploadExpiry, BlobGrace: cfg.BlobGrace, Scan: cfg.Events.ClamdAddr != "",
 		DefaultRetention: cfg.DefaultRetention,
 	}, nil, logger)

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cofferhq/coffer/services/files/internal/fence"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
@@ -216,8 +217,14 @@ func (db *DB) searchQuery(ctx context.Context, q string, args ...any) ([]files.F
 
 // RenameFile implements files.FolderStore.
 func (db *DB) RenameFile(ctx context.Context, ownerID string, id uuid.UUID, name string) (files.File, error) {
-	f, err := scanFile(db.pool.QueryRow(ctx, `UPDATE files SET name = $3 WHERE id = $1 AND owner_id = $2 RETURNING `+readColumns,
-		[16]byte(id), ownerID, name))
+	// A notice, so that no node's access cache keeps serving the old name.
+	var f files.File
+	err := db.revoke(ctx, func(tx pgx.Tx) ([]fence.Notice, error) {
+		var err error
+		f, err = scanFile(tx.QueryRow(ctx, `UPDATE files SET name = $3 WHERE id = $1 AND owner_id = $2 RETURNING `+readColumns,
+			[16]byte(id), ownerID, name))
+		return []fence.Notice{{Kind: fence.FileChanged, FileID: id, OwnerID: ownerID}}, err
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return files.File{}, files.ErrNotFound
 	}

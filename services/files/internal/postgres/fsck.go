@@ -6,7 +6,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/cofferhq/coffer/services/files/internal/fence"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
@@ -50,8 +53,14 @@ func (db *DB) FileRefs(ctx context.Context, before time.Time, fn func(files.File
 // files.MissingKeyPrefix + the key it had, which no blob has, so no node serves the damaged
 // bytes. It changes nothing if the row is gone or its key changed since it was read (ok false).
 func (db *DB) MarkMissing(ctx context.Context, id uuid.UUID, blobKey string, now time.Time) (bool, error) {
-	tag, err := db.pool.Exec(ctx, `UPDATE files SET blob_key = $3 || blob_key, missing_at = $4 WHERE id = $1 AND blob_key = $2`,
-		[16]byte(id), blobKey, files.MissingKeyPrefix, now)
+	// A notice, so that no node's access cache keeps the old key.
+	var tag pgconn.CommandTag
+	err := db.revoke(ctx, func(tx pgx.Tx) ([]fence.Notice, error) {
+		var err error
+		tag, err = tx.Exec(ctx, `UPDATE files SET blob_key = $3 || blob_key, missing_at = $4 WHERE id = $1 AND blob_key = $2`,
+			[16]byte(id), blobKey, files.MissingKeyPrefix, now)
+		return []fence.Notice{{Kind: fence.FileChanged, FileID: id}}, err
+	})
 	if err != nil {
 		return false, fmt.Errorf("postgres: mark missing: %w", mapErr(err))
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cofferhq/coffer/pkg/pgmigrate"
+	"github.com/cofferhq/coffer/services/files/internal/accesscache"
 	"github.com/cofferhq/coffer/services/files/internal/fence"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
@@ -35,8 +36,9 @@ const MigrationsTable = "files_schema_migrations"
 // DB is the file service's PostgreSQL storage.
 type DB struct {
 	pool  *pgxpool.Pool
-	reads *reads // nil: every read on the primary
-	fence Fence  // nil: no replicas, revocations need no fence
+	reads *reads      // nil: every read on the primary
+	fence Fence       // nil: no replicas, revocations need no fence
+	cache AccessCache // nil: every FileByID asks the database
 	// direct holds sessions (advisory locks); it is pool unless pool goes through a
 	// transaction pooler.
 	direct *pgxpool.Pool
@@ -87,6 +89,12 @@ func NewWithOptions(pool *pgxpool.Pool, opts Options) (*DB, error) {
 	} else {
 		db.leases = db.Leases(opts.LeaseTTL, opts.Logger)
 	}
+	if opts.AccessCache != nil {
+		if opts.Fence == nil {
+			return nil, errors.New("postgres: an access cache needs a fence")
+		}
+		db.cache = opts.AccessCache
+	}
 	if len(opts.Replicas) == 0 {
 		db.fence = opts.Fence
 		return db, nil
@@ -101,7 +109,8 @@ func NewWithOptions(pool *pgxpool.Pool, opts Options) (*DB, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	db.fence = opts.Fence
-	db.reads = &reads{fence: opts.Fence, check: opts.CheckInterval, logger: opts.Logger}
+	db.reads = &reads{fence: opts.Fence, check: opts.CheckInterval, logger: opts.Logger, users: map[string]fence.LSN{}}
+	opts.Fence.Subscribe(db.reads.heard)
 	for _, p := range opts.Replicas {
 		db.reads.replicas = append(db.reads.replicas, &replica{pool: p})
 	}
@@ -154,39 +163,71 @@ func scanFile(r pgx.Row) (files.File, error) {
 
 // CreateFile implements files.MetadataStore.
 func (db *DB) CreateFile(ctx context.Context, f files.File) error {
-	if err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error { return db.insertFile(ctx, tx, f) }); err != nil {
+	var notice string
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var err error
+		notice, err = db.insertFile(ctx, tx, f)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("postgres: create file: %w", mapErr(err))
 	}
-	return nil
+	return db.awaitFence(ctx, notice)
 }
 
 // insertFile is where every file row is written, by a direct upload (CreateFile) or at the
 // end of a resumable one (CompleteUpload), in the caller's transaction: what must commit with
 // any new file goes here. The row (whose trigger adds to used_bytes) and the end of the
 // upload's quota reservation commit together, so no reservation ever sees the bytes twice;
-// so do its file.created event and, for a file pending its scan, the scan job.
-func (db *DB) insertFile(ctx context.Context, tx pgx.Tx, f files.File) error {
+// so do its file.created event and, for a file pending its scan, the scan job. With replicas,
+// so does a grant notice (awaitFence its id after the commit), for read-your-writes in the
+// owner's listings on every node.
+func (db *DB) insertFile(ctx context.Context, tx pgx.Tx, f files.File) (notice string, err error) {
 	f.Status = cmp.Or(f.Status, files.StatusAvailable)
-	_, err := tx.Exec(ctx, `WITH released AS (DELETE FROM file_quota_reservations WHERE id = $1)
+	_, err = tx.Exec(ctx, `WITH released AS (DELETE FROM file_quota_reservations WHERE id = $1)
 		INSERT INTO files (`+fileColumns+`, status, expires_at, request_id, uploader_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, nullif($12, ''))`,
 		[16]byte(f.ID), f.OwnerID, f.Name, f.Size, f.SHA256, f.ContentType, f.BlobKey, f.CreatedAt, f.Status, f.ExpiresAt, f.RequestID, f.UploaderName)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := recordIdempotencyKey(ctx, tx, f); err != nil { // idempotency.go
-		return err
+		return "", err
 	}
 	if f.Status == files.StatusPendingScan && db.queue != nil {
 		if err := db.queue.EnqueueScan(ctx, tx, f.ID); err != nil {
-			return fmt.Errorf("postgres: enqueue scan: %w", err)
+			return "", fmt.Errorf("postgres: enqueue scan: %w", err)
 		}
 	}
-	return db.emit(ctx, tx, files.NewEvent(files.EventFileCreated, f, f.CreatedAt))
+	if err := db.emit(ctx, tx, files.NewEvent(files.EventFileCreated, f, f.CreatedAt)); err != nil {
+		return "", err
+	}
+	if f.RequestID != nil {
+		if err := db.emit(ctx, tx, files.RequestEvent(f, f.CreatedAt)); err != nil {
+			return "", err
+		}
+	}
+	return db.grant(ctx, tx, fence.Notice{Kind: fence.FileCreated, FileID: f.ID, OwnerID: f.OwnerID})
+}
+
+// grant publishes a grant notice in tx when this node reads from replicas; "" without.
+func (db *DB) grant(ctx context.Context, tx pgx.Tx, n fence.Notice) (string, error) {
+	if db.reads == nil {
+		return "", nil
+	}
+	n.Grant = true
+	return fence.Publish(ctx, tx, n)
 }
 
 // FileByID implements files.MetadataStore.
 func (db *DB) FileByID(ctx context.Context, ownerID string, id uuid.UUID) (files.File, error) {
 	// The owner, and any user the owner shared the file with, may read it.
+	var t accesscache.Ticket
+	if db.cache != nil {
+		if f, ok := db.cache.Get(id, ownerID); ok {
+			return f, nil
+		}
+		t = db.cache.Begin()
+	}
 	var f files.File
 	err := db.read(ctx, func(q querier) error {
 		var err error
@@ -200,6 +241,9 @@ func (db *DB) FileByID(ctx context.Context, ownerID string, id uuid.UUID) (files
 		}
 		return nil
 	})
+	if err == nil && db.cache != nil {
+		db.cache.Put(t, ownerID, f)
+	}
 	return f, err
 }
 
@@ -210,7 +254,7 @@ func (db *DB) ListFiles(ctx context.Context, ownerID string, opts files.ListOpti
 		return files.Page{}, err
 	}
 	var list []files.File
-	err = db.read(ctx, func(db querier) error {
+	err = db.readFor(ctx, ownerID, func(db querier) error {
 		rows, err := db.Query(ctx, q, args...)
 		if err == nil {
 			list, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.File, error) { return scanFile(r) })

@@ -17,8 +17,14 @@ var _ files.RetentionStore = (*DB)(nil)
 
 // SetFileExpiry implements files.RetentionStore.
 func (db *DB) SetFileExpiry(ctx context.Context, ownerID string, id uuid.UUID, expiresAt *time.Time) (files.File, error) {
-	f, err := scanFile(db.pool.QueryRow(ctx, `UPDATE files SET expires_at = $3 WHERE id = $1 AND owner_id = $2 RETURNING `+readColumns,
-		[16]byte(id), ownerID, expiresAt))
+	// A notice, so that no node's access cache keeps showing the old expiry.
+	var f files.File
+	err := db.revoke(ctx, func(tx pgx.Tx) ([]fence.Notice, error) {
+		var err error
+		f, err = scanFile(tx.QueryRow(ctx, `UPDATE files SET expires_at = $3 WHERE id = $1 AND owner_id = $2 RETURNING `+readColumns,
+			[16]byte(id), ownerID, expiresAt))
+		return []fence.Notice{{Kind: fence.FileChanged, FileID: id, OwnerID: ownerID}}, err
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return files.File{}, files.ErrNotFound
 	}

@@ -53,6 +53,31 @@ export class Session {
     return this.access !== ''
   }
 
+  get authURL(): string {
+    return this.cfg.auth_url
+  }
+
+  get clientID(): string {
+    return this.cfg.client_id
+  }
+
+  // accountURL is the auth service's account page (password, sessions, second factor).
+  get accountURL(): string {
+    return `${this.cfg.auth_url}/oauth2/account`
+  }
+
+  // roles are the access token's roles claim, read only to choose what the page shows: the
+  // services check the signed token themselves.
+  get roles(): string[] {
+    try {
+      const part = this.access.split('.')[1] ?? ''
+      const claims = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as { roles?: unknown }
+      return Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : []
+    } catch {
+      return []
+    }
+  }
+
   // signIn sends the browser to the auth service's authorization page.
   async signIn(returnTo = '/'): Promise<void> {
     const as = await this.server()
