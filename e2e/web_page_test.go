@@ -242,6 +242,22 @@ func TestWebPage(t *testing.T) {
 		t.Errorf("preflight from another origin got CORS headers: %v", r.Header)
 	}
 
+	// The auth service's token endpoint: the page's origin exactly, not another one, not one
+	// that merely starts with it.
+	authPreflight := func(origin string) response {
+		return c.do("OPTIONS", ws.Auth.URL+"/oauth2/token", nil, map[string]string{
+			"Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type",
+		})
+	}
+	if r := authPreflight(ws.Web.URL); r.Status != http.StatusNoContent || r.Header.Get("Access-Control-Allow-Origin") != ws.Web.URL {
+		t.Errorf("auth preflight from the page's origin: %d, Allow-Origin %q", r.Status, r.Header.Get("Access-Control-Allow-Origin"))
+	}
+	for _, origin := range []string{other.URL, ws.Web.URL + "0", ws.Web.URL + ".evil.example"} {
+		if r := authPreflight(origin); r.Header.Get("Access-Control-Allow-Origin") != "" || r.Header.Get("Access-Control-Allow-Methods") != "" {
+			t.Errorf("auth preflight from %s got CORS headers: %v", origin, r.Header)
+		}
+	}
+
 	// The page's CSP names exactly its own origin and the two services.
 	page := c.do("GET", ws.Web.URL+"/", nil, nil)
 	csp := page.Header.Get("Content-Security-Policy")

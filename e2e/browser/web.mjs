@@ -62,6 +62,24 @@ async function signIn(page, user, pass) {
   await page.getByRole('tab', { name: 'My files' }).waitFor({ timeout })
 }
 
+// dumpStorage runs in a page: its localStorage, sessionStorage, document.cookie and every
+// IndexedDB database (each store's keys and values, bytes as text), as one string.
+async function dumpStorage() {
+  const req = (r) => new Promise((resolve, reject) => { r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error) })
+  const text = (_, v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v) ? new TextDecoder().decode(v) : v instanceof Map ? Object.fromEntries(v) : v
+  const out = { local: { ...localStorage }, session: { ...sessionStorage }, cookie: document.cookie, idb: {} }
+  for (const { name } of await indexedDB.databases()) {
+    const db = await req(indexedDB.open(name))
+    out.idb[name] = {}
+    for (const store of db.objectStoreNames) {
+      const s = db.transaction(store, 'readonly').objectStore(store)
+      out.idb[name][store] = { keys: await req(s.getAllKeys()), values: await req(s.getAll()) }
+    }
+    db.close()
+  }
+  return JSON.stringify(out, text)
+}
+
 // rowAction picks an action from a file row's menu (the row's one button is Download).
 async function rowAction(page, name, action) {
   await page.getByRole('button', { name: `More actions for ${name}`, exact: true }).click()
@@ -89,9 +107,11 @@ try {
   })
 
   let latestRefresh = ''
+  const refreshTokens = new Set() // every refresh token the page was given
   page.on('response', async (r) => {
     if (r.url() === `${cfg.auth}/oauth2/token` && r.ok()) {
       latestRefresh = (await r.json().catch(() => ({}))).refresh_token ?? latestRefresh
+      if (latestRefresh) refreshTokens.add(latestRefresh)
     }
   })
 
@@ -228,7 +248,7 @@ try {
   await page.getByRole('button', { name: 'Create link' }).click()
   result.link = await page.locator('#link-url').inputValue()
   result.linkPage = await page.locator('#link-page').inputValue()
-  check(result.linkPage.startsWith(`${cfg.web}/l#`), `link page ${result.linkPage} is not on the web page`)
+  check(result.linkPage.startsWith(`${cfg.web}/s/`), `link page ${result.linkPage} is not a short page on the web page`)
   check(result.link.startsWith(`${cfg.files_url}/v1/links/`), `link ${result.link} is not on the file service`)
   await page.keyboard.press('Escape')
 
@@ -241,8 +261,13 @@ try {
   const linkTab = await fresh.newPage()
   await linkTab.goto(result.linkPage)
   await linkTab.getByRole('heading', { name: names[0] }).waitFor({ timeout })
-  check(await linkTab.getByRole('link', { name: 'Download' }).getAttribute('href') === result.link, 'the link page does not download from the link')
+  const short = result.linkPage.slice(result.linkPage.lastIndexOf('/') + 1)
+  check(await linkTab.getByRole('link', { name: 'Download' }).getAttribute('href') === `${cfg.files_url}/v1/s/${short}`, 'the short page does not download from the short link')
+  // The long form's page (/l#token) too, which takes the token out of the address bar.
   const token = result.link.slice(result.link.lastIndexOf('/') + 1)
+  await linkTab.goto(`${cfg.web}/l#${token}`)
+  await linkTab.getByRole('heading', { name: names[0] }).waitFor({ timeout })
+  check(await linkTab.getByRole('link', { name: 'Download' }).getAttribute('href') === result.link, 'the link page does not download from the link')
   check(!linkTab.url().includes(token), `the link token stays in the address bar: ${linkTab.url()}`)
   // Only the fragment changes: the page follows it and no longer shows the first file.
   await linkTab.evaluate(() => { location.hash = '#not*a*token' })
@@ -250,37 +275,73 @@ try {
   check(await linkTab.getByRole('heading', { name: names[0] }).count() === 0, 'the link page still shows the first file after the token changed')
   await fresh.close()
 
-  begin('no token in localStorage, sessionStorage or cookies')
+  begin('no token in localStorage, sessionStorage, IndexedDB or cookies')
   check(tokens.size > 0, 'the page sent no bearer token at all')
-  const stored = await page.evaluate(() => JSON.stringify({ local: { ...localStorage }, session: { ...sessionStorage }, cookie: document.cookie }))
+  check(refreshTokens.size > 0, 'the page received no refresh token at all')
+  const stored = await page.evaluate(dumpStorage)
   const cookies = JSON.stringify(await ctx.cookies())
-  for (const t of tokens) {
-    check(!stored.includes(t), 'an access token is in web storage or document.cookie')
-    check(!cookies.includes(t), 'an access token is in a cookie')
+  for (const [what, t] of [...[...tokens].map((t) => ['an access token', t]), ...[...refreshTokens].map((t) => ['a refresh token', t])]) {
+    check(!stored.includes(t), `${what} is in web storage, IndexedDB or document.cookie`)
+    check(!cookies.includes(t), `${what} is in a cookie`)
   }
-  check(!/eyJ[A-Za-z0-9_-]{10,}\./.test(stored), `a JWT is in web storage or document.cookie: ${stored}`)
+  check(!/eyJ[A-Za-z0-9_-]{10,}\./.test(stored), `a JWT is in web storage, IndexedDB or document.cookie: ${stored}`)
   result.storage = stored
 
-  begin('a page on an origin not configured gets no CORS access')
+  begin('a page on an origin not configured gets no CORS access to files or auth')
   const other = await ctx.newPage()
   await other.goto(cfg.other)
-  result.cors = await other.evaluate(async ({ files, token }) => {
+  // The storage dump sees what a page puts in IndexedDB (else the check above proves nothing).
+  const canary = `canary-${Date.now()}`
+  await other.evaluate((value) => new Promise((resolve, reject) => {
+    const open = indexedDB.open('canary-db')
+    open.onupgradeneeded = () => open.result.createObjectStore('canary-store')
+    open.onerror = () => reject(open.error)
+    open.onsuccess = () => {
+      const tx = open.result.transaction('canary-store', 'readwrite')
+      tx.objectStore('canary-store').put(new TextEncoder().encode(value).buffer, 'k')
+      tx.oncomplete = () => { open.result.close(); resolve() }
+      tx.onerror = () => reject(tx.error)
+    }
+  }), canary)
+  const otherStored = await other.evaluate(dumpStorage)
+  check(otherStored.includes(canary), `the storage dump missed a value in IndexedDB: ${otherStored}`)
+  result.cors = await other.evaluate(async ({ files, auth, token }) => {
     const out = {}
-    for (const [name, init] of Object.entries({
-      withToken: { headers: { Authorization: `Bearer ${token}` } },
-      simple: {},
-    })) {
+    for (const [name, url, init] of [
+      ['withToken', `${files}/v1/files`, { headers: { Authorization: `Bearer ${token}` } }],
+      ['simple', `${files}/v1/files`, {}],
+      // A refresh token that is none: the auth service answers 400, which the browser hides.
+      ['authToken', `${auth}/oauth2/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'not-a-token', client_id: 'coffer-web' }) }],
+      ['authDiscovery', `${auth}/.well-known/openid-configuration`, {}],
+    ]) {
       try {
-        const r = await fetch(`${files}/v1/files`, init)
+        const r = await fetch(url, init)
         out[name] = `read ${r.status}`
       } catch (e) {
         out[name] = `blocked: ${e.name}`
       }
     }
     return out
-  }, { files: cfg.files_url, token: [...tokens][0] })
-  check(result.cors.withToken.startsWith('blocked') && result.cors.simple.startsWith('blocked'), `other origin: ${JSON.stringify(result.cors)}`)
+  }, { files: cfg.files_url, auth: cfg.auth, token: [...tokens][0] })
+  for (const [name, got] of Object.entries(result.cors)) check(got.startsWith('blocked'), `other origin, ${name}: ${got}`)
+  check(Object.keys(result.cors).length === 4, `other origin: ${JSON.stringify(result.cors)}`)
   await other.close()
+  // The page's own origin reads the same auth answers: the probe above fails for the origin.
+  result.corsOwn = await page.evaluate(async (auth) => {
+    const out = {}
+    for (const [name, url, init] of [
+      ['authToken', `${auth}/oauth2/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'not-a-token', client_id: 'coffer-web' }) }],
+      ['authDiscovery', `${auth}/.well-known/openid-configuration`, {}],
+    ]) {
+      try {
+        out[name] = `read ${(await fetch(url, init)).status}`
+      } catch (e) {
+        out[name] = `blocked: ${e.name}`
+      }
+    }
+    return out
+  }, cfg.auth)
+  check(result.corsOwn.authToken === 'read 400' && result.corsOwn.authDiscovery === 'read 200', `the page's own origin: ${JSON.stringify(result.corsOwn)}`)
 
   begin('keyboard: tabs switch with the arrow keys')
   await page.getByRole('tab', { name: 'My files' }).focus()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -272,5 +273,39 @@ func TestConcurrentRotation(t *testing.T) {
 		if len(signers) != 1 {
 			t.Fatalf("round %d: replicas sign with %d different keys", round, len(signers))
 		}
+	}
+}
+
+// TestIssuerUsesItsClock: a token's iat, nbf and exp come from the issuer's clock (whole
+// seconds), its lifetime is the TTL, and it carries the issuer, audience, subject, client,
+// scopes and roles given.
+func TestIssuerUsesItsClock(t *testing.T) {
+	_, db := newDB(t)
+	c := &clock{t: time.Date(2031, 3, 4, 5, 6, 7, 800, time.UTC)}
+	kek := make([]byte, 32)
+	rand.Read(kek)
+	m := newManager(t, db, kek, c)
+	if err := m.Bootstrap(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tok, ttl, err := keys.NewIssuer(m, "https://auth.test", "aud", 90*time.Second, c.Now).Issue(context.Background(), "sub-1", "app", []string{"files:read", "files:write"}, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims jwt.MapClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(tok, &claims); err != nil {
+		t.Fatal(err)
+	}
+	at := c.t.Truncate(time.Second).Unix()
+	want := jwt.MapClaims{"iss": "https://auth.test", "aud": []any{"aud"}, "sub": "sub-1", "client_id": "app",
+		"scope": "files:read files:write", "roles": []any{"admin"},
+		"iat": float64(at), "nbf": float64(at), "exp": float64(at + 90)}
+	for k, v := range want {
+		if fmt.Sprint(claims[k]) != fmt.Sprint(v) {
+			t.Errorf("claim %s = %v, want %v", k, claims[k], v)
+		}
+	}
+	if ttl != 90*time.Second {
+		t.Errorf("ttl = %v, want 90s", ttl)
 	}
 }

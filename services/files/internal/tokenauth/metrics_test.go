@@ -20,12 +20,9 @@ import (
 // TestMetricsTransport: fetches through the transport are counted by outcome, and the key
 // set's age runs from the last successful fetch.
 func TestMetricsTransport(t *testing.T) {
-	var fail atomic.Bool
+	var status atomic.Int64 // what the server answers next
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if fail.Load() {
-			http.Error(w, "down", http.StatusBadGateway)
-			return
-		}
+		w.WriteHeader(int(status.Load()))
 		w.Write([]byte(`{"keys":[]}`))
 	}))
 	defer srv.Close()
@@ -58,11 +55,15 @@ func TestMetricsTransport(t *testing.T) {
 	if a := age(); !math.IsNaN(a) {
 		t.Fatalf("age before any fetch = %v, want NaN", a)
 	}
-	get()
+	for _, code := range []int{299, 200} { // every 2xx is a good fetch
+		status.Store(int64(code))
+		get()
+	}
 	now = now.Add(90 * time.Second)
-	fail.Store(true)
-	get()
-	get()
+	for _, code := range []int{http.StatusBadGateway, 300} {
+		status.Store(int64(code))
+		get()
+	}
 	if got := age(); got != 90 {
 		t.Errorf("age = %v, want 90 (since the last good fetch)", got)
 	}
@@ -70,7 +71,7 @@ func TestMetricsTransport(t *testing.T) {
 # HELP coffer_files_jwks_fetches_total JWK Set fetches (the first load and every refresh), by outcome: "ok" or "error".
 # TYPE coffer_files_jwks_fetches_total counter
 coffer_files_jwks_fetches_total{outcome="error"} 2
-coffer_files_jwks_fetches_total{outcome="ok"} 1
+coffer_files_jwks_fetches_total{outcome="ok"} 2
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "coffer_files_jwks_fetches_total"); err != nil {
 		t.Error(err)
