@@ -281,6 +281,8 @@ type fileJSON struct {
 	UploaderName string     `json:"uploader_name,omitempty"`
 	Status       string     `json:"status,omitempty"`
 	StatusReason string     `json:"status_reason,omitempty"`
+	Shared       bool       `json:"shared,omitempty"`
+	Linked       bool       `json:"linked,omitempty"`
 }
 
 // upload sends a raw upload (through pkg/client, which checks the stored digest) and
