@@ -35,6 +35,7 @@ func TestPlanLinkResponse(t *testing.T) {
 		{"GET", map[string]string{"Range": "bytes=-500"}, 100, true, "bytes=0-99"},
 		{"GET", map[string]string{"Range": "bytes=x-5"}, 100, true, ""},
 		{"GET", map[string]string{"Range": "bytes=9-5"}, 100, true, ""},
+		{"GET", map[string]string{"Range": "bytes=9-9"}, 1, false, "bytes=9-9"},
 		{"GET", map[string]string{"Range": "bytes=+9-"}, 100, true, ""},
 		{"GET", map[string]string{"Range": "items=10-"}, 100, true, ""},
 		{"GET", map[string]string{"Range": "bytes=100-"}, 0, false, "bytes=100-"},
