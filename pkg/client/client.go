@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -91,9 +92,23 @@ func New(opts Options) (*Client, error) {
 	if c.http == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.WriteBufferSize, t.ReadBufferSize = 128<<10, 128<<10
-		c.http = &http.Client{Transport: t}
+		c.http = &http.Client{Transport: t, CheckRedirect: keepAuthOnOrigin}
 	}
 	return c, nil
+}
+
+// keepAuthOnOrigin follows up to 10 redirects, sending the bearer token only to the origin
+// (scheme, host and port) it was meant for. net/http keeps Authorization for the same host
+// name or a subdomain on any port, so a file node in S3 redirect mode would hand the token to
+// an object store on the same host (which refuses a request that carries two signatures).
+func keepAuthOnOrigin(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if first := via[0].URL; req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
+		req.Header.Del("Authorization")
+	}
+	return nil
 }
 
 func baseURL(name, s string) (*url.URL, error) {

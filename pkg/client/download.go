@@ -81,7 +81,13 @@ func (c *Client) open(ctx context.Context, u, what string, authed bool, opts *Do
 		return nil, err
 	}
 	ct := &Content{Body: resp.Body, ETag: resp.Header.Get("ETag"), ContentType: resp.Header.Get("Content-Type")}
-	if sum, err := ParseDigest(resp.Header.Get("Repr-Digest")); err == nil {
+	digestHeader := resp.Header.Get("Repr-Digest")
+	if digestHeader == "" && resp.Request != nil && resp.Request.Response != nil {
+		// Redirected (a file node in S3 redirect mode): the object store does not know the
+		// file's digest; the 307 that sent us there carried it.
+		digestHeader = resp.Request.Response.Header.Get("Repr-Digest")
+	}
+	if sum, err := ParseDigest(digestHeader); err == nil {
 		ct.SHA256 = sum
 	}
 	if _, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition")); err == nil {

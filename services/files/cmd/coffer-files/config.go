@@ -83,6 +83,7 @@ type s3Config struct {
 	SSE       string // COFFER_FILES_S3_SSE, default "" (none): server-side encryption, AES256 or aws:kms
 	KMSKeyID  string // COFFER_FILES_S3_SSE_KMS_KEY_ID, default "": the KMS key for aws:kms (empty: the account's S3 key)
 	PartSize  int64  // COFFER_FILES_S3_PART_SIZE, default 5M: multipart part size (memory per upload is about 3 parts)
+	Redirect  bool   // COFFER_FILES_S3_REDIRECT, default false: authorized downloads are a 307 to a presigned URL
 }
 
 func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error)) (config, error) {
@@ -120,6 +121,9 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 	}
 	switch c.Storage {
 	case "disk":
+		if r.Bool("COFFER_FILES_S3_REDIRECT", false) {
+			r.Fail("COFFER_FILES_S3_REDIRECT", "needs COFFER_FILES_STORAGE=s3 (a disk node serves its own bytes)")
+		}
 	case "s3":
 		c.S3 = s3Config{
 			Endpoint:  strings.TrimSuffix(r.String("COFFER_FILES_S3_ENDPOINT", ""), "/"),
@@ -131,6 +135,7 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 			PartSize:  r.Int64("COFFER_FILES_S3_PART_SIZE", s3.MinPartSize),
 			SSE:       r.String("COFFER_FILES_S3_SSE", ""),
 			KMSKeyID:  r.String("COFFER_FILES_S3_SSE_KMS_KEY_ID", ""),
+			Redirect:  r.Bool("COFFER_FILES_S3_REDIRECT", false),
 		}
 		if c.S3.Bucket == "" {
 			r.Fail("COFFER_FILES_S3_BUCKET", "required when COFFER_FILES_STORAGE=s3")

@@ -27,6 +27,9 @@ func TestS3ChainAndSSEConfig(t *testing.T) {
 		{"unknown sse", map[string]string{"COFFER_FILES_S3_SSE": "rot13"}, "COFFER_FILES_S3_SSE", nil},
 		{"kms key without kms", map[string]string{"COFFER_FILES_S3_SSE": "AES256", "COFFER_FILES_S3_SSE_KMS_KEY_ID": "k"}, "COFFER_FILES_S3_SSE_KMS_KEY_ID", nil},
 		{"metrics", map[string]string{"COFFER_FILES_METRICS_ADDR": "127.0.0.1:9090"}, "", func(c config) bool { return c.MetricsAddr == "127.0.0.1:9090" }},
+		{"redirect off by default", nil, "", func(c config) bool { return !c.S3.Redirect }},
+		{"redirect", map[string]string{"COFFER_FILES_S3_REDIRECT": "true"}, "", func(c config) bool { return c.S3.Redirect }},
+		{"redirect on disk", map[string]string{"COFFER_FILES_STORAGE": "disk", "COFFER_FILES_S3_REDIRECT": "true"}, "COFFER_FILES_S3_REDIRECT", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			env := map[string]string{}

@@ -54,9 +54,12 @@ func (s *Server) record(c *gin.Context, action, target string, details map[strin
 	s.opts.Audit.Record(e)
 }
 
-// recordDownload records a GET that sent a file or part of one (HEAD, 304 and 416 did not).
+// recordDownload records a GET that sent a file or part of one (HEAD, 304 and 416 did not),
+// or redirected it to the object store (redirect mode: the download was authorized; whether
+// and how much the client then fetched is only in the object store's own logs).
 func (s *Server) recordDownload(c *gin.Context, f files.File, via string, details map[string]string) {
-	if st := c.Writer.Status(); s.opts.Audit == nil || c.Request.Method != http.MethodGet || (st != http.StatusOK && st != http.StatusPartialContent) {
+	if st := c.Writer.Status(); s.opts.Audit == nil || c.Request.Method != http.MethodGet ||
+		(st != http.StatusOK && st != http.StatusPartialContent && st != http.StatusTemporaryRedirect) {
 		return
 	}
 	if details == nil {

@@ -19,6 +19,10 @@ func (s *Server) handleContent() gin.HandlerFunc {
 			s.error(c, err)
 			return
 		}
+		if s.opts.Redirect != nil && c.Request.Method == http.MethodGet {
+			s.redirectContent(c, id) // redirect.go
+			return
+		}
 		f, blob, err := s.files.Open(c.Request.Context(), owner(c), id)
 		if err != nil {
 			s.error(c, err)

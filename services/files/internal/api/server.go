@@ -58,7 +58,7 @@ type Uploader interface {
 
 // Shares is what the API needs for sharing (files.Sharing).
 type Shares interface {
-	Share(ctx context.Context, ownerID string, fileID uuid.UUID, userID string) (files.Share, error)
+	ShareNamed(ctx context.Context, ownerID string, fileID uuid.UUID, userID, username string) (files.Share, error)
 	Unshare(ctx context.Context, ownerID string, fileID uuid.UUID, userID string) error
 	ListShared(ctx context.Context, userID string, opts files.ListOptions) (files.Page, error)
 	ListShares(ctx context.Context, ownerID string, fileID uuid.UUID, opts files.ListOptions) (files.SharePage, error)
@@ -136,6 +136,10 @@ type Options struct {
 	Quotas Quotas
 	// DefaultQuota is the configured per-user quota the admin quota route reports.
 	DefaultQuota int64
+	// Redirect, when set, answers an authorized GET of /v1/files/{id}/content with a 307 to
+	// a short-lived URL of the bytes in the object store (COFFER_FILES_S3_REDIRECT);
+	// HEAD, links and zips are still served by the node. nil: every download is proxied.
+	Redirect files.BlobURLer
 }
 
 // DefaultOptions is the limits of Options unless configured otherwise, and the one place their

@@ -64,6 +64,9 @@ type Config struct {
 	// Timeout bounds each request that does not stream a body (HEAD, DELETE, LIST), and the
 	// wait for response headers of every request. Default DefaultTimeout.
 	Timeout time.Duration
+	// PresignTTL is how long the URLs of BlobURL (redirect mode) stay valid. Default
+	// DefaultPresignTTL.
+	PresignTTL time.Duration
 	// HTTPClient overrides the SDK's HTTP client. Default: one with Timeout as its
 	// response-header timeout and a 5s dial timeout.
 	HTTPClient *http.Client
@@ -79,6 +82,9 @@ type Store struct {
 	sse      types.ServerSideEncryption // "" for none
 	kmsKeyID *string
 	partSize int64 // of resumable uploads' parts (append.go)
+
+	presign    *s3.PresignClient // nil when built over an S3API that is not an *s3.Client
+	presignTTL time.Duration
 }
 
 var (
@@ -137,7 +143,7 @@ func New(cfg Config) (*Store, error) {
 }
 
 // NewWithAPI builds a Store over any S3API (an *s3.Client configured elsewhere). Only
-// Bucket, Prefix, PartSize, Concurrency, Timeout and SSE of cfg are used.
+// Bucket, Prefix, PartSize, Concurrency, Timeout, PresignTTL and SSE of cfg are used.
 func NewWithAPI(api S3API, cfg Config) *Store {
 	if cfg.PartSize == 0 {
 		cfg.PartSize = MinPartSize
@@ -157,8 +163,16 @@ func NewWithAPI(api S3API, cfg Config) *Store {
 		o.MultipartUploadThreshold = cfg.PartSize
 		o.Concurrency = cfg.Concurrency
 	})
+	if cfg.PresignTTL == 0 {
+		cfg.PresignTTL = DefaultPresignTTL
+	}
 	sse, kmsKey, _ := sseFor(cfg) // checked by New; NewWithAPI callers pass a valid one
-	return &Store{api: api, uploader: up, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: cfg.Timeout, sse: sse, kmsKeyID: kmsKey, partSize: cfg.PartSize}
+	st := &Store{api: api, uploader: up, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: cfg.Timeout, sse: sse, kmsKeyID: kmsKey,
+		partSize: cfg.PartSize, presignTTL: cfg.PresignTTL}
+	if c, ok := api.(*s3.Client); ok {
+		st.presign = s3.NewPresignClient(c)
+	}
+	return st
 }
 
 // MinPartSize is S3's smallest multipart part (all but the last), and the default part size.
