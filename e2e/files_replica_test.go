@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -74,6 +75,71 @@ func fileLookups(t testing.TB, dsn string) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// statementCalls returns, per statement text, how often the server ran it in the files
+// database (pg_stat_statements).
+func statementCalls(t testing.TB, dsn string) map[string]int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT query, sum(calls)::bigint FROM pg_stat_statements
+		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) GROUP BY query`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for rows.Next() {
+		var q string
+		var n int64
+		if err := rows.Scan(&q, &n); err != nil {
+			t.Fatal(err)
+		}
+		out[q] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// backgroundStatement reports whether a statement runs on a timer rather than on a request's
+// path: the audit log's batched writes (a download's file.download record joins a batch,
+// written at most once per node every 200 ms: begin, lock, last hash, copy, commit), the
+// fence's heartbeats and acknowledgements, the job queue's polling, and the tests' own reads
+// of pg_stat_statements.
+func backgroundStatement(q string) bool {
+	q = strings.ToLower(strings.TrimSpace(q))
+	switch {
+	case q == "begin", q == "commit",
+		q == "select pg_advisory_xact_lock(hashtext($1))",
+		strings.HasPrefix(q, "select seq, hash from file_audit_log"),
+		strings.HasPrefix(q, `copy "file_audit_log"`),
+		strings.HasPrefix(q, "select pg_notify($1, $2)"),
+		strings.Contains(q, "river_"),
+		strings.Contains(q, "pg_stat_statements"):
+		return true
+	}
+	return false
+}
+
+// requestStatements is the number of statements, other than background ones, that the
+// server ran between two statementCalls snapshots, with the statements named.
+func requestStatements(before, after map[string]int64) (int64, []string) {
+	var n int64
+	var which []string
+	for q, calls := range after {
+		if d := calls - before[q]; d > 0 && !backgroundStatement(q) {
+			n += d
+			which = append(which, fmt.Sprintf("%d× %s", d, q))
+		}
+	}
+	return n, which
 }
 
 // waitReplayed waits until the replica has replayed everything the primary wrote so far.
@@ -172,6 +238,7 @@ func TestReplicaReadsAndFences(t *testing.T) {
 	// (a share it has not seen yet is a miss, which the primary answers).
 	rc.waitReplayed(t)
 	primaryBefore, replicaBefore := fileLookups(t, primaryDSN), fileLookups(t, replicaDSN)
+	stmtBefore := statementCalls(t, primaryDSN)
 	for i := range 10 {
 		node := nodes[i%2]
 		if r := get(node, "/v1/files/"+kept.ID+"/content", alice.Token); r.Status != 200 || string(r.Body) != "kept bytes" {
@@ -180,6 +247,11 @@ func TestReplicaReadsAndFences(t *testing.T) {
 		if r := get(node, "/v1/files/"+shared.ID+"/content", bob.Token); r.Status != 200 {
 			t.Fatalf("shared download on %s: %d", node, r.Status)
 		}
+	}
+	// Not one statement on the primary, but for background work (the audit log's batches of
+	// these downloads' records, heartbeats, the job queue).
+	if n, which := requestStatements(stmtBefore, statementCalls(t, primaryDSN)); n != 0 {
+		t.Errorf("statements on the primary during 20 downloads of unchanged files: %d, want 0:\n%s", n, strings.Join(which, "\n"))
 	}
 	if got := fileLookups(t, primaryDSN) - primaryBefore; got != 0 {
 		t.Errorf("lookups on the primary during 20 downloads: %d, want 0", got)
@@ -225,15 +297,7 @@ func TestReplicaReadsAndFences(t *testing.T) {
 			t.Errorf("fresh upload on %s: %d", node, r.Status)
 		}
 	}
-	var paused bool
-	ctx := context.Background()
-	if conn, err := pgx.Connect(ctx, replicaDSN); err == nil {
-		conn.QueryRow(ctx, "SELECT pg_is_wal_replay_paused()").Scan(&paused)
-		conn.Close(ctx)
-	}
-	if !paused {
-		t.Fatal("the replica's replay was not paused throughout")
-	}
+	rc.assertPaused(t)
 
 	sqlExec(t, replicaDSN, "SELECT pg_wal_replay_resume()")
 	for _, node := range nodes {
@@ -248,5 +312,62 @@ func TestReplicaReadsAndFences(t *testing.T) {
 		if r := get(node, "/v1/files/"+shared.ID+"/content", bob.Token); r.Status != http.StatusNotFound {
 			t.Errorf("revoked share on %s after resume: %d, want 404", node, r.Status)
 		}
+	}
+
+	// Listings, with replay paused again and no revocation pending: a file uploaded through
+	// one node is in its owner's listing through the other at once, and a file shared
+	// through one is in the grantee's shared listing through the other, while the
+	// downloads of other files stay on the replica (a new file fences its owner's listings,
+	// not every read).
+	rc.waitReplayed(t)
+	sqlExec(t, replicaDSN, "SELECT pg_wal_replay_pause()")
+	newer := c.upload(alice.Token, "newer", []byte("newer bytes"))
+	if r := c.do("POST", nodes[0]+"/v1/files/"+kept.ID+"/shares", strings.NewReader(share), with(alice.Token, map[string]string{"Content-Type": "application/json"})); r.Status != http.StatusCreated {
+		t.Fatalf("share kept: %d %s", r.Status, r.Body)
+	}
+	listed := func(node, query, tok, id string) bool {
+		r := get(node, "/v1/files"+query, tok)
+		if r.Status != 200 {
+			t.Fatalf("list %s on %s: %d %s", query, node, r.Status, r.Body)
+		}
+		var page struct{ Files []struct{ ID string } }
+		r.JSON(t, &page)
+		for _, f := range page.Files {
+			if f.ID == id {
+				return true
+			}
+		}
+		return false
+	}
+	primaryBefore, replicaBefore = fileLookups(t, primaryDSN), fileLookups(t, replicaDSN)
+	for _, node := range nodes {
+		if !listed(node, "?limit=100", alice.Token, newer.ID) {
+			t.Errorf("new upload missing from alice's listing on %s", node)
+		}
+		if !listed(node, "?shared=true&limit=100", bob.Token, kept.ID) {
+			t.Errorf("new share missing from bob's shared listing on %s", node)
+		}
+		if r := get(node, "/v1/files/"+linked.ID+"/content", alice.Token); r.Status != 200 {
+			t.Errorf("download on %s: %d", node, r.Status)
+		}
+	}
+	if p, r := fileLookups(t, primaryDSN)-primaryBefore, fileLookups(t, replicaDSN)-replicaBefore; p != 0 || r != 2 {
+		t.Errorf("downloads of an older file after an upload: %d lookups on the primary, %d on the replica; want 0 and 2", p, r)
+	}
+	rc.assertPaused(t)
+	sqlExec(t, replicaDSN, "SELECT pg_wal_replay_resume()")
+}
+
+// assertPaused fails the test unless the replica's replay is (still) paused.
+func (rc *replicaCluster) assertPaused(t testing.TB) {
+	t.Helper()
+	var paused bool
+	ctx := context.Background()
+	if conn, err := pgx.Connect(ctx, rc.replica.DSN("files")); err == nil {
+		conn.QueryRow(ctx, "SELECT pg_is_wal_replay_paused()").Scan(&paused)
+		conn.Close(ctx)
+	}
+	if !paused {
+		t.Fatal("the replica's replay was not paused throughout")
 	}
 }

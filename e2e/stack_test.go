@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,9 +96,13 @@ func (s *stack) StartAuthBin(bin string, extra map[string]string) *harness.Proce
 	if a, ok := extra["COFFER_AUTH_ADDR"]; ok {
 		addr = a
 	}
+	dbURL := pooled(s.authDB)
+	if bin != bins.Auth { // an earlier release may not work through a transaction pooler
+		dbURL = s.authDB
+	}
 	env := map[string]string{
 		"COFFER_AUTH_ADDR":         addr,
-		"COFFER_AUTH_DATABASE_URL": pooled(s.authDB),
+		"COFFER_AUTH_DATABASE_URL": dbURL,
 		"COFFER_AUTH_ISSUER":       "http://" + addr,
 		"COFFER_AUTH_KEK":          s.kek,
 		"COFFER_AUTH_SIGNUP":       "true",
@@ -124,9 +129,13 @@ func (s *stack) StartFilesBin(bin string, extra map[string]string) *harness.Proc
 	if a, ok := extra["COFFER_FILES_ADDR"]; ok {
 		addr = a
 	}
+	dbURL := pooled(s.fileDB)
+	if bin != bins.Files { // an earlier release may not know COFFER_FILES_DATABASE_DIRECT_URL
+		dbURL = s.fileDB
+	}
 	env := map[string]string{
 		"COFFER_FILES_ADDR":         addr,
-		"COFFER_FILES_DATABASE_URL": pooled(s.fileDB),
+		"COFFER_FILES_DATABASE_URL": dbURL,
 		// Advisory locks and LISTEN need a session: never through the bouncer.
 		"COFFER_FILES_DATABASE_DIRECT_URL": s.fileDB,
 		"COFFER_FILES_AUTH_URL":            s.Auth.URL,
@@ -147,6 +156,8 @@ func (s *stack) start(name, bin, addr string, env map[string]string) *harness.Pr
 	s.t.Cleanup(func() {
 		if err := p.Stop(20 * time.Second); err != nil {
 			s.t.Errorf("%s did not exit cleanly: %v\n%s", name, err, p.Logs())
+		} else if s.t.Failed() {
+			logErrors(s.t, name, p.Logs())
 		}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -270,6 +281,8 @@ type fileJSON struct {
 	UploaderName string     `json:"uploader_name,omitempty"`
 	Status       string     `json:"status,omitempty"`
 	StatusReason string     `json:"status_reason,omitempty"`
+	Shared       bool       `json:"shared,omitempty"`
+	Linked       bool       `json:"linked,omitempty"`
 }
 
 // upload sends a raw upload (through pkg/client, which checks the stored digest) and
@@ -305,5 +318,22 @@ func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) 
 			t.Fatalf("timed out after %v waiting for %s", within, what)
 		}
 		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// logErrors shows a failed test the service's error lines, which say why a request got a 500.
+func logErrors(t testing.TB, name, logs string) {
+	t.Helper()
+	var lines []string
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.Contains(l, `"level":"ERROR"`) {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > 20 {
+		lines = lines[len(lines)-20:]
+	}
+	if len(lines) > 0 {
+		t.Logf("%s error lines:\n%s", name, strings.Join(lines, "\n"))
 	}
 }

@@ -248,7 +248,7 @@ try {
   await page.getByRole('button', { name: 'Create link' }).click()
   result.link = await page.locator('#link-url').inputValue()
   result.linkPage = await page.locator('#link-page').inputValue()
-  check(result.linkPage.startsWith(`${cfg.web}/l#`), `link page ${result.linkPage} is not on the web page`)
+  check(result.linkPage.startsWith(`${cfg.web}/s/`), `link page ${result.linkPage} is not a short page on the web page`)
   check(result.link.startsWith(`${cfg.files_url}/v1/links/`), `link ${result.link} is not on the file service`)
   await page.keyboard.press('Escape')
 
@@ -261,8 +261,13 @@ try {
   const linkTab = await fresh.newPage()
   await linkTab.goto(result.linkPage)
   await linkTab.getByRole('heading', { name: names[0] }).waitFor({ timeout })
-  check(await linkTab.getByRole('link', { name: 'Download' }).getAttribute('href') === result.link, 'the link page does not download from the link')
+  const short = result.linkPage.slice(result.linkPage.lastIndexOf('/') + 1)
+  check(await linkTab.getByRole('link', { name: 'Download' }).getAttribute('href') === `${cfg.files_url}/v1/s/${short}`, 'the short page does not download from the short link')
+  // The long form's page (/l#token) too, which takes the token out of the address bar.
   const token = result.link.slice(result.link.lastIndexOf('/') + 1)
+  await linkTab.goto(`${cfg.web}/l#${token}`)
+  await linkTab.getByRole('heading', { name: names[0] }).waitFor({ timeout })
+  check(await linkTab.getByRole('link', { name: 'Download' }).getAttribute('href') === result.link, 'the link page does not download from the link')
   check(!linkTab.url().includes(token), `the link token stays in the address bar: ${linkTab.url()}`)
   // Only the fragment changes: the page follows it and no longer shows the first file.
   await linkTab.evaluate(() => { location.hash = '#not*a*token' })

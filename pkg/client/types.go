@@ -25,6 +25,10 @@ type File struct {
 	// or "rejected" (the scanner found something; StatusReason says what).
 	Status       string `json:"status,omitempty"`
 	StatusReason string `json:"status_reason,omitempty"`
+	// Shared and Linked, in your own listings, say that the file is shared with someone or
+	// has an unexpired link.
+	Shared bool `json:"shared,omitempty"`
+	Linked bool `json:"linked,omitempty"`
 }
 
 // Page is one page of a listing (the OpenAPI schema FileList). NextCursor is nil on the
@@ -41,6 +45,7 @@ type Page struct {
 type Share struct {
 	FileID    string    `json:"file_id"`
 	UserID    string    `json:"user_id"`
+	Username  string    `json:"username,omitempty"` // when shared by username
 	CreatedAt time.Time `json:"created_at"`
 }
 

@@ -26,6 +26,10 @@ type BouncerOptions struct {
 	PoolSize int
 	// Binary is the pgbouncer executable. Default: pgbouncer on PATH, or /usr/sbin/pgbouncer.
 	Binary string
+	// QueryWait is how long a query waits for a server connection before the bouncer fails
+	// it (query_wait_timeout, whole seconds). Default 5 s: PgBouncer's own 120 s would hold
+	// every request of a PostgreSQL outage for two minutes instead of answering 503.
+	QueryWait time.Duration
 }
 
 // Bouncer is a running PgBouncer in transaction pooling mode, listening on loopback TCP and
@@ -41,7 +45,7 @@ type Bouncer struct {
 // answers a query. Close stops it.
 //
 // Through it, as through any transaction pooler, a client must not rely on session state:
-// no prepared statements kept between transactions (pgx: default_query_exec_mode=exec), no
+// no prepared statements kept between transactions (pgx: default_query_exec_mode=cache_describe), no
 // session advisory locks, no LISTEN, no SET outside a transaction.
 func StartBouncer(ctx context.Context, c *Cluster, opts BouncerOptions) (*Bouncer, error) {
 	bin := opts.Binary
@@ -56,6 +60,9 @@ func StartBouncer(ctx context.Context, c *Cluster, opts BouncerOptions) (*Bounce
 	}
 	if opts.PoolSize == 0 {
 		opts.PoolSize = 20
+	}
+	if opts.QueryWait <= 0 {
+		opts.QueryWait = 5 * time.Second
 	}
 	addr, err := freeLoopback()
 	if err != nil {
@@ -80,10 +87,12 @@ default_pool_size = %d
 max_client_conn = 5000
 max_db_connections = 0
 server_reset_query =
+query_wait_timeout = %d
+server_login_retry = 1
 ignore_startup_parameters = extra_float_digits
 logfile = %s
 pidfile = %s
-`, c.socketDir, host, port, opts.PoolSize, filepath.Join(b.dir, "pgbouncer.log"), filepath.Join(b.dir, "pgbouncer.pid"))
+`, c.socketDir, host, port, opts.PoolSize, max(1, int(opts.QueryWait.Seconds())), filepath.Join(b.dir, "pgbouncer.log"), filepath.Join(b.dir, "pgbouncer.pid"))
 	confPath := filepath.Join(b.dir, "pgbouncer.ini")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		os.RemoveAll(b.dir)
@@ -133,9 +142,12 @@ pidfile = %s
 }
 
 // DSN is a connection string for database name through the bouncer, with pgx's statement
-// cache off (default_query_exec_mode=exec), as every pooled client of it needs.
+// cache off, as every pooled client of it needs: default_query_exec_mode=cache_describe keeps
+// only the statements' parameter and result types on the client and sends each query as an
+// unnamed statement, so it still knows that a []byte goes to a jsonb column (exec mode sends
+// it as bytea text) and a uuid.UUID to a uuid one.
 func (b *Bouncer) DSN(name string) string {
-	q := url.Values{"sslmode": {"disable"}, "default_query_exec_mode": {"exec"}}
+	q := url.Values{"sslmode": {"disable"}, "default_query_exec_mode": {"cache_describe"}}
 	return (&url.URL{Scheme: "postgres", User: url.User("postgres"), Host: b.Addr, Path: "/" + name, RawQuery: q.Encode()}).String()
 }
 

@@ -26,6 +26,7 @@ type Identity interface {
 	EndSignIn(ctx context.Context, u auth.User, id string) error
 	StartTOTP(ctx context.Context, u auth.User) (auth.TOTPSetup, error)
 	ConfirmTOTP(ctx context.Context, u auth.User, code string) ([]string, error)
+	EnrolAtSignIn(ctx context.Context, username, password, code, address string) (auth.User, []string, error)
 	DisableTOTP(ctx context.Context, u auth.User, code string) error
 	SignUp(ctx context.Context, username, password string) (auth.User, error)
 	SignupEnabled() bool

@@ -104,6 +104,10 @@ func (s *Server) handleAccountSignIn() gin.HandlerFunc {
 			s.messagePage(c, http.StatusForbidden, "Form expired", "The form was not sent from this page, or it expired. Open your account page again.")
 			return
 		}
+		if form.Get("action") == "enrol" {
+			s.accountEnrolForm(c, form) // enrol_pages.go
+			return
+		}
 		username := form.Get("username")
 		u, err := s.identity.AuthenticateWithCode(c.Request.Context(), username, form.Get("password"), form.Get("otp"), c.ClientIP())
 		switch {
@@ -122,7 +126,7 @@ func (s *Server) handleAccountSignIn() gin.HandlerFunc {
 			s.accountSignInPage(c, http.StatusTooManyRequests, username, "Too many sign-in attempts. Try again later.", false)
 			return
 		case errors.Is(err, auth.ErrMFAEnrollmentRequired):
-			s.accountSignInPage(c, http.StatusForbidden, username, "Two-factor authentication is required; ask an administrator to help you set it up.", false)
+			s.enrolPage(c, err, s.basePath+"/oauth2/account/signin", []hiddenField{{"csrf_token", s.csrfToken(c)}}, "", "")
 			return
 		default:
 			if msg, status := formError(err); msg != "" {

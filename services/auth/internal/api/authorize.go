@@ -130,6 +130,8 @@ func (s *Server) handleAuthorize() gin.HandlerFunc {
 			s.authorizeFailed(c, req, err)
 		case c.Request.Method == http.MethodPost && values.Get("action") == "signup":
 			s.signUpForm(c, req, values)
+		case c.Request.Method == http.MethodPost && values.Get("action") == "enrol":
+			s.enrolForm(c, req, values) // enrol_pages.go
 		case c.Request.Method == http.MethodPost:
 			s.signIn(c, req, values)
 		case values.Get("screen") == "signup" && s.signupEnabled():
@@ -193,7 +195,10 @@ func (s *Server) signIn(c *gin.Context, req auth.AuthorizeRequest, values url.Va
 	var throttled *auth.ThrottledError
 	switch {
 	case err == nil:
-	case errors.Is(err, auth.ErrMFARequired), errors.Is(err, auth.ErrInvalidOTP), errors.Is(err, auth.ErrMFAEnrollmentRequired):
+	case errors.Is(err, auth.ErrMFAEnrollmentRequired):
+		s.enrolPage(c, err, s.basePath+"/oauth2/authorize", s.authorizeHidden(c, values), formTarget(req.RedirectURI), "")
+		return
+	case errors.Is(err, auth.ErrMFARequired), errors.Is(err, auth.ErrInvalidOTP):
 		s.signInMFAPage(c, req, values, username, err)
 		return
 	case errors.As(err, &throttled):

@@ -35,6 +35,7 @@ type identityPage struct {
 	QR            template.URL
 	Secret        string
 	Codes         []string
+	ContinueURL   string // where the recovery codes page goes on (a sign-in that enrolled)
 }
 
 type upstreamButton struct{ URL, Label string }

@@ -62,7 +62,7 @@ func (s *Service) authenticateWithCode(ctx context.Context, username, pw, code, 
 		return User{}, ErrInvalidCredentials
 	}
 	username = strings.ToLower(username)
-	keys := throttleKeys{account: "account:" + username, address: "address:" + address, pair: "pair:" + address + " " + username}
+	keys := loginKeys(username, address)
 	if err := s.throttle(ctx, keys); err != nil {
 		return User{}, err
 	}
@@ -93,6 +93,9 @@ func (s *Service) authenticateWithCode(ctx context.Context, username, pw, code, 
 				_ = s.st.Throttle.ForgetLoginAttempt(ctx, k, false)
 			}
 		}
+		if errors.Is(err, ErrMFAEnrollmentRequired) {
+			return User{}, &EnrolmentRequiredError{User: u}
+		}
 		return User{}, err
 	}
 	// Only failures count: a success clears the account's counts and gives the address its
@@ -115,6 +118,11 @@ func (s *Service) newFamily(userID uuid.UUID, clientID string, scopes []string, 
 
 // throttleKeys are the counters one login attempt touches.
 type throttleKeys struct{ account, address, pair string }
+
+// loginKeys are the counters of an attempt at username (lower case) from address.
+func loginKeys(username, address string) throttleKeys {
+	return throttleKeys{account: "account:" + username, address: "address:" + address, pair: "pair:" + address + " " + username}
+}
 
 // throttle counts one attempt against each key and refuses once a key is over its limit.
 // Counting first (one atomic statement) keeps parallel attempts on several replicas from

@@ -33,6 +33,16 @@ var (
 	ErrNoSealer = errors.New("no secret sealer configured")
 )
 
+// EnrolmentRequiredError is ErrMFAEnrollmentRequired for a user whose password was right: it
+// names the user, so the sign-in page can lead them to set up a second factor there and then
+// (EnrolAtSignIn) instead of locking them out.
+type EnrolmentRequiredError struct{ User User }
+
+func (e *EnrolmentRequiredError) Error() string { return ErrMFAEnrollmentRequired.Error() }
+
+// Is makes errors.Is(err, ErrMFAEnrollmentRequired) hold.
+func (e *EnrolmentRequiredError) Is(target error) bool { return target == ErrMFAEnrollmentRequired }
+
 // TOTP parameters: RFC 6238's defaults, which every authenticator app supports.
 const (
 	totpPeriod = 30
@@ -143,6 +153,42 @@ func (s *Service) ConfirmTOTP(ctx context.Context, u User, code string) ([]strin
 	}
 	s.auditQuiet(ctx, Actor{ID: u.ID.String()}, AuditTOTPEnable, u.ID.String(), nil)
 	return codes, nil
+}
+
+// EnrolAtSignIn completes a sign-in that the operator's MFA requirement stopped
+// (EnrolmentRequiredError): the password is checked again under the login throttle, then the
+// code from the secret the sign-in page showed (StartTOTP) turns the second factor on. It
+// returns the user and their recovery codes. ErrInvalidOTP for a wrong code or when no
+// enrolment was started (counted as a failed attempt, like a wrong password), wrapping the
+// EnrolmentRequiredError.
+//
+// Whoever knows such a user's password can enrol: the requirement then holds from the first
+// sign-in on (trust on first use), which beats locking the person out for good.
+func (s *Service) EnrolAtSignIn(ctx context.Context, username, pw, code, address string) (User, []string, error) {
+	u, err := s.AuthenticateWithCode(ctx, username, pw, "", address)
+	var need *EnrolmentRequiredError
+	switch {
+	case err == nil:
+		return u, nil, nil // no second factor needed (any more): signed in as it is
+	case !errors.As(err, &need):
+		return User{}, nil, err
+	}
+	codes, err := s.ConfirmTOTP(ctx, need.User, code)
+	if errors.Is(err, ErrInvalidOTP) || errors.Is(err, ErrNotFound) {
+		// The attempt AuthenticateWithCode gave back counts after all: codes are throttled
+		// with passwords.
+		if terr := s.throttle(ctx, loginKeys(strings.ToLower(username), address)); terr != nil {
+			return User{}, nil, terr
+		}
+		// The user stays named, so the page can start the enrolment again.
+		return User{}, nil, fmt.Errorf("%w: %w", ErrInvalidOTP, need)
+	}
+	if err != nil {
+		return User{}, nil, err
+	}
+	d := map[string]string{"username": need.User.Username, "mfa": "totp_enrolled"}
+	s.auditQuiet(ctx, Actor{ID: need.User.ID.String(), Address: address}, AuditLoginSuccess, need.User.ID.String(), d)
+	return need.User, codes, nil
 }
 
 // DisableTOTP removes the user's second factor after checking a current code (TOTP or

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/cofferhq/coffer/services/files/internal/files"
 )
@@ -32,6 +33,40 @@ type fileJSON struct {
 	// rejected (StatusReason says why; the bytes are gone).
 	Status       string `json:"status"`
 	StatusReason string `json:"status_reason,omitempty"`
+	// Shared and Linked, in the owner's listings, say that the file is shared with someone
+	// or has an unexpired link (its row shows it).
+	Shared bool `json:"shared,omitempty"`
+	Linked bool `json:"linked,omitempty"`
+}
+
+// marker is what listings need of sharing to mark shared and linked rows (files.Sharing).
+type marker interface {
+	Marks(ctx context.Context, ownerID string, ids []uuid.UUID) (map[uuid.UUID]files.Marks, error)
+}
+
+// mark sets Shared and Linked on the caller's own files of a listing page. Marks are a
+// convenience: a listing is still answered without them if they cannot be read.
+func (s *Server) mark(c *gin.Context, list []fileJSON) {
+	m, ok := s.opts.Shares.(marker)
+	if !ok || len(list) == 0 {
+		return
+	}
+	ids := make([]uuid.UUID, 0, len(list))
+	for _, f := range list {
+		if f.SharedBy == "" {
+			ids = append(ids, uuid.MustParse(f.ID))
+		}
+	}
+	marks, err := m.Marks(c.Request.Context(), owner(c), ids)
+	if err != nil {
+		s.logger.WarnContext(c.Request.Context(), "file marks", "err", err)
+		return
+	}
+	for i := range list {
+		if mk, ok := marks[uuid.MustParse(list[i].ID)]; ok {
+			list[i].Shared, list[i].Linked = mk.Shared, mk.Linked
+		}
+	}
 }
 
 func toJSON(f files.File) fileJSON {
@@ -82,6 +117,7 @@ func (s *Server) handleList() gin.HandlerFunc {
 			}
 			out.Files = append(out.Files, j)
 		}
+		s.mark(c, out.Files)
 		if page.NextCursor != "" {
 			out.NextCursor = &page.NextCursor
 		}

@@ -86,6 +86,7 @@ func (s *Server) listFolders(c *gin.Context) bool {
 		s.error(c, err)
 		return true
 	}
+	s.mark(c, out.Files)
 	if next != "" {
 		out.NextCursor = &next
 	}

@@ -16,6 +16,7 @@ import (
 type shareJSON struct {
 	FileID    string    `json:"file_id"`
 	UserID    string    `json:"user_id"`
+	Username  string    `json:"username,omitempty"` // when shared by username
 	CreatedAt time.Time `json:"created_at"`
 }
 
@@ -38,7 +39,7 @@ func (s *Server) handleShare() gin.HandlerFunc {
 			s.error(c, err)
 			return
 		}
-		var userID string
+		var userID, username string
 		switch {
 		case (req.UserID == nil) == (req.Username == nil):
 			s.error(c, files.Invalid("name the recipient by exactly one of username or user_id"))
@@ -50,15 +51,16 @@ func (s *Server) handleShare() gin.HandlerFunc {
 				s.error(c, err)
 				return
 			}
+			username = *req.Username
 		}
-		sh, err := s.opts.Shares.Share(c.Request.Context(), owner(c), id, userID)
+		sh, err := s.opts.Shares.ShareNamed(c.Request.Context(), owner(c), id, userID, username)
 		if err != nil {
 			s.error(c, err)
 			return
 		}
 		s.record(c, AuditShare, id.String(), map[string]string{"user_id": sh.UserID})
 		c.Header("Cache-Control", "no-store")
-		c.JSON(http.StatusCreated, shareJSON{FileID: sh.FileID.String(), UserID: sh.UserID, CreatedAt: sh.CreatedAt})
+		c.JSON(http.StatusCreated, shareJSON{FileID: sh.FileID.String(), UserID: sh.UserID, Username: sh.Username, CreatedAt: sh.CreatedAt})
 	}
 }
 
@@ -110,7 +112,7 @@ func (s *Server) handleListShares() gin.HandlerFunc {
 			page, err := s.opts.Shares.ListShares(ctx, owner(c), id, opts)
 			return page.Shares, page.NextCursor, err
 		}, func(sh files.Share) shareJSON {
-			return shareJSON{FileID: sh.FileID.String(), UserID: sh.UserID, CreatedAt: sh.CreatedAt}
+			return shareJSON{FileID: sh.FileID.String(), UserID: sh.UserID, Username: sh.Username, CreatedAt: sh.CreatedAt}
 		})
 	}
 }

@@ -44,6 +44,10 @@ const (
 	// SubscriptionLost is never published: a Listener gives it to its subscribers when its
 	// subscription failed, since any notice may have been missed.
 	SubscriptionLost = "subscription_lost"
+
+	// Grants (Notice.Grant): access given, not taken away.
+	FileCreated  = "file_created"  // FileID, OwnerID: a new file, in its owner's listing
+	ShareCreated = "share_created" // FileID, OwnerID, UserID: in the grantee's shared listing
 )
 
 // Notice says what a committed transaction revoked. LSN is filled in by the Listener that
@@ -57,7 +61,12 @@ type Notice struct {
 	LinkID  uuid.UUID `json:"link_id,omitzero"`
 	// RequestID names a file request (RequestClosed).
 	RequestID uuid.UUID `json:"request_id,omitzero"`
-	LSN       LSN       `json:"-"`
+	// Grant marks a notice of access given (a new file, a new share) rather than taken away.
+	// It does not move the node's fence: it fences only the listings of the users it names
+	// (OwnerID, UserID), which a subscriber keeps (read-your-writes across nodes), so that a
+	// stream of uploads does not send every read of every node to the primary.
+	Grant bool `json:"grant,omitempty"`
+	LSN   LSN  `json:"-"`
 }
 
 // Execer runs a statement: a pgx.Tx (or a pool, for a single-statement transaction).

@@ -42,6 +42,7 @@ type Listener struct {
 	mu        sync.Mutex
 	fence     LSN
 	connected bool
+	listened  time.Time            // when the current LISTEN took effect
 	trustedTo time.Time            // the subscription is trusted until then (monotonic)
 	peers     map[string]time.Time // node -> when its last heartbeat arrived
 	seen      map[string]time.Time // notice ids processed here -> when
@@ -79,7 +80,8 @@ func (l *Listener) Fence() (LSN, bool) {
 
 // Subscribe calls fn for every notice, in commit order, after the fence has moved past it
 // and before the node acknowledges it (so a revoking request's Await also waits for fn on
-// every live node). fn runs on the listener's goroutine: it must be quick. A node-local
+// every live node, and a node's own Await waits for it there). fn runs on the listener's
+// goroutine: it must be quick. A node-local
 // cache drops what a notice names. When the subscription is lost fn gets a notice of kind
 // SubscriptionLost, before the node subscribes again: notices may have been missed, so a
 // cache drops everything. Between the loss and the next trusted subscription Fence's second
@@ -91,35 +93,55 @@ func (l *Listener) Subscribe(fn func(Notice)) {
 }
 
 // Await returns once every node this one knows of (itself included) has taken notice id's
-// fence, or once the lease has passed since the call, after which a node that did not take
-// it no longer trusts replicas. Call it after the publishing transaction committed and
-// before answering the request. It returns early only if ctx ends.
+// fence and every subscriber there has been called with it, or once the lease has passed
+// since the call, after which a node that did not take it no longer trusts replicas (nor,
+// if its subscribers follow Fence, its cache). Call it after the publishing transaction
+// committed and before answering the request. It returns early only if ctx ends.
 func (l *Listener) Await(ctx context.Context, id string) error {
 	deadline := time.Now().Add(l.opts.Lease)
-	timer := time.NewTimer(l.opts.Lease)
-	defer timer.Stop()
 	for {
 		l.mu.Lock()
 		done := l.acknowledged(id)
 		ch := l.changed
+		wake := deadline
+		if settled := l.listened.Add(l.opts.Lease); settled.Before(wake) {
+			wake = settled // the set of peers may become complete before the deadline
+		}
 		l.mu.Unlock()
 		if done || !time.Now().Before(deadline) {
 			return nil
 		}
+		timer := time.NewTimer(max(time.Until(wake), time.Millisecond))
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return fmt.Errorf("fence: await: %w", ctx.Err())
 		case <-timer.C:
-			return nil
 		case <-ch:
+			timer.Stop()
 		}
 	}
 }
 
+// Settled reports whether this node has been subscribed for a lease, so that it knows every
+// node that trusts replicas (each one's heartbeat within the lease reached it), and Await
+// returns on their acknowledgements rather than at the end of the lease.
+func (l *Listener) Settled() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.settledLocked()
+}
+
+func (l *Listener) settledLocked() bool {
+	return l.connected && !l.listened.IsZero() && !time.Now().Before(l.listened.Add(l.opts.Lease))
+}
+
 // acknowledged: this node processed the notice (so every heartbeat committed before it has
-// been heard, and the set of live peers is complete) and every live peer acknowledged it.
+// been heard), has been subscribed for a lease (a node trusts replicas only within a lease of
+// a heartbeat, and every heartbeat since the LISTEN reached this node: the set of live peers
+// is complete), and every live peer acknowledged it.
 func (l *Listener) acknowledged(id string) bool {
-	if _, ok := l.seen[id]; !ok {
+	if _, ok := l.seen[id]; !ok || !l.settledLocked() {
 		return false
 	}
 	live := time.Now().Add(-l.opts.Lease)
@@ -191,6 +213,10 @@ func (l *Listener) session(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, `LISTEN `+Channel); err != nil {
 		return err
 	}
+	// A heartbeat sent after this moment commits after the LISTEN, so it is heard here.
+	l.mu.Lock()
+	l.listened = time.Now()
+	l.mu.Unlock()
 	// Every revocation committed before this read is behind the fence; every later one will
 	// be heard on this connection.
 	if err := l.readFence(ctx, conn); err != nil {
@@ -256,13 +282,7 @@ func (l *Listener) send(ctx context.Context, conn *pgx.Conn, m message) error {
 }
 
 func (l *Listener) readFence(ctx context.Context, conn *pgx.Conn) error {
-	var s string
-	// The insert position: the commit record of every transaction whose notice has been
-	// delivered is before it, even if not yet flushed.
-	if err := conn.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&s); err != nil {
-		return err
-	}
-	lsn, err := ParseLSN(s)
+	lsn, err := position(ctx, conn)
 	if err != nil {
 		return err
 	}
@@ -270,6 +290,16 @@ func (l *Listener) readFence(ctx context.Context, conn *pgx.Conn) error {
 	l.fence = max(l.fence, lsn)
 	l.mu.Unlock()
 	return nil
+}
+
+// position reads the primary's insert position: the commit record of every transaction whose
+// notice has been delivered is before it, even if not yet flushed.
+func position(ctx context.Context, conn *pgx.Conn) (LSN, error) {
+	var s string
+	if err := conn.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&s); err != nil {
+		return 0, err
+	}
+	return ParseLSN(s)
 }
 
 // handle processes a batch of payloads in order: heartbeats and acknowledgements update the
@@ -322,14 +352,18 @@ func (l *Listener) handle(ctx context.Context, conn *pgx.Conn, batch []string) e
 	if len(notices) == 0 {
 		return nil
 	}
-	if err := l.readFence(ctx, conn); err != nil {
+	lsn, err := position(ctx, conn)
+	if err != nil {
 		return err
 	}
 	l.mu.Lock()
 	ids := make([]string, len(notices))
 	for i := range notices {
-		notices[i].LSN = l.fence
+		notices[i].LSN = lsn
 		ids[i] = notices[i].ID
+		if !notices[i].Grant {
+			l.fence = max(l.fence, lsn)
+		}
 	}
 	subs := l.subs
 	l.mu.Unlock()

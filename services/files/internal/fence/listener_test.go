@@ -54,30 +54,41 @@ func currentLSN(t *testing.T, conn *pgx.Conn) fence.LSN {
 }
 
 // TestFenceAcrossNodes: a notice published in a committed transaction reaches every node
-// with a fence at or past the commit, Await returns only once both nodes hold it, a rolled
-// back notice reaches nobody, and a node whose subscription is cut stops trusting replicas
-// until it has subscribed again and read a fence at least as new as the primary's position.
+// with a fence at or past the commit; Await returns only once both nodes hold it and their
+// (slow) subscribers have run, even on a node subscribed for less than a lease, which cannot
+// yet know every node that trusts replicas; once settled, Await returns on the
+// acknowledgements, well before the lease; a rolled back notice reaches nobody; and a node
+// whose subscription is cut stops trusting replicas until it has subscribed again and read a
+// fence at least as new as the primary's position.
 func TestFenceAcrossNodes(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	ctx := context.Background()
-	// A lease far longer than the acknowledgements take, even on a loaded machine, so that
-	// Await returning before it proves it waited for the acknowledgements, not the lease.
-	const lease = 20 * time.Second
-	a := startListener(t, dsn, lease)
-	b := startListener(t, dsn, lease)
+	// Far longer than the acknowledgements take, even on a loaded machine, so that Await
+	// returning before it proves it waited for the acknowledgements, not the lease.
+	const lease = 8 * time.Second
 	var mu sync.Mutex
-	var heard []fence.Notice
-	// b is a slow node: its subscriber (a cache, say) takes a while, and b acknowledges only
-	// after it, so a's Await must wait for b.
-	b.Subscribe(func(n fence.Notice) {
-		time.Sleep(300 * time.Millisecond)
-		mu.Lock()
-		heard = append(heard, n)
-		mu.Unlock()
-	})
-	for _, l := range []*fence.Listener{a, b} {
-		waitFor(t, "trusted subscription", func() bool { _, ok := l.Fence(); return ok })
+	heard := map[string][]fence.Notice{}
+	delay := map[string]time.Duration{"a": 100 * time.Millisecond, "b": time.Second}
+	// Slow subscribers (a cache, say): a node acknowledges only after its own have run.
+	slow := func(node string) func(fence.Notice) {
+		return func(n fence.Notice) {
+			mu.Lock()
+			d := delay[node]
+			mu.Unlock()
+			time.Sleep(d)
+			mu.Lock()
+			heard[node] = append(heard[node], n)
+			mu.Unlock()
+		}
 	}
+	// b subscribes and trusts replicas first; a comes up after b's heartbeat, so a has not
+	// heard of b when it publishes at once.
+	b := startListener(t, dsn, lease)
+	b.Subscribe(slow("b"))
+	waitFor(t, "b's trusted subscription", func() bool { _, ok := b.Fence(); return ok })
+	a := startListener(t, dsn, lease)
+	a.Subscribe(slow("a"))
+	waitFor(t, "a's trusted subscription", func() bool { _, ok := a.Fence(); return ok })
 
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
@@ -95,27 +106,58 @@ func TestFenceAcrossNodes(t *testing.T) {
 	}
 	tx.Rollback(ctx)
 
-	fileID := uuid.New()
-	tx, err = conn.Begin(ctx)
-	if err != nil {
+	// publish commits one notice and returns its id and a WAL position below its commit.
+	publish := func(n fence.Notice) (string, fence.LSN) {
+		t.Helper()
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := fence.Publish(ctx, tx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		committed := currentLSN(t, tx.Conn())
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return id, committed
+	}
+	// check: when Await returned, both nodes hold a fence past the commit and both slow
+	// subscribers have heard the notice.
+	check := func(want int, fileID uuid.UUID, committed fence.LSN) {
+		t.Helper()
+		for name, l := range map[string]*fence.Listener{"a": a, "b": b} {
+			if f, ok := l.Fence(); !ok || f <= committed {
+				t.Errorf("node %s: fence %v (trusted %v), want >= %v", name, f, ok, committed)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, node := range []string{"a", "b"} {
+			h := heard[node]
+			if len(h) != want || h[want-1].FileID != fileID || h[want-1].LSN <= committed {
+				t.Errorf("%s's subscriber heard %+v when Await returned, want %d notices, the last for %v past %v", node, h, want, fileID, committed)
+			}
+		}
+	}
+
+	// A young node: a may not know b yet, so it waits until it has listened for a lease.
+	first := uuid.New()
+	id, committed := publish(fence.Notice{Kind: fence.ShareRevoked, FileID: first, OwnerID: "alice", UserID: "bob"})
+	if err := a.Await(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	id, err := fence.Publish(ctx, tx, fence.Notice{Kind: fence.ShareRevoked, FileID: fileID, OwnerID: "alice", UserID: "bob"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Inside the transaction: below its commit record, which every fence must have passed.
-	var s string
-	if err := tx.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&s); err != nil {
-		t.Fatal(err)
-	}
-	committed, err := fence.ParseLSN(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	check(1, first, committed)
+
+	// Settled: Await returns on the acknowledgements, and on its own node's subscriber,
+	// now the slower one.
+	waitFor(t, "a settled", a.Settled)
+	mu.Lock()
+	delay["a"], delay["b"] = time.Second, 100*time.Millisecond
+	mu.Unlock()
+	second := uuid.New()
+	id, committed = publish(fence.Notice{Kind: fence.FileDeleted, FileID: second, OwnerID: "alice"})
 	start := time.Now()
 	if err := a.Await(ctx, id); err != nil {
 		t.Fatal(err)
@@ -123,20 +165,7 @@ func TestFenceAcrossNodes(t *testing.T) {
 	if took := time.Since(start); took >= lease {
 		t.Errorf("Await took %v: it waited out the lease instead of the acknowledgements", took)
 	}
-	// Await on a returned: both nodes hold a fence at or past the commit.
-	for name, l := range map[string]*fence.Listener{"a": a, "b": b} {
-		if f, ok := l.Fence(); !ok || f <= committed {
-			t.Errorf("node %s: fence %v (trusted %v), want >= %v", name, f, ok, committed)
-		}
-	}
-	// The subscriber gets the notice (b's fence can pass the commit by another route, such as
-	// a re-read of the primary's position, before its slow subscriber has run).
-	waitFor(t, "b's subscriber to hear the notice", func() bool { mu.Lock(); defer mu.Unlock(); return len(heard) > 0 })
-	mu.Lock()
-	if len(heard) != 1 || heard[0].FileID != fileID || heard[0].UserID != "bob" || heard[0].LSN <= committed {
-		t.Errorf("subscriber heard %+v, want the one committed notice with its LSN", heard)
-	}
-	mu.Unlock()
+	check(2, second, committed)
 
 	// Cut a's subscription: it stops trusting replicas at once, and comes back with a fence
 	// at least as new as the primary's position when it was cut.

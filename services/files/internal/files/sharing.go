@@ -10,8 +10,11 @@ import (
 
 // Share is read access to one file granted by its owner to another user.
 type Share struct {
-	FileID    uuid.UUID
-	UserID    string // the recipient's token sub
+	FileID uuid.UUID
+	UserID string // the recipient's token sub
+	// Username is the name the owner gave for the recipient when sharing by username ("" if
+	// shared by user id): lists show it, access goes by UserID alone.
+	Username  string
 	CreatedAt time.Time
 }
 
@@ -30,6 +33,15 @@ type ShareStore interface {
 	// ListShares returns the shares of ownerID's file fileID, newest first (none, not an
 	// error, for a file ownerID does not own); ErrInvalidInput for a bad cursor.
 	ListShares(ctx context.Context, ownerID string, fileID uuid.UUID, opts ListOptions) (SharePage, error)
+	// FileMarks reports which of ownerID's files ids are shared or have an unexpired link
+	// (ids ownerID does not own are left out).
+	FileMarks(ctx context.Context, ownerID string, ids []uuid.UUID, now time.Time) (map[uuid.UUID]Marks, error)
+}
+
+// Marks say how a file is given out, for its row in a listing.
+type Marks struct {
+	Shared bool // shared with at least one user
+	Linked bool // at least one link that has not expired
 }
 
 // SharePage is one page of a file's shares.
@@ -65,13 +77,22 @@ func ValidateUserID(id string) error {
 
 // Share grants userID read access to ownerID's file.
 func (s *Sharing) Share(ctx context.Context, ownerID string, fileID uuid.UUID, userID string) (Share, error) {
+	return s.ShareNamed(ctx, ownerID, fileID, userID, "")
+}
+
+// ShareNamed is Share of a recipient the owner named by username (which the share keeps
+// for its lists; granting an existing share again keeps the first name).
+func (s *Sharing) ShareNamed(ctx context.Context, ownerID string, fileID uuid.UUID, userID, username string) (Share, error) {
+	if len(username) > MaxUserIDBytes {
+		return Share{}, Invalid("username too long")
+	}
 	if err := ValidateUserID(userID); err != nil {
 		return Share{}, err
 	}
 	if userID == ownerID {
 		return Share{}, Invalid("a file cannot be shared with its owner")
 	}
-	sh := Share{FileID: fileID, UserID: userID, CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
+	sh := Share{FileID: fileID, UserID: userID, Username: username, CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
 	if err := s.store.CreateShare(ctx, ownerID, sh); err != nil {
 		return Share{}, err
 	}
@@ -102,6 +123,17 @@ func (s *Sharing) ListShares(ctx context.Context, ownerID string, fileID uuid.UU
 		return SharePage{}, err
 	}
 	return s.store.ListShares(ctx, ownerID, fileID, opts)
+}
+
+// Marks reports which of ownerID's files ids are shared or linked (at most 1000 ids).
+func (s *Sharing) Marks(ctx context.Context, ownerID string, ids []uuid.UUID) (map[uuid.UUID]Marks, error) {
+	if len(ids) == 0 {
+		return map[uuid.UUID]Marks{}, nil
+	}
+	if len(ids) > 1000 {
+		return nil, Invalid("at most 1000 files at once")
+	}
+	return s.store.FileMarks(ctx, ownerID, ids, s.now())
 }
 
 // normalize applies the listing defaults and bounds, for Service.List and Sharing.ListShared.

@@ -109,7 +109,8 @@ func NewWithOptions(pool *pgxpool.Pool, opts Options) (*DB, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	db.fence = opts.Fence
-	db.reads = &reads{fence: opts.Fence, check: opts.CheckInterval, logger: opts.Logger}
+	db.reads = &reads{fence: opts.Fence, check: opts.CheckInterval, logger: opts.Logger, users: map[string]fence.LSN{}}
+	opts.Fence.Subscribe(db.reads.heard)
 	for _, p := range opts.Replicas {
 		db.reads.replicas = append(db.reads.replicas, &replica{pool: p})
 	}
@@ -162,34 +163,54 @@ func scanFile(r pgx.Row) (files.File, error) {
 
 // CreateFile implements files.MetadataStore.
 func (db *DB) CreateFile(ctx context.Context, f files.File) error {
-	if err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error { return db.insertFile(ctx, tx, f) }); err != nil {
+	var notice string
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var err error
+		notice, err = db.insertFile(ctx, tx, f)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("postgres: create file: %w", mapErr(err))
 	}
-	return nil
+	return db.awaitFence(ctx, notice)
 }
 
 // insertFile is where every file row is written, by a direct upload (CreateFile) or at the
 // end of a resumable one (CompleteUpload), in the caller's transaction: what must commit with
 // any new file goes here. The row (whose trigger adds to used_bytes) and the end of the
 // upload's quota reservation commit together, so no reservation ever sees the bytes twice;
-// so do its file.created event and, for a file pending its scan, the scan job.
-func (db *DB) insertFile(ctx context.Context, tx pgx.Tx, f files.File) error {
+// so do its file.created event and, for a file pending its scan, the scan job. With replicas,
+// so does a grant notice (awaitFence its id after the commit), for read-your-writes in the
+// owner's listings on every node.
+func (db *DB) insertFile(ctx context.Context, tx pgx.Tx, f files.File) (notice string, err error) {
 	f.Status = cmp.Or(f.Status, files.StatusAvailable)
-	_, err := tx.Exec(ctx, `WITH released AS (DELETE FROM file_quota_reservations WHERE id = $1)
+	_, err = tx.Exec(ctx, `WITH released AS (DELETE FROM file_quota_reservations WHERE id = $1)
 		INSERT INTO files (`+fileColumns+`, status, expires_at, request_id, uploader_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, nullif($12, ''))`,
 		[16]byte(f.ID), f.OwnerID, f.Name, f.Size, f.SHA256, f.ContentType, f.BlobKey, f.CreatedAt, f.Status, f.ExpiresAt, f.RequestID, f.UploaderName)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := recordIdempotencyKey(ctx, tx, f); err != nil { // idempotency.go
-		return err
+		return "", err
 	}
 	if f.Status == files.StatusPendingScan && db.queue != nil {
 		if err := db.queue.EnqueueScan(ctx, tx, f.ID); err != nil {
-			return fmt.Errorf("postgres: enqueue scan: %w", err)
+			return "", fmt.Errorf("postgres: enqueue scan: %w", err)
 		}
 	}
-	return db.emit(ctx, tx, files.NewEvent(files.EventFileCreated, f, f.CreatedAt))
+	if err := db.emit(ctx, tx, files.NewEvent(files.EventFileCreated, f, f.CreatedAt)); err != nil {
+		return "", err
+	}
+	return db.grant(ctx, tx, fence.Notice{Kind: fence.FileCreated, FileID: f.ID, OwnerID: f.OwnerID})
+}
+
+// grant publishes a grant notice in tx when this node reads from replicas; "" without.
+func (db *DB) grant(ctx context.Context, tx pgx.Tx, n fence.Notice) (string, error) {
+	if db.reads == nil {
+		return "", nil
+	}
+	n.Grant = true
+	return fence.Publish(ctx, tx, n)
 }
 
 // FileByID implements files.MetadataStore.
@@ -228,7 +249,7 @@ func (db *DB) ListFiles(ctx context.Context, ownerID string, opts files.ListOpti
 		return files.Page{}, err
 	}
 	var list []files.File
-	err = db.read(ctx, func(db querier) error {
+	err = db.readFor(ctx, ownerID, func(db querier) error {
 		rows, err := db.Query(ctx, q, args...)
 		if err == nil {
 			list, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.File, error) { return scanFile(r) })

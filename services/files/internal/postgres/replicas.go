@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,8 @@ type Fence interface {
 	Fence() (fence.LSN, bool)
 	// Await returns once the notice id's fence holds on every node (or its lease passed).
 	Await(ctx context.Context, id string) error
+	// Subscribe calls fn with every notice, and its LSN, before Await counts it as taken.
+	Subscribe(fn func(fence.Notice))
 }
 
 // Options wires a DB beyond its primary pool.
@@ -81,6 +84,41 @@ type reads struct {
 	next     atomic.Uint32
 	check    time.Duration
 	logger   *slog.Logger
+
+	// users holds, per user, the newest position of a notice naming them (a file of theirs
+	// created, a share to them, or a revocation): their listings read from a replica only
+	// past it, so that a file uploaded through any node is in their next listing.
+	mu    sync.Mutex
+	users map[string]fence.LSN
+}
+
+// heard is the fence subscriber: it raises the positions of the users a notice names.
+func (rs *reads) heard(n fence.Notice) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for _, u := range []string{n.OwnerID, n.UserID} {
+		if u != "" && n.LSN > rs.users[u] {
+			rs.users[u] = n.LSN
+		}
+	}
+}
+
+// userFence is the position a replica must have replayed to serve user's listings.
+func (rs *reads) userFence(user string) fence.LSN {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.users[user]
+}
+
+// forget drops the users' positions that every replica has replayed.
+func (rs *reads) forget(replayed fence.LSN) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for u, lsn := range rs.users {
+		if lsn <= replayed {
+			delete(rs.users, u)
+		}
+	}
 }
 
 // pick returns the next healthy replica and the fence it must have replayed, or nil for the
@@ -153,18 +191,24 @@ func replayLSN(ctx context.Context, q querier) (fence.LSN, error) {
 	return fence.ParseLSN(s)
 }
 
-// run pings every replica now and then until ctx ends; one that fails is skipped until it
-// answers again.
+// run checks every replica now and then until ctx ends: one that fails is skipped until it
+// answers again, and users' positions every replica has replayed are forgotten.
 func (rs *reads) run(ctx context.Context) {
 	t := time.NewTicker(rs.check)
 	defer t.Stop()
 	for {
+		least, all := fence.LSN(1<<64-1), true
 		for i, r := range rs.replicas {
 			cctx, cancel := context.WithTimeout(ctx, max(rs.check, time.Second))
-			err := r.pool.Ping(cctx)
+			lsn, err := replayLSN(cctx, r.pool)
 			cancel()
 			if ctx.Err() != nil {
 				return
+			}
+			if err != nil {
+				all = false
+			} else {
+				least = min(least, lsn)
 			}
 			if was := r.healthy.Swap(err == nil); was != (err == nil) {
 				if err != nil {
@@ -173,6 +217,9 @@ func (rs *reads) run(ctx context.Context) {
 					rs.logger.Info("replica available", "replica", i)
 				}
 			}
+		}
+		if all {
+			rs.forget(least)
 		}
 		select {
 		case <-ctx.Done():
@@ -186,7 +233,16 @@ func (rs *reads) run(ctx context.Context) {
 // that does not find the row (it may not have replayed a write made a moment ago, on any
 // node) or that fails is followed by the primary.
 func (db *DB) read(ctx context.Context, fn func(q querier) error) error {
+	return db.readFor(ctx, "", fn)
+}
+
+// readFor is read for a listing of user's: a replica serves it only once past the user's own
+// position too (their newest file or share, from any node).
+func (db *DB) readFor(ctx context.Context, user string, fn func(q querier) error) error {
 	if r, f := db.reads.pick(); r != nil {
+		if user != "" {
+			f = max(f, db.reads.userFence(user))
+		}
 		used, err := db.onReplica(ctx, r, f, fn)
 		switch {
 		case err == nil && used:
@@ -238,6 +294,9 @@ func (db *DB) awaitFence(ctx context.Context, ids ...string) error {
 		return nil
 	}
 	for _, id := range ids {
+		if id == "" { // nothing published (a grant without replicas)
+			continue
+		}
 		if err := db.fence.Await(context.WithoutCancel(ctx), id); err != nil {
 			return fmt.Errorf("postgres: %w", err)
 		}

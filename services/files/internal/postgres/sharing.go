@@ -21,12 +21,13 @@ var _ files.ShareStore = (*DB)(nil)
 // statement, so a file deleted meanwhile cannot gain a share; a new share records its
 // share.created event in the same transaction (granting it again records nothing).
 func (db *DB) CreateShare(ctx context.Context, ownerID string, s files.Share) error {
-	return db.inTx(ctx, func(tx pgx.Tx) error {
+	var notice string
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var owned, added bool
 		err := tx.QueryRow(ctx, `WITH f AS (SELECT id FROM files WHERE id = $1 AND owner_id = $2),
-			ins AS (INSERT INTO file_shares (file_id, user_id, created_at) SELECT id, $3, $4 FROM f
+			ins AS (INSERT INTO file_shares (file_id, user_id, created_at, username) SELECT id, $3, $4, nullif($5, '') FROM f
 				ON CONFLICT (file_id, user_id) DO NOTHING RETURNING 1)
-			SELECT EXISTS (SELECT 1 FROM f), EXISTS (SELECT 1 FROM ins)`, s.FileID, ownerID, s.UserID, s.CreatedAt).Scan(&owned, &added)
+			SELECT EXISTS (SELECT 1 FROM f), EXISTS (SELECT 1 FROM ins)`, s.FileID, ownerID, s.UserID, s.CreatedAt, s.Username).Scan(&owned, &added)
 		if err != nil {
 			return fmt.Errorf("postgres: create share: %w", mapErr(err))
 		}
@@ -36,8 +37,17 @@ func (db *DB) CreateShare(ctx context.Context, ownerID string, s files.Share) er
 		if !added {
 			return nil
 		}
-		return db.emit(ctx, tx, files.ShareEvent(files.EventShareCreated, ownerID, s.FileID, s.UserID, s.CreatedAt))
+		if err := db.emit(ctx, tx, files.ShareEvent(files.EventShareCreated, ownerID, s.FileID, s.UserID, s.CreatedAt)); err != nil {
+			return err
+		}
+		// In the grantee's shared listing on every node at once.
+		notice, err = db.grant(ctx, tx, fence.Notice{Kind: fence.ShareCreated, FileID: s.FileID, OwnerID: ownerID, UserID: s.UserID})
+		return err
 	})
+	if err != nil {
+		return err
+	}
+	return db.awaitFence(ctx, notice)
 }
 
 // DeleteShare implements files.ShareStore.
@@ -79,7 +89,7 @@ func (db *DB) ListShared(ctx context.Context, userID string, opts files.ListOpti
 		where += fmt.Sprintf(" AND f.name LIKE $%d", len(args))
 	}
 	var list []files.File
-	err := db.read(ctx, func(q querier) error {
+	err := db.readFor(ctx, userID, func(q querier) error {
 		rows, err := q.Query(ctx, `SELECT `+qualifiedFileColumns+`
 			FROM file_shares s JOIN files f ON f.id = s.file_id WHERE `+where+
 			` ORDER BY f.created_at DESC, f.id DESC LIMIT $2`, args...)
@@ -109,14 +119,14 @@ func (db *DB) ListShares(ctx context.Context, ownerID string, fileID uuid.UUID, 
 		args = append(args, t, id)
 		where += fmt.Sprintf(" AND (s.created_at, s.user_id) < ($%d, $%d)", len(args)-1, len(args))
 	}
-	rows, err := db.pool.Query(ctx, `SELECT s.file_id, s.user_id, s.created_at FROM file_shares s JOIN files f ON f.id = s.file_id
+	rows, err := db.pool.Query(ctx, `SELECT s.file_id, s.user_id, coalesce(s.username, ''), s.created_at FROM file_shares s JOIN files f ON f.id = s.file_id
 		WHERE `+where+` ORDER BY s.created_at DESC, s.user_id DESC LIMIT $3`, args...)
 	if err != nil {
 		return files.SharePage{}, fmt.Errorf("postgres: list shares: %w", mapErr(err))
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.Share, error) {
 		var sh files.Share
-		err := r.Scan((*[16]byte)(&sh.FileID), &sh.UserID, &sh.CreatedAt)
+		err := r.Scan((*[16]byte)(&sh.FileID), &sh.UserID, &sh.Username, &sh.CreatedAt)
 		return sh, err
 	})
 	if err != nil {
@@ -130,6 +140,38 @@ func (db *DB) ListShares(ctx context.Context, ownerID string, fileID uuid.UUID, 
 	}
 	p.Shares = list
 	return p, nil
+}
+
+// FileMarks implements files.ShareStore in one statement for a page of files.
+func (db *DB) FileMarks(ctx context.Context, ownerID string, ids []uuid.UUID, now time.Time) (map[uuid.UUID]files.Marks, error) {
+	keys := make([][16]byte, len(ids))
+	for i, id := range ids {
+		keys[i] = id
+	}
+	out := make(map[uuid.UUID]files.Marks, len(ids))
+	err := db.read(ctx, func(q querier) error {
+		rows, err := q.Query(ctx, `SELECT f.id,
+				EXISTS (SELECT 1 FROM file_shares s WHERE s.file_id = f.id),
+				EXISTS (SELECT 1 FROM file_links l WHERE l.file_id = f.id AND l.expires_at > $3)
+			FROM files f WHERE f.id = ANY($1::uuid[]) AND f.owner_id = $2`, keys, ownerID, now)
+		if err != nil {
+			return fmt.Errorf("postgres: file marks: %w", mapErr(err))
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id [16]byte
+			var m files.Marks
+			if err := rows.Scan(&id, &m.Shared, &m.Linked); err != nil {
+				return fmt.Errorf("postgres: file marks: %w", mapErr(err))
+			}
+			out[uuid.UUID(id)] = m
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("postgres: file marks: %w", mapErr(err))
+		}
+		return nil
+	})
+	return out, err
 }
 
 // A share cursor is the (created_at, user_id) of a page's last share: 8 bytes of Unix

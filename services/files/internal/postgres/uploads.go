@@ -73,6 +73,7 @@ func (db *DB) AdvanceUpload(ctx context.Context, id uuid.UUID, from, to int64, h
 
 // CompleteUpload implements files.UploadStore.
 func (db *DB) CompleteUpload(ctx context.Context, f files.File) error {
+	var notice string
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE file_uploads SET completed_at = $2, store_state = NULL
 			WHERE id = $1 AND completed_at IS NULL`, f.ID, f.CreatedAt)
@@ -82,7 +83,8 @@ func (db *DB) CompleteUpload(ctx context.Context, f files.File) error {
 		if tag.RowsAffected() != 1 {
 			return files.ErrNotFound
 		}
-		return db.insertFile(ctx, tx, f)
+		notice, err = db.insertFile(ctx, tx, f)
+		return err
 	})
 	if errors.Is(err, files.ErrNotFound) {
 		return err
@@ -90,7 +92,7 @@ func (db *DB) CompleteUpload(ctx context.Context, f files.File) error {
 	if err != nil {
 		return fmt.Errorf("postgres: complete upload: %w", mapErr(err))
 	}
-	return nil
+	return db.awaitFence(ctx, notice)
 }
 
 // DeleteUpload implements files.UploadStore.

@@ -206,9 +206,20 @@ func (h *handler) logged(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
 		h.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("method", r.Method), slog.String("path", logPath(r.URL.Path)),
 			slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
 	})
+}
+
+// logPath is a path as the log may show it: the pages of short links and file requests
+// (/s/{id}, /r/{id}) carry their credential in the path, which the log leaves out.
+func logPath(p string) string {
+	for _, prefix := range []string{"/s/", "/r/"} {
+		if strings.HasPrefix(p, prefix) && len(p) > len(prefix) {
+			return prefix + "…"
+		}
+	}
+	return p
 }
 
 type statusWriter struct {

@@ -51,6 +51,8 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/", 200, "text/html; charset=utf-8", "no-cache", "<!doctype html>"},
 		{"GET", "/callback", 200, "text/html; charset=utf-8", "no-cache", "<!doctype html>"},
 		{"GET", "/l", 200, "text/html; charset=utf-8", "no-cache", "<!doctype html>"},
+		{"GET", "/s/AbC123", 200, "text/html; charset=utf-8", "no-cache", "<!doctype html>"},
+		{"GET", "/r/AbC123", 200, "text/html; charset=utf-8", "no-cache", "<!doctype html>"},
 		{"GET", "/assets/index-abc.js", 200, "text/javascript; charset=utf-8", "public, max-age=31536000, immutable", "console.log(1)"},
 		{"GET", "/favicon.svg", 200, "image/svg+xml", "no-cache", "<svg/>"},
 		{"HEAD", "/", 200, "text/html; charset=utf-8", "no-cache", ""},
@@ -80,6 +82,25 @@ func TestRoutes(t *testing.T) {
 		if rec.Header().Get("Content-Security-Policy") == "" || rec.Header().Get("X-Content-Type-Options") != "nosniff" {
 			t.Errorf("%s %s: security headers missing: %v", tt.method, tt.path, rec.Header())
 		}
+	}
+}
+
+// TestLogsLeaveOutPublicIDs: the pages of short links and file requests carry their
+// credential in the path; the request log shows the page, not the id.
+func TestLogsLeaveOutPublicIDs(t *testing.T) {
+	var logs strings.Builder
+	fs := fstest.MapFS{"index.html": {Data: []byte("<!doctype html>")}}
+	h, err := site.New(slog.New(slog.NewTextHandler(&logs, nil)), fs, cfg, func() bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/s/SecretShortLinkId1", "/r/SecretRequestId22"} {
+		if rec := get(h, "GET", p, nil); rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: %d", p, rec.Code)
+		}
+	}
+	if got := logs.String(); strings.Contains(got, "Secret") || !strings.Contains(got, "path=/s/…") || !strings.Contains(got, "path=/r/…") {
+		t.Fatalf("logs: %s", got)
 	}
 }
 

@@ -10,6 +10,11 @@ export interface FileInfo {
   sha256: string
   content_type: string
   created_at: string
+  shared?: boolean // mine, shared with someone
+  linked?: boolean // mine, with an unexpired link
+  shared_by?: string // on files shared with me: the owner's user id
+  request_id?: string // arrived through one of my file requests…
+  uploader_name?: string // …from someone who gave this name
 }
 
 export interface Page {
@@ -21,6 +26,7 @@ export interface Page {
 export interface Link {
   id: string
   url: string
+  short_url?: string
   expires_at: string
 }
 
@@ -30,13 +36,14 @@ export class Files {
     readonly base: string,
   ) {}
 
-  private async call(path: string, init: RequestInit = {}): Promise<Response> {
+  // call answers path's response, or throws its ApiError.
+  async call(path: string, init: RequestInit = {}): Promise<Response> {
     const res = await this.session.fetch(this.base + path, init)
     if (!res.ok) throw await apiError(res)
     return res
   }
 
-  private json(method: string, body: unknown): RequestInit {
+  json(method: string, body: unknown): RequestInit {
     return { method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }
   }
 

@@ -51,6 +51,12 @@ export function explain(err: unknown, ctx: Context = {}): string {
   if (err instanceof SignedOut) return 'You have been signed out. Sign in again to continue.'
   if (err instanceof ApiError) {
     const code = err.code
+    if (code === 'request_limit') {
+      return `${capital(what)} was not sent: this request takes no more files, or not this many bytes.`
+    }
+    if (ctx.action === 'send' && err.status === 404) {
+      return `${capital(what)} was not sent: this request has been closed or has expired.`
+    }
     if (code === 'quota_exceeded' || /quota/i.test(err.detail)) {
       return `Your storage is full, so ${what} could not be uploaded. Delete some files to make room.`
     }
@@ -62,6 +68,8 @@ export function explain(err: unknown, ctx: Context = {}): string {
       case 404:
         if (code === 'user_not_found') return `There is no one called “${ctx.username ?? ''}”. Check the spelling of the username.`
         if (ctx.action === 'link') return 'This link has expired, was revoked, or has no downloads left.'
+        if (ctx.action === 'link password') return 'That password is not right, or the link no longer works.'
+        if (ctx.action === 'open request') return 'This request has been closed or has expired, or the password is not right.'
         return `${capital(what)} no longer exists. It may have been deleted.`
       case 410:
         return 'This link has expired, was revoked, or has no downloads left.'

@@ -5,10 +5,14 @@ import { Session } from './auth'
 import { Files, type FileInfo } from './api'
 import { loadConfig, type Config } from './config'
 import { h, replace, append, announce } from './dom'
-import { apiError, explain } from './errors'
+import { explain } from './errors'
 import { bytes, date, kind } from './format'
 import { Uploads } from './uploads'
 import { FolderNav } from './folders'
+import { dialog, cancel } from './dialog'
+import { linkPage } from './linkpage'
+import { RequestsPanel, requestPage } from './receive'
+import { accessDialog, linkDialog, marks } from './sharing'
 import { Menu } from './menu'
 import { UserMenu } from './usermenu'
 import { icon, iconKind } from './icons'
@@ -39,10 +43,16 @@ async function boot(): Promise<void> {
       const token = location.hash.slice(1)
       if (token === '') return
       history.replaceState(null, '', location.pathname)
-      await linkPage(cfg, token)
+      await linkPage(cfg, main, { token })
     }
     window.addEventListener('hashchange', () => void show())
     await show()
+    return
+  }
+  // Public pages of short links (/s/{id}) and file requests (/r/{id}): no account.
+  const pub = /^\/([sr])\/([^/]+)$/.exec(url.pathname)
+  if (pub) {
+    await (pub[1] === 's' ? linkPage(cfg, main, { short: pub[2] }) : requestPage(cfg, main, pub[2]))
     return
   }
   const session = new Session(cfg)
@@ -101,6 +111,7 @@ class App {
   private uploadList = h('ul', { class: 'uploads', 'aria-label': 'Uploads' })
   private uploads: Uploads
   private nav = new FolderNav(() => void this.load())
+  private requests: RequestsPanel
   // The user menu in the header; other parts of the page add entries with addEntry.
   readonly userMenu: UserMenu
   // What the list holds (loaded pages), drawn in the chosen order by draw.
@@ -121,10 +132,11 @@ class App {
   ) {
     this.userMenu = new UserMenu(session, authURL, files.base, () => void this.session.signOut())
     addAdminEntries(this.userMenu, session, files.base, main, () => this.show())
-    this.uploads = new Uploads(session, files.base, this.uploadList, () => {
+    this.uploads = new Uploads(async () => ({ Authorization: `Bearer ${await session.token()}` }), `${files.base}/v1/uploads/`, this.uploadList, () => {
       if (this.tab === 'mine') void this.load()
       void this.userMenu.refreshUsage()
     })
+    this.requests = new RequestsPanel(files)
     this.tabs = {
       mine: h('button', { type: 'button', role: 'tab', id: 'tab-mine', 'aria-controls': 'file-panel' }, 'My files'),
       shared: h('button', { type: 'button', role: 'tab', id: 'tab-shared', 'aria-controls': 'file-panel' }, 'Shared with me'),
@@ -199,8 +211,10 @@ class App {
         h('h2', { id: 'upload-title' }, 'Upload'), drop, this.uploadList),
       h('section', { class: 'list-area', 'aria-labelledby': 'files-title' },
         h('h2', { id: 'files-title' }, 'Files'), tablist,
-        h('div', { id: 'file-panel', role: 'tabpanel', 'aria-labelledby': 'tab-mine' }, this.nav.element, this.error, this.selectionBar, table, this.status, this.more)))
+        h('div', { id: 'file-panel', role: 'tabpanel', 'aria-labelledby': 'tab-mine' }, this.nav.element, this.error, this.selectionBar, table, this.status, this.more)),
+      this.requests.element)
     this.select('mine')
+    void this.requests.load()
     main.focus()
   }
 
@@ -331,7 +345,8 @@ class App {
     if (preview) more.add({ label: 'Preview', onSelect: () => void this.preview(f, preview) })
     if (this.tab === 'mine') {
       more.add({ label: 'Share', onSelect: () => this.shareDialog(f) })
-      more.add({ label: 'Create a link', onSelect: () => this.linkDialog(f) })
+      more.add({ label: 'Create a link', onSelect: () => linkDialog(this.files, f, () => void this.load()) })
+      more.add({ label: 'Links and shares', onSelect: () => accessDialog(this.files, f, () => void this.load()) })
       more.add({ label: 'Rename or move', onSelect: () => this.renameDialog(f) })
       more.add({ label: 'Delete', onSelect: () => this.deleteDialog([f]), danger: true })
     }
@@ -342,7 +357,7 @@ class App {
       h('td', { 'data-label': 'Size', class: 'nowrap' }, bytes(f.size)),
       h('td', { 'data-label': 'Date' }, h('time', { datetime: f.created_at }, date(f.created_at))),
       h('td', { 'data-label': 'Type', class: 'type-col' }, kind(f.content_type, f.name)),
-      h('td', {}, h('div', { class: 'actions' }, download, more.empty ? null : more.element)))
+      h('td', {}, h('div', { class: 'actions' }, marks(f), download, more.empty ? null : more.element)))
   }
 
   // folderRow is a folder of the level shown: opening it lists its level; its menu downloads
@@ -489,77 +504,6 @@ class App {
       return input
     })
   }
-
-  private linkDialog(f: FileInfo): void {
-    dialog(`Link to “${f.name}”`, (d, close) => {
-      const expiry = h('select', { id: 'link-expiry', name: 'expiry' },
-        h('option', { value: '3600' }, '1 hour'),
-        h('option', { value: '86400', selected: true }, '1 day'),
-        h('option', { value: '604800' }, '7 days'))
-      const msg = h('p', { class: 'error', role: 'alert' })
-      const result = h('div', { class: 'link-result' })
-      const form = h('form', {},
-        h('p', {}, 'Anyone with the link can download this file until it expires.'),
-        h('label', { for: 'link-expiry' }, 'Link expires after'), expiry, msg,
-        h('div', { class: 'dialog-actions' }, h('button', { type: 'submit', class: 'primary' }, 'Create link'), cancel(close, 'Close')),
-        result)
-      form.addEventListener('submit', async (e) => {
-        e.preventDefault()
-        replace(msg)
-        try {
-          const l = await this.files.link(f.id, Number(expiry.value))
-          const out = h('input', { type: 'text', id: 'link-url', readonly: true, value: l.url })
-          const copied = h('span', { role: 'status' })
-          const copy = h('button', { type: 'button', class: 'secondary' }, 'Copy link')
-          copy.addEventListener('click', async () => {
-            try {
-              await navigator.clipboard.writeText(l.url)
-              replace(copied, 'Copied.')
-            } catch {
-              out.select()
-              replace(copied, 'Press Ctrl+C (or ⌘C) to copy the selected link.')
-            }
-          })
-          // The same link as a page of this app, for people: it shows the file's name and
-          // size and says so in words when the link no longer works.
-          const token = l.url.slice(l.url.lastIndexOf('/v1/links/') + '/v1/links/'.length)
-          const pageURL = `${location.origin}/l#${token}`
-          const page = h('input', { type: 'text', id: 'link-page', readonly: true, value: pageURL })
-          replace(result,
-            h('label', { for: 'link-url' }, 'Link'), out,
-            h('p', {}, `Expires ${date(l.expires_at)}.`), copy, copied,
-            h('label', { for: 'link-page' }, 'Download page for people'), page)
-          out.focus()
-          out.select()
-        } catch (err) {
-          replace(msg, explain(err, { fileName: f.name, action: 'create a link' }))
-        }
-      })
-      append(d, form)
-      return expiry
-    })
-  }
-}
-
-// dialog opens a modal <dialog> (focus is kept inside it; Escape closes it) and returns focus
-// to where it was when it closes.
-function dialog(title: string, build: (body: HTMLElement, close: () => void) => HTMLElement): void {
-  const back = document.activeElement as HTMLElement | null
-  const d = h('dialog', { 'aria-labelledby': 'dialog-title' })
-  const close = () => d.close()
-  d.addEventListener('close', () => {
-    d.remove()
-    back?.focus()
-  })
-  append(d, h('h2', { id: 'dialog-title' }, title))
-  const first = build(d, close)
-  document.body.appendChild(d)
-  d.showModal()
-  first.focus()
-}
-
-function cancel(close: () => void, label = 'Cancel'): HTMLButtonElement {
-  return h('button', { type: 'button', class: 'secondary', onclick: close }, label)
 }
 
 function save(href: string, name: string): void {
@@ -567,45 +511,6 @@ function save(href: string, name: string): void {
   document.body.appendChild(a)
   a.click()
   a.remove()
-}
-
-// linkPage is what a person opening a shared link page sees (/l#<token>): the file's name and
-// size and a download button, or a sentence saying the link no longer works. The token comes
-// in the fragment, which browsers never send to the web service, and is then taken out of the
-// address bar and the history (boot).
-async function linkPage(cfg: Config, token: string): Promise<void> {
-  const url = `${cfg.files_url}/v1/links/${encodeURIComponent(token)}`
-  try {
-    if (!/^[A-Za-z0-9._~-]+$/.test(token)) throw new TypeError('bad token')
-    const res = await fetch(url, { method: 'HEAD', credentials: 'omit', cache: 'no-store' })
-    if (!res.ok) throw await apiError(res)
-    const name = filename(res.headers.get('Content-Disposition') ?? '') || 'file'
-    const size = Number(res.headers.get('Content-Length') ?? '-1')
-    replace(main, h('section', { class: 'welcome' },
-      h('h2', {}, name),
-      h('p', {}, size >= 0 ? bytes(size) : ''),
-      h('a', { href: url, class: 'button primary', download: name }, 'Download')))
-  } catch (e) {
-    replace(main, h('section', { class: 'welcome' },
-      h('h2', {}, 'This link does not work'),
-      h('p', { class: 'error', role: 'alert' }, e instanceof TypeError && e.message === 'bad token'
-        ? 'This link is incomplete. Ask for the whole link again.'
-        : explain(e, { action: 'link' }))))
-  }
-}
-
-// filename reads the name from a Content-Disposition header (RFC 6266, preferring filename*).
-function filename(cd: string): string {
-  const star = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(cd)
-  if (star) {
-    try {
-      return decodeURIComponent(star[1].trim())
-    } catch {
-      // fall through to the plain form
-    }
-  }
-  const plain = /filename\s*=\s*"((?:[^"\\]|\\.)*)"/i.exec(cd)
-  return plain ? plain[1].replace(/\\(.)/g, '$1') : ''
 }
 
 void boot()

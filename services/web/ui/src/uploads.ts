@@ -1,32 +1,38 @@
 // Uploads with the tus resumable protocol (tus-js-client): each file gets a row with a progress
 // bar, bytes, rate, and pause/resume/cancel. A dropped connection is retried by the client on
 // its own schedule; after that the person can resume by hand, and the upload continues from
-// the last byte the server stored.
+// the last byte the server stored. The same rows serve a signed-in person's uploads (a bearer
+// token) and an uploader's through a file request's public page (its id and password).
 
 import { Upload, type DetailedError } from 'tus-js-client'
-import type { Session } from './auth'
 import { ApiError, SignedOut, explain } from './errors'
 import { h, replace, announce } from './dom'
 import { bytes, rate } from './format'
 
+// Credentials are the headers every tus request carries (fetched anew for each, so a renewed
+// token is picked up).
+export type Credentials = () => Promise<Record<string, string>>
+
 export class Uploads {
   constructor(
-    private readonly session: Session,
-    private readonly filesURL: string,
+    private readonly credentials: Credentials,
+    private readonly endpoint: string,
     private readonly list: HTMLElement,
     private readonly onDone: () => void,
+    private readonly action = 'upload',
   ) {}
 
   // add uploads files under the names given (a folder's files keep their paths), or under
-  // their own names in the folder prefix ("" or ending in "/").
-  add(files: Iterable<File | { file: File; name: string }>, prefix = ''): void {
+  // their own names in the folder prefix ("" or ending in "/"); metadata goes with each (tus
+  // Upload-Metadata).
+  add(files: Iterable<File | { file: File; name: string }>, prefix = '', metadata: Record<string, string> = {}): void {
     for (const f of files) {
-      if (f instanceof File) this.start(f, prefix + f.name)
-      else this.start(f.file, prefix + f.name)
+      if (f instanceof File) this.start(f, prefix + f.name, metadata)
+      else this.start(f.file, prefix + f.name, metadata)
     }
   }
 
-  private start(file: File, name: string): void {
+  private start(file: File, name: string, extra: Record<string, string>): void {
     const progress = h('progress', { max: Math.max(file.size, 1), value: 0, 'aria-label': `Upload of ${name}` })
     const stats = h('span', { class: 'stats' }, `0 B of ${bytes(file.size)}`)
     const message = h('p', { class: 'upload-message', role: 'alert' })
@@ -45,15 +51,15 @@ export class Uploads {
     const setState = (s: string) => row.setAttribute('data-state', s)
 
     const upload: Upload = new Upload(file, {
-      endpoint: `${this.filesURL}/v1/uploads/`,
+      endpoint: this.endpoint,
       chunkSize: 16 << 20,
       retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
-      metadata: { filename: name, filetype: file.type || 'application/octet-stream' },
+      metadata: { ...extra, filename: name, filetype: file.type || 'application/octet-stream' },
       // Upload URLs are remembered for this page only, not in localStorage.
       storeFingerprintForResuming: false,
       removeFingerprintOnSuccess: true,
       onBeforeRequest: async (req) => {
-        req.setHeader('Authorization', `Bearer ${await this.session.token()}`)
+        for (const [k, v] of Object.entries(await this.credentials())) req.setHeader(k, v)
       },
       onShouldRetry: (err: DetailedError, attempt: number) => {
         const status = err.originalResponse?.getStatus() ?? 0
@@ -104,8 +110,9 @@ export class Uploads {
         } else {
           e = new TypeError('network')
         }
-        const final = status === 413 || status === 403 || status === 400
-        replace(message, explain(e, { fileName: name, action: 'upload' }))
+        // 404: the upload (or the file request it went through) is gone; resuming cannot help.
+        const final = status === 413 || status === 403 || status === 400 || status === 404
+        replace(message, explain(e, { fileName: name, action: this.action }))
         if (final) {
           replace(row.querySelector('.upload-actions')!, dismiss(row, name))
         } else {
