@@ -110,6 +110,16 @@ func TestFileRequests(t *testing.T) {
 
 	// Alice sees the file, with the uploader's name, in the request's arrivals and her files.
 	c.checkFile(t, alice.Token, res.FileID, data)
+	// Its arrival is one request.received event, naming the request and sender, never the
+	// request's short id or password.
+	if n := s.queryInt(`SELECT count(*) FROM file_events WHERE type = 'request.received' AND file_id = $1`, res.FileID); n != 1 {
+		t.Fatalf("%d request.received events for the file, want 1", n)
+	}
+	if n := s.queryInt(`SELECT count(*) FROM file_events WHERE type = 'request.received' AND file_id = $1 AND data->>'request_id' = $2
+		AND data->>'uploader_name' = 'Carol' AND data->>'name' = 'w2.pdf' AND strpos(data::text, $3) = 0 AND strpos(data::text, 'letmein') = 0`,
+		res.FileID, q.ID, q.short()); n != 1 {
+		t.Fatal("the request.received event lacks the request or the sender, or carries the short id or password")
+	}
 	var arrivals listJSON
 	r := c.do("GET", nodes[1]+"/v1/requests/"+q.ID+"/files", nil, bearer(alice.Token))
 	r.JSON(t, &arrivals)
@@ -192,6 +202,19 @@ func TestFileRequests(t *testing.T) {
 		if r := c.do("GET", n+"/v1/r/"+q.short(), nil, map[string]string{"Coffer-Link-Password": "letmein"}); r.Status != http.StatusNotFound {
 			t.Fatalf("closed request's info on %s: %d", n, r.Status)
 		}
+	}
+	// Past the door (the request's admission on each tus request), each write checks that the
+	// request is still open: not even its owner's token continues the upload on either node,
+	// and nothing more of it is stored.
+	for _, n := range nodes {
+		r := c.do("PATCH", n+created[1], bytes.NewReader(data[250:500]), with(alice.Token, map[string]string{
+			"Tus-Resumable": "1.0.0", "Upload-Offset": "250", "Content-Type": "application/offset+octet-stream"}))
+		if r.Status != http.StatusNotFound {
+			t.Fatalf("the owner continues an upload of the closed request on %s: %d %s", n, r.Status, r.Body)
+		}
+	}
+	if n := s.queryInt(`SELECT received FROM file_uploads WHERE id = $1`, strings.TrimPrefix(created[1], "/v1/uploads/")); n != 250 {
+		t.Fatalf("the upload of the closed request holds %d bytes, want 250", n)
 	}
 
 	// Wrong passwords: the answer of an unknown request, then throttled (on both nodes).

@@ -46,6 +46,7 @@ func newCollector(cfg config, blobs blobStore, db *postgres.DB, wait bool, logge
 		gcfg.Uploads = res
 	}
 	gcfg.Files = files.NewRetention(db, blobs, nil, logger)
+	gcfg.Attempts = db
 	return gc.New(blobs, db, db, gcfg, nil, logger)
 }
 

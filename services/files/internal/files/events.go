@@ -19,12 +19,15 @@ const (
 	EventLinkCreated    = "link.created"
 	EventLinkRevoked    = "link.revoked"
 	EventLinkDownloaded = "link.downloaded"
+	// EventRequestReceived: a file arrived through a file request (beside its file.created).
+	EventRequestReceived = "request.received"
 )
 
 // EventTypes lists every event type, in a stable order.
 var EventTypes = []string{
 	EventFileCreated, EventFileDeleted, EventFileExpired, EventFileRejected,
 	EventShareCreated, EventShareRevoked, EventLinkCreated, EventLinkRevoked, EventLinkDownloaded,
+	EventRequestReceived,
 }
 
 // Event is one recorded state change. Its ID is stable: every delivery of it carries the same
@@ -53,6 +56,8 @@ type EventData struct {
 	LinkID       string     `json:"link_id,omitempty"`
 	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
 	MaxDownloads *int       `json:"max_downloads,omitempty"`
+	RequestID    string     `json:"request_id,omitempty"`    // request.received: the file request
+	UploaderName string     `json:"uploader_name,omitempty"` // request.received: the name its sender gave
 }
 
 // NewEvent makes an event of type typ about file f (its owner, id and metadata) at now.
@@ -66,6 +71,18 @@ func NewEvent(typ string, f File, now time.Time) Event {
 		d.SHA256 = hex.EncodeToString(f.SHA256)
 	}
 	return Event{ID: uuid.New(), Type: typ, Time: now.UTC().Truncate(time.Microsecond), OwnerID: f.OwnerID, FileID: f.ID, Data: d}
+}
+
+// RequestEvent is the request.received event of file f, which arrived through a file request.
+// It carries the request's id, never its short id or password (they would let a receiver
+// upload).
+func RequestEvent(f File, now time.Time) Event {
+	e := NewEvent(EventRequestReceived, f, now)
+	if f.RequestID != nil {
+		e.Data.RequestID = f.RequestID.String()
+	}
+	e.Data.UploaderName = f.UploaderName
+	return e
 }
 
 // fileEvent is an event about a file of which only the id and owner are at hand.

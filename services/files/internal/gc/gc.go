@@ -60,6 +60,13 @@ type Files interface {
 	ExpireFiles(ctx context.Context, now time.Time) (int, error)
 }
 
+// Attempts forgets ended windows of password attempts on links and file requests (their
+// rows are keyed by any id someone tried, so they would otherwise grow without bound).
+type Attempts interface {
+	// ForgetAttempts removes the windows that ended before now and returns how many.
+	ForgetAttempts(ctx context.Context, now time.Time) (int, error)
+}
+
 // LockID is the advisory lock the collectors of all file nodes share ("coffergc").
 const LockID int64 = 0x636f6666657267
 
@@ -86,6 +93,8 @@ type Config struct {
 	Uploads Uploads
 	// Files, when set, has its expired files deleted on every run.
 	Files Files
+	// Attempts, when set, has its ended password-attempt windows removed on every run.
+	Attempts Attempts
 }
 
 // DefaultConfig is the collector's settings unless configured otherwise, and the one place
@@ -128,6 +137,7 @@ type Result struct {
 	Incomplete int  // temporary files or multipart uploads removed
 	Uploads    int  // expired resumable uploads removed
 	Expired    int  // files deleted at their expiry
+	Attempts   int  // ended password-attempt windows forgotten
 	Skipped    bool // another node held the lock
 }
 
@@ -166,6 +176,13 @@ func (c *Collector) RunOnce(ctx context.Context) (Result, error) {
 		res.Expired = n
 		if err != nil {
 			errs = append(errs, fmt.Errorf("gc: expire files: %w", err))
+		}
+	}
+	if c.cfg.Attempts != nil {
+		n, err := c.cfg.Attempts.ForgetAttempts(ctx, now)
+		res.Attempts = n
+		if err != nil {
+			errs = append(errs, fmt.Errorf("gc: forget password attempts: %w", err))
 		}
 	}
 	batch := make([]string, 0, c.cfg.BatchSize)
@@ -222,8 +239,9 @@ func (c *Collector) Run(ctx context.Context, interval time.Duration) {
 			return
 		case err != nil:
 			c.logger.Warn("garbage collection failed", "err", err)
-		case res.Orphans > 0 || res.Incomplete > 0 || res.Uploads > 0 || res.Expired > 0:
-			c.logger.Info("garbage collected", "orphans", res.Orphans, "incomplete", res.Incomplete, "expired_uploads", res.Uploads, "expired_files", res.Expired)
+		case res.Orphans > 0 || res.Incomplete > 0 || res.Uploads > 0 || res.Expired > 0 || res.Attempts > 0:
+			c.logger.Info("garbage collected", "orphans", res.Orphans, "incomplete", res.Incomplete, "expired_uploads", res.Uploads,
+				"expired_files", res.Expired, "password_attempts", res.Attempts)
 		}
 		select {
 		case <-ctx.Done():

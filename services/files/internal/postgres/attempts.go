@@ -33,10 +33,12 @@ func (db *DB) ReturnAttempt(ctx context.Context, key []byte) error {
 	return nil
 }
 
-// ForgetAttempts removes attempt windows that ended before now (the collector's sweep).
-func (db *DB) ForgetAttempts(ctx context.Context, now time.Time) error {
-	if _, err := db.pool.Exec(ctx, `DELETE FROM link_password_failures WHERE window_ends < $1`, now); err != nil {
-		return fmt.Errorf("postgres: forget attempts: %w", mapErr(err))
+// ForgetAttempts removes the attempt windows that ended before now and returns how many (the
+// collector's sweep: without it, every id ever tried, known or not, would keep a row).
+func (db *DB) ForgetAttempts(ctx context.Context, now time.Time) (int, error) {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM link_password_failures WHERE window_ends < $1`, now)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: forget attempts: %w", mapErr(err))
 	}
-	return nil
+	return int(tag.RowsAffected()), nil
 }

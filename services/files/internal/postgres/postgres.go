@@ -201,6 +201,11 @@ func (db *DB) insertFile(ctx context.Context, tx pgx.Tx, f files.File) (notice s
 	if err := db.emit(ctx, tx, files.NewEvent(files.EventFileCreated, f, f.CreatedAt)); err != nil {
 		return "", err
 	}
+	if f.RequestID != nil {
+		if err := db.emit(ctx, tx, files.RequestEvent(f, f.CreatedAt)); err != nil {
+			return "", err
+		}
+	}
 	return db.grant(ctx, tx, fence.Notice{Kind: fence.FileCreated, FileID: f.ID, OwnerID: f.OwnerID})
 }
 
