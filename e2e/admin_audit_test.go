@@ -155,10 +155,11 @@ func TestAuditScriptedRun(t *testing.T) {
 	blobsBefore := countFiles(t, dataDir)
 	r = c.do("DELETE", s.Files[0].URL+"/v1/admin/users/"+alice.ID+"/files", nil, bearer(root))
 	var purge struct {
-		DeletedFiles int   `json:"deleted_files"`
-		DeletedBytes int64 `json:"deleted_bytes"`
+		DeletedFiles    int   `json:"deleted_files"`
+		DeletedBytes    int64 `json:"deleted_bytes"`
+		DeletedRequests int   `json:"deleted_requests"`
 	}
-	if r.JSON(t, &purge); r.Status != 200 || purge.DeletedFiles != 3 || purge.DeletedBytes != int64(len("quarterly report")+2*len(body)) {
+	if r.JSON(t, &purge); r.Status != 200 || purge.DeletedFiles != 3 || purge.DeletedBytes != int64(len("quarterly report")+2*len(body)) || purge.DeletedRequests != 1 {
 		t.Fatalf("delete alice's files: %d %s", r.Status, r.Body)
 	}
 	if n := s.queryInt(`SELECT count(*) FROM files WHERE owner_id = $1`, alice.ID); n != 0 {
@@ -173,10 +174,13 @@ func TestAuditScriptedRun(t *testing.T) {
 	if r := get(s.Files[0].URL+"/v1/files/"+f.ID+"/content", alice.Token); r.Status != 404 {
 		t.Errorf("a deleted file still answers %d", r.Status)
 	}
+	if _, r := c.anonCreate(s.Files[0].URL, q.short(), "", len(body), ""); r.Status != 404 {
+		t.Errorf("an upload into the deleted user's file request: %d, want 404", r.Status)
+	}
 	waitFor(t, 10*time.Second, "the admin's deletions in the file service's audit", func() bool {
 		return len(adminRecords("action=file.delete")) == 3 && len(adminRecords("action=admin.user_files.delete")) == 1
 	})
-	if rec := adminRecords("action=admin.user_files.delete")[0]; rec.Actor == "" || rec.Actor == alice.ID || rec.Target != alice.ID || rec.Details["files"] != "3" || rec.Details["complete"] != "true" {
+	if rec := adminRecords("action=admin.user_files.delete")[0]; rec.Actor == "" || rec.Actor == alice.ID || rec.Target != alice.ID || rec.Details["files"] != "3" || rec.Details["requests"] != "1" || rec.Details["complete"] != "true" {
 		t.Errorf("user files record: %+v", rec)
 	}
 	if r := c.do("DELETE", s.Files[0].URL+"/v1/admin/users/"+alice.ID+"/files", nil, bearer(root)); r.Status != 200 || !strings.Contains(string(r.Body), `"deleted_files":0`) {

@@ -151,8 +151,9 @@ func TestAbortedUploadLeavesNothing(t *testing.T) {
 			c := s.client()
 			tok := c.signUp("alice")
 
-			// 12 MiB sent of 64 MiB declared: on S3 the multipart upload has begun.
-			up := startPartialUpload(t, s.Files[0], tok, 64<<20, 12<<20)
+			// 12 MiB sent of an undeclared size: on S3 the multipart upload has begun. (With a
+			// declared size S3 gets one PutObject, which an abort leaves no trace of.)
+			up := startPartialChunkedUpload(t, s.Files[0], tok, 12<<20)
 			eventually(t, "the upload is in progress in the store", func() (bool, string) {
 				n := b.incomplete(t)
 				return n == 1, fmt.Sprintf("%d in progress", n)
@@ -193,7 +194,7 @@ func TestCrashLeavesNothingAfterGC(t *testing.T) {
 			f := c.upload(tok, "kept.bin", kept)
 
 			victim := s.startKillableFiles(b.env)
-			startPartialUpload(t, victim, tok, 64<<20, 12<<20)
+			startPartialChunkedUpload(t, victim, tok, 12<<20) // chunked: a multipart upload on S3
 			eventually(t, "the upload is in progress in the store", func() (bool, string) {
 				n := b.incomplete(t)
 				return n == 1, fmt.Sprintf("%d in progress", n)

@@ -101,6 +101,24 @@ func startPartialUpload(t testing.TB, node *harness.Process, tok string, declare
 	return &partialUpload{conn: conn}
 }
 
+// startPartialChunkedUpload is startPartialUpload without a declared size (chunked): the
+// S3 store then streams it as a multipart upload (a declared size goes in one PutObject,
+// which a crash leaves no trace of).
+func startPartialChunkedUpload(t testing.TB, node *harness.Process, tok string, sent int64) *partialUpload {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", node.Addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "POST /v1/files?name=partial.bin HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n", node.Addr, tok, sent)
+	if _, err := io.CopyN(conn, zeroReader{}, sent); err != nil {
+		t.Fatalf("send partial body: %v", err)
+	}
+	return &partialUpload{conn: conn}
+}
+
 // Abort drops the connection mid-body, as a client that crashes or loses its network does.
 func (p *partialUpload) Abort() { p.conn.Close() }
 

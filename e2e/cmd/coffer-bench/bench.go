@@ -42,6 +42,10 @@ type bench struct {
 	diskCache  *harness.Process
 	pprofCache string
 
+	// s3Redirect is a second S3 node on the same database and bucket with
+	// COFFER_FILES_S3_REDIRECT=true: its downloads are a 307 to versitygw.
+	s3Redirect *harness.Process
+
 	token     string
 	paths     map[string]string // peer/object -> URL of the small and big files, per peer
 	res       *results
@@ -67,6 +71,8 @@ const (
 
 	// subjCofferCache is the disk node with COFFER_FILES_ACCESS_CACHE=true.
 	subjCofferCache = "Coffer (disk, access cache)"
+	// subjCofferS3Redirect is the S3 node in redirect mode, the redirect followed.
+	subjCofferS3Redirect = "Coffer (S3, 307 to versitygw)"
 )
 
 func (b *bench) run(ctx context.Context) error {
@@ -197,7 +203,7 @@ func (b *bench) startAll(ctx context.Context) error {
 		return err
 	}
 	addrs := map[string]string{}
-	for _, n := range []string{"auth", "disk", "s3", "pprof", "nginx", "servefile", "tusd", "putfile", "diskcache", "pprofcache"} {
+	for _, n := range []string{"auth", "disk", "s3", "pprof", "nginx", "servefile", "tusd", "putfile", "diskcache", "pprofcache", "s3redirect"} {
 		if addrs[n], err = harness.FreeAddr(); err != nil {
 			return err
 		}
@@ -233,6 +239,12 @@ func (b *bench) startAll(ctx context.Context) error {
 		Env: filesEnv(addrs["s3"], "coffer_files_s3", b.s3.filesEnv())}); err != nil {
 		return err
 	}
+	redirectEnv := b.s3.filesEnv()
+	redirectEnv["COFFER_FILES_S3_REDIRECT"] = "true"
+	if b.s3Redirect, err = b.start(harness.Spec{Name: "files-s3-redirect", Bin: b.bins.files, Addr: addrs["s3redirect"],
+		Env: filesEnv(addrs["s3redirect"], "coffer_files_s3", redirectEnv)}); err != nil {
+		return err
+	}
 	if b.nginx, err = b.startNginx(addrs["nginx"]); err != nil {
 		return err
 	}
@@ -257,7 +269,7 @@ func (b *bench) startAll(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	for p, path := range map[*harness.Process]string{b.auth: "/readyz", b.disk: "/readyz", b.diskCache: "/readyz", b.s3node: "/readyz",
+	for p, path := range map[*harness.Process]string{b.auth: "/readyz", b.disk: "/readyz", b.diskCache: "/readyz", b.s3node: "/readyz", b.s3Redirect: "/readyz",
 		b.nginx: "/small.bin", b.servefile: "/small.bin", b.tusd: "/metrics", b.putfile: "/ready"} {
 		if err := p.WaitReady(rctx, path); err != nil {
 			return err
@@ -332,5 +344,12 @@ func (b *bench) stopAll() {
 	}
 }
 
-// client is the HTTP client of every measurement except wrk's.
-var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128, DisableCompression: true}}
+// client is the HTTP client of every measurement except wrk's. Following a redirect to
+// another origin (the S3 node in redirect mode), it drops the bearer token, as pkg/client does.
+var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128, DisableCompression: true},
+	CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if req.URL.Host != via[0].URL.Host {
+			req.Header.Del("Authorization")
+		}
+		return nil
+	}}

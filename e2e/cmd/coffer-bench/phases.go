@@ -28,6 +28,7 @@ type target struct {
 	proc       *harness.Process // for CPU accounting; nil when not one process (nginx, versitygw)
 	small, big string
 	header     map[string]string
+	bigOnly    bool // not driven by wrk (which follows no redirect): large GETs only
 }
 
 // seed signs a user up, and puts small.bin and big.bin on every server.
@@ -78,6 +79,8 @@ func (b *bench) targets() []target {
 			big: b.diskCache.URL + strings.TrimPrefix(b.paths["files-disk/big.bin"], b.disk.URL), header: auth},
 		{subject: subjVersity, small: b.paths["versitygw/small.bin"], big: b.paths["versitygw/big.bin"]},
 		{subject: subjCofferS3, proc: b.s3node, small: b.paths["files-s3/small.bin"], big: b.paths["files-s3/big.bin"], header: auth},
+		{subject: subjCofferS3Redirect, proc: b.s3Redirect, small: b.s3Redirect.URL + strings.TrimPrefix(b.paths["files-s3/small.bin"], b.s3node.URL),
+			big: b.s3Redirect.URL + strings.TrimPrefix(b.paths["files-s3/big.bin"], b.s3node.URL), header: auth, bigOnly: true},
 	}
 }
 
@@ -88,6 +91,9 @@ func (b *bench) smallGets(ctx context.Context) error {
 	var fileRequests int64
 	for run := range b.set.Runs {
 		for _, t := range b.targets() {
+			if t.bigOnly {
+				continue
+			}
 			cpu0 := procCPU(t.proc)
 			r, err := wrk(ctx, t.small, t.header, b.set)
 			if err != nil {

@@ -58,6 +58,7 @@ var ratios = []ratio{
 	{Figure: figUpload, Subject: subjCoffer, Reference: subjTusd},
 	// S3 node against the same versitygw read and written directly (issue 23: 0.9 / 0.8 / 0.9).
 	{Figure: figBigGet, Subject: subjCofferS3, Reference: subjVersity, Floor: 0.7, Goal: 0.9},
+	{Figure: figBigGet, Subject: subjCofferS3Redirect, Reference: subjVersity, Floor: 0.7, Goal: 0.9},
 	{Figure: figSmallRPS, Subject: subjCofferS3, Reference: subjVersity, Floor: 0.5, Goal: 0.8},
 	{Figure: figUpload, Subject: subjCofferS3, Reference: subjVersityPut, Floor: 0.7, Goal: 0.9},
 }

@@ -162,8 +162,11 @@ func (c *Cache) evictLocked(keep uuid.UUID) {
 
 // Drop takes a fence notice (fence.Listener.Subscribe): it drops every grant of the file the
 // notice names, and everything for a notice it cannot place (a lost subscription, a kind
-// without a file).
+// without a file). A notice of access given (Grant) changes nothing.
 func (c *Cache) Drop(n fence.Notice) {
+	if n.Grant {
+		return // access given (a new file, a new share) never makes a held grant wrong
+	}
 	c.drops.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()

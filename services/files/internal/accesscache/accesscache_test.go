@@ -99,6 +99,20 @@ func TestNotices(t *testing.T) {
 	}
 }
 
+// TestGrantNotices: a notice of access given (a new file, a new share) drops nothing and
+// refuses no fill in flight.
+func TestGrantNotices(t *testing.T) {
+	c, _, _ := newCache(t, accesscache.Config{})
+	f := file("alice")
+	fill(c, "alice", f)
+	tk := c.Begin()
+	c.Drop(fence.Notice{Kind: fence.ShareCreated, FileID: f.ID, OwnerID: "alice", UserID: "bob", Grant: true})
+	c.Put(tk, "bob", f)
+	if !held(c, f.ID, "alice") || !held(c, f.ID, "bob") {
+		t.Error("a grant notice dropped a grant or refused a fill")
+	}
+}
+
 // TestFillRace: a row read before a notice this node has since taken is not kept, whichever
 // file the notice names (the row may predate the revocation); neither is one read while the
 // subscription was untrusted.

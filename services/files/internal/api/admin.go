@@ -124,7 +124,7 @@ func (s *Server) handleSetQuota() gin.HandlerFunc {
 
 // handleDeleteUserFiles deletes every file a user owns: what an admin does after deleting the
 // user in the auth service (whose answer says so), or to empty an account. Each file goes as
-// its owner's DELETE would (rows, shares and links at once, bytes by the blob rules, quota
+// its owner's DELETE would (their file requests first, then rows, shares and links at once, bytes by the blob rules, quota
 // released), each audited as file.delete by the admin, then one admin.user_files.delete with
 // the totals. The answer says how many files and bytes went; calling it again deletes what
 // was uploaded meanwhile, if anything.
@@ -133,6 +133,8 @@ func (s *Server) handleDeleteUserFiles() gin.HandlerFunc {
 		UserID       string `json:"user_id"`
 		DeletedFiles int    `json:"deleted_files"`
 		DeletedBytes int64  `json:"deleted_bytes"`
+		// DeletedRequests counts the user's file requests, deleted first.
+		DeletedRequests int `json:"deleted_requests"`
 	}
 	return func(c *gin.Context) {
 		id, err := adminUserID(c)
@@ -142,6 +144,15 @@ func (s *Server) handleDeleteUserFiles() gin.HandlerFunc {
 		}
 		ctx := c.Request.Context()
 		a := answer{UserID: id}
+		// Their file requests go first, so no stranger uploads into the account meanwhile.
+		if s.opts.Requests != nil {
+			n, err := s.deleteUserRequests(c, id)
+			a.DeletedRequests = n
+			if err != nil {
+				s.error(c, err)
+				return
+			}
+		}
 		cursor := ""
 		for {
 			// A keyset cursor walks on past deleted rows (and a lagging replica's list only
@@ -157,7 +168,7 @@ func (s *Server) handleDeleteUserFiles() gin.HandlerFunc {
 					continue // deleted meanwhile by its owner
 				}
 				if err != nil {
-					s.record(c, AuditUserFilesDelete, id, map[string]string{"files": strconv.Itoa(a.DeletedFiles), "bytes": strconv.FormatInt(a.DeletedBytes, 10), "complete": "false"})
+					s.record(c, AuditUserFilesDelete, id, map[string]string{"files": strconv.Itoa(a.DeletedFiles), "bytes": strconv.FormatInt(a.DeletedBytes, 10), "requests": strconv.Itoa(a.DeletedRequests), "complete": "false"})
 					s.error(c, err)
 					return
 				}
@@ -170,8 +181,34 @@ func (s *Server) handleDeleteUserFiles() gin.HandlerFunc {
 			}
 			cursor = page.NextCursor
 		}
-		s.record(c, AuditUserFilesDelete, id, map[string]string{"files": strconv.Itoa(a.DeletedFiles), "bytes": strconv.FormatInt(a.DeletedBytes, 10), "complete": "true"})
+		s.record(c, AuditUserFilesDelete, id, map[string]string{"files": strconv.Itoa(a.DeletedFiles), "bytes": strconv.FormatInt(a.DeletedBytes, 10), "requests": strconv.Itoa(a.DeletedRequests), "complete": "true"})
 		c.Header("Cache-Control", "no-store")
 		c.JSON(http.StatusOK, a)
+	}
+}
+
+// deleteUserRequests deletes every file request of the user and returns how many went.
+func (s *Server) deleteUserRequests(c *gin.Context, userID string) (int, error) {
+	ctx := c.Request.Context()
+	n, cursor := 0, ""
+	for {
+		page, err := s.opts.Requests.List(ctx, userID, files.ListOptions{Limit: 100, Cursor: cursor})
+		if err != nil {
+			return n, err
+		}
+		for _, r := range page.Requests {
+			err := s.opts.Requests.Delete(ctx, userID, r.ID)
+			if errors.Is(err, files.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return n, err
+			}
+			n++
+		}
+		if page.NextCursor == "" {
+			return n, nil
+		}
+		cursor = page.NextCursor
 	}
 }

@@ -85,6 +85,23 @@ func TestCORS(t *testing.T) {
 		}
 	})
 
+	t.Run("preflight answers are cached 600 s unless configured", func(t *testing.T) {
+		if got := do(http.MethodOptions, "/v1/files", app, preflight).Header().Get("Access-Control-Max-Age"); got != "600" {
+			t.Errorf("default Max-Age %q, want 600", got)
+		}
+		s := NewServer(discard, nil, nil, nil, Options{CORS: CORS{Origins: []string{app}, MaxAge: 30}})
+		req := httptest.NewRequest(http.MethodOptions, "/v1/files", nil)
+		req.Header.Set("Origin", app)
+		for k, v := range preflight {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if got := rec.Header().Get("Access-Control-Max-Age"); got != "30" {
+			t.Errorf("configured Max-Age %q, want 30", got)
+		}
+	})
+
 	t.Run("off when no origin is configured", func(t *testing.T) {
 		s := newTestServer()
 		req := httptest.NewRequest(http.MethodOptions, "/v1/files", nil)

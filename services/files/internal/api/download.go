@@ -48,14 +48,16 @@ const (
 // HEAD, single, suffix and multiple ranges, If-Range, If-None-Match, If-Modified-Since and 416.
 func serveBlob(c *gin.Context, f files.File, blob files.Blob, cacheControl string) {
 	h := c.Writer.Header()
-	h.Set("Content-Type", f.ContentType)
-	h.Set("ETag", etag(f.SHA256))
-	h.Set("Repr-Digest", digest.Format(f.SHA256))
-	h.Set("Content-Disposition", contentDisposition(f.Name))
-	h.Set("X-Content-Type-Options", "nosniff")
-	// Uploaded HTML or SVG opened directly still cannot run script or reach the origin.
-	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
-	h.Set("Cache-Control", cacheControl)
+	// One backing array for the seven values (Header.Set allocates a slice for each); each
+	// value's slice is capped at one, so no append can reach its neighbour.
+	v := [...]string{f.ContentType, etag(f.SHA256), digest.Format(f.SHA256), contentDisposition(f.Name), "nosniff",
+		// Uploaded HTML or SVG opened directly still cannot run script or reach the origin.
+		"sandbox; default-src 'none'", cacheControl}
+	vs := v[:]
+	for i, k := range [...]string{"Content-Type", "Etag", "Repr-Digest", "Content-Disposition", "X-Content-Type-Options",
+		"Content-Security-Policy", "Cache-Control"} {
+		h[k] = vs[i : i+1 : i+1] // keys in canonical form, as Set would write them
+	}
 	// net/http ignores a Range whose parts add up to more than the file, but not one of
 	// thousands of tiny parts, each of which costs a multipart header: past maxRanges the
 	// whole file is sent instead, as RFC 9110 section 14.2 allows.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/cofferhq/coffer/services/files/internal/files"
@@ -34,6 +35,7 @@ func TestPlanLinkResponse(t *testing.T) {
 		{"GET", map[string]string{"Range": "bytes=-500"}, 100, true, "bytes=0-99"},
 		{"GET", map[string]string{"Range": "bytes=x-5"}, 100, true, ""},
 		{"GET", map[string]string{"Range": "bytes=9-5"}, 100, true, ""},
+		{"GET", map[string]string{"Range": "bytes=9-9"}, 1, false, "bytes=9-9"},
 		{"GET", map[string]string{"Range": "bytes=+9-"}, 100, true, ""},
 		{"GET", map[string]string{"Range": "items=10-"}, 100, true, ""},
 		{"GET", map[string]string{"Range": "bytes=100-"}, 0, false, "bytes=100-"},
@@ -44,6 +46,9 @@ func TestPlanLinkResponse(t *testing.T) {
 		{"GET", map[string]string{"If-None-Match": `"other", W/` + tag}, 0, false, ""},
 		{"GET", map[string]string{"If-None-Match": "*"}, 0, false, ""},
 		{"GET", map[string]string{"If-None-Match": `"other"`}, 100, true, ""},
+		// A Range field of exactly maxRangeHeader bytes is read; one byte more is not.
+		{"GET", map[string]string{"Range": "bytes=" + strings.Repeat("0", maxRangeHeader-11) + "10-19"}, 10, false, "bytes=10-19"},
+		{"GET", map[string]string{"Range": "bytes=" + strings.Repeat("0", maxRangeHeader-10) + "10-19"}, 100, true, ""},
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest(tt.method, "/v1/links/x", nil)

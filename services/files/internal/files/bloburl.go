@@ -2,6 +2,7 @@ package files
 
 import (
 	"context"
+	"io"
 	"strings"
 )
 
@@ -29,4 +30,12 @@ func BlobURL(ctx context.Context, u BlobURLer, f File, h BlobURLHeaders) (string
 		return "", ErrContentMissing
 	}
 	return u.BlobURL(ctx, f.BlobKey, h)
+}
+
+// SizedPutter is a BlobStore that stores a body whose size is known in advance better than
+// one of unknown size (S3: one streamed PutObject instead of a multipart upload). Like Put,
+// PutSized leaves nothing under key on error, including when r does not hold exactly size
+// bytes.
+type SizedPutter interface {
+	PutSized(ctx context.Context, key string, r io.Reader, size int64) (int64, error)
 }

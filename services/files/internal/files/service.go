@@ -124,7 +124,12 @@ func (s *Service) Upload(ctx context.Context, req UploadRequest) (File, error) {
 	}
 	f.IdempotencyKey = req.IdempotencyKey
 	hr := newParallelHash(&limitReader{r: req.Body, left: s.cfg.MaxFileSize}, sha256.New())
-	n, err := s.blobs.Put(ctx, f.BlobKey, hr)
+	var n int64
+	if sp, ok := s.blobs.(SizedPutter); ok && req.SizeHint > 0 {
+		n, err = sp.PutSized(ctx, f.BlobKey, hr, req.SizeHint)
+	} else {
+		n, err = s.blobs.Put(ctx, f.BlobKey, hr)
+	}
 	sum := hr.Sum()
 	if err != nil {
 		return File{}, err

@@ -317,7 +317,7 @@ class AdminView {
     replace(panel, h('div', { class: 'confirm', role: 'group', 'aria-label': `Delete ${u.username}` },
       h('p', {}, `Delete ${u.username}? Their account goes and they are signed out everywhere. `,
         h('strong', {}, 'All their files are deleted too'),
-        ', with the links to them and the shares; their storage is freed. This cannot be undone.'),
+        ', with the links to them, the shares and their file requests; their storage is freed. This cannot be undone.'),
       msg, h('div', { class: 'dialog-actions' }, yes, no)))
     no.focus()
   }
@@ -409,13 +409,15 @@ class AdminView {
 
   // Invitations.
 
+  private result = h('div', { class: 'link-result' })
+
   private invitationsSection(): HTMLElement {
     const name = h('input', { type: 'text', id: 'invite-username', name: 'username', autocomplete: 'off', spellcheck: 'false' })
     const ttl = h('select', { id: 'invite-ttl', name: 'ttl' },
       h('option', { value: '24h' }, '1 day'),
       h('option', { value: '72h', selected: true }, '3 days'),
       h('option', { value: '168h' }, '7 days'))
-    const result = h('div', { class: 'link-result' })
+    const result = this.result
     const form = h('form', { class: 'inline-form' },
       h('label', { for: 'invite-username' }, 'Username for the invitee (optional)'), name,
       h('label', { for: 'invite-ttl' }, 'Invitation expires after'), ttl,
@@ -466,6 +468,7 @@ class AdminView {
         try {
           await this.api.revokeInvitation(i.id)
           announce('The invitation is revoked: its link no longer works.')
+          replace(this.result) // a link shown may be the one just revoked
           await this.loadInvitations()
         } catch (e) {
           btn.disabled = false
