@@ -150,6 +150,13 @@ const (
 
 // searchArgs are the statements' parameters ($1 to $7).
 func searchArgs(ownerID string, opts files.SearchOptions, name string, id uuid.UUID, probe int) []any {
+	if name < opts.Prefix {
+		// Every name in the folder sorts at or after its prefix: a cursor before it starts
+		// the scan there. PostgreSQL takes a row comparison as the index scan's start over
+		// the LIKE prefix's range, so ("", nil) walked the owner's names from the first
+		// (3,828 index pages to reach d05/ at a million rows: EXPLAIN in BenchmarkSearch).
+		name, id = opts.Prefix, uuid.Nil
+	}
 	// The id as text: an unnamed statement's parameters have no declared types to encode to.
 	return []any{ownerID, likeEscape(opts.Prefix) + "%", "%" + likeEscape(opts.Query) + "%", name, id.String(), opts.Limit + 1, probe}
 }
@@ -165,13 +172,6 @@ func (db *DB) SearchFiles(ctx context.Context, ownerID string, opts files.Search
 	if probe == 0 {
 		probe = searchProbe
 	}
-	if name < opts.Prefix {
-		// Every name in the folder sorts at or after its prefix: a cursor before it starts
-		// the scan there. PostgreSQL takes a row comparison as the index scan's start over
-		// the LIKE prefix's range, so ("", nil) walked the owner's names from the first
-		// (3,828 index pages to reach d05/ at a million rows: EXPLAIN in BenchmarkSearch).
-		name, id = opts.Prefix, uuid.Nil
-	}
 	args := searchArgs(ownerID, opts, name, id, probe)
 	// First the probe: the next searchProbe names in order, filtered.
 	list, err := db.searchQuery(ctx, searchProbeSQL, args...)
@@ -185,7 +185,7 @@ func (db *DB) SearchFiles(ctx context.Context, ownerID string, opts files.Search
 		// statement is planned for its values (QueryExecModeExec): a cached generic plan
 		// cannot turn LIKE $2 into an index range and read the owner's names from the first.
 		var more bool
-		if err := db.pool.QueryRow(ctx, searchMoreSQL, pgx.QueryExecModeExec, ownerID, args[1], name, args[4], probe).Scan(&more); err != nil {
+		if err := db.pool.QueryRow(ctx, searchMoreSQL, pgx.QueryExecModeExec, ownerID, args[1], args[3], args[4], probe).Scan(&more); err != nil {
 			return files.Page{}, fmt.Errorf("postgres: search files: %w", mapErr(err))
 		}
 		if more {

@@ -308,7 +308,7 @@ func BenchmarkSearch(b *testing.B) {
 			args []any
 		}{
 			{"probe", searchProbeSQL, args},
-			{"more", searchMoreSQL, []any{"owner", args[1], "", args[4], searchProbe}},
+			{"more", searchMoreSQL, []any{"owner", args[1], args[3], args[4], searchProbe}},
 			{"trigram", searchTrigramSQL, args[:6]},
 		} {
 			rows, err := paths.pool.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+q.sql, append([]any{pgx.QueryExecModeExec}, q.args...)...)
