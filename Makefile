@@ -98,7 +98,7 @@ test: vet lint tools node-deps browser pgbouncer
 ## test-pgbouncer: the end-to-end suite once more with both services behind PgBouncer in
 ## transaction pooling mode (Debian's pgbouncer, installed when missing); .ci/run runs it
 test-pgbouncer: tools node-deps browser pgbouncer
-	COFFER_E2E_PGBOUNCER=1 $(GO) test -count=1 -timeout 25m ./e2e/...
+	COFFER_E2E_PGBOUNCER=1 $(GO) test -count=1 -timeout 40m ./e2e/...
 
 pgbouncer:
 	@command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || \

@@ -354,6 +354,49 @@ func TestClientAgainstServices(t *testing.T) {
 		}
 	})
 
+	t.Run("resumable upload: a resume reads only what the saved hash state lacks", func(t *testing.T) {
+		data := make([]byte, 4<<20)
+		rand.Read(data)
+		ictx, stop := context.WithCancel(ctx)
+		var (
+			created string
+			ckOff   int64
+			ckState []byte
+		)
+		_, err := alice.UploadResumable(ictx, "hashstate.bin", slowReaderAt{bytes.NewReader(data)}, int64(len(data)), &coffer.ResumableOptions{
+			ChunkSize:   1 << 20,
+			OnCreate:    func(u string) { created = u },
+			OnHashState: func(off int64, st []byte) { ckOff, ckState = off, st },
+			OnProgress: func(off int64) {
+				if off >= 5<<19 {
+					stop() // cut in the third chunk, after two answered ones
+				}
+			},
+		})
+		stop()
+		if !errors.Is(err, context.Canceled) || ckOff != 2<<20 || ckState == nil {
+			t.Fatalf("interrupted upload: %v, hash state saved at %d", err, ckOff)
+		}
+		waitFor(t, time.Minute, "the server to keep the bytes", func() bool {
+			off, _, err := alice.UploadOffset(ctx, created)
+			return err == nil && off >= ckOff
+		})
+		// The resume reads nothing below the saved state's offset; the file's digest is whole.
+		rd := &lowestRead{r: bytes.NewReader(data), min: -1}
+		res, err := alice.UploadResumable(ctx, "hashstate.bin", rd, int64(len(data)), &coffer.ResumableOptions{URL: created, HashState: ckState, HashOffset: ckOff})
+		if err != nil || res.File.SHA256 != hex.EncodeToString(sha256Of(data)) {
+			t.Fatalf("resume with the hash state: %+v %v", res.File, err)
+		}
+		if rd.lowest() < ckOff {
+			t.Errorf("the resume read from offset %d, below the saved hash state's %d", rd.lowest(), ckOff)
+		}
+		// A state for more bytes than the service holds is not used: the digest still holds.
+		stale, err := alice.UploadResumable(ctx, "stale.bin", bytes.NewReader(data), int64(len(data)), &coffer.ResumableOptions{HashState: ckState, HashOffset: 3 << 20})
+		if err != nil || stale.File.SHA256 != hex.EncodeToString(sha256Of(data)) {
+			t.Fatalf("a fresh upload given a state of another: %+v %v", stale.File, err)
+		}
+	})
+
 	t.Run("client credentials", func(t *testing.T) {
 		secret := s.createClient("backup-bot", "files:read files:write")
 		c := newClient(coffer.Options{})
@@ -375,6 +418,28 @@ func TestClientAgainstServices(t *testing.T) {
 }
 
 // slowReaderAt hands out at most 64 KiB per read, so progress comes in small steps.
+// lowestRead records the lowest offset read.
+type lowestRead struct {
+	r   io.ReaderAt
+	mu  sync.Mutex
+	min int64
+}
+
+func (l *lowestRead) ReadAt(p []byte, off int64) (int, error) {
+	l.mu.Lock()
+	if l.min < 0 || off < l.min {
+		l.min = off
+	}
+	l.mu.Unlock()
+	return l.r.ReadAt(p, off)
+}
+
+func (l *lowestRead) lowest() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.min
+}
+
 type slowReaderAt struct{ r io.ReaderAt }
 
 func (s slowReaderAt) ReadAt(p []byte, off int64) (int, error) {

@@ -115,6 +115,14 @@ func TestS3Redirect(t *testing.T) {
 		t.Fatalf("pkg/client Download: %v, equal %v, digest %x", err, bytes.Equal(buf.Bytes(), data), ct.SHA256)
 	}
 
+	// A client that holds the file (Coffer's ETag) gets 304 from the node, not a redirect.
+	if nm := get("GET", content, with(alice.Token, map[string]string{"If-None-Match": head.Header.Get("ETag")})); nm.StatusCode != http.StatusNotModified || nm.Header.Get("Location") != "" {
+		t.Errorf("If-None-Match with the file's ETag: %d, Location %q; want 304 without", nm.StatusCode, nm.Header.Get("Location"))
+	}
+	if nm := get("GET", content, with(alice.Token, map[string]string{"If-None-Match": `"stale"`})); nm.StatusCode != http.StatusTemporaryRedirect {
+		t.Errorf("If-None-Match with another ETag: %d, want 307", nm.StatusCode)
+	}
+
 	// Refused as the API refuses, never redirected.
 	refused("no token", get("GET", content, nil), http.StatusUnauthorized)
 	refused("another user's file", get("GET", content, bearer(bob.Token)), http.StatusNotFound)

@@ -238,6 +238,20 @@ func TestReplicaReadsAndFences(t *testing.T) {
 	// (a share it has not seen yet is a miss, which the primary answers).
 	rc.waitReplayed(t)
 	primaryBefore, replicaBefore := fileLookups(t, primaryDSN), fileLookups(t, replicaDSN)
+	// The setup's events are delivered by the job queue (a background read of each event and
+	// the webhook subscriptions): let it finish first, so the window holds only downloads.
+	waitFor(t, 30*time.Second, "the job queue idle", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, primaryDSN)
+		if err != nil {
+			return false
+		}
+		defer conn.Close(ctx)
+		var n int
+		err = conn.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&n)
+		return err == nil && n == 0
+	})
 	stmtBefore := statementCalls(t, primaryDSN)
 	for i := range 10 {
 		node := nodes[i%2]

@@ -18,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/cofferhq/coffer/e2e/harness"
 	"github.com/cofferhq/coffer/pkg/pgcluster"
 	"github.com/cofferhq/coffer/pkg/s3test"
@@ -106,17 +104,30 @@ func benchScale(b *testing.B) {
 		name  string
 		nodes []*harness.Process
 	}{{"no replicas", primaryOnly}, {"2 replicas", withReplicas}} {
-		before := map[string]int64{}
+		before := map[string]map[string]int64{}
 		for name, dsn := range servers {
-			before[name] = statements(b, dsn)
+			before[name] = statementCalls(b, dsn)
 		}
 		const n = 400
+		start := time.Now()
 		load(set.nodes, path, alice.Token, 8, 0, n)
+		took := time.Since(start)
 		var parts []string
 		for _, name := range []string{"primary", "replica 1", "replica 2"} {
-			parts = append(parts, fmt.Sprintf("%s %.2f", name, float64(statements(b, servers[name])-before[name])/n))
+			after := statementCalls(b, servers[name])
+			req, which := requestStatements(before[name], after)
+			var all int64
+			for q, c := range after {
+				if !strings.Contains(q, "pg_stat_statements") {
+					all += c - before[name][q]
+				}
+			}
+			parts = append(parts, fmt.Sprintf("%s %.2f (+%.2f background)", name, float64(req)/n, float64(all-req)/n))
+			if name == "primary" && set.name == "2 replicas" && req > 0 {
+				b.Logf("request statements on the primary: %s", strings.Join(which, "; "))
+			}
 		}
-		add("statements per 4 KiB download, "+set.name, "%s", strings.Join(parts, ", "))
+		add("statements per 4 KiB download, "+set.name, "%s; %d downloads in %v by 8 clients", strings.Join(parts, ", "), n, took.Round(time.Millisecond))
 	}
 
 	// 4 KiB GET throughput through four nodes.
@@ -126,6 +137,24 @@ func benchScale(b *testing.B) {
 	}{{"no replicas", primaryOnly}, {"2 replicas", withReplicas}} {
 		got := load(set.nodes, path, alice.Token, 64, 5*time.Second, 0)
 		add("4 KiB GET through 4 nodes, "+set.name, "%.0f req/s (%d errors)", got.rate, got.errors)
+	}
+
+	// The fence's cost to uploads: a new file publishes a grant notice and waits for every
+	// node's acknowledgement, for read-your-writes in listings across nodes.
+	for _, set := range []struct {
+		name  string
+		nodes []*harness.Process
+	}{{"no replicas (no fence)", primaryOnly}, {"2 replicas (grant notice, 4 nodes acknowledge)", withReplicas}} {
+		var took []time.Duration
+		for i := range 40 {
+			start := time.Now()
+			c.files = set.nodes[i%len(set.nodes)].URL
+			c.upload(alice.Token, fmt.Sprintf("fenced-%d", i), bytes.Repeat([]byte("u"), 4096))
+			took = append(took, time.Since(start))
+		}
+		c.files = primaryOnly[0].URL
+		slices.Sort(took)
+		add("4 KiB upload latency, "+set.name, "median %v, p90 %v", took[len(took)/2].Round(10*time.Microsecond), took[len(took)*9/10].Round(10*time.Microsecond))
 	}
 
 	// The fence's cost: a revocation's latency (share, then revoke, 40 times) with and
@@ -166,26 +195,6 @@ func benchScale(b *testing.B) {
 		fmt.Printf("| %s | %s |\n", r.figure, r.value)
 	}
 	fmt.Println()
-}
-
-// statements counts the statements a server ran in the file service's database, leaving out the fence's
-// heartbeats and this benchmark's own reads of the counters.
-func statements(tb testing.TB, dsn string) int64 {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var n int64
-	if err := conn.QueryRow(ctx, `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements
-		WHERE query NOT LIKE '%pg_notify%' AND query NOT LIKE '%pg_stat_statements%'
-			AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&n); err != nil {
-		tb.Fatal(err)
-	}
-	return n
 }
 
 type loadResult struct {

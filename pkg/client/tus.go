@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/sha256"
+	"encoding"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -39,8 +40,18 @@ type ResumableOptions struct {
 	OnProgress func(offset int64)
 	// ChunkSize bounds the bytes of one PATCH request; default 0: the rest in one request.
 	// The service keeps what arrived even when a request breaks, so chunks are not needed
-	// for resuming; they bound what a proxy must buffer.
+	// for resuming; they bound what a proxy must buffer, and each answered chunk is a point
+	// OnHashState can save.
 	ChunkSize int64
+	// OnHashState is called after each PATCH the service answered with the SHA-256 state
+	// of the bytes [0, offset) (sha256's encoding.BinaryMarshaler form), for the caller to
+	// save beside URL: a later resume given it as HashState does not re-read those bytes.
+	OnHashState func(offset int64, state []byte)
+	// HashState and HashOffset, from OnHashState of an earlier run of this upload (URL),
+	// let a resume at or after HashOffset hash only the bytes from HashOffset on. A state
+	// for more bytes than the service holds, or one that does not decode, is ignored.
+	HashState  []byte
+	HashOffset int64
 }
 
 // ResumableResult is the outcome of UploadResumable.
@@ -85,8 +96,28 @@ func (c *Client) UploadResumable(ctx context.Context, name string, r io.ReaderAt
 	}
 	res.ResumedAt = offset
 	h := sha256.New()
+	// saved is the last digest state known good: the one given (when it is of this upload)
+	// and then the one after each answered PATCH.
+	var saved struct {
+		off   int64
+		state []byte
+	}
+	if offset > 0 && o.HashState != nil && res.URL == o.URL && o.HashOffset <= offset {
+		saved.off, saved.state = o.HashOffset, o.HashState
+	}
+	rehash := func(upTo int64) error { // the digest of [0, upTo): from the saved state if it can
+		h.Reset()
+		from := int64(0)
+		if saved.state != nil && saved.off <= upTo && h.(encoding.BinaryUnmarshaler).UnmarshalBinary(saved.state) == nil {
+			from = saved.off
+		} else {
+			h.Reset()
+		}
+		_, err := io.CopyBuffer(h, io.NewSectionReader(r, from, upTo-from), make([]byte, copyBuffer))
+		return err
+	}
 	if offset > 0 { // the whole file's digest needs the bytes sent before
-		if _, err := io.CopyBuffer(h, io.NewSectionReader(r, 0, offset), make([]byte, copyBuffer)); err != nil {
+		if err := rehash(offset); err != nil {
 			return res, fmt.Errorf("upload %s: read: %w", name, err)
 		}
 	}
@@ -94,11 +125,6 @@ func (c *Client) UploadResumable(ctx context.Context, name string, r io.ReaderAt
 		o.OnProgress(offset)
 	}
 	fileID := ""
-	rehash := func(upTo int64) error { // the digest of [0, upTo) after a cut request
-		h.Reset()
-		_, err := io.CopyBuffer(h, io.NewSectionReader(r, 0, upTo), make([]byte, copyBuffer))
-		return err
-	}
 	cuts := 0
 	for offset < size || (size == 0 && fileID == "") {
 		n := size - offset
@@ -131,6 +157,12 @@ func (c *Client) UploadResumable(ctx context.Context, name string, r io.ReaderAt
 			return res, fmt.Errorf("upload %s: the service made no progress at offset %d", name, offset)
 		}
 		offset, fileID = next, id
+		if st, err := h.(encoding.BinaryMarshaler).MarshalBinary(); err == nil && offset < size {
+			saved.off, saved.state = offset, st
+			if o.OnHashState != nil {
+				o.OnHashState(offset, st)
+			}
+		}
 		if size == 0 {
 			break
 		}

@@ -126,6 +126,15 @@ type transfers struct {
 	Uploads map[string]string `json:"uploads,omitempty"`
 	// Downloads maps the absolute path of a partial download to the ETag of its bytes.
 	Downloads map[string]string `json:"downloads,omitempty"`
+	// Hashes maps an upload's key (as Uploads) to the SHA-256 state of the bytes the
+	// service acknowledged, so a resume does not read them again.
+	Hashes map[string]hashCheckpoint `json:"hashes,omitempty"`
+}
+
+// hashCheckpoint is a SHA-256 state (encoding.BinaryMarshaler form) after Offset bytes.
+type hashCheckpoint struct {
+	Offset int64  `json:"offset"`
+	State  []byte `json:"state"`
 }
 
 // updateTransfers applies fn to the stored transfers. Failures to remember only cost a
@@ -138,6 +147,9 @@ func (a *app) updateTransfers(fn func(*transfers)) {
 	}
 	if t.Downloads == nil {
 		t.Downloads = map[string]string{}
+	}
+	if t.Hashes == nil {
+		t.Hashes = map[string]hashCheckpoint{}
 	}
 	fn(&t)
 	if err := a.writeJSON("transfers.json", t); err != nil {

@@ -306,7 +306,8 @@ func (a *app) put(ctx context.Context, c *client.Client, prog *progress, path, n
 	if resumable {
 		abs, _ := filepath.Abs(path)
 		key := abs + "|" + strconv.FormatInt(st.Size(), 10) + "|" + strconv.FormatInt(st.ModTime().UnixNano(), 10) + "|" + name
-		saved := a.loadTransfers().Uploads[key]
+		tr := a.loadTransfers()
+		saved, ck := tr.Uploads[key], tr.Hashes[key]
 		var (
 			mu sync.Mutex // OnProgress runs on the transport's goroutine
 			b  *bar
@@ -314,7 +315,17 @@ func (a *app) put(ctx context.Context, c *client.Client, prog *progress, path, n
 		r, err := c.UploadResumable(ctx, name, throttleAt(ctx, f, bps), st.Size(), &client.ResumableOptions{
 			ContentType: ct,
 			URL:         saved,
-			OnCreate:    func(u string) { a.updateTransfers(func(t *transfers) { t.Uploads[key] = u }) },
+			HashState:   ck.State,
+			HashOffset:  ck.Offset,
+			// Chunks of 64 MiB: each answered one saves the digest state, so a resume
+			// re-reads at most one chunk of what was sent.
+			ChunkSize: 64 << 20,
+			OnCreate: func(u string) {
+				a.updateTransfers(func(t *transfers) { t.Uploads[key] = u; delete(t.Hashes, key) })
+			},
+			OnHashState: func(off int64, st []byte) {
+				a.updateTransfers(func(t *transfers) { t.Hashes[key] = hashCheckpoint{Offset: off, State: st} })
+			},
 			OnProgress: func(off int64) {
 				mu.Lock()
 				defer mu.Unlock()
@@ -330,7 +341,7 @@ func (a *app) put(ctx context.Context, c *client.Client, prog *progress, path, n
 		}
 		mu.Unlock()
 		if err == nil {
-			a.updateTransfers(func(t *transfers) { delete(t.Uploads, key) })
+			a.updateTransfers(func(t *transfers) { delete(t.Uploads, key); delete(t.Hashes, key) })
 			res.File, res.ResumedAt = r.File, r.ResumedAt
 			return res, nil
 		}

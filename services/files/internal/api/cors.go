@@ -26,6 +26,7 @@ var corsAllowHeaders = strings.Join([]string{
 	"Tus-Resumable", "Upload-Length", "Upload-Offset", "Upload-Metadata", "Upload-Checksum",
 	"Upload-Defer-Length", "Upload-Concat", "X-HTTP-Method-Override", "X-Requested-With",
 	"Coffer-Request", "Coffer-Link-Password", // file request uploads, link and request passwords
+	"Idempotency-Key", // the page's tus creations (a retry finds the first upload)
 }, ", ")
 
 // corsExposeHeaders are the response headers a page must be able to read.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -21,21 +20,10 @@ type Idempotency interface {
 // string ("...") or, as clients also send, the bare key. "" when there is none (or the server
 // keeps no keys).
 func (s *Server) idempotencyKey(c *gin.Context) (string, error) {
-	v, ok := c.Request.Header["Idempotency-Key"]
-	if !ok || s.opts.Idempotency == nil {
+	if s.opts.Idempotency == nil {
 		return "", nil
 	}
-	if len(v) != 1 {
-		return "", files.Invalid("send one Idempotency-Key")
-	}
-	key := v[0]
-	if len(key) >= 2 && key[0] == '"' && key[len(key)-1] == '"' {
-		key = key[1 : len(key)-1]
-		if strings.ContainsAny(key, `"\`) {
-			return "", files.Invalid("Idempotency-Key must be a plain string")
-		}
-	}
-	return key, files.ValidateIdempotencyKey(key)
+	return files.ParseIdempotencyKey(c.Request.Header["Idempotency-Key"])
 }
 
 // replayUpload answers an upload whose key already names a stored file of the caller with

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -32,6 +33,13 @@ func (s *Server) redirectContent(c *gin.Context, id uuid.UUID) {
 	}
 	h := c.Writer.Header()
 	h.Set("ETag", etag(f.SHA256))
+	if noneMatch(c.GetHeader("If-None-Match"), etag(f.SHA256)) {
+		// The client holds these bytes already (Coffer's ETag, which S3's response would not
+		// match): nothing to fetch, nothing to record.
+		h.Set("Cache-Control", "private, no-cache")
+		c.Status(http.StatusNotModified)
+		return
+	}
 	h.Set("Repr-Digest", digest.Format(f.SHA256))
 	// The URL is a credential for its lifetime: no cache may keep the redirect.
 	h.Set("Cache-Control", "private, no-store")
@@ -42,4 +50,16 @@ func (s *Server) redirectContent(c *gin.Context, id uuid.UUID) {
 		via = "share"
 	}
 	s.recordDownload(c, f, via, map[string]string{"redirect": "true"})
+}
+
+// noneMatch reports whether an If-None-Match header names tag (weak comparison, RFC 9110
+// section 13.1.2) or is "*".
+func noneMatch(header, tag string) bool {
+	for _, v := range strings.Split(header, ",") {
+		v = strings.TrimPrefix(strings.TrimSpace(v), "W/")
+		if v == "*" || v == tag {
+			return true
+		}
+	}
+	return false
 }

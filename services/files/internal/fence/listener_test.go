@@ -254,3 +254,53 @@ func TestSubscribersBeforeAcknowledgement(t *testing.T) {
 	}
 	mu.Unlock()
 }
+
+// TestGrantFencesOnlyItsUsers: a grant notice (a new file) reaches subscribers with a position
+// past its commit but leaves the node's fence alone, so other reads stay on replicas; a
+// revocation moves the fence.
+func TestGrantFencesOnlyItsUsers(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	l := startListener(t, dsn, 2*time.Second)
+	var mu sync.Mutex
+	var heard []fence.Notice
+	l.Subscribe(func(n fence.Notice) {
+		mu.Lock()
+		heard = append(heard, n)
+		mu.Unlock()
+	})
+	waitFor(t, "trusted subscription", func() bool { _, ok := l.Fence(); return ok })
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	publish := func(n fence.Notice) fence.LSN {
+		t.Helper()
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fence.Publish(ctx, tx, n); err != nil {
+			t.Fatal(err)
+		}
+		committed := currentLSN(t, tx.Conn())
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return committed
+	}
+	before, _ := l.Fence()
+	committed := publish(fence.Notice{Kind: fence.FileCreated, FileID: uuid.New(), OwnerID: "alice", Grant: true})
+	waitFor(t, "the grant heard", func() bool { mu.Lock(); defer mu.Unlock(); return len(heard) == 1 })
+	if f, _ := l.Fence(); f != before {
+		t.Errorf("fence moved from %v to %v on a grant", before, f)
+	}
+	mu.Lock()
+	if heard[0].OwnerID != "alice" || !heard[0].Grant || heard[0].LSN <= committed {
+		t.Errorf("subscriber heard %+v, want alice's grant past %v", heard[0], committed)
+	}
+	mu.Unlock()
+	committed = publish(fence.Notice{Kind: fence.FileDeleted, FileID: uuid.New(), OwnerID: "alice"})
+	waitFor(t, "the revocation's fence", func() bool { f, _ := l.Fence(); return f > committed })
+}

@@ -22,6 +22,25 @@ func ValidateIdempotencyKey(key string) error {
 	return nil
 }
 
+// ParseIdempotencyKey reads the Idempotency-Key header's values (the IETF httpapi draft's
+// structured string "...", or the bare key clients also send): "" when there is none.
+func ParseIdempotencyKey(values []string) (string, error) {
+	if len(values) == 0 {
+		return "", nil
+	}
+	if len(values) != 1 {
+		return "", Invalid("send one Idempotency-Key")
+	}
+	key := values[0]
+	if len(key) >= 2 && key[0] == '"' && key[len(key)-1] == '"' {
+		key = key[1 : len(key)-1]
+		if strings.ContainsAny(key, `"\`) {
+			return "", Invalid("Idempotency-Key must be a plain string")
+		}
+	}
+	return key, ValidateIdempotencyKey(key)
+}
+
 // IdempotencyStore finds the file an upload's idempotency key names. Keys are scoped to their
 // owner: another user's key never names your file.
 type IdempotencyStore interface {

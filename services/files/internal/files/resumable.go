@@ -81,6 +81,8 @@ type NewUpload struct {
 	// into its owner's space; UploaderName is the name its uploader gave.
 	Request      *Request
 	UploaderName string
+	// IdempotencyKey, when set, is the creation's Idempotency-Key (see ByIdempotencyKey).
+	IdempotencyKey string
 }
 
 // Create begins a resumable upload: it checks the new file like a direct upload's (Service's
@@ -106,6 +108,7 @@ func (r *Resumable) Create(ctx context.Context, req NewUpload) (Upload, error) {
 	u := Upload{
 		ID: f.ID, OwnerID: f.OwnerID, Name: f.Name, ContentType: f.ContentType, Size: req.Size,
 		HashState: state, WantSHA256: req.WantSHA256, CreatedAt: now, ExpiresAt: now.Add(r.svc.cfg.UploadExpiry),
+		IdempotencyKey: req.IdempotencyKey,
 	}
 	if req.ExpiresIn > 0 {
 		u.FileExpiresAt = r.svc.Expiry(now, req.ExpiresIn)
@@ -144,6 +147,13 @@ func (r *Resumable) Create(ctx context.Context, req NewUpload) (Upload, error) {
 		return Upload{}, err
 	}
 	return u, nil
+}
+
+// ByIdempotencyKey returns ownerID's upload created with key, so a retried creation answers
+// with it (the client then asks its offset and goes on, or finds it complete); ErrNotFound if
+// there is none.
+func (r *Resumable) ByIdempotencyKey(ctx context.Context, ownerID, key string) (Upload, error) {
+	return r.uploads.UploadByIdempotencyKey(ctx, ownerID, key)
 }
 
 // Get returns ownerID's upload as stored; ErrNotFound if there is none (another user's too).

@@ -49,6 +49,9 @@ type Upload struct {
 	UploaderName string
 	// FileExpiresAt is the expiry its upload asked for the file; nil: the default retention.
 	FileExpiresAt *time.Time
+	// IdempotencyKey is the creation's Idempotency-Key ("" if none): a retried creation with
+	// the same key finds this upload (UploadByIdempotencyKey).
+	IdempotencyKey string
 }
 
 // BlobKey is where the upload's bytes end up: the blob of the file it becomes.
@@ -56,8 +59,12 @@ func (u Upload) BlobKey() string { return NewBlobKey(u.ID) }
 
 // UploadStore keeps the state of resumable uploads.
 type UploadStore interface {
-	// CreateUpload stores a new upload.
+	// CreateUpload stores a new upload; ErrKeyUsed if its owner has an upload with the same
+	// IdempotencyKey.
 	CreateUpload(ctx context.Context, u Upload) error
+	// UploadByIdempotencyKey returns ownerID's upload created with key (completed or not);
+	// ErrNotFound if there is none.
+	UploadByIdempotencyKey(ctx context.Context, ownerID, key string) (Upload, error)
 	// UploadByID returns ownerID's upload; ErrNotFound if there is none (another user's too).
 	UploadByID(ctx context.Context, ownerID string, id uuid.UUID) (Upload, error)
 	// AdvanceUpload records that the upload now holds to bytes with hashState and storeState,

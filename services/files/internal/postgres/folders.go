@@ -123,6 +123,37 @@ const searchProbe = 2_000
 // answers; the one on the last segment keeps a text that only a folder contains from matching.
 const searchFilter = `name ILIKE $3 AND split_part(name, '/', -1) ILIKE $3`
 
+// The search's statements. $1 owner, $2 the folder's LIKE prefix, $3 the text's ILIKE
+// pattern, $4/$5 the cursor's name and id, $6 the page size plus one, $7 the probe's length.
+const (
+	searchWindow = `owner_id = $1 AND name COLLATE "C" LIKE $2 AND (name COLLATE "C", id) > ($4::text COLLATE "C", $5::uuid)`
+	searchOrder  = ` ORDER BY name COLLATE "C", id`
+	// searchProbeSQL reads the next $7 names in order from files_owner_name alone (an
+	// index-only scan: name and id are in the index), filters them, and reads the rows of the
+	// page's few matches only: a probe that fetched every row it looked at cost 2,000 heap
+	// reads per query.
+	searchProbeSQL = `SELECT ` + readColumns + ` FROM files WHERE id IN (
+		SELECT id FROM (SELECT name, id FROM files WHERE ` + searchWindow + searchOrder + ` LIMIT $7) w
+		WHERE ` + searchFilter + searchOrder + ` LIMIT $6)` + searchOrder
+	// searchMoreSQL says whether the folder holds more names after the cursor than the probe
+	// read (index-only as well). Its own parameters: $1 owner, $2 prefix, $3/$4 cursor, $5 probe.
+	searchMoreSQL = `SELECT count(*) = $5 FROM (SELECT 1 FROM files WHERE owner_id = $1 AND name COLLATE "C" LIKE $2
+		AND (name COLLATE "C", id) > ($3::text COLLATE "C", $4::uuid) LIMIT $5) w`
+	// searchTrigramSQL finds the text's matches of the owner through files_name_trgm, then
+	// keeps those in the folder after the cursor: the matches of a text the probe did not find
+	// often enough are few.
+	searchTrigramSQL = `WITH m AS MATERIALIZED (SELECT ` + readColumns + ` FROM files WHERE owner_id = $1 AND ` + searchFilter + `)
+		SELECT ` + readColumns + ` FROM m WHERE name COLLATE "C" LIKE $2 AND (name COLLATE "C", id) > ($4::text COLLATE "C", $5::uuid)` + searchOrder + ` LIMIT $6`
+	// searchScanSQL is the plain ordered scan, for a text too short to have a trigram.
+	searchScanSQL = `SELECT ` + readColumns + ` FROM files WHERE ` + searchWindow + ` AND ` + searchFilter + searchOrder + ` LIMIT $6`
+)
+
+// searchArgs are the statements' parameters ($1 to $7).
+func searchArgs(ownerID string, opts files.SearchOptions, name string, id uuid.UUID, probe int) []any {
+	// The id as text: an unnamed statement's parameters have no declared types to encode to.
+	return []any{ownerID, likeEscape(opts.Prefix) + "%", "%" + likeEscape(opts.Query) + "%", name, id.String(), opts.Limit + 1, probe}
+}
+
 // SearchFiles implements files.FolderStore: the text is matched against the file's own name
 // (the last segment), not its folders, in the folder opts.Prefix and below.
 func (db *DB) SearchFiles(ctx context.Context, ownerID string, opts files.SearchOptions) (files.Page, error) {
@@ -134,31 +165,33 @@ func (db *DB) SearchFiles(ctx context.Context, ownerID string, opts files.Search
 	if probe == 0 {
 		probe = searchProbe
 	}
-	// The id as text: an unnamed statement's parameters have no declared types to encode to.
-	args := []any{ownerID, likeEscape(opts.Prefix) + "%", "%" + likeEscape(opts.Query) + "%", name, id.String(), opts.Limit + 1, probe}
-	const window = `owner_id = $1 AND name COLLATE "C" LIKE $2 AND (name COLLATE "C", id) > ($4::text COLLATE "C", $5::uuid)`
-	const order = ` ORDER BY name COLLATE "C", id`
+	if name < opts.Prefix {
+		// Every name in the folder sorts at or after its prefix: a cursor before it starts
+		// the scan there. PostgreSQL takes a row comparison as the index scan's start over
+		// the LIKE prefix's range, so ("", nil) walked the owner's names from the first
+		// (3,828 index pages to reach d05/ at a million rows: EXPLAIN in BenchmarkSearch).
+		name, id = opts.Prefix, uuid.Nil
+	}
+	args := searchArgs(ownerID, opts, name, id, probe)
 	// First the probe: the next searchProbe names in order, filtered.
-	list, err := db.searchQuery(ctx, `SELECT `+readColumns+` FROM (SELECT `+readColumns+` FROM files WHERE `+window+order+` LIMIT $7) w
-		WHERE `+searchFilter+order+` LIMIT $6`, args...)
+	list, err := db.searchQuery(ctx, searchProbeSQL, args...)
 	if err != nil {
 		return files.Page{}, err
 	}
 	if len(list) <= opts.Limit {
 		// Not a full page: either the folder has no more names than the probe read (the
 		// answer is complete), or the rest is found through the trigram index. A text of
-		// fewer than three characters has no trigram: the plain ordered scan it is.
+		// fewer than three characters has no trigram: the plain ordered scan it is. Every
+		// statement is planned for its values (QueryExecModeExec): a cached generic plan
+		// cannot turn LIKE $2 into an index range and read the owner's names from the first.
 		var more bool
-		if err := db.pool.QueryRow(ctx, `SELECT count(*) = $5 FROM (SELECT 1 FROM files WHERE owner_id = $1 AND name COLLATE "C" LIKE $2
-			AND (name COLLATE "C", id) > ($3::text COLLATE "C", $4::uuid) LIMIT $5) w`,
-			ownerID, args[1], name, [16]byte(id), probe).Scan(&more); err != nil {
+		if err := db.pool.QueryRow(ctx, searchMoreSQL, pgx.QueryExecModeExec, ownerID, args[1], name, args[4], probe).Scan(&more); err != nil {
 			return files.Page{}, fmt.Errorf("postgres: search files: %w", mapErr(err))
 		}
 		if more {
-			q := `WITH m AS MATERIALIZED (SELECT ` + readColumns + ` FROM files WHERE owner_id = $1 AND ` + searchFilter + `)
-				SELECT ` + readColumns + ` FROM m WHERE name COLLATE "C" LIKE $2 AND (name COLLATE "C", id) > ($4::text COLLATE "C", $5::uuid)` + order + ` LIMIT $6`
+			q := searchTrigramSQL
 			if utf8.RuneCountInString(strings.TrimSpace(opts.Query)) < 3 {
-				q = `SELECT ` + readColumns + ` FROM files WHERE ` + window + ` AND ` + searchFilter + order + ` LIMIT $6`
+				q = searchScanSQL
 			}
 			if list, err = db.searchQuery(ctx, q, args[:6]...); err != nil {
 				return files.Page{}, err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cofferhq/coffer/services/files/internal/files"
@@ -18,22 +19,26 @@ import (
 var _ files.UploadStore = (*DB)(nil)
 
 const uploadColumns = `id, owner_id, name, content_type, size, received, hash_state, store_state, want_sha256, created_at, expires_at, completed_at,
-	request_id, coalesce(uploader_name, ''), file_expires_at`
+	request_id, coalesce(uploader_name, ''), file_expires_at, coalesce(idempotency_key, '')`
 
 func scanUpload(r pgx.Row) (files.Upload, error) {
 	var u files.Upload
 	err := r.Scan(&u.ID, &u.OwnerID, &u.Name, &u.ContentType, &u.Size, &u.Received, &u.HashState, &u.StoreState,
-		&u.WantSHA256, &u.CreatedAt, &u.ExpiresAt, &u.CompletedAt, &u.RequestID, &u.UploaderName, &u.FileExpiresAt)
+		&u.WantSHA256, &u.CreatedAt, &u.ExpiresAt, &u.CompletedAt, &u.RequestID, &u.UploaderName, &u.FileExpiresAt, &u.IdempotencyKey)
 	return u, err
 }
 
 // CreateUpload implements files.UploadStore.
 func (db *DB) CreateUpload(ctx context.Context, u files.Upload) error {
 	_, err := db.pool.Exec(ctx, `INSERT INTO file_uploads (id, owner_id, name, content_type, size, received, hash_state, store_state, want_sha256,
-		created_at, expires_at, completed_at, request_id, uploader_name, file_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-		$13, nullif($14, ''), $15)`,
+		created_at, expires_at, completed_at, request_id, uploader_name, file_expires_at, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+		$10, $11, $12, $13, nullif($14, ''), $15, nullif($16, ''))`,
 		u.ID, u.OwnerID, u.Name, u.ContentType, u.Size, u.Received, u.HashState, u.StoreState, u.WantSHA256, u.CreatedAt, u.ExpiresAt, u.CompletedAt,
-		u.RequestID, u.UploaderName, u.FileExpiresAt)
+		u.RequestID, u.UploaderName, u.FileExpiresAt, u.IdempotencyKey)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "file_uploads_idempotency" {
+		return files.ErrKeyUsed
+	}
 	if err != nil {
 		return fmt.Errorf("postgres: create upload: %w", mapErr(err))
 	}
@@ -48,6 +53,18 @@ func (db *DB) UploadByID(ctx context.Context, ownerID string, id uuid.UUID) (fil
 	}
 	if err != nil {
 		return files.Upload{}, fmt.Errorf("postgres: upload by id: %w", mapErr(err))
+	}
+	return u, nil
+}
+
+// UploadByIdempotencyKey implements files.UploadStore.
+func (db *DB) UploadByIdempotencyKey(ctx context.Context, ownerID, key string) (files.Upload, error) {
+	u, err := scanUpload(db.pool.QueryRow(ctx, `SELECT `+uploadColumns+` FROM file_uploads WHERE owner_id = $1 AND idempotency_key = $2`, ownerID, key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return files.Upload{}, files.ErrNotFound
+	}
+	if err != nil {
+		return files.Upload{}, fmt.Errorf("postgres: upload by idempotency key: %w", mapErr(err))
 	}
 	return u, nil
 }

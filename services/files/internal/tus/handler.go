@@ -3,9 +3,11 @@ package tus
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -135,6 +137,17 @@ func (h *Handler) ServeTus(w http.ResponseWriter, r *http.Request, ownerID strin
 			req.expiresAt = u.ExpiresAt
 		}
 	}
+	if method == http.MethodPost && id == "" && via == nil {
+		key, err := files.ParseIdempotencyKey(r.Header["Idempotency-Key"])
+		if err != nil {
+			fail(err)
+			return nil
+		}
+		if key != "" && h.replay(w, r, ownerID, key) {
+			return nil
+		}
+		req.idemKey = key
+	}
 	if method == http.MethodPatch && r.Header.Get("Content-Type") != "application/offset+octet-stream" {
 		// tus 1.0.0: the server SHOULD answer 415 (tusd answers 400).
 		writeProblem(w, r, problem.New(http.StatusUnsupportedMediaType, "unsupported_media_type", "a PATCH body must be application/offset+octet-stream"))
@@ -160,6 +173,36 @@ func (h *Handler) ServeTus(w http.ResponseWriter, r *http.Request, ownerID strin
 		return nil
 	}
 	return req.completed
+}
+
+// replay answers a creation whose Idempotency-Key names an upload of the caller with that
+// upload, as its creation was answered (201 and its Location), plus its offset, and reports
+// whether it did. The client then continues from the offset (HEAD, PATCH) or finds the upload
+// complete: a retried creation never starts a second upload. The body of a creation-with-upload
+// is not read. An unfinished upload past its expiry is gone for the client: 410, as a HEAD
+// would answer.
+func (h *Handler) replay(w http.ResponseWriter, r *http.Request, ownerID, key string) bool {
+	u, err := h.store.uploads.ByIdempotencyKey(r.Context(), ownerID, key)
+	if errors.Is(err, files.ErrNotFound) {
+		return false
+	}
+	if err == nil && h.store.uploads.Expired(u) {
+		err = files.ErrUploadExpired
+	}
+	if err != nil {
+		writeProblem(w, r, h.store.cfg.Problem(r.Context(), err, "route", "tus"))
+		return true
+	}
+	hd := w.Header()
+	hd.Set("Tus-Resumable", "1.0.0")
+	hd.Set("Location", strings.TrimSuffix(h.store.cfg.BasePath, "/")+"/"+u.ID.String())
+	hd.Set("Upload-Offset", strconv.FormatInt(u.Received, 10))
+	hd.Set("Idempotent-Replayed", "true")
+	if u.CompletedAt == nil {
+		hd.Set("Upload-Expires", u.ExpiresAt.UTC().Format(http.TimeFormat))
+	}
+	w.WriteHeader(http.StatusCreated)
+	return true
 }
 
 // parseUploadChecksum reads the checksum extension's "sha256 <base64>"; sha256 is the one

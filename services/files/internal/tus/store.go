@@ -32,6 +32,7 @@ import (
 type Uploads interface {
 	Create(ctx context.Context, req files.NewUpload) (files.Upload, error)
 	Get(ctx context.Context, ownerID string, id uuid.UUID) (files.Upload, error)
+	ByIdempotencyKey(ctx context.Context, ownerID, key string) (files.Upload, error)
 	Resume(ctx context.Context, ownerID string, id uuid.UUID) (files.Upload, error)
 	Expired(u files.Upload) bool
 	Write(ctx context.Context, u *files.Upload, offset int64, body io.Reader, chunkSum []byte) (int64, error)
@@ -78,6 +79,7 @@ type request struct {
 	expiresAt time.Time        // the upload's expiry, sent as Upload-Expires on success
 	fileID    string           // set when the upload is complete (by this request or before)
 	completed *files.File      // the file, when this very request completed the upload
+	idemKey   string           // a creation's Idempotency-Key, recorded with the upload
 	problem   *problem.Details // the response of the store's error, if it failed
 }
 
@@ -123,7 +125,7 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	nu := files.NewUpload{OwnerID: req.owner, Name: name, ContentType: contentType, Size: info.Size, WantSHA256: req.wholeSum}
+	nu := files.NewUpload{OwnerID: req.owner, Name: name, ContentType: contentType, Size: info.Size, WantSHA256: req.wholeSum, IdempotencyKey: req.idemKey}
 	if req.via != nil {
 		// Through a file request: the uploader names themself; retention is the owner's.
 		nu.Request, nu.UploaderName = req.via, strings.TrimSpace(info.MetaData["uploader"])

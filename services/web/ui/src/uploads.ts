@@ -50,6 +50,7 @@ export class Uploads {
     let speed = 0
     const setState = (s: string) => row.setAttribute('data-state', s)
 
+    const idempotencyKey = crypto.randomUUID()
     const upload: Upload = new Upload(file, {
       endpoint: this.endpoint,
       chunkSize: 16 << 20,
@@ -60,6 +61,8 @@ export class Uploads {
       removeFingerprintOnSuccess: true,
       onBeforeRequest: async (req) => {
         for (const [k, v] of Object.entries(await this.credentials())) req.setHeader(k, v)
+        // A creation retried after a lost answer finds the first upload, not a second one.
+        if (req.getMethod() === 'POST') req.setHeader('Idempotency-Key', idempotencyKey)
       },
       onShouldRetry: (err: DetailedError, attempt: number) => {
         const status = err.originalResponse?.getStatus() ?? 0
