@@ -47,7 +47,10 @@ func (db *DB) CreateLink(ctx context.Context, ownerID string, l files.Link) (fil
 		if err != nil {
 			return fmt.Errorf("postgres: create link: %w", mapErr(err))
 		}
-		return db.emit(ctx, tx, files.LinkEvent(files.EventLinkCreated, ownerID, l, l.CreatedAt))
+		// The event's time is the clock's, not the link's created_at: that one is cut to whole
+		// seconds (JWT times), which put a link made in the second a webhook subscribed before
+		// the subscription, and the fan-out skipped it.
+		return db.emit(ctx, tx, files.LinkEvent(files.EventLinkCreated, ownerID, l, db.now()))
 	})
 	if err != nil {
 		return files.Link{}, err
