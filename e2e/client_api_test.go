@@ -290,10 +290,16 @@ func TestClientAgainstServices(t *testing.T) {
 		rand.Read(data)
 		ictx, stop := context.WithCancel(ctx)
 		var created string
+		// The connection breaks in the second request, after the first was answered. What of
+		// the broken request's bytes the server keeps depends on timing (a HEAD that arrives
+		// while the server still reads it asks it to let go at once, as tusd does): the test
+		// asserts only the answered chunk, and that a resume never starts below what the
+		// server said it held.
 		_, err := alice.UploadResumable(ictx, "tus.bin", slowReaderAt{bytes.NewReader(data)}, int64(len(data)), &coffer.ResumableOptions{
-			OnCreate: func(u string) { created = u },
+			ChunkSize: 1 << 20,
+			OnCreate:  func(u string) { created = u },
 			OnProgress: func(off int64) {
-				if off >= 1<<20 {
+				if off >= 3<<19 {
 					stop() // the connection breaks mid-request
 				}
 			},
@@ -306,7 +312,7 @@ func TestClientAgainstServices(t *testing.T) {
 		waitFor(t, time.Minute, "the server to keep the bytes", func() bool {
 			off, size, err := alice.UploadOffset(ctx, created)
 			held = off
-			return err == nil && off > 0 && size == int64(len(data))
+			return err == nil && off >= 1<<20 && size == int64(len(data))
 		})
 		if _, _, err := bob.UploadOffset(ctx, created); !errors.Is(err, coffer.ErrNotFound) {
 			t.Fatalf("another user's upload: %v, want ErrNotFound", err)
@@ -315,7 +321,7 @@ func TestClientAgainstServices(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.ResumedAt != held || res.URL != created || !strings.HasSuffix(created, "/"+res.File.ID) {
+		if res.ResumedAt < held || res.URL != created || !strings.HasSuffix(created, "/"+res.File.ID) {
 			t.Fatalf("resumed at %d (server held %d), url %s, file %s", res.ResumedAt, held, res.URL, res.File.ID)
 		}
 		var buf bytes.Buffer
