@@ -52,6 +52,27 @@ func New(next files.BlobStore, cfg Config) *Store {
 	return &Store{BlobStore: next, cfg: cfg, blobs: map[string][]byte{}}
 }
 
+// Wrap returns next behind a Store, keeping next's files.SizedPutter if it has one: a wrapper
+// that hid it would send every S3 upload with a known size through the multipart path.
+func Wrap(next files.BlobStore, cfg Config) files.BlobStore {
+	s := New(next, cfg)
+	if sp, ok := next.(files.SizedPutter); ok {
+		return sizedStore{Store: s, sized: sp}
+	}
+	return s
+}
+
+// sizedStore is a Store over a files.SizedPutter. A put needs no forgetting: a key is never
+// written twice.
+type sizedStore struct {
+	*Store
+	sized files.SizedPutter
+}
+
+func (s sizedStore) PutSized(ctx context.Context, key string, r io.Reader, size int64) (int64, error) {
+	return s.sized.PutSized(ctx, key, r, size)
+}
+
 // Open implements files.BlobStore: a blob held is read from memory; one not held is opened
 // beneath and, if small, read whole, kept and served from memory.
 func (s *Store) Open(ctx context.Context, key string) (files.Blob, error) {
