@@ -61,6 +61,9 @@ func TestClientCredentials(t *testing.T) {
 			if cl.Subject != "client:backup-job" || cl.ClientID != "backup-job" || cl.Scope != tc.wantScope || tok.Scope != tc.wantScope {
 				t.Fatalf("claims sub=%q client_id=%q scope=%q (response %q), want client:backup-job backup-job %q", cl.Subject, cl.ClientID, cl.Scope, tok.Scope, tc.wantScope)
 			}
+			if cl.PreferredUsername != "" {
+				t.Fatalf("a client's own token names a user: preferred_username %q", cl.PreferredUsername)
+			}
 		})
 	}
 }

@@ -168,8 +168,8 @@ func TestAuthorizationCodeGrant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := e.claims(tok.AccessToken); c.ClientID != "app" || c.Scope != "files:read" || c.Subject != u.ID.String() {
-		t.Fatalf("claims %+v", c)
+	if c := e.claims(tok.AccessToken); c.ClientID != "app" || c.Scope != "files:read" || c.Subject != u.ID.String() || c.PreferredUsername != u.Username {
+		t.Fatalf("claims %+v, want preferred_username %q", c, u.Username)
 	}
 	if _, err := exchange(code, "app", cb, verifier); !errors.Is(err, auth.ErrCodeReused) {
 		t.Fatalf("replay = %v, want ErrCodeReused", err)

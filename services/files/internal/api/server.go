@@ -59,7 +59,7 @@ type Uploader interface {
 
 // Shares is what the API needs for sharing (files.Sharing).
 type Shares interface {
-	ShareNamed(ctx context.Context, ownerID string, fileID uuid.UUID, userID, username string) (files.Share, error)
+	Grant(ctx context.Context, g files.Grant) (files.Share, error)
 	Unshare(ctx context.Context, ownerID string, fileID uuid.UUID, userID string) error
 	ListShared(ctx context.Context, userID string, opts files.ListOptions) (files.Page, error)
 	ListShares(ctx context.Context, ownerID string, fileID uuid.UUID, opts files.ListOptions) (files.SharePage, error)
