@@ -10,7 +10,11 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/cofferhq/coffer/pkg/auditlog"
+	"github.com/cofferhq/coffer/pkg/auditlog/auditpg"
 	"github.com/cofferhq/coffer/services/auth/internal/auth"
+	"github.com/cofferhq/coffer/services/auth/internal/keys"
+	"github.com/cofferhq/coffer/services/auth/internal/password"
 	"github.com/cofferhq/coffer/services/auth/internal/secretbox"
 )
 
@@ -185,5 +189,121 @@ func TestSecretBoxBindsUser(t *testing.T) {
 	}
 	if got, err := box.Open(sealed, []byte("user-a")); err != nil || string(got) != "JBSWY3DPEHPK3PXP" {
 		t.Fatalf("open = %q, %v", got, err)
+	}
+}
+
+// TestEnrolAtSignIn: where a second factor is required, a user without one signs in by
+// confirming a new one in the same step; a wrong code names the user again (to start over)
+// and counts like a wrong password.
+func TestEnrolAtSignIn(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	svc := e.identityService(auth.Config{MFARequired: true, PairAttempts: 3})
+	pw := e.user(svc, "wanda")
+	const addr = "192.0.2.7"
+	if _, _, err := svc.EnrolAtSignIn(ctx, "wanda", "wrong-password", "", addr); !errors.Is(err, auth.ErrInvalidCredentials) {
+		t.Fatalf("wrong password = %v, want ErrInvalidCredentials", err)
+	}
+	u, err := e.db.UserByUsername(ctx, "wanda")
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup, err := svc.StartTOTP(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = svc.EnrolAtSignIn(ctx, "wanda", pw, "000000", addr)
+	var need *auth.EnrolmentRequiredError
+	if !errors.Is(err, auth.ErrInvalidOTP) || !errors.As(err, &need) || need.User.ID != u.ID {
+		t.Fatalf("wrong code = %v, want ErrInvalidOTP naming the user", err)
+	}
+	got, codes, err := svc.EnrolAtSignIn(ctx, "wanda", pw, code(t, setup.Secret, e.clock.Now()), addr)
+	if err != nil || got.ID != u.ID || len(codes) != auth.RecoveryCodeCount {
+		t.Fatalf("right code: %v, %d codes, %v", got.ID, len(codes), err)
+	}
+	// Enrolled now: the step asks for a code like any sign-in.
+	if _, _, err := svc.EnrolAtSignIn(ctx, "wanda", pw, "", addr); !errors.Is(err, auth.ErrMFARequired) {
+		t.Fatalf("enrolled, no code = %v, want ErrMFARequired", err)
+	}
+
+	// Wrong codes are throttled with passwords: the third failure of the pair is the last.
+	pw2 := e.user(svc, "xena")
+	x, err := e.db.UserByUsername(ctx, "xena")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.StartTOTP(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, _, err := svc.EnrolAtSignIn(ctx, "xena", pw2, "000000", addr); !errors.Is(err, auth.ErrInvalidOTP) {
+			t.Fatalf("wrong code %d = %v, want ErrInvalidOTP", i+1, err)
+		}
+	}
+	if _, _, err := svc.EnrolAtSignIn(ctx, "xena", pw2, "000000", addr); !errors.Is(err, auth.ErrThrottled) {
+		t.Fatalf("fourth wrong code = %v, want ErrThrottled", err)
+	}
+
+	// Without the requirement, a user without a second factor is simply signed in.
+	open := e.identityService(auth.Config{})
+	pw3 := e.user(open, "yuri")
+	if got, codes, err := open.EnrolAtSignIn(ctx, "yuri", pw3, "", addr); err != nil || got.Username != "yuri" || codes != nil {
+		t.Fatalf("no requirement: %+v, %v, %v", got, codes, err)
+	}
+}
+
+// TestDisableTOTP: a confirmed second factor is removed only with a current code; a pending
+// one without; none to remove is ErrNotFound, as on a service without TOTP storage.
+func TestDisableTOTP(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	svc := e.identityService(auth.Config{})
+	log, err := auditpg.New(e.pool, "auth_audit_log") // cmd/coffer-auth's table
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.SetAuditor(log)
+	disabled := func() int {
+		t.Helper()
+		n := 0
+		if err := log.Each(ctx, auditpg.Query{Action: auth.AuditTOTPDisable}, func(auditlog.Record) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	pw := e.user(svc, "zoe")
+	u, secret, _ := enrol(t, e, svc, "zoe")
+	if err := svc.DisableTOTP(ctx, u, "000000"); !errors.Is(err, auth.ErrInvalidOTP) {
+		t.Fatalf("wrong code = %v, want ErrInvalidOTP", err)
+	}
+	if on, _, err := svc.MFAStatus(ctx, u.ID); err != nil || !on {
+		t.Fatalf("after a refused disable: enrolled %v, %v", on, err)
+	}
+	e.clock.Add(30 * time.Second)
+	if err := svc.DisableTOTP(ctx, u, code(t, secret, e.clock.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if n := disabled(); n != 1 {
+		t.Errorf("%d audit records of %s, want 1", n, auth.AuditTOTPDisable)
+	}
+	if _, err := svc.Login(ctx, auth.LoginRequest{Username: "zoe", Password: pw}); err != nil {
+		t.Fatalf("sign-in without a code after disabling: %v", err)
+	}
+	if err := svc.DisableTOTP(ctx, u, ""); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("nothing to disable = %v, want ErrNotFound", err)
+	}
+	if _, err := svc.StartTOTP(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.DisableTOTP(ctx, u, ""); err != nil {
+		t.Fatalf("pending enrolment: %v", err)
+	}
+	if err := svc.DisableTOTP(ctx, u, ""); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("pending enrolment removed: %v, want ErrNotFound", err)
+	}
+	bare := auth.NewService(auth.Stores{Users: e.db, Refresh: e.db, Clients: e.db, Throttle: e.db}, password.NewHasher(cheap, 1),
+		keys.NewIssuer(e.keys, "https://auth.test", "coffer-files", time.Minute, nil), auth.Config{}, e.clock.Now)
+	if err := bare.DisableTOTP(ctx, u, ""); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("no TOTP storage = %v, want ErrNotFound", err)
 	}
 }
