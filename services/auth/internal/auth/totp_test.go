@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -305,5 +306,26 @@ func TestDisableTOTP(t *testing.T) {
 		keys.NewIssuer(e.keys, "https://auth.test", "coffer-files", time.Minute, nil), auth.Config{}, e.clock.Now)
 	if err := bare.DisableTOTP(ctx, u, ""); !errors.Is(err, auth.ErrNotFound) {
 		t.Fatalf("no TOTP storage = %v, want ErrNotFound", err)
+	}
+}
+
+// TestSecondFactorLength: a code is read up to 64 bytes, dashes included (a recovery code
+// written with extra dashes still works), and refused beyond without being looked up.
+func TestSecondFactorLength(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	svc := e.identityService(auth.Config{})
+	pw := e.user(svc, "yann")
+	_, _, codes := enrol(t, e, svc, "yann")
+	pad := func(c string, n int) string { return c[:4] + strings.Repeat("-", n-len(c)) + c[4:] }
+	login := func(otp string) error {
+		_, err := svc.Login(ctx, auth.LoginRequest{Username: "yann", Password: pw, OTP: otp})
+		return err
+	}
+	if err := login(pad(codes[0], 65)); !errors.Is(err, auth.ErrInvalidOTP) {
+		t.Fatalf("a code of 65 bytes = %v, want ErrInvalidOTP", err)
+	}
+	if err := login(pad(codes[0], 64)); err != nil {
+		t.Fatalf("a recovery code written as 64 bytes: %v", err)
 	}
 }
