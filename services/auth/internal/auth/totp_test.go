@@ -329,3 +329,39 @@ func TestSecondFactorLength(t *testing.T) {
 		t.Fatalf("a recovery code written as 64 bytes: %v", err)
 	}
 }
+
+// TestTOTPCodeOnceUnderConcurrency: however many sign-ins present the same code at once,
+// exactly one passes (the stored step is raised in one conditional update; a sign-in that
+// loaded the old step must still lose).
+func TestTOTPCodeOnceUnderConcurrency(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	svc := e.identityService(auth.Config{PairAttempts: 1000, AccountAttempts: 1000, AddressAttempts: 1000})
+	pw := e.user(svc, "zack")
+	_, secret, _ := enrol(t, e, svc, "zack")
+	e.clock.Add(30 * time.Second)
+	otp := code(t, secret, e.clock.Now())
+	const n = 8
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			_, err := svc.Login(ctx, auth.LoginRequest{Username: "zack", Password: pw, OTP: otp, Address: "192.0.2.8"})
+			errs <- err
+		}()
+	}
+	close(start)
+	passed := 0
+	for range n {
+		switch err := <-errs; {
+		case err == nil:
+			passed++
+		case !errors.Is(err, auth.ErrInvalidOTP):
+			t.Errorf("login = %v, want success or ErrInvalidOTP", err)
+		}
+	}
+	if passed != 1 {
+		t.Fatalf("%d of %d sign-ins passed with one code, want exactly 1", passed, n)
+	}
+}
