@@ -365,3 +365,29 @@ func TestTOTPCodeOnceUnderConcurrency(t *testing.T) {
 		t.Fatalf("%d of %d sign-ins passed with one code, want exactly 1", passed, n)
 	}
 }
+
+// TestTOTPSkew: a code of the step before or after the current one passes (an authenticator
+// whose clock is up to 30 s off), two steps off does not.
+func TestTOTPSkew(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	svc := e.identityService(auth.Config{PairAttempts: 1000, AccountAttempts: 1000, AddressAttempts: 1000})
+	pw := e.user(svc, "vic")
+	_, secret, _ := enrol(t, e, svc, "vic")
+	login := func(at time.Time) error {
+		_, err := svc.Login(ctx, auth.LoginRequest{Username: "vic", Password: pw, OTP: code(t, secret, at)})
+		return err
+	}
+	for _, off := range []time.Duration{-60 * time.Second, 60 * time.Second} {
+		e.clock.Add(5 * time.Minute)
+		if err := login(e.clock.Now().Add(off)); !errors.Is(err, auth.ErrInvalidOTP) {
+			t.Errorf("code %v off = %v, want ErrInvalidOTP", off, err)
+		}
+	}
+	for _, off := range []time.Duration{-30 * time.Second, 30 * time.Second} {
+		e.clock.Add(5 * time.Minute)
+		if err := login(e.clock.Now().Add(off)); err != nil {
+			t.Errorf("code %v off: %v", off, err)
+		}
+	}
+}
