@@ -22,12 +22,12 @@ import (
 type Config struct {
 	// MaxBlob is the largest blob kept, in bytes. Default 64 KiB.
 	MaxBlob int64
-	// Budget is the most bytes kept in all. Default 64 MiB.
+	// Budget is the most bytes kept in all. Default 32 MiB (8,192 files of 4 KiB).
 	Budget int64
 }
 
 // DefaultConfig returns the defaults.
-func DefaultConfig() Config { return Config{MaxBlob: 64 << 10, Budget: 64 << 20} }
+func DefaultConfig() Config { return Config{MaxBlob: 64 << 10, Budget: 32 << 20} }
 
 // Store is a files.BlobStore that answers Open for small blobs from memory; everything else
 // is the store beneath.
