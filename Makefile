@@ -185,6 +185,9 @@ soak:
 GREMLINS := $(CURDIR)/.cache/bin/gremlins
 MUTATE_MCOVER ?= 85
 MUTATE_EFFICACY ?= 95
+# A mutant's time limit is this multiple of the (cached-build) coverage run: at a load of 10 its
+# compile alone took longer than 3× and such mutants were TIMED OUT (counted nowhere).
+MUTATE_TIMEOUT_COEFFICIENT ?= 10
 # module:package pairs. Of internal/api only the link, share and CORS code is mutated.
 MUTATE_TARGETS ?= pkg:./accesstoken services/files:./internal/tokenauth services/files:./internal/linktoken \
 	services/files:./internal/api services/auth:./internal/auth services/auth:./internal/keys services/auth:./internal/postgres
@@ -201,6 +204,8 @@ $(GREMLINS):
 # go.work above it and test the unmutated module instead (every mutant LIVED). Set DATABASE_URL
 # (a throwaway server) for the packages tested against PostgreSQL: without it each mutant's test
 # binary starts a cluster of its own, and one that a mutant crashes is left running.
+# GOFLAGS=-count=1: a cached coverage run takes ~0 s, and gremlins times every mutant out after
+# a multiple of it (every mutant TIMED OUT).
 mutate: $(GREMLINS) tools
 	@mkdir -p $(RUN_DIR)/mutate/tmp && ln -sfn $(CURDIR)/pkg $(RUN_DIR)/mutate/tmp/pkg; failed=""; \
 	for t in $(MUTATE_TARGETS); do \
@@ -208,7 +213,7 @@ mutate: $(GREMLINS) tools
 		[ "$$t" = services/auth:./internal/auth ] && ex='$(MUTATE_AUTH_EXCLUDE)'; \
 		out=$(CURDIR)/$(RUN_DIR)/mutate/$$(echo $$mod$${pkg#.} | tr / _).json; \
 		echo "== $$mod $$pkg"; \
-		(cd $$mod && GOWORK=off TMPDIR=$(CURDIR)/$(RUN_DIR)/mutate/tmp $(GREMLINS) unleash $$pkg --workers 1 --timeout-coefficient 3 -o $$out \
+		(cd $$mod && GOWORK=off GOFLAGS=-count=1 TMPDIR=$(CURDIR)/$(RUN_DIR)/mutate/tmp $(GREMLINS) unleash $$pkg --workers 1 --timeout-coefficient $(MUTATE_TIMEOUT_COEFFICIENT) -o $$out \
 			$${ex:+--exclude-files "$$ex"} --threshold-mcover $(MUTATE_MCOVER) --threshold-efficacy $(MUTATE_EFFICACY)) \
 			|| failed="$$failed $$mod/$$pkg"; \
 	done; \

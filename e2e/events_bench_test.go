@@ -54,24 +54,7 @@ func BenchmarkEventsOverhead(b *testing.B) {
 		}
 		url := c.files + "/v1/files/" + f.ID + "/content"
 		b.Run("get-4KiB/"+tc.name, func(b *testing.B) {
-			b.SetBytes(4096)
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					req, _ := http.NewRequest("GET", url, nil)
-					req.Header.Set("Authorization", "Bearer "+u.Token)
-					resp, err := c.http.Do(req)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 {
-						b.Errorf("status %d", resp.StatusCode)
-						return
-					}
-				}
-			})
+			benchGETs(b, c.http, url, u.Token, 4096)
 		})
 	}
 	b.Run("delivery", func(b *testing.B) {

@@ -2,10 +2,8 @@ package e2e_test
 
 import (
 	"bufio"
-	"context"
 	"crypto/md5"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -14,8 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/cofferhq/coffer/e2e/harness"
 )
 
 // eicar is the standard antivirus test file (68 bytes), harmless by design.
@@ -150,35 +146,11 @@ type tusEventsResult struct {
 
 func tusEventsJS(t testing.TB, endpoint, token, name string, data []byte) tusEventsResult {
 	t.Helper()
-	root, err := harness.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(root, "e2e", "node")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "tus-js-client", "package.json")); err != nil {
-		t.Fatalf("tus-js-client is not installed in e2e/node: run `make node-deps`: %v", err)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("Node.js is required for this test: %v", err)
-	}
 	file := filepath.Join(t.TempDir(), "upload.bin")
 	if err := os.WriteFile(file, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "tus-events.mjs"), "--endpoint", endpoint, "--token", token, "--file", file, "--name", name)
-	cmd.Dir = dir
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("tus-js-client: %v\n%s%s", err, out, stderr.String())
-	}
 	var res tusEventsResult
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("tus-js-client printed %q: %v\n%s", out, err, stderr.String())
-	}
+	runTusNode(t, 2*time.Minute, "tus-events.mjs", []string{"--endpoint", endpoint, "--token", token, "--file", file, "--name", name}, &res)
 	return res
 }

@@ -277,6 +277,7 @@ type fileJSON struct {
 	// As pkg/client's File (issue 20's fields), so that one converts to the other.
 	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
 	SharedBy     string     `json:"shared_by,omitempty"`
+	SharedByName string     `json:"shared_by_name,omitempty"`
 	RequestID    string     `json:"request_id,omitempty"`
 	UploaderName string     `json:"uploader_name,omitempty"`
 	Status       string     `json:"status,omitempty"`

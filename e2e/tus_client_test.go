@@ -19,6 +19,15 @@ import (
 // tusJS runs e2e/node/tus-upload.mjs (npm tus-js-client) with args and decodes its report.
 func tusJS(t *testing.T, args ...string) tusJSResult {
 	t.Helper()
+	var res tusJSResult
+	runTusNode(t, 3*time.Minute, "tus-upload.mjs", args, &res)
+	return res
+}
+
+// runTusNode runs script of e2e/node (npm tus-js-client) with args under Node.js and decodes
+// the JSON report it prints into res. A missing tus-js-client or Node.js fails the test.
+func runTusNode(t testing.TB, timeout time.Duration, script string, args []string, res any) {
+	t.Helper()
 	root, err := harness.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -31,9 +40,9 @@ func tusJS(t *testing.T, args ...string) tusJSResult {
 	if err != nil {
 		t.Fatalf("Node.js is required for this test: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, append([]string{filepath.Join(dir, "tus-upload.mjs")}, args...)...)
+	cmd := exec.CommandContext(ctx, node, append([]string{filepath.Join(dir, script)}, args...)...)
 	cmd.Dir = dir
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -41,11 +50,9 @@ func tusJS(t *testing.T, args ...string) tusJSResult {
 	if err != nil {
 		t.Fatalf("tus-js-client: %v\n%s%s", err, out, stderr.String())
 	}
-	var res tusJSResult
-	if err := json.Unmarshal(out, &res); err != nil {
+	if err := json.Unmarshal(out, res); err != nil {
 		t.Fatalf("tus-js-client printed %q: %v\n%s", out, err, stderr.String())
 	}
-	return res
 }
 
 type tusJSResult struct {

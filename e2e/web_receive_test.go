@@ -41,7 +41,7 @@ func TestWebReceive(t *testing.T) {
 		"web": ws.Web.URL, "auth": ws.Auth.URL, "files_url": ws.Files[0].URL, "artifacts": artifacts,
 		"user": alice.Name, "pass": "pw-" + alice.Name + "-long-enough", "user2": bob.Name, "pass2": "pw-" + bob.Name + "-long-enough",
 		"title": "Signed contract pages", "requestPass": "request-pass-42", "uploader": "Carol Sender",
-		"files": sent, "ownerFile": "contract.pdf", "ownerPath": ownerPath, "linkPass": "link-pass-42", "sharedBy": alice.ID,
+		"files": sent, "ownerFile": "contract.pdf", "ownerPath": ownerPath, "linkPass": "link-pass-42", "sharedBy": alice.Name,
 	})
 	t.Logf("browser steps: %s", strings.Join(res.Steps, "; "))
 	t.Logf("screenshots: %s", filepath.Join(artifacts, "web-re*.png"))

@@ -51,7 +51,16 @@ type Claims struct {
 	ClientID string `json:"client_id,omitempty"`
 	// Roles are the user's roles (ClaimRoles); only RoleAdmin exists.
 	Roles []string `json:"roles,omitempty"`
+	// PreferredUsername is the user's username when the token was issued (the OpenID
+	// Connect standard claim ClaimPreferredUsername; RFC 9068 section 2.2.3.1 allows
+	// identity claims). Absent on client tokens and on tokens of older auth services. It
+	// is for display: a person is the sub, never this name.
+	PreferredUsername string `json:"preferred_username,omitempty"`
 }
+
+// ClaimPreferredUsername names the claim that carries a user's username (OpenID Connect
+// Core 1.0 section 5.1).
+const ClaimPreferredUsername = "preferred_username"
 
 // Scopes returns the granted scopes as a slice.
 func (c *Claims) Scopes() []string { return strings.Fields(c.Scope) }

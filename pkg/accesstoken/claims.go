@@ -23,6 +23,8 @@ type strictClaims struct {
 	Scope     string           `json:"scope"`
 	ClientID  string           `json:"client_id"`
 	Roles     []string         `json:"roles"`
+	// A string or absent: a number, array or object fails to decode.
+	PreferredUsername string `json:"preferred_username"`
 }
 
 // maxNumericDate is the year 5138: far beyond any real token, far below float overflow.
@@ -71,5 +73,7 @@ func (c *strictClaims) accessClaims() *Claims {
 		Scope:    c.Scope,
 		ClientID: c.ClientID,
 		Roles:    c.Roles,
+
+		PreferredUsername: c.PreferredUsername,
 	}
 }

@@ -70,22 +70,20 @@ func NewRecord(e Event, seq int64, prev []byte) (Record, error) {
 // that no two different records hash the same bytes. Time counts in microseconds, the
 // precision PostgreSQL keeps.
 func (r Record) ComputeHash() []byte {
-	h := sha256.New()
-	var n [8]byte
-	field := func(b []byte) {
-		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-		h.Write(n[:])
-		h.Write(b)
+	// The fields are laid out in one buffer (on the stack for a usual record) and hashed at
+	// once: the same bytes as writing each to the hash, without a conversion per field.
+	var stack [512]byte
+	b := stack[:0]
+	b = binary.BigEndian.AppendUint64(b, uint64(len(r.PrevHash)))
+	b = append(b, r.PrevHash...)
+	b = binary.BigEndian.AppendUint64(b, uint64(r.Seq))
+	b = binary.BigEndian.AppendUint64(b, uint64(r.At.UnixMicro()))
+	for _, s := range [...]string{r.Actor, r.Action, r.Target, r.ClientID, r.Address, r.Details} {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
+		b = append(b, s...)
 	}
-	field(r.PrevHash)
-	binary.BigEndian.PutUint64(n[:], uint64(r.Seq))
-	h.Write(n[:])
-	binary.BigEndian.PutUint64(n[:], uint64(r.At.UnixMicro()))
-	h.Write(n[:])
-	for _, s := range []string{r.Actor, r.Action, r.Target, r.ClientID, r.Address, r.Details} {
-		field([]byte(s))
-	}
-	return h.Sum(nil)
+	sum := sha256.Sum256(b)
+	return sum[:]
 }
 
 // ErrTampered is wrapped by every *TamperError.

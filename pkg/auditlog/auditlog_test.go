@@ -1,6 +1,9 @@
 package auditlog_test
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -77,5 +80,36 @@ func TestVerifierNamesTheRow(t *testing.T) {
 				t.Fatalf("err %v, want one naming %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestComputeHashLayout pins the hashed bytes: SHA-256 over the previous hash, seq, time in
+// microseconds and each text field, every variable field preceded by its big-endian length.
+// Records already stored were chained with this layout; a change would break their chain.
+func TestComputeHashLayout(t *testing.T) {
+	r := auditlog.Record{Seq: 7, At: time.UnixMicro(1700000000123456), Actor: "u1", Action: "file.download", Target: "f1",
+		ClientID: "web", Address: "192.0.2.1", Details: `{"via":"share"}`, PrevHash: bytes.Repeat([]byte{9}, 32)}
+	h := sha256.New()
+	var n [8]byte
+	field := func(b []byte) {
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	field(r.PrevHash)
+	binary.BigEndian.PutUint64(n[:], 7)
+	h.Write(n[:])
+	binary.BigEndian.PutUint64(n[:], 1700000000123456)
+	h.Write(n[:])
+	for _, s := range []string{"u1", "file.download", "f1", "web", "192.0.2.1", `{"via":"share"}`} {
+		field([]byte(s))
+	}
+	if got, want := r.ComputeHash(), h.Sum(nil); !bytes.Equal(got, want) {
+		t.Errorf("ComputeHash = %x, want %x", got, want)
+	}
+	long := r
+	long.Details = strings.Repeat("x", 4000) // past the stack buffer
+	if a, b := long.ComputeHash(), r.ComputeHash(); bytes.Equal(a, b) || len(a) != 32 {
+		t.Errorf("a record past the stack buffer hashed to %x", a)
 	}
 }

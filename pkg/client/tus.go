@@ -132,9 +132,11 @@ func (c *Client) UploadResumable(ctx context.Context, name string, r io.ReaderAt
 			n = min(n, o.ChunkSize)
 		}
 		next, id, err := c.patch(ctx, res.URL, r, offset, n, h, o.OnProgress)
-		if err != nil && errors.Is(err, ErrNetwork) && ctx.Err() == nil && cuts < uploadAttempts-1 {
-			// The connection was cut: ask the service what it holds. An upload it no longer
-			// knows was completed (it became the file, and only the answer was lost).
+		if err != nil && (errors.Is(err, ErrNetwork) || offsetMoved(err)) && ctx.Err() == nil && cuts < uploadAttempts-1 {
+			// The connection was cut, or the service holds other bytes than we thought (an
+			// earlier request of ours, cut on our side, was still being read there when we
+			// asked): ask the service what it holds. An upload it no longer knows was
+			// completed (it became the file, and only the answer was lost).
 			cuts++
 			off, length, herr := c.UploadOffset(ctx, res.URL)
 			switch {
@@ -297,6 +299,14 @@ func (p *progressReader) Read(b []byte) (int, error) {
 		p.fn(p.off + p.n)
 	}
 	return n, err
+}
+
+// offsetMoved reports whether the service refused a PATCH because the upload's offset is not
+// the one it was sent for (409), or because another request holds the upload (423): tus
+// clients then ask for the offset again and continue, as tus-js-client does.
+func offsetMoved(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (e.Status == http.StatusConflict || e.Status == http.StatusLocked)
 }
 
 func isGone(err error) bool {

@@ -18,6 +18,9 @@ type File struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	// SharedBy is the owner's user id, on files others shared with you.
 	SharedBy string `json:"shared_by,omitempty"`
+	// SharedByName is the owner's username when they shared the file ("" if unknown: show
+	// SharedBy then).
+	SharedByName string `json:"shared_by_name,omitempty"`
 	// RequestID and UploaderName mark a file that arrived through a file request.
 	RequestID    string `json:"request_id,omitempty"`
 	UploaderName string `json:"uploader_name,omitempty"`

@@ -46,6 +46,10 @@ type bench struct {
 	// COFFER_FILES_S3_REDIRECT=true: its downloads are a 307 to versitygw.
 	s3Redirect *harness.Process
 
+	// s3Cache is a third S3 node on the same database and bucket with the access cache on:
+	// a repeated small download asks neither PostgreSQL nor S3 (the blob cache).
+	s3Cache *harness.Process
+
 	token     string
 	paths     map[string]string // peer/object -> URL of the small and big files, per peer
 	res       *results
@@ -73,6 +77,8 @@ const (
 	subjCofferCache = "Coffer (disk, access cache)"
 	// subjCofferS3Redirect is the S3 node in redirect mode, the redirect followed.
 	subjCofferS3Redirect = "Coffer (S3, 307 to versitygw)"
+	// subjCofferS3Cache is the S3 node with COFFER_FILES_ACCESS_CACHE=true.
+	subjCofferS3Cache = "Coffer (S3, access cache)"
 )
 
 func (b *bench) run(ctx context.Context) error {
@@ -90,7 +96,7 @@ func (b *bench) run(ctx context.Context) error {
 	if err := b.prepareFiles(); err != nil {
 		return err
 	}
-	b.progress("starting PostgreSQL, auth, two file nodes (disk, S3), versitygw, nginx, ServeFile, tusd")
+	b.progress("starting PostgreSQL, auth, the file nodes (disk, S3), versitygw, nginx, ServeFile, tusd")
 	if err := b.startAll(ctx); err != nil {
 		return err
 	}
@@ -203,7 +209,7 @@ func (b *bench) startAll(ctx context.Context) error {
 		return err
 	}
 	addrs := map[string]string{}
-	for _, n := range []string{"auth", "disk", "s3", "pprof", "nginx", "servefile", "tusd", "putfile", "diskcache", "pprofcache", "s3redirect"} {
+	for _, n := range []string{"auth", "disk", "s3", "pprof", "nginx", "servefile", "tusd", "putfile", "diskcache", "pprofcache", "s3redirect", "s3cache"} {
 		if addrs[n], err = harness.FreeAddr(); err != nil {
 			return err
 		}
@@ -245,6 +251,12 @@ func (b *bench) startAll(ctx context.Context) error {
 		Env: filesEnv(addrs["s3redirect"], "coffer_files_s3", redirectEnv)}); err != nil {
 		return err
 	}
+	cacheEnv := b.s3.filesEnv()
+	cacheEnv["COFFER_FILES_ACCESS_CACHE"] = "true"
+	if b.s3Cache, err = b.start(harness.Spec{Name: "files-s3-cache", Bin: b.bins.files, Addr: addrs["s3cache"],
+		Env: filesEnv(addrs["s3cache"], "coffer_files_s3", cacheEnv)}); err != nil {
+		return err
+	}
 	if b.nginx, err = b.startNginx(addrs["nginx"]); err != nil {
 		return err
 	}
@@ -269,7 +281,7 @@ func (b *bench) startAll(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	for p, path := range map[*harness.Process]string{b.auth: "/readyz", b.disk: "/readyz", b.diskCache: "/readyz", b.s3node: "/readyz", b.s3Redirect: "/readyz",
+	for p, path := range map[*harness.Process]string{b.auth: "/readyz", b.disk: "/readyz", b.diskCache: "/readyz", b.s3node: "/readyz", b.s3Redirect: "/readyz", b.s3Cache: "/readyz",
 		b.nginx: "/small.bin", b.servefile: "/small.bin", b.tusd: "/metrics", b.putfile: "/ready"} {
 		if err := p.WaitReady(rctx, path); err != nil {
 			return err

@@ -60,6 +60,8 @@ var ratios = []ratio{
 	{Figure: figBigGet, Subject: subjCofferS3, Reference: subjVersity, Floor: 0.7, Goal: 0.9},
 	{Figure: figBigGet, Subject: subjCofferS3Redirect, Reference: subjVersity, Floor: 0.7, Goal: 0.9},
 	{Figure: figSmallRPS, Subject: subjCofferS3, Reference: subjVersity, Floor: 0.5, Goal: 0.8},
+	{Figure: figSmallRPS, Subject: subjCofferS3Cache, Reference: subjVersity, Floor: 0.5, Goal: 0.8},
+	{Figure: figSmallCPU, Subject: subjCofferS3Cache, Reference: subjCofferS3, Lower: true},
 	{Figure: figUpload, Subject: subjCofferS3, Reference: subjVersityPut, Floor: 0.7, Goal: 0.9},
 }
 

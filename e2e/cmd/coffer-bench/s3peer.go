@@ -39,7 +39,9 @@ func startS3(ctx context.Context, b *bench) (*s3peer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	p.cmd = exec.Command(b.bins.versitygw, "--access", p.access, "--secret", p.secret, "--port", addr, "-q", "posix", dir)
+	// --keep-alive as S3 itself: by default versitygw answers every request with
+	// "Connection: close", so each GET, presigned or a file node's, would pay a new connection.
+	p.cmd = exec.Command(b.bins.versitygw, "--access", p.access, "--secret", p.secret, "--port", addr, "--keep-alive", "-q", "posix", dir)
 	p.cmd.Stdout, p.cmd.Stderr = b.logs, b.logs
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {

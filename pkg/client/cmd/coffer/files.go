@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"text/tabwriter"
@@ -33,6 +34,13 @@ func (a *app) lsCommand() *cobra.Command {
 				return a.printJSON(files)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			if opts.Shared { // who shared each file: their name, or their id when it is unknown
+				fprintf(tw, "ID\tSIZE\tCREATED\tSHARED BY\tNAME\n")
+				for _, f := range files {
+					fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.ID, human(f.Size), f.CreatedAt.Local().Format(time.DateTime), cmp.Or(f.SharedByName, f.SharedBy), f.Name)
+				}
+				return tw.Flush()
+			}
 			fprintf(tw, "ID\tSIZE\tCREATED\tNAME\n")
 			for _, f := range files {
 				fprintf(tw, "%s\t%s\t%s\t%s\n", f.ID, human(f.Size), f.CreatedAt.Local().Format(time.DateTime), f.Name)

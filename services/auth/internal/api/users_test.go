@@ -51,12 +51,12 @@ func TestLookupUser(t *testing.T) {
 	}
 
 	// Tokens this service must refuse.
-	otherAudience, _, err := keys.NewIssuer(f.km, "https://auth.test", "someone-else", time.Minute, nil).Issue(ctx, "x", "coffer", []string{"files:share"})
+	otherAudience, _, err := keys.NewIssuer(f.km, "https://auth.test", "someone-else", time.Minute, nil).Issue(ctx, "x", "", "coffer", []string{"files:share"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherIssuer, _, _ := keys.NewIssuer(f.km, "https://evil.test", "coffer-files", time.Minute, nil).Issue(ctx, "x", "coffer", []string{"files:share"})
-	expired, _, _ := keys.NewIssuer(f.km, "https://auth.test", "coffer-files", time.Minute, func() time.Time { return time.Now().Add(-time.Hour) }).Issue(ctx, "x", "coffer", []string{"files:share"})
+	otherIssuer, _, _ := keys.NewIssuer(f.km, "https://evil.test", "coffer-files", time.Minute, nil).Issue(ctx, "x", "", "coffer", []string{"files:share"})
+	expired, _, _ := keys.NewIssuer(f.km, "https://auth.test", "coffer-files", time.Minute, func() time.Time { return time.Now().Add(-time.Hour) }).Issue(ctx, "x", "", "coffer", []string{"files:share"})
 	signing, err := f.km.SigningKey()
 	if err != nil {
 		t.Fatal(err)

@@ -20,13 +20,14 @@ var ErrNotAdmin = errors.New("admin role required")
 // AdminStore keeps the admin role and what administration reads and changes beyond
 // UserStore and ClientStore.
 type AdminStore interface {
-	// UserRoles returns the roles that a token of clientID for the user carries: RoleAdmin
-	// when the user holds it and the client is Coffer's own (FirstPartyClientID) or was
-	// registered with the admin role. An unknown user has none.
-	UserRoles(ctx context.Context, userID uuid.UUID, clientID string) ([]string, error)
-	// RefreshRoles is UserRoles for the user and client of the refresh token with this hash
-	// (none for an unknown token).
-	RefreshRoles(ctx context.Context, hash []byte) ([]string, error)
+	// UserClaims returns what a token of clientID for the user says of them: their username,
+	// and RoleAdmin among the roles when the user holds it and the client is Coffer's own
+	// (FirstPartyClientID) or was registered with the admin role. An unknown user has
+	// neither.
+	UserClaims(ctx context.Context, userID uuid.UUID, clientID string) (TokenUser, error)
+	// RefreshClaims is UserClaims for the user and client of the refresh token with this
+	// hash (nothing for an unknown token).
+	RefreshClaims(ctx context.Context, hash []byte) (TokenUser, error)
 	// SetAdmin grants or takes away a user's admin role; ErrNotFound if there is no such
 	// user.
 	SetAdmin(ctx context.Context, username string, admin bool) error
@@ -215,21 +216,30 @@ func (s *Service) AdminRotateClientSecret(ctx context.Context, actor Actor, id s
 	return secret, s.Audit(ctx, actor, AuditClientRotate, id, nil)
 }
 
-// userRoles is the roles claim of a user's token for clientID.
-func (s *Service) userRoles(ctx context.Context, userID uuid.UUID, clientID string) ([]string, error) {
+// TokenUser is what a user's access token says of them besides the subject.
+type TokenUser struct {
+	// Username is the preferred_username claim: the username when the token is issued.
+	Username string
+	// Roles is the roles claim.
+	Roles []string
+}
+
+// tokenUser is what a user's token for clientID says of them.
+func (s *Service) tokenUser(ctx context.Context, userID uuid.UUID, clientID string) (TokenUser, error) {
 	if s.st.Admin == nil {
-		return nil, nil
+		return TokenUser{}, nil
 	}
-	return s.st.Admin.UserRoles(ctx, userID, clientID)
+	return s.st.Admin.UserClaims(ctx, userID, clientID)
 }
 
 // RoleAdmin is the admin role (accesstoken.RoleAdmin).
 const RoleAdmin = accesstoken.RoleAdmin
 
-// refreshRoles is the roles claim of a token refreshed from the refresh token with this hash.
-func (s *Service) refreshRoles(ctx context.Context, hash []byte) ([]string, error) {
+// refreshTokenUser is what a token refreshed from the refresh token with this hash says of
+// its user.
+func (s *Service) refreshTokenUser(ctx context.Context, hash []byte) (TokenUser, error) {
 	if s.st.Admin == nil {
-		return nil, nil
+		return TokenUser{}, nil
 	}
-	return s.st.Admin.RefreshRoles(ctx, hash)
+	return s.st.Admin.RefreshClaims(ctx, hash)
 }

@@ -197,7 +197,7 @@ func (s *Service) ClientCredentials(ctx context.Context, clientID, secret string
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	at, ttl, err := s.issuer.Issue(ctx, accesstoken.ClientSubject(c.ID), c.ID, granted)
+	at, ttl, err := s.issuer.Issue(ctx, accesstoken.ClientSubject(c.ID), "", c.ID, granted)
 	if err != nil {
 		return TokenResponse{}, err
 	}

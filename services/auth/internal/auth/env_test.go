@@ -18,7 +18,7 @@ import (
 	"github.com/cofferhq/coffer/services/auth/internal/postgres"
 )
 
-// cheap argon2 parameters keep the tests fast; the timing test uses the real ones.
+// cheap argon2 parameters keep the tests fast; the timing and storm tests use costlier ones.
 var cheap = password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
 
 // clock is a settable clock shared by a test's services.
@@ -46,14 +46,14 @@ type env struct {
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
+	pool, err := pgxpool.New(ctx, pgtest.NewMigratedDatabase(t, "auth", func(ctx context.Context, p *pgxpool.Pool) error {
+		_, err := postgres.Migrate(ctx, p)
+		return err
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if _, err := postgres.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
 	db := postgres.New(pool)
 	kek := make([]byte, 32)
 	rand.Read(kek)

@@ -61,6 +61,9 @@ func TestClientCredentials(t *testing.T) {
 			if cl.Subject != "client:backup-job" || cl.ClientID != "backup-job" || cl.Scope != tc.wantScope || tok.Scope != tc.wantScope {
 				t.Fatalf("claims sub=%q client_id=%q scope=%q (response %q), want client:backup-job backup-job %q", cl.Subject, cl.ClientID, cl.Scope, tok.Scope, tc.wantScope)
 			}
+			if cl.PreferredUsername != "" {
+				t.Fatalf("a client's own token names a user: preferred_username %q", cl.PreferredUsername)
+			}
 		})
 	}
 }
@@ -137,13 +140,15 @@ func TestLoginThrottleSharedAcrossReplicas(t *testing.T) {
 
 // TestLoginTimingUnknownUserEqualsWrongPassword compares the CPU time the process spends on
 // a login (argon2 runs on its own goroutine, so the whole process is measured; the test does
-// nothing else meanwhile) for an unknown user and for a wrong password, with production
-// argon2 parameters. Without the dummy hash an unknown user costs almost nothing and this
-// fails. CPU time, unlike wall time, does not depend on how busy the shared machine is.
+// nothing else meanwhile) for an unknown user and for a wrong password, with argon2 costing
+// far more than the rest of a login (4 MiB: a fifth of production's memory and half its
+// passes, so the package's tests, run once per mutant by make mutate, stay quick). Without the
+// dummy hash an unknown user costs almost nothing and this fails. CPU time, unlike wall time, does not depend on how busy the shared machine is.
 func TestLoginTimingUnknownUserEqualsWrongPassword(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	svc := e.service(auth.Config{PairAttempts: 1000, AccountAttempts: 1000, AddressAttempts: 1000}, password.DefaultParams)
+	params := password.Params{Memory: 4 * 1024, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
+	svc := e.service(auth.Config{PairAttempts: 1000, AccountAttempts: 1000, AddressAttempts: 1000}, params)
 	e.user(svc, "ivan")
 
 	cpu := func(user string) time.Duration {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -168,8 +169,8 @@ func TestAuthorizationCodeGrant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := e.claims(tok.AccessToken); c.ClientID != "app" || c.Scope != "files:read" || c.Subject != u.ID.String() {
-		t.Fatalf("claims %+v", c)
+	if c := e.claims(tok.AccessToken); c.ClientID != "app" || c.Scope != "files:read" || c.Subject != u.ID.String() || c.PreferredUsername != u.Username {
+		t.Fatalf("claims %+v, want preferred_username %q", c, u.Username)
 	}
 	if _, err := exchange(code, "app", cb, verifier); !errors.Is(err, auth.ErrCodeReused) {
 		t.Fatalf("replay = %v, want ErrCodeReused", err)
@@ -271,6 +272,71 @@ func TestRegisterClientValidates(t *testing.T) {
 	for origin, want := range map[string]bool{"https://app.example": true, "http://localhost:5173": true, "https://evil.example": false, "https://app.example/": false, "": false} {
 		if got, err := svc.OriginAllowed(ctx, origin); err != nil || got != want {
 			t.Errorf("OriginAllowed(%q) = %v, %v; want %v", origin, got, err, want)
+		}
+	}
+}
+
+// TestCheckAuthorize walks the checks of an authorization request in order: who the client
+// is (an error shown to the user), then what goes back to its redirect URI.
+func TestCheckAuthorize(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	svc := e.service(auth.Config{}, cheap)
+	const cb = "https://app.example/cb"
+	long := strings.Repeat("a", 64) // the longest client id
+	for _, spec := range []auth.ClientSpec{
+		{ID: long, Public: true, Scopes: []string{"files:read"}, RedirectURIs: []string{cb}},
+		{ID: "gone", Public: true, Scopes: []string{"files:read"}, RedirectURIs: []string{cb}},
+		{ID: "machine", Scopes: []string{"files:read"}}, // client credentials only: no redirect URI
+	} {
+		if _, _, err := svc.RegisterClient(ctx, spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE clients SET disabled = true WHERE id = 'gone'`); err != nil {
+		t.Fatal(err)
+	}
+	ok := auth.AuthorizeParams{ResponseType: "code", ClientID: long, RedirectURI: cb, State: strings.Repeat("s", 1024),
+		Scope: "files:read", CodeChallenge: challenge(strings.Repeat("v", 43)), CodeChallengeMethod: "S256"}
+	req, err := svc.CheckAuthorize(ctx, ok)
+	if err != nil || req.Client.ID != long || req.RedirectURI != cb || req.State != ok.State || !slices.Equal(req.Scopes, []string{"files:read"}) || req.CodeChallenge != ok.CodeChallenge {
+		t.Fatalf("valid request: %+v, %v", req, err)
+	}
+	for _, tc := range []struct {
+		name    string
+		edit    func(*auth.AuthorizeParams)
+		wantErr error  // shown to the user
+		code    string // or an AuthorizeError for the redirect URI
+	}{
+		{"no client", func(p *auth.AuthorizeParams) { p.ClientID = "" }, auth.ErrUnknownClient, ""},
+		{"client id too long", func(p *auth.AuthorizeParams) { p.ClientID = long + "a" }, auth.ErrUnknownClient, ""},
+		{"unknown client", func(p *auth.AuthorizeParams) { p.ClientID = "nobody" }, auth.ErrUnknownClient, ""},
+		{"disabled client", func(p *auth.AuthorizeParams) { p.ClientID = "gone" }, auth.ErrUnknownClient, ""},
+		{"client without redirect URIs", func(p *auth.AuthorizeParams) { p.ClientID, p.RedirectURI = "machine", "" }, auth.ErrUnknownClient, ""},
+		{"other redirect URI", func(p *auth.AuthorizeParams) { p.RedirectURI = cb + "/" }, auth.ErrRedirectURI, ""},
+		{"state too long", func(p *auth.AuthorizeParams) { p.State += "s" }, nil, "invalid_request"},
+		{"no response type", func(p *auth.AuthorizeParams) { p.ResponseType = "" }, nil, "invalid_request"},
+		{"implicit grant", func(p *auth.AuthorizeParams) { p.ResponseType = "token" }, nil, "unsupported_response_type"},
+		{"no state", func(p *auth.AuthorizeParams) { p.State = "" }, nil, "invalid_request"},
+		{"no challenge", func(p *auth.AuthorizeParams) { p.CodeChallenge = "" }, nil, "invalid_request"},
+		{"plain challenge", func(p *auth.AuthorizeParams) { p.CodeChallengeMethod = "plain" }, nil, "invalid_request"},
+		{"short challenge", func(p *auth.AuthorizeParams) { p.CodeChallenge = p.CodeChallenge[:42] }, nil, "invalid_request"},
+		{"challenge out of syntax", func(p *auth.AuthorizeParams) { p.CodeChallenge = p.CodeChallenge[:42] + "+" }, nil, "invalid_request"},
+		{"scope not allowed", func(p *auth.AuthorizeParams) { p.Scope = "files:write" }, nil, "invalid_scope"},
+	} {
+		p := ok
+		tc.edit(&p)
+		req, err := svc.CheckAuthorize(ctx, p)
+		var ae *auth.AuthorizeError
+		wantState := p.State
+		if len(p.State) > 1024 {
+			wantState = "" // not sent back
+		}
+		switch {
+		case tc.wantErr != nil && !errors.Is(err, tc.wantErr):
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.wantErr)
+		case tc.code != "" && (!errors.As(err, &ae) || ae.Code != tc.code || req.RedirectURI != cb || req.State != wantState):
+			t.Errorf("%s: %+v, %v; want an AuthorizeError %s back to %s with the state", tc.name, req, err, tc.code, cb)
 		}
 	}
 }

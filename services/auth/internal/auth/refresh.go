@@ -31,13 +31,14 @@ func (s *Service) RefreshAs(ctx context.Context, ca ClientAuth, token string, sc
 	if !plausibleSecret(token) {
 		return TokenResponse{}, ErrInvalidGrant
 	}
-	// Roles are read afresh at each refresh (before the rotation's transaction, which must not
-	// wait for a second connection): a revoked admin role ends with the access tokens already
-	// issued, a granted one starts at the next refresh.
-	roles, err := s.refreshRoles(ctx, HashRefreshSecret(token))
+	// Roles and the username are read afresh at each refresh (before the rotation's
+	// transaction, which must not wait for a second connection): a revoked admin role ends
+	// with the access tokens already issued, a granted one starts at the next refresh.
+	tu, err := s.refreshTokenUser(ctx, HashRefreshSecret(token))
 	if err != nil {
 		return TokenResponse{}, err
 	}
+	roles := tu.Roles
 	rt := s.successor(token)
 	hash := HashRefreshSecret(rt)
 	var resp TokenResponse
@@ -50,7 +51,7 @@ func (s *Service) RefreshAs(ctx context.Context, ca ClientAuth, token string, sc
 		if err != nil {
 			return RefreshToken{}, err
 		}
-		at, ttl, err := s.issuer.Issue(ctx, used.UserID.String(), used.ClientID, granted, roles...)
+		at, ttl, err := s.issuer.Issue(ctx, used.UserID.String(), tu.Username, used.ClientID, granted, roles...)
 		if err != nil {
 			return RefreshToken{}, err
 		}

@@ -34,8 +34,11 @@ func TestRefreshRotatesAndDetectsReuse(t *testing.T) {
 	if second.RefreshToken == "" || second.RefreshToken == first.RefreshToken {
 		t.Fatalf("refresh token not rotated: %q", second.RefreshToken)
 	}
-	if c := e.claims(second.AccessToken); c.Subject != sub || c.ClientID != auth.FirstPartyClientID || c.Scope != first.Scope {
-		t.Fatalf("refreshed claims sub=%q client_id=%q scope=%q, want %q %q %q", c.Subject, c.ClientID, c.Scope, sub, auth.FirstPartyClientID, first.Scope)
+	if c := e.claims(first.AccessToken); c.PreferredUsername != "alice" {
+		t.Fatalf("login's preferred_username = %q, want alice", c.PreferredUsername)
+	}
+	if c := e.claims(second.AccessToken); c.Subject != sub || c.ClientID != auth.FirstPartyClientID || c.Scope != first.Scope || c.PreferredUsername != "alice" {
+		t.Fatalf("refreshed claims sub=%q client_id=%q scope=%q preferred_username=%q, want %q %q %q alice", c.Subject, c.ClientID, c.Scope, c.PreferredUsername, sub, auth.FirstPartyClientID, first.Scope)
 	}
 	third, err := svc.Refresh(ctx, second.RefreshToken, nil)
 	if err != nil {

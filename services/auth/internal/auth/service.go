@@ -20,9 +20,10 @@ type PasswordHasher interface {
 	Verify(ctx context.Context, pw, hash string) error
 }
 
-// AccessTokenIssuer signs access tokens (package keys). roles fill the roles claim.
+// AccessTokenIssuer signs access tokens (package keys). username fills the
+// preferred_username claim ("" for a client's own token), roles the roles claim.
 type AccessTokenIssuer interface {
-	Issue(ctx context.Context, subject, clientID string, scopes []string, roles ...string) (token string, ttl time.Duration, err error)
+	Issue(ctx context.Context, subject, username, clientID string, scopes []string, roles ...string) (token string, ttl time.Duration, err error)
 }
 
 // FirstPartyClientID is the client_id of tokens issued through the login endpoint, which

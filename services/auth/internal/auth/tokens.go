@@ -17,11 +17,12 @@ import (
 
 // issueForUser signs an access token and stores a new refresh token built from rt.
 func (s *Service) issueForUser(ctx context.Context, userID uuid.UUID, clientID string, scopes []string, rt RefreshToken, store func(context.Context, RefreshToken) error) (TokenResponse, error) {
-	roles, err := s.userRoles(ctx, userID, clientID)
+	tu, err := s.tokenUser(ctx, userID, clientID)
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	at, ttl, err := s.issuer.Issue(ctx, userID.String(), clientID, scopes, roles...)
+	roles := tu.Roles
+	at, ttl, err := s.issuer.Issue(ctx, userID.String(), tu.Username, clientID, scopes, roles...)
 	if err != nil {
 		return TokenResponse{}, err
 	}

@@ -46,7 +46,7 @@ func BenchmarkIssue(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, _, err := iss.Issue(context.Background(), "3f1c0a9e-2b7d-4e55-9a65-1f0e6c2d7b10", "coffer", []string{"files:read", "files:write"}); err != nil {
+			if _, _, err := iss.Issue(context.Background(), "3f1c0a9e-2b7d-4e55-9a65-1f0e6c2d7b10", "alice", "coffer", []string{"files:read", "files:write"}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -224,7 +224,7 @@ func TestVerifier(t *testing.T) {
 	v := keys.NewVerifier(m, "https://auth.test", "aud", 0, c.Now)
 	issue := func() string {
 		t.Helper()
-		tok, _, err := keys.NewIssuer(m, "https://auth.test", "aud", 2*time.Hour, c.Now).Issue(ctx, "sub-1", "app", []string{"files:read"})
+		tok, _, err := keys.NewIssuer(m, "https://auth.test", "aud", 2*time.Hour, c.Now).Issue(ctx, "sub-1", "", "app", []string{"files:read"})
 		if err != nil {
 			t.Fatal(err)
 		}

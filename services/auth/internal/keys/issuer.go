@@ -34,8 +34,9 @@ func NewIssuer(m *Manager, issuer, audience string, ttl time.Duration, now func(
 func (i *Issuer) TTL() time.Duration { return i.ttl }
 
 // Issue signs an access token for subject with the given scopes and roles (the roles claim,
-// accesstoken.ClaimRoles; none for most tokens).
-func (i *Issuer) Issue(_ context.Context, subject, clientID string, scopes []string, roles ...string) (string, time.Duration, error) {
+// accesstoken.ClaimRoles; none for most tokens). username fills the preferred_username claim
+// of a user's token; "" (a client's own token) leaves it out.
+func (i *Issuer) Issue(_ context.Context, subject, username, clientID string, scopes []string, roles ...string) (string, time.Duration, error) {
 	k, err := i.keys.SigningKey()
 	if err != nil {
 		return "", 0, err
@@ -58,6 +59,8 @@ func (i *Issuer) Issue(_ context.Context, subject, clientID string, scopes []str
 		Scope:    strings.Join(scopes, " "),
 		ClientID: clientID,
 		Roles:    roles,
+
+		PreferredUsername: username,
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 	t.Header["typ"] = accesstoken.Type

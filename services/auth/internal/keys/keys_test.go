@@ -75,7 +75,7 @@ func published(t *testing.T, m *keys.Manager) map[string]bool {
 
 func signingKID(t *testing.T, m *keys.Manager, c *clock) string {
 	t.Helper()
-	tok, _, err := keys.NewIssuer(m, "https://auth.test", "aud", time.Minute, c.Now).Issue(context.Background(), "sub", "coffer", nil)
+	tok, _, err := keys.NewIssuer(m, "https://auth.test", "aud", time.Minute, c.Now).Issue(context.Background(), "sub", "", "coffer", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestIssuerUsesItsClock(t *testing.T) {
 	if err := m.Bootstrap(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	tok, ttl, err := keys.NewIssuer(m, "https://auth.test", "aud", 90*time.Second, c.Now).Issue(context.Background(), "sub-1", "app", []string{"files:read", "files:write"}, "admin")
+	tok, ttl, err := keys.NewIssuer(m, "https://auth.test", "aud", 90*time.Second, c.Now).Issue(context.Background(), "sub-1", "alice", "app", []string{"files:read", "files:write"}, "admin")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +298,7 @@ func TestIssuerUsesItsClock(t *testing.T) {
 	}
 	at := c.t.Truncate(time.Second).Unix()
 	want := jwt.MapClaims{"iss": "https://auth.test", "aud": []any{"aud"}, "sub": "sub-1", "client_id": "app",
-		"scope": "files:read files:write", "roles": []any{"admin"},
+		"scope": "files:read files:write", "roles": []any{"admin"}, "preferred_username": "alice",
 		"iat": float64(at), "nbf": float64(at), "exp": float64(at + 90)}
 	for k, v := range want {
 		if fmt.Sprint(claims[k]) != fmt.Sprint(v) {

@@ -14,37 +14,40 @@ import (
 
 var _ auth.AdminStore = (*DB)(nil)
 
-// UserRoles implements auth.AdminStore.
-func (db *DB) UserRoles(ctx context.Context, userID uuid.UUID, clientID string) ([]string, error) {
-	var admin bool
-	err := db.pool.QueryRow(ctx,
-		`SELECT EXISTS (SELECT 1 FROM users u WHERE u.id = $1 AND u.admin AND NOT u.disabled
-		   AND ($2 = $3 OR EXISTS (SELECT 1 FROM clients c WHERE c.id = $2 AND c.admin_role AND NOT c.disabled)))`,
-		userID, clientID, auth.FirstPartyClientID).Scan(&admin)
-	if err != nil {
-		return nil, dbErr("user roles", err)
-	}
-	if admin {
-		return []string{auth.RoleAdmin}, nil
-	}
-	return nil, nil
+// UserClaims implements auth.AdminStore.
+func (db *DB) UserClaims(ctx context.Context, userID uuid.UUID, clientID string) (auth.TokenUser, error) {
+	return tokenUser(db.pool.QueryRow(ctx,
+		`SELECT u.username, u.admin AND NOT u.disabled
+		   AND ($2 = $3 OR EXISTS (SELECT 1 FROM clients c WHERE c.id = $2 AND c.admin_role AND NOT c.disabled))
+		 FROM users u WHERE u.id = $1`,
+		userID, clientID, auth.FirstPartyClientID), "user claims")
 }
 
-// RefreshRoles implements auth.AdminStore.
-func (db *DB) RefreshRoles(ctx context.Context, hash []byte) ([]string, error) {
+// RefreshClaims implements auth.AdminStore.
+func (db *DB) RefreshClaims(ctx context.Context, hash []byte) (auth.TokenUser, error) {
+	return tokenUser(db.pool.QueryRow(ctx,
+		`SELECT u.username, u.admin AND NOT u.disabled
+		   AND (r.client_id = $2 OR EXISTS (SELECT 1 FROM clients c WHERE c.id = r.client_id AND c.admin_role AND NOT c.disabled))
+		 FROM refresh_tokens r JOIN users u ON u.id = r.user_id WHERE r.token_hash = $1`,
+		hash, auth.FirstPartyClientID), "refresh claims")
+}
+
+// tokenUser scans a username and whether the token carries the admin role; no row is a
+// user (or token) that is not there, whose token says nothing of them.
+func tokenUser(row pgx.Row, what string) (auth.TokenUser, error) {
+	var tu auth.TokenUser
 	var admin bool
-	err := db.pool.QueryRow(ctx,
-		`SELECT EXISTS (SELECT 1 FROM refresh_tokens r JOIN users u ON u.id = r.user_id
-		   WHERE r.token_hash = $1 AND u.admin AND NOT u.disabled
-		   AND (r.client_id = $2 OR EXISTS (SELECT 1 FROM clients c WHERE c.id = r.client_id AND c.admin_role AND NOT c.disabled)))`,
-		hash, auth.FirstPartyClientID).Scan(&admin)
+	err := row.Scan(&tu.Username, &admin)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return auth.TokenUser{}, nil
+	}
 	if err != nil {
-		return nil, dbErr("refresh roles", err)
+		return auth.TokenUser{}, dbErr(what, err)
 	}
 	if admin {
-		return []string{auth.RoleAdmin}, nil
+		tu.Roles = []string{auth.RoleAdmin}
 	}
-	return nil, nil
+	return tu, nil
 }
 
 // SetAdmin implements auth.AdminStore.

@@ -51,12 +51,13 @@ func TestAdminStore(t *testing.T) {
 		{bob.ID, auth.FirstPartyClientID, nil},
 		{uuid.New(), auth.FirstPartyClientID, nil},
 	} {
-		got, err := db.UserRoles(ctx, tc.user, tc.client)
+		wantName := map[uuid.UUID]string{alice.ID: "alice", bob.ID: "bob"}[tc.user]
+		got, err := db.UserClaims(ctx, tc.user, tc.client)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(got, tc.want) {
-			t.Errorf("UserRoles(%v, %s) = %v, want %v", tc.user, tc.client, got, tc.want)
+		if !slices.Equal(got.Roles, tc.want) || got.Username != wantName {
+			t.Errorf("UserClaims(%v, %s) = %+v, want roles %v, username %q", tc.user, tc.client, got, tc.want, wantName)
 		}
 		rt := refreshToken(tc.user, uuid.NewString(), at)
 		rt.ClientID = tc.client
@@ -65,8 +66,8 @@ func TestAdminStore(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if got, err := db.RefreshRoles(ctx, rt.Hash); err != nil || !slices.Equal(got, tc.want) {
-			t.Errorf("RefreshRoles(token of %v for %s) = %v, %v; want %v", tc.user, tc.client, got, err, tc.want)
+		if got, err := db.RefreshClaims(ctx, rt.Hash); err != nil || !slices.Equal(got.Roles, tc.want) || got.Username != wantName {
+			t.Errorf("RefreshClaims(token of %v for %s) = %+v, %v; want roles %v, username %q", tc.user, tc.client, got, err, tc.want, wantName)
 		}
 	}
 
@@ -88,13 +89,13 @@ func TestAdminStore(t *testing.T) {
 	if err := db.DisableUser(ctx, "alice", at); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := db.UserRoles(ctx, alice.ID, auth.FirstPartyClientID); got != nil {
+	if got, _ := db.UserClaims(ctx, alice.ID, auth.FirstPartyClientID); got.Roles != nil || got.Username != "alice" {
 		t.Errorf("disabled admin's roles = %v", got)
 	}
 	if err := db.EnableUser(ctx, alice.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := db.UserRoles(ctx, alice.ID, auth.FirstPartyClientID); !slices.Equal(got, admin) {
+	if got, _ := db.UserClaims(ctx, alice.ID, auth.FirstPartyClientID); !slices.Equal(got.Roles, admin) {
 		t.Errorf("re-enabled admin's roles = %v", got)
 	}
 
@@ -147,13 +148,13 @@ func TestAdminStore(t *testing.T) {
 	if err := db.SetClientDisabled(ctx, "admin-app", false, at); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := db.RefreshRoles(ctx, adminRT.Hash); !slices.Equal(got, admin) {
+	if got, _ := db.RefreshClaims(ctx, adminRT.Hash); !slices.Equal(got.Roles, admin) {
 		t.Errorf("re-enabling an enabled client changed its roles: %v", got)
 	}
 	if err := db.SetClientDisabled(ctx, "off-admin", false, at); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := db.UserRoles(ctx, alice.ID, "off-admin"); !slices.Equal(got, admin) {
+	if got, _ := db.UserClaims(ctx, alice.ID, "off-admin"); !slices.Equal(got.Roles, admin) {
 		t.Errorf("re-enabled admin client's roles = %v", got)
 	}
 	if err := db.SetClientDisabled(ctx, "admin-app", true, at); err != nil {
@@ -171,7 +172,7 @@ func TestAdminStore(t *testing.T) {
 	if err := db.DeleteClient(ctx, "admin-app"); !errors.Is(err, auth.ErrNotFound) {
 		t.Errorf("DeleteClient twice: err = %v", err)
 	}
-	if got, _ := db.RefreshRoles(ctx, adminRT.Hash); got != nil {
+	if got, _ := db.RefreshClaims(ctx, adminRT.Hash); got.Roles != nil {
 		t.Errorf("deleted client's token still has roles %v", got)
 	}
 

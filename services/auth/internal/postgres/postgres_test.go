@@ -20,15 +20,18 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func newDB(t *testing.T) *postgres.DB {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
+	pool, err := pgxpool.New(ctx, pgtest.NewMigratedDatabase(t, "auth", migrate))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if _, err := postgres.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
 	return postgres.New(pool)
+}
+
+// migrate makes the schema of pgtest's template database (copied for every test).
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	_, err := postgres.Migrate(ctx, pool)
+	return err
 }
 
 func newUser(t *testing.T, db *postgres.DB, name string) auth.User {

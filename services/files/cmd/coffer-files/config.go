@@ -13,6 +13,7 @@ import (
 	"github.com/cofferhq/coffer/services/files/internal/accesscache"
 	"github.com/cofferhq/coffer/services/files/internal/api"
 	"github.com/cofferhq/coffer/services/files/internal/authclient"
+	"github.com/cofferhq/coffer/services/files/internal/blobcache"
 	"github.com/cofferhq/coffer/services/files/internal/fence"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/gc"
@@ -33,6 +34,7 @@ type config struct {
 	AccessCache      bool          // COFFER_FILES_ACCESS_CACHE, default false: keep granted file rows in memory, exact through revocation notices (every node must set the same)
 	AccessCacheSize  int           // COFFER_FILES_ACCESS_CACHE_SIZE, default accesscache.DefaultConfig().Size: the most (file, user) grants held
 	AccessCacheTTL   time.Duration // COFFER_FILES_ACCESS_CACHE_TTL, default accesscache.DefaultConfig().TTL: how long a grant is used before the database is asked again
+	BlobCache        int64         // COFFER_FILES_BLOB_CACHE, default blobcache.DefaultConfig().Budget: bytes of small blobs kept in memory (0: none)
 	FenceLease       time.Duration // COFFER_FILES_FENCE_LEASE, default 2s: how long a node trusts replicas without hearing its notice subscription, and the longest a revocation waits for a silent node
 	AuthURL          string        // COFFER_FILES_AUTH_URL, default "http://localhost:8081": base of the JWKS URL and of user lookups (sharing by username)
 	AuthTimeout      time.Duration // COFFER_FILES_AUTH_TIMEOUT, default 5s: bounds one user lookup at the auth service
@@ -186,6 +188,10 @@ func loadConfig(getenv func(string) string, readFile func(string) ([]byte, error
 	c.AccessCacheTTL = r.Duration("COFFER_FILES_ACCESS_CACHE_TTL", accesscache.DefaultConfig().TTL)
 	if c.AccessCacheTTL < time.Second || c.AccessCacheTTL > time.Hour {
 		r.Fail("COFFER_FILES_ACCESS_CACHE_TTL", "between 1s and 1h")
+	}
+	c.BlobCache = r.Int64("COFFER_FILES_BLOB_CACHE", blobcache.DefaultConfig().Budget)
+	if c.BlobCache < 0 {
+		r.Fail("COFFER_FILES_BLOB_CACHE", "0 (none) or more bytes")
 	}
 	c.FenceLease = r.Duration("COFFER_FILES_FENCE_LEASE", fence.DefaultLease)
 	if c.FenceLease < 100*time.Millisecond || c.FenceLease > time.Minute {

@@ -14,9 +14,10 @@ import (
 // newService builds the file service's domain over the database and the blob store.
 func newService(cfg config, blobs blobStore, db *postgres.DB, logger *slog.Logger) *files.Service {
 	var b files.BlobStore = blobs
-	if cfg.AccessCache && cfg.Storage == "disk" {
-		// With the access cache a small download asks no database; with this it opens no file.
-		b = blobcache.New(blobs, blobcache.DefaultConfig())
+	if cfg.BlobCache > 0 {
+		// A repeated small download opens no file (disk) and sends no GET to the object
+		// store (S3); with the access cache it asks no database either.
+		b = blobcache.Wrap(blobs, blobcache.Config{Budget: cfg.BlobCache})
 	}
 	svc := files.NewService(db, b, files.Config{
 		MaxFileSize: cfg.MaxFileSize, UploadExpiry: cfg.UploadExpiry, BlobGrace: cfg.BlobGrace, Scan: cfg.Events.ClamdAddr != "",

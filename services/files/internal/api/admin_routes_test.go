@@ -11,8 +11,8 @@ import (
 	"github.com/cofferhq/coffer/pkg/accesstoken"
 )
 
-// roleVerifier accepts two fixed tokens: "user", with every files scope, and "admin", with
-// the admin role too. The real verifier (tokenauth) is tested on its own; this test is about
+// roleVerifier accepts three fixed tokens, each naming its subject: "user" and "other", with
+// every files scope, and "admin", with the admin role too. The real verifier (tokenauth) is tested on its own; this test is about
 // which routes ask for what.
 type roleVerifier struct{}
 
@@ -20,7 +20,7 @@ func (roleVerifier) Verify(_ context.Context, raw string) (*accesstoken.Claims, 
 	c := &accesstoken.Claims{Scope: strings.Join(accesstoken.AllScopes, " ")}
 	c.Subject = raw
 	switch raw {
-	case "user":
+	case "user", "other":
 	case "admin":
 		c.Roles = []string{accesstoken.RoleAdmin}
 	default:

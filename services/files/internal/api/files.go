@@ -24,8 +24,10 @@ type fileJSON struct {
 	CreatedAt   time.Time `json:"created_at"`
 	// ExpiresAt is when retention deletes the file; absent: kept until deleted.
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-	// SharedBy is the owner's user id, on files others shared with the caller.
-	SharedBy string `json:"shared_by,omitempty"`
+	// SharedBy is the owner's user id, on files others shared with the caller;
+	// SharedByName the owner's username when they shared it, if their token named them.
+	SharedBy     string `json:"shared_by,omitempty"`
+	SharedByName string `json:"shared_by_name,omitempty"`
 	// RequestID and UploaderName mark a file that arrived through a file request.
 	RequestID    string `json:"request_id,omitempty"`
 	UploaderName string `json:"uploader_name,omitempty"`
@@ -113,7 +115,7 @@ func (s *Server) handleList() gin.HandlerFunc {
 		for _, f := range page.Files {
 			j := toJSON(f)
 			if f.OwnerID != owner(c) {
-				j.SharedBy = f.OwnerID // "shared with me" shows who shared each file
+				j.SharedBy, j.SharedByName = f.OwnerID, f.SharerName // "shared with me" shows who shared each file
 			}
 			out.Files = append(out.Files, j)
 		}

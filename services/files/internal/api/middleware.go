@@ -60,6 +60,12 @@ func owner(c *gin.Context) string {
 	return c.MustGet(claimsKey).(*accesstoken.Claims).Subject
 }
 
+// ownerName is the caller's username as their token gives it (preferred_username), "" if
+// it gives none: for display only, the caller is owner(c).
+func ownerName(c *gin.Context) string {
+	return c.MustGet(claimsKey).(*accesstoken.Claims).PreferredUsername
+}
+
 // fileID parses the :id parameter. A malformed id is answered exactly like an unknown one.
 func fileID(c *gin.Context) (uuid.UUID, error) {
 	id, err := uuid.Parse(c.Param("id"))

@@ -53,7 +53,7 @@ func (s *Server) handleShare() gin.HandlerFunc {
 			}
 			username = *req.Username
 		}
-		sh, err := s.opts.Shares.ShareNamed(c.Request.Context(), owner(c), id, userID, username)
+		sh, err := s.opts.Shares.Grant(c.Request.Context(), files.Grant{OwnerID: owner(c), OwnerName: ownerName(c), FileID: id, UserID: userID, Username: username})
 		if err != nil {
 			s.error(c, err)
 			return

@@ -22,12 +22,12 @@ import (
 type Config struct {
 	// MaxBlob is the largest blob kept, in bytes. Default 64 KiB.
 	MaxBlob int64
-	// Budget is the most bytes kept in all. Default 64 MiB.
+	// Budget is the most bytes kept in all. Default 32 MiB (8,192 files of 4 KiB).
 	Budget int64
 }
 
 // DefaultConfig returns the defaults.
-func DefaultConfig() Config { return Config{MaxBlob: 64 << 10, Budget: 64 << 20} }
+func DefaultConfig() Config { return Config{MaxBlob: 64 << 10, Budget: 32 << 20} }
 
 // Store is a files.BlobStore that answers Open for small blobs from memory; everything else
 // is the store beneath.
@@ -50,6 +50,27 @@ func New(next files.BlobStore, cfg Config) *Store {
 		cfg.Budget = d.Budget
 	}
 	return &Store{BlobStore: next, cfg: cfg, blobs: map[string][]byte{}}
+}
+
+// Wrap returns next behind a Store, keeping next's files.SizedPutter if it has one: a wrapper
+// that hid it would send every S3 upload with a known size through the multipart path.
+func Wrap(next files.BlobStore, cfg Config) files.BlobStore {
+	s := New(next, cfg)
+	if sp, ok := next.(files.SizedPutter); ok {
+		return sizedStore{Store: s, sized: sp}
+	}
+	return s
+}
+
+// sizedStore is a Store over a files.SizedPutter. A put needs no forgetting: a key is never
+// written twice.
+type sizedStore struct {
+	*Store
+	sized files.SizedPutter
+}
+
+func (s sizedStore) PutSized(ctx context.Context, key string, r io.Reader, size int64) (int64, error) {
+	return s.sized.PutSized(ctx, key, r, size)
 }
 
 // Open implements files.BlobStore: a blob held is read from memory; one not held is opened

@@ -11,10 +11,12 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cofferhq/coffer/pkg/s3test"
 	"github.com/cofferhq/coffer/services/files/internal/blobcache"
 	"github.com/cofferhq/coffer/services/files/internal/disk"
 	"github.com/cofferhq/coffer/services/files/internal/files"
 	"github.com/cofferhq/coffer/services/files/internal/files/blobtest"
+	"github.com/cofferhq/coffer/services/files/internal/s3"
 )
 
 // listing is the blob cache over a disk store, which still lists (the conformance suite
@@ -113,5 +115,51 @@ func removeBlob(t *testing.T, dir, key string) {
 	})
 	if !found {
 		t.Fatalf("blob %s not found under %s", key, dir)
+	}
+}
+
+// s3Listing is Wrap's store over S3, which still lists.
+type s3Listing struct {
+	files.BlobStore
+	files.BlobLister
+}
+
+// TestWrapS3: over a real S3 server (versitygw) the cache passes the conformance suite and
+// keeps the store's one-request upload of a body of known size (files.SizedPutter), which a
+// plain wrapper would hide from the service.
+func TestWrapS3(t *testing.T) {
+	srv := s3test.Start(t)
+	newStore := func(t *testing.T) files.BlobStore {
+		st, err := s3.New(s3.Config{Endpoint: srv.Endpoint, Region: srv.Region, Bucket: srv.NewBucket(t),
+			AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s3Listing{blobcache.Wrap(st, blobcache.Config{MaxBlob: 1 << 10, Budget: 4 << 10}), st}
+	}
+	blobtest.RunTests(t, newStore, blobtest.Options{})
+
+	d, err := disk.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := blobcache.Wrap(d, blobcache.DefaultConfig()).(files.SizedPutter); ok {
+		t.Error("Wrap over the disk store offers PutSized, which the disk store lacks")
+	}
+	st := newStore(t).(s3Listing).BlobStore
+	sp, ok := st.(files.SizedPutter)
+	if !ok {
+		t.Fatal("Wrap over the S3 store hides PutSized")
+	}
+	key := uuid.NewString()
+	data := []byte("sized body")
+	if n, err := sp.PutSized(context.Background(), key, bytes.NewReader(data), int64(len(data))); err != nil || n != int64(len(data)) {
+		t.Fatalf("PutSized = %d, %v; want %d, nil", n, err, len(data))
+	}
+	if _, got := read(t, st, key); !bytes.Equal(got, data) {
+		t.Errorf("read back %q, want %q", got, data)
+	}
+	if _, err := sp.PutSized(context.Background(), uuid.NewString(), bytes.NewReader(data), int64(len(data))+1); err == nil {
+		t.Error("PutSized of a body shorter than declared succeeded")
 	}
 }

@@ -81,6 +81,9 @@ type File struct {
 	// or StatusRejected (its bytes are gone; StatusReason says why).
 	Status       string
 	StatusReason string
+	// SharerName, on a file listed by ShareStore.ListShared, is its owner's username when
+	// they shared it (Share.SharerName; "" if unknown).
+	SharerName string
 	// IdempotencyKey, on a file being stored, is its upload's Idempotency-Key: the store
 	// records it with the row (or fails with ErrKeyUsed). Not read back.
 	IdempotencyKey string

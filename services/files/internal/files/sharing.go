@@ -14,8 +14,13 @@ type Share struct {
 	UserID string // the recipient's token sub
 	// Username is the name the owner gave for the recipient when sharing by username ("" if
 	// shared by user id): lists show it, access goes by UserID alone.
-	Username  string
-	CreatedAt time.Time
+	Username string
+	// SharerName is the owner's username when they shared the file, as their access token
+	// named them (the preferred_username claim); "" when the token named none or the share
+	// is older than the column. Lists of files shared with someone show it; it is a
+	// snapshot, not kept in step with later renames (the owner's id stays the authority).
+	SharerName string
+	CreatedAt  time.Time
 }
 
 // ShareStore keeps shares. A share lets its recipient read the file through
@@ -77,12 +82,37 @@ func ValidateUserID(id string) error {
 
 // Share grants userID read access to ownerID's file.
 func (s *Sharing) Share(ctx context.Context, ownerID string, fileID uuid.UUID, userID string) (Share, error) {
-	return s.ShareNamed(ctx, ownerID, fileID, userID, "")
+	return s.Grant(ctx, Grant{OwnerID: ownerID, FileID: fileID, UserID: userID})
 }
 
-// ShareNamed is Share of a recipient the owner named by username (which the share keeps
-// for its lists; granting an existing share again keeps the first name).
-func (s *Sharing) ShareNamed(ctx context.Context, ownerID string, fileID uuid.UUID, userID, username string) (Share, error) {
+// Grant is an owner's request to share one of their files.
+type Grant struct {
+	OwnerID string // the caller's token sub
+	// OwnerName is the caller's username as their token gives it ("" if it gives none); a
+	// name that is not a plausible username is not kept (see PlausibleSharerName).
+	OwnerName string
+	FileID    uuid.UUID
+	UserID    string // the recipient's token sub
+	// Username is the name the owner gave for the recipient ("" when shared by user id).
+	Username string
+}
+
+// maxSharerNameBytes bounds a sharer's name as kept: no username of the auth service is
+// longer.
+const maxSharerNameBytes = 64
+
+// PlausibleSharerName reports whether name may be kept and shown as a sharer's name: 1 to
+// 64 printable ASCII characters without spaces, as every username of the auth service is.
+// Anything else (control characters that a terminal would obey, look-alike letters) is left
+// out, and the share's lists show the owner's id instead.
+func PlausibleSharerName(name string) bool {
+	return name != "" && len(name) <= maxSharerNameBytes && !strings.ContainsFunc(name, func(r rune) bool { return r <= 0x20 || r >= 0x7f })
+}
+
+// Grant is Share of g.FileID to g.UserID, keeping the names the share's lists show; granting
+// an existing share again keeps the first names.
+func (s *Sharing) Grant(ctx context.Context, g Grant) (Share, error) {
+	ownerID, fileID, userID, username := g.OwnerID, g.FileID, g.UserID, g.Username
 	if len(username) > MaxUserIDBytes {
 		return Share{}, Invalid("username too long")
 	}
@@ -93,6 +123,9 @@ func (s *Sharing) ShareNamed(ctx context.Context, ownerID string, fileID uuid.UU
 		return Share{}, Invalid("a file cannot be shared with its owner")
 	}
 	sh := Share{FileID: fileID, UserID: userID, Username: username, CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
+	if PlausibleSharerName(g.OwnerName) {
+		sh.SharerName = g.OwnerName
+	}
 	if err := s.store.CreateShare(ctx, ownerID, sh); err != nil {
 		return Share{}, err
 	}

@@ -95,3 +95,43 @@ func TestShareGoesWithTheFile(t *testing.T) {
 		t.Fatalf("%d shares left, want 0", n)
 	}
 }
+
+// TestSharerName: a share keeps its owner's username as their token named them, and the
+// recipient's list shows it; a name that is no plausible username (control characters a
+// terminal would obey, spaces, too long) is not kept, nor is a second grant's name.
+func TestSharerName(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	svc := e.service()
+	sh := files.NewSharing(e.db, e.clock.Now)
+	names := map[string]string{ // file name -> the owner name its grant carries
+		"named.txt": "alice", "none.txt": "", "escape.txt": "\x1b]8;;https://evil.example\x07alice", "space.txt": "alice smith",
+		"long.txt": strings.Repeat("a", 65), "longest.txt": strings.Repeat("a", 64), "accent.txt": "zoë",
+	}
+	want := map[string]string{"named.txt": "alice", "longest.txt": strings.Repeat("a", 64)}
+	for name, owner := range names {
+		f := upload(t, svc, "alice-id", name, []byte(name))
+		if _, err := sh.Grant(t.Context(), files.Grant{OwnerID: "alice-id", OwnerName: owner, FileID: f.ID, UserID: "bob-id"}); err != nil {
+			t.Fatalf("grant of %s by %q: %v", name, owner, err)
+		}
+		if name == "named.txt" { // granted again under another name: the first one stays
+			if _, err := sh.Grant(t.Context(), files.Grant{OwnerID: "alice-id", OwnerName: "mallory", FileID: f.ID, UserID: "bob-id"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	page, err := sh.ListShared(t.Context(), "bob-id", files.ListOptions{})
+	if err != nil || len(page.Files) != len(names) {
+		t.Fatalf("bob's shared list: %d files, %v; want %d", len(page.Files), err, len(names))
+	}
+	for _, f := range page.Files {
+		if f.SharerName != want[f.Name] || f.OwnerID != "alice-id" {
+			t.Errorf("%s: shared by %q (owner %s), want %q (alice-id)", f.Name, f.SharerName, f.OwnerID, want[f.Name])
+		}
+	}
+	// The owner's own listing carries no sharer name.
+	mine, err := svc.List(t.Context(), "alice-id", files.ListOptions{})
+	if err != nil || len(mine.Files) != len(names) || mine.Files[0].SharerName != "" {
+		t.Fatalf("alice's own list: %+v, %v", mine.Files, err)
+	}
+}

@@ -25,9 +25,9 @@ func (db *DB) CreateShare(ctx context.Context, ownerID string, s files.Share) er
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var owned, added bool
 		err := tx.QueryRow(ctx, `WITH f AS (SELECT id FROM files WHERE id = $1 AND owner_id = $2),
-			ins AS (INSERT INTO file_shares (file_id, user_id, created_at, username) SELECT id, $3, $4, nullif($5, '') FROM f
+			ins AS (INSERT INTO file_shares (file_id, user_id, created_at, username, sharer_name) SELECT id, $3, $4, nullif($5, ''), nullif($6, '') FROM f
 				ON CONFLICT (file_id, user_id) DO NOTHING RETURNING 1)
-			SELECT EXISTS (SELECT 1 FROM f), EXISTS (SELECT 1 FROM ins)`, s.FileID, ownerID, s.UserID, s.CreatedAt, s.Username).Scan(&owned, &added)
+			SELECT EXISTS (SELECT 1 FROM f), EXISTS (SELECT 1 FROM ins)`, s.FileID, ownerID, s.UserID, s.CreatedAt, s.Username, s.SharerName).Scan(&owned, &added)
 		if err != nil {
 			return fmt.Errorf("postgres: create share: %w", mapErr(err))
 		}
@@ -90,11 +90,16 @@ func (db *DB) ListShared(ctx context.Context, userID string, opts files.ListOpti
 	}
 	var list []files.File
 	err := db.readFor(ctx, userID, func(q querier) error {
-		rows, err := q.Query(ctx, `SELECT `+qualifiedFileColumns+`
+		rows, err := q.Query(ctx, `SELECT `+qualifiedFileColumns+`, coalesce(s.sharer_name, '')
 			FROM file_shares s JOIN files f ON f.id = s.file_id WHERE `+where+
 			` ORDER BY f.created_at DESC, f.id DESC LIMIT $2`, args...)
 		if err == nil {
-			list, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.File, error) { return scanFile(r) })
+			list, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.File, error) {
+				var name string
+				f, err := scanFile(withColumn{r, &name})
+				f.SharerName = name
+				return f, err
+			})
 		}
 		if err != nil {
 			return fmt.Errorf("postgres: list shared: %w", mapErr(err))
@@ -192,3 +197,12 @@ func decodeShareCursor(s string) (time.Time, string, error) {
 	}
 	return time.UnixMicro(micros).UTC(), string(b[8:]), nil
 }
+
+// withColumn scans one more column, after scanFile's: a listing that adds a column reuses
+// scanFile instead of copying it.
+type withColumn struct {
+	pgx.Row
+	extra any
+}
+
+func (w withColumn) Scan(dest ...any) error { return w.Row.Scan(append(dest, w.extra)...) }

@@ -125,9 +125,9 @@ func New(cfg Config) (*Store, error) {
 			TLSHandshakeTimeout:   10 * time.Second,
 			ResponseHeaderTimeout: cfg.Timeout,
 			ExpectContinueTimeout: time.Second,
-			// A download copies the object's body in 32 KiB reads (net/http's copy buffer);
-			// a larger read buffer turns eight of those into one recv from S3.
-			ReadBufferSize:  256 << 10,
+			// No large read buffer: a download copies the object's body in 256 KiB pieces
+			// (api.sendfileWriter), which bypass the buffer, and a server that closes every
+			// connection (versitygw without --keep-alive) would have each GET allocate it.
 			WriteBufferSize: 256 << 10,
 		}}
 	}

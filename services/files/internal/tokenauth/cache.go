@@ -11,7 +11,8 @@ import (
 // sends the same token on every request pays for one RSA verification, not one per request.
 //
 // An entry is used only while the token is unexpired and the key that signed it is still
-// in the JWK Set, so a key removed after rotation stops its tokens at once, cached or not.
+// in the JWK Set, so a key removed after rotation stops its tokens, cached or not: uncached
+// ones at once, cached ones within keyRecheck of keyfunc's refresh dropping the key.
 type verifiedCache struct {
 	mu      sync.RWMutex
 	max     int

@@ -71,6 +71,41 @@ func TestCachedTokenStopsWhenKeyRemoved(t *testing.T) {
 	})
 }
 
+// A token signed by a key published since the cached tokens' snapshot of the JWK Set was
+// taken (rotation under the same kid) verifies from the cache too: the snapshot only ever
+// confirms a key, and a key it does not hold is asked of the JWK Set.
+func TestCachedTokenOfANewKey(t *testing.T) {
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	next, _ := rsa.GenerateKey(rand.Reader, 2048)
+	jwks := &switchableJWKS{}
+	jwks.set(t, &key.PublicKey)
+	srv := httptest.NewServer(jwks)
+	defer srv.Close()
+	v, err := tokenauth.New(tokenauth.Options{JWKSURL: srv.URL, Issuer: issuer, Audience: audience, RefreshInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go v.Run(ctx)
+	waitFor(t, func() bool { return v.Ready(ctx) })
+
+	old := sign(t, key, jwt.SigningMethodRS256, nil, validClaims())
+	for range 2 { // the second is a cached hit: it takes the snapshot
+		if _, err := v.Verify(ctx, old); err != nil {
+			t.Fatalf("valid token rejected: %v", err)
+		}
+	}
+	jwks.set(t, &next.PublicKey)
+	tok := sign(t, next, jwt.SigningMethodRS256, nil, validClaims())
+	waitFor(t, func() bool { _, err := v.Verify(ctx, tok); return err == nil })
+	for i := range 3 {
+		if _, err := v.Verify(ctx, tok); err != nil {
+			t.Fatalf("cached verification %d of a token of the new key: %v", i+1, err)
+		}
+	}
+}
+
 func TestCachedTokenExpires(t *testing.T) {
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
 	srv, _ := jwksServer(t, &key.PublicKey)

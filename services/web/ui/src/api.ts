@@ -12,7 +12,8 @@ export interface FileInfo {
   created_at: string
   shared?: boolean // mine, shared with someone
   linked?: boolean // mine, with an unexpired link
-  shared_by?: string // on files shared with me: the owner's user id
+  shared_by?: string // on files shared with me: the owner's user id…
+  shared_by_name?: string // …and their username when they shared it, if known
   request_id?: string // arrived through one of my file requests…
   uploader_name?: string // …from someone who gave this name
 }

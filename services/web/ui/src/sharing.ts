@@ -65,7 +65,9 @@ export function marks(f: FileInfo): HTMLElement | null {
   if (f.shared) append(el, h('span', { class: 'badge', title: 'Shared with people' }, 'Shared'))
   if (f.linked) append(el, h('span', { class: 'badge', title: 'Has a download link' }, 'Linked'))
   if (f.uploader_name) append(el, h('span', { class: 'badge', title: 'Arrived through a file request' }, `From ${f.uploader_name}`))
-  if (f.shared_by) append(el, h('span', { class: 'shared-by' }, `Shared by ${f.shared_by}`))
+  // By name when the service knows it (the owner's username when they shared), else by id;
+  // the id stays in the tooltip, since a name is what it was at share time.
+  if (f.shared_by) append(el, h('span', { class: 'shared-by', title: `User id ${f.shared_by}` }, `Shared by ${f.shared_by_name || f.shared_by}`))
   return el
 }
 
