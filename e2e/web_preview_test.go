@@ -18,8 +18,9 @@ import (
 // preview from object URLs (the PDF in a frame the browser's PDF viewer takes); HTML bytes
 // named .pdf and SVG bytes named .png, each with script, run nothing in the page; SVG and
 // HTML files offer no preview. The recipient of alice's shares sees "Shared by alice-…" by
-// name, and by id for a share stored without a name (as an older node stored them). The
-// page's CSP allows frames and images from object URLs only.
+// name, and by id for a share stored without a name (as an older node stored them); the
+// header's user menu names bob from his token's preferred_username while /v1/me is refused.
+// The page's CSP allows frames and images from object URLs only.
 func TestWebPreview(t *testing.T) {
 	ws := startWebStack(t)
 	c := ws.client()

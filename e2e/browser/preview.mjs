@@ -3,7 +3,8 @@
 // hostile files cannot run script in the page: HTML bytes named .pdf reach the PDF viewer,
 // never the HTML parser; SVG bytes named .png fail to decode as an image; SVG and HTML files
 // offer no preview at all. Then the recipient of two shares sees who shared each: by name,
-// or by id for a share that has no name. Settings come from COFFER_WEB_TEST; one JSON result
+// or by id for a share that has no name, and the header's user menu names the user from the
+// token while the auth service's /v1/me does not answer. Settings come from COFFER_WEB_TEST; one JSON result
 // line goes to stdout; a failed check exits non-zero with its step.
 import { chromium } from 'playwright-core'
 import { join } from 'node:path'
@@ -154,12 +155,20 @@ try {
   check(problems.length === 0, `page problems: ${problems.join('; ')}`)
   await ctx.close()
 
-  begin('the recipient sees who shared each file')
+  begin('the recipient signs in')
   const other = await browser.newContext({ viewport: { width: 1100, height: 900 } })
   other.setDefaultTimeout(timeout)
   page = await other.newPage()
   watch(page, 'recipient')
+  // The auth service's /v1/me does not answer: the header names the user from the token.
+  await page.route(`${cfg.auth}/v1/me`, (route) => route.abort())
   await signIn(page, cfg.user2, cfg.pass2)
+  begin('the user menu names the user from the token')
+  const userButton = page.getByRole('button', { name: `Account menu of ${cfg.user2}`, exact: true })
+  await userButton.click()
+  await page.getByRole('menu', { name: /Account menu/ }).getByText(`Signed in as ${cfg.user2}`, { exact: true }).waitFor()
+  await page.keyboard.press('Escape')
+  begin('the recipient sees who shared each file (by name, or by id when there is none)')
   await page.getByRole('tab', { name: 'Shared with me' }).click()
   for (const [name, want] of Object.entries(cfg.sharedBy)) {
     await page.waitForFunction(({ n, w }) => {
