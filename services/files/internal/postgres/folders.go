@@ -254,14 +254,8 @@ func (db *DB) SearchFiles(ctx context.Context, ownerID string, opts files.Search
 			return files.Page{}, err
 		}
 	}
-	var p files.Page
-	if len(list) > opts.Limit {
-		list = list[:opts.Limit]
-		last := list[len(list)-1]
-		p.NextCursor = encodeNameCursor(last.Name, last.ID)
-	}
-	p.Files = list
-	return p, nil
+	list, next := cutPage(list, opts.Limit, func(f files.File) string { return encodeNameCursor(f.Name, f.ID) })
+	return files.Page{Files: list, NextCursor: next}, nil
 }
 
 // searchLookup runs searchLookupSQL; found is false when the matches reached the cap (then

@@ -295,14 +295,18 @@ func listQuery(ownerID string, opts files.ListOptions) (string, []any, error) {
 
 // page cuts a list fetched with limit+1 rows into a page and the cursor of the next.
 func page(list []files.File, limit int) files.Page {
-	var p files.Page
-	if len(list) > limit {
-		list = list[:limit]
-		last := list[len(list)-1]
-		p.NextCursor = encodeCursor(last.CreatedAt, last.ID)
+	list, next := cutPage(list, limit, func(f files.File) string { return encodeCursor(f.CreatedAt, f.ID) })
+	return files.Page{Files: list, NextCursor: next}
+}
+
+// cutPage cuts a list fetched with limit+1 rows (one more than a page, to learn whether
+// another follows) to a page, and returns the cursor of its last row when another follows.
+func cutPage[T any](list []T, limit int, cursor func(T) string) ([]T, string) {
+	if len(list) <= limit {
+		return list, ""
 	}
-	p.Files = list
-	return p
+	list = list[:limit]
+	return list, cursor(list[len(list)-1])
 }
 
 // DeleteFile implements files.MetadataStore; the file.deleted event commits with the delete.
