@@ -96,7 +96,7 @@ func (b *bench) run(ctx context.Context) error {
 	if err := b.prepareFiles(); err != nil {
 		return err
 	}
-	b.progress("starting PostgreSQL, auth, two file nodes (disk, S3), versitygw, nginx, ServeFile, tusd")
+	b.progress("starting PostgreSQL, auth, the file nodes (disk, S3), versitygw, nginx, ServeFile, tusd")
 	if err := b.startAll(ctx); err != nil {
 		return err
 	}

@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -21,29 +23,67 @@ var _ files.FolderStore = (*DB)(nil)
 // Name order is byte order (COLLATE "C"), the order of the files_owner_name index, whatever
 // the database's collation. Keyset paging is on (name, id), since names need not be unique.
 
-// levelQuery walks one folder level as a loose index scan: each step is one probe of
-// files_owner_name for the first row after the previous one, and after a subfolder's first row
-// the next probe starts past the whole subfolder (name prefix + seg + "0", "0" being the byte
-// after "/"). A level of 1,000 entries over a million files below it costs about 1,000
-// probes, never a scan of the subfolders. $5 is the position (in characters) after the prefix;
-// cut is where the first "/" after the prefix is, relative to it (0: a file of this level).
-const levelQuery = `WITH RECURSIVE walk(n, id, name, cut) AS (
-	(SELECT 1, f.id, f.name, strpos(substr(f.name, $5), '/') FROM files f
-		WHERE f.owner_id = $1 AND f.name COLLATE "C" LIKE $4
-			AND (f.name COLLATE "C", f.id) > ($2::text COLLATE "C", $3::uuid)
-		ORDER BY f.name COLLATE "C", f.id LIMIT 1)
+// The level walk is a loose index scan: each step is one probe of files_owner_name for the
+// first row after the previous one, and after a subfolder's first row the next probe starts
+// past the whole subfolder (name prefix + seg + "0", "0" being the byte after "/"). A level of
+// 1,000 entries over a million files below it costs about 1,000 probes, never a scan of the
+// subfolders. The folder's range is written as bounds of the index, not as LIKE 'prefix%':
+// the start is the cursor, never before the prefix (levelArgs), and the end is the prefix's
+// successor. PostgreSQL starts a scan at the row comparison even when a LIKE range starts
+// later, and a cached generic plan cannot turn LIKE $n into a range at all: BenchmarkSearch/
+// level measured 114 ms p50 at a million rows, walking d00/ to d04/ to reach d05/ and the
+// rest of the owner's names past d05/'s last subfolder.
+// $1 owner, $2/$3 the cursor, $4 the position (in characters) after the prefix, $5 the page
+// size plus one, $6 the prefix's successor (levelIn only); cut is where the first "/" after
+// the prefix is, relative to it (0: a file of this level).
+const (
+	levelTop = levelHead + levelProbe + levelStep + levelProbe + levelTail
+	levelIn  = levelHead + levelBelow + levelProbe + levelStep + levelBelow + levelProbe + levelTail
+
+	levelHead = `WITH RECURSIVE walk(n, id, name, cut) AS (
+	(SELECT 1, f.id, f.name, strpos(substr(f.name, $4), '/') FROM files f
+		WHERE f.owner_id = $1 AND (f.name COLLATE "C", f.id) > ($2::text COLLATE "C", $3::uuid)`
+	levelProbe = `
+		ORDER BY f.name COLLATE "C", f.id LIMIT 1`
+	levelBelow = ` AND f.name COLLATE "C" < $6::text COLLATE "C"`
+	levelStep  = `)
 	UNION ALL
-	SELECT w.n + 1, s.id, s.name, strpos(substr(s.name, $5), '/') FROM walk w CROSS JOIN LATERAL (
+	SELECT w.n + 1, s.id, s.name, strpos(substr(s.name, $4), '/') FROM walk w CROSS JOIN LATERAL (
 		SELECT f.id, f.name FROM files f
-		WHERE f.owner_id = $1 AND f.name COLLATE "C" LIKE $4
-			AND (f.name COLLATE "C", f.id) > (
-				CASE WHEN w.cut > 0 THEN left(w.name, $5 + w.cut - 2) || '0' ELSE w.name END COLLATE "C",
-				CASE WHEN w.cut > 0 THEN '00000000-0000-0000-0000-000000000000'::uuid ELSE w.id END)
-		ORDER BY f.name COLLATE "C", f.id LIMIT 1) s
+		WHERE f.owner_id = $1 AND (f.name COLLATE "C", f.id) > (
+				CASE WHEN w.cut > 0 THEN left(w.name, $4 + w.cut - 2) || '0' ELSE w.name END COLLATE "C",
+				CASE WHEN w.cut > 0 THEN '00000000-0000-0000-0000-000000000000'::uuid ELSE w.id END)`
+	levelTail = `) s
 )
-SELECT w.cut, left(w.name, $5 - 1 + w.cut), ` + qualifiedFileColumns + `
-FROM (SELECT * FROM walk LIMIT $6) w LEFT JOIN files f ON f.id = w.id AND w.cut = 0
+SELECT w.cut, left(w.name, $4 - 1 + w.cut), ` + qualifiedFileColumns + `
+FROM (SELECT * FROM walk LIMIT $5) w LEFT JOIN files f ON f.id = w.id AND w.cut = 0
 ORDER BY w.n`
+)
+
+// levelQuery returns the walk of the level prefix and its parameters.
+func levelQuery(ownerID, prefix, name string, id uuid.UUID, limit int) (string, []any) {
+	name, id = clampCursor(prefix, name, id)
+	args := []any{ownerID, name, [16]byte(id), utf8.RuneCountInString(prefix) + 1, limit + 1}
+	if prefix == "" {
+		return levelTop, args
+	}
+	return levelIn, append(args, prefixEnd(prefix))
+}
+
+// clampCursor moves a cursor before the folder's first name to the folder's start: every
+// name in the folder sorts after its prefix (a prefix ends in "/" and no name equals it).
+func clampCursor(prefix, name string, id uuid.UUID) (string, uuid.UUID) {
+	if name < prefix {
+		return prefix, uuid.Nil
+	}
+	return name, id
+}
+
+// prefixEnd is the least string after every name that starts with the folder prefix (which
+// ends in "/"): the prefix with its "/" turned into "0", the next byte.
+func prefixEnd(prefix string) string {
+	return strings.TrimSuffix(prefix, "/") + "0"
+}
 
 // qualifiedFileColumns are fileColumns of the table aliased f.
 const qualifiedFileColumns = `f.id, f.owner_id, f.name, f.size, f.sha256, f.content_type, f.blob_key, f.created_at, f.status, f.status_reason, f.expires_at, f.request_id, f.uploader_name`
@@ -54,8 +94,8 @@ func (db *DB) ListLevel(ctx context.Context, ownerID string, opts files.LevelOpt
 	if err != nil {
 		return files.LevelPage{}, err
 	}
-	rows, err := db.pool.Query(ctx, levelQuery, ownerID, name, [16]byte(id), likeEscape(opts.Prefix)+"%",
-		utf8.RuneCountInString(opts.Prefix)+1, opts.Limit+1)
+	q, args := levelQuery(ownerID, opts.Prefix, name, id, opts.Limit)
+	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {
 		return files.LevelPage{}, fmt.Errorf("postgres: list level: %w", mapErr(err))
 	}
@@ -112,56 +152,75 @@ func (db *DB) ListLevel(ctx context.Context, ownerID string, opts files.LevelOpt
 	return p, nil
 }
 
-// searchProbe is how many names, in order from the cursor, a search reads before it turns to
-// the trigram index. A common text (a fifth of the names contain "photo") fills a page within
-// the first names in order; a rare one ("0012345") is found at once through
-// files_name_trgm, whose matches are then few enough to sort. Neither plan alone is fast for
-// both (BenchmarkSearch: 1.3 s p50 for a common text when PostgreSQL picked the trigram plan).
-const searchProbe = 2_000
-
-// searchFilter is the match of a search: the ILIKE on the whole name is what the trigram index
-// answers; the one on the last segment keeps a text that only a folder contains from matching.
-const searchFilter = `name ILIKE $3 AND split_part(name, '/', -1) ILIKE $3`
-
-// The search's statements. $1 owner, $2 the folder's LIKE prefix, $3 the text's ILIKE
-// pattern, $4/$5 the cursor's name and id, $6 the page size plus one, $7 the probe's length.
+// A search answers the first page of matches in name order, whatever their number. Two plans,
+// chosen per query from PostgreSQL's own estimate of the text's matches (searchEstimate):
+//   - a common text is found by walking the folder's names in order from the cursor
+//     (files_owner_name, index-only) and filtering them, until a page is full: a text in a
+//     fifth of the names fills a page within a few hundred names;
+//   - a rare one is looked up through files_name_trgm; its matches are few enough to sort.
+//
+// Neither alone is fast for both: the trigram plan read and sorted every match of a common
+// text (BenchmarkSearch/common: 909 ms p50 at a million rows, when a probe of the first 2,000
+// names in order found none because the names that match come later), and the walk reads
+// every name of the folder for a rare one. The lookup is capped (searchCap): when the
+// estimate was wrong and the matches are many, the search walks instead.
 const (
-	searchWindow = `owner_id = $1 AND name COLLATE "C" LIKE $2 AND (name COLLATE "C", id) > ($4::text COLLATE "C", $5::uuid)`
-	searchOrder  = ` ORDER BY name COLLATE "C", id`
-	// searchProbeSQL reads the next $7 names in order from files_owner_name alone (an
-	// index-only scan: name and id are in the index), filters them, and reads the rows of the
-	// page's few matches only: a probe that fetched every row it looked at cost 2,000 heap
-	// reads per query.
-	// The matches' ids go in an array (an InitPlan), so their rows are fetched by primary
-	// key whatever PostgreSQL estimates a common text's matches to be: as IN (...),
-	// BenchmarkSearch/common measured 815 ms p50 (likely a join against a table scan).
-	searchProbeSQL = `SELECT ` + readColumns + ` FROM files WHERE id = ANY(ARRAY(
-		SELECT id FROM (SELECT name, id FROM files WHERE ` + searchWindow + searchOrder + ` LIMIT $7) w
-		WHERE ` + searchFilter + searchOrder + ` LIMIT $6))` + searchOrder
-	// searchMoreSQL says whether the folder holds more names after the cursor than the probe
-	// read (index-only as well). Its own parameters: $1 owner, $2 prefix, $3/$4 cursor, $5 probe.
-	searchMoreSQL = `SELECT count(*) = $5 FROM (SELECT 1 FROM files WHERE owner_id = $1 AND name COLLATE "C" LIKE $2
-		AND (name COLLATE "C", id) > ($3::text COLLATE "C", $4::uuid) LIMIT $5) w`
-	// searchTrigramSQL finds the text's matches of the owner through files_name_trgm, then
-	// keeps those in the folder after the cursor: the matches of a text the probe did not find
-	// often enough are few.
-	searchTrigramSQL = `WITH m AS MATERIALIZED (SELECT ` + readColumns + ` FROM files WHERE owner_id = $1 AND ` + searchFilter + `)
-		SELECT ` + readColumns + ` FROM m WHERE name COLLATE "C" LIKE $2 AND (name COLLATE "C", id) > ($4::text COLLATE "C", $5::uuid)` + searchOrder + ` LIMIT $6`
-	// searchScanSQL is the plain ordered scan, for a text too short to have a trigram.
-	searchScanSQL = `SELECT ` + readColumns + ` FROM files WHERE ` + searchWindow + ` AND ` + searchFilter + searchOrder + ` LIMIT $6`
+	// searchRare is the most matching names (of every owner: that is what the trigram index
+	// returns) PostgreSQL may estimate for a text that is looked up rather than walked. Its
+	// estimate comes from the column's histogram: a text in fewer than about 1% of the names
+	// is estimated at 0.01% of the table, a more common one at about its share.
+	searchRare = 5_000
+	// searchCap is the most matches the lookup reads before it gives way to the walk.
+	searchCap = 10_000
 )
 
-// searchArgs are the statements' parameters ($1 to $7).
-func searchArgs(ownerID string, opts files.SearchOptions, name string, id uuid.UUID, probe int) []any {
-	if name < opts.Prefix {
-		// Every name in the folder sorts at or after its prefix: a cursor before it starts
-		// the scan there. PostgreSQL takes a row comparison as the index scan's start over
-		// the LIKE prefix's range, so ("", nil) walked the owner's names from the first
-		// (3,828 index pages to reach d05/ at a million rows: EXPLAIN in BenchmarkSearch).
-		name, id = opts.Prefix, uuid.Nil
-	}
+// searchFilter is the match of a search ($4, an ILIKE pattern): the ILIKE on the whole name
+// is what the trigram index answers; the one on the last segment keeps a text that only a
+// folder contains from matching.
+const searchFilter = `name ILIKE $4 AND split_part(name, '/', -1) ILIKE $4`
+
+// The search's statements. $1 owner, $2/$3 the cursor (at least the folder's prefix: see
+// clampCursor), $4 the text's ILIKE pattern, $5 the page size plus one, then the cap (the
+// lookup only), then the folder's end (searchBelow, in a folder only; see levelQuery for why
+// the folder is written as bounds, not as LIKE).
+const (
+	searchWindow = `owner_id = $1 AND (name COLLATE "C", id) > ($2::text COLLATE "C", $3::uuid)`
+	searchOrder  = ` ORDER BY name COLLATE "C", id`
+	// searchWalkSQL walks names in order from the cursor in files_owner_name alone (name and
+	// id are in the index), filters them, and reads the rows of the page's matches only, by
+	// primary key from an array (an InitPlan), whatever PostgreSQL estimates the matches to
+	// be (as IN (...), BenchmarkSearch/common measured 815 ms p50: a join against a table
+	// scan). OFFSET 0 keeps the walk a subquery that the filter cannot be pushed into, so
+	// the only plan for its order is the index's.
+	searchWalkSQL = `SELECT ` + readColumns + ` FROM files WHERE id = ANY(ARRAY(
+		SELECT id FROM (SELECT name, id FROM files WHERE ` + searchWindow + `%s` + searchOrder + ` OFFSET 0) w
+		WHERE ` + searchFilter + searchOrder + ` LIMIT $5))` + searchOrder
+	// searchLookupSQL reads at most $6 of the folder's matches after the cursor (through
+	// files_name_trgm, for a text estimated rare) and returns the first page of them with
+	// their number: $6 of them means there may be more, and the walk answers instead.
+	searchLookupSQL = `WITH m AS MATERIALIZED (SELECT ` + readColumns + ` FROM files WHERE ` + searchWindow + `%s AND ` + searchFilter + ` LIMIT $6)
+		SELECT ` + readColumns + `, (SELECT count(*) FROM m) FROM m` + searchOrder + ` LIMIT $5`
+	// searchEstimateSQL is how many names PostgreSQL expects a pattern to match.
+	searchEstimateSQL = `EXPLAIN (FORMAT JSON) SELECT 1 FROM files WHERE name ILIKE $1`
+)
+
+// searchQuery returns one of the search statements (searchWalkSQL or searchLookupSQL) for the
+// folder prefix, and its parameters; most is the lookup's $6.
+func searchQuery(sql, ownerID string, opts files.SearchOptions, name string, id uuid.UUID, most int) (string, []any) {
+	name, id = clampCursor(opts.Prefix, name, id)
 	// The id as text: an unnamed statement's parameters have no declared types to encode to.
-	return []any{ownerID, likeEscape(opts.Prefix) + "%", "%" + likeEscape(opts.Query) + "%", name, id.String(), opts.Limit + 1, probe}
+	args := []any{ownerID, name, id.String(), "%" + likeEscape(opts.Query) + "%", opts.Limit + 1}
+	n := 6
+	if sql == searchLookupSQL {
+		args = append(args, most)
+		n = 7
+	}
+	below := ""
+	if opts.Prefix != "" {
+		below = fmt.Sprintf(` AND name COLLATE "C" < $%d::text COLLATE "C"`, n)
+		args = append(args, prefixEnd(opts.Prefix))
+	}
+	return fmt.Sprintf(sql, below), args
 }
 
 // SearchFiles implements files.FolderStore: the text is matched against the file's own name
@@ -171,58 +230,98 @@ func (db *DB) SearchFiles(ctx context.Context, ownerID string, opts files.Search
 	if err != nil {
 		return files.Page{}, err
 	}
-	probe := db.searchProbe
-	if probe == 0 {
-		probe = searchProbe
+	rare, most := db.search.rare, db.search.cap
+	if rare == 0 {
+		rare = searchRare
 	}
-	args := searchArgs(ownerID, opts, name, id, probe)
-	// First the probe: the next searchProbe names in order, filtered.
-	list, err := db.searchQuery(ctx, searchProbeSQL, args...)
-	if err != nil {
-		return files.Page{}, err
+	if most == 0 {
+		most = searchCap
 	}
-	if len(list) <= opts.Limit {
-		// Not a full page: either the folder has no more names than the probe read (the
-		// answer is complete), or the rest is found through the trigram index. A text of
-		// fewer than three characters has no trigram: the plain ordered scan it is. Every
-		// statement is planned for its values (QueryExecModeExec): a cached generic plan
-		// cannot turn LIKE $2 into an index range and read the owner's names from the first.
-		var more bool
-		if err := db.pool.QueryRow(ctx, searchMoreSQL, pgx.QueryExecModeExec, ownerID, args[1], args[3], args[4], probe).Scan(&more); err != nil {
-			return files.Page{}, fmt.Errorf("postgres: search files: %w", mapErr(err))
+	list, found := []files.File(nil), false
+	if rare > 0 && hasTrigram(opts.Query) {
+		n, err := db.searchEstimate(ctx, opts.Query)
+		if err != nil {
+			return files.Page{}, err
 		}
-		if more {
-			q := searchTrigramSQL
-			if utf8.RuneCountInString(strings.TrimSpace(opts.Query)) < 3 {
-				q = searchScanSQL
-			}
-			if list, err = db.searchQuery(ctx, q, args[:6]...); err != nil {
+		if n <= float64(rare) {
+			if list, found, err = db.searchLookup(ctx, ownerID, opts, name, id, most); err != nil {
 				return files.Page{}, err
 			}
 		}
 	}
-	var p files.Page
-	if len(list) > opts.Limit {
-		list = list[:opts.Limit]
-		last := list[len(list)-1]
-		p.NextCursor = encodeNameCursor(last.Name, last.ID)
+	if !found {
+		if list, err = db.searchRows(ctx, nil, searchWalkSQL, ownerID, opts, name, id, 0); err != nil {
+			return files.Page{}, err
+		}
 	}
-	p.Files = list
-	return p, nil
+	list, next := cutPage(list, opts.Limit, func(f files.File) string { return encodeNameCursor(f.Name, f.ID) })
+	return files.Page{Files: list, NextCursor: next}, nil
 }
 
-func (db *DB) searchQuery(ctx context.Context, q string, args ...any) ([]files.File, error) {
-	// Planned for these values every time (an unnamed statement): a cached generic plan
-	// cannot tell a rare text from a common one and scanned the table (seconds at 1M rows).
+// searchLookup runs searchLookupSQL; found is false when the matches reached the cap (then
+// the lookup's page may lack matches it did not read).
+func (db *DB) searchLookup(ctx context.Context, ownerID string, opts files.SearchOptions, name string, id uuid.UUID, most int) ([]files.File, bool, error) {
+	if most < 0 {
+		most = math.MaxInt32 - 1
+	}
+	var n int64
+	list, err := db.searchRows(ctx, &n, searchLookupSQL, ownerID, opts, name, id, most+1)
+	return list, err == nil && n <= int64(most), err
+}
+
+// searchRows runs a search statement; count receives the lookup's number of matches.
+func (db *DB) searchRows(ctx context.Context, count *int64, sql, ownerID string, opts files.SearchOptions, name string, id uuid.UUID, most int) ([]files.File, error) {
+	q, args := searchQuery(sql, ownerID, opts, name, id, most)
+	var extra []any
+	if count != nil {
+		extra = []any{count}
+	}
+	// Planned for these values every time (an unnamed statement): the lookup's plan depends
+	// on the text, and a cached generic plan cannot tell a rare text from a common one.
 	rows, err := db.pool.Query(ctx, q, append([]any{pgx.QueryExecModeExec}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: search files: %w", mapErr(err))
 	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.File, error) { return scanFile(r) })
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.File, error) { return scanFile(r, extra...) })
 	if err != nil {
 		return nil, fmt.Errorf("postgres: search files: %w", mapErr(err))
 	}
 	return list, nil
+}
+
+// searchEstimate returns how many names (of every owner) PostgreSQL's statistics say contain
+// text: the planner's own estimate, so the plan chosen here is the one it would cost lowest.
+func (db *DB) searchEstimate(ctx context.Context, text string) (float64, error) {
+	var plan []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		}
+	}
+	err := db.pool.QueryRow(ctx, searchEstimateSQL, pgx.QueryExecModeExec, "%"+likeEscape(text)+"%").Scan(&plan)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: search estimate: %w", mapErr(err))
+	}
+	if len(plan) != 1 {
+		return 0, fmt.Errorf("postgres: search estimate: %d plans", len(plan))
+	}
+	return plan[0].Plan.Rows, nil
+}
+
+// hasTrigram reports whether text holds a trigram files_name_trgm can look up: pg_trgm splits
+// a pattern into words of letters and digits and takes trigrams of those of three or more
+// characters. Without one, the index would be read whole.
+func hasTrigram(text string) bool {
+	run := 0
+	for _, r := range text {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			if run++; run >= 3 {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
 }
 
 // RenameFile implements files.FolderStore.

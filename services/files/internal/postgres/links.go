@@ -183,12 +183,6 @@ func (db *DB) ListLinks(ctx context.Context, ownerID string, fileID *uuid.UUID, 
 	if err != nil {
 		return files.LinkPage{}, fmt.Errorf("postgres: list links: %w", mapErr(err))
 	}
-	var p files.LinkPage
-	if len(list) > opts.Limit {
-		list = list[:opts.Limit]
-		last := list[len(list)-1]
-		p.NextCursor = encodeCursor(last.CreatedAt, last.ID)
-	}
-	p.Links = list
-	return p, nil
+	list, next := cutPage(list, opts.Limit, func(l files.Link) string { return encodeCursor(l.CreatedAt, l.ID) })
+	return files.LinkPage{Links: list, NextCursor: next}, nil
 }

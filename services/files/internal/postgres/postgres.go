@@ -51,7 +51,9 @@ type DB struct {
 		pool *pgxpool.Pool
 		err  error
 	}
-	searchProbe int // 0: the constant searchProbe (folders.go); tests set a small one
+	// search's plan choice (folders.go); 0: the constants searchRare and searchCap. Tests
+	// force each plan: rare -1 always walks names in order, cap -1 never caps the lookup.
+	search struct{ rare, cap int }
 }
 
 var _ files.MetadataStore = (*DB)(nil)
@@ -147,11 +149,12 @@ const readColumns = fileColumns + `, status, status_reason, expires_at, request_
 // uuid codec. As a uuid.UUID it goes through driver.Valuer and sql.Scanner instead, a text
 // round trip (hex encode, parse) that, after a failed encode plan, cost about a fifth of the
 // allocations of a small download (pprof alloc_objects under wrk).
-func scanFile(r pgx.Row) (files.File, error) {
+// A query may select more columns after readColumns: extra receives them.
+func scanFile(r pgx.Row, extra ...any) (files.File, error) {
 	var f files.File
 	var reason, uploader *string
-	err := r.Scan((*[16]byte)(&f.ID), &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.ContentType, &f.BlobKey, &f.CreatedAt, &f.Status, &reason,
-		&f.ExpiresAt, &f.RequestID, &uploader)
+	err := r.Scan(append([]any{(*[16]byte)(&f.ID), &f.OwnerID, &f.Name, &f.Size, &f.SHA256, &f.ContentType, &f.BlobKey, &f.CreatedAt, &f.Status, &reason,
+		&f.ExpiresAt, &f.RequestID, &uploader}, extra...)...)
 	if uploader != nil {
 		f.UploaderName = *uploader
 	}
@@ -292,14 +295,18 @@ func listQuery(ownerID string, opts files.ListOptions) (string, []any, error) {
 
 // page cuts a list fetched with limit+1 rows into a page and the cursor of the next.
 func page(list []files.File, limit int) files.Page {
-	var p files.Page
-	if len(list) > limit {
-		list = list[:limit]
-		last := list[len(list)-1]
-		p.NextCursor = encodeCursor(last.CreatedAt, last.ID)
+	list, next := cutPage(list, limit, func(f files.File) string { return encodeCursor(f.CreatedAt, f.ID) })
+	return files.Page{Files: list, NextCursor: next}
+}
+
+// cutPage cuts a list fetched with limit+1 rows (one more than a page, to learn whether
+// another follows) to a page, and returns the cursor of its last row when another follows.
+func cutPage[T any](list []T, limit int, cursor func(T) string) ([]T, string) {
+	if len(list) <= limit {
+		return list, ""
 	}
-	p.Files = list
-	return p
+	list = list[:limit]
+	return list, cursor(list[len(list)-1])
 }
 
 // DeleteFile implements files.MetadataStore; the file.deleted event commits with the delete.

@@ -81,14 +81,8 @@ func (db *DB) ListRequests(ctx context.Context, ownerID string, opts files.ListO
 	if err != nil {
 		return files.RequestPage{}, fmt.Errorf("postgres: list requests: %w", mapErr(err))
 	}
-	var p files.RequestPage
-	if len(list) > opts.Limit {
-		list = list[:opts.Limit]
-		last := list[len(list)-1]
-		p.NextCursor = encodeCursor(last.CreatedAt, last.ID)
-	}
-	p.Requests = list
-	return p, nil
+	list, next := cutPage(list, opts.Limit, func(r files.Request) string { return encodeCursor(r.CreatedAt, r.ID) })
+	return files.RequestPage{Requests: list, NextCursor: next}, nil
 }
 
 // CloseRequest implements files.RequestStore. Uploads check the request on the primary, so

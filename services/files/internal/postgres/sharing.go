@@ -137,14 +137,8 @@ func (db *DB) ListShares(ctx context.Context, ownerID string, fileID uuid.UUID, 
 	if err != nil {
 		return files.SharePage{}, fmt.Errorf("postgres: list shares: %w", mapErr(err))
 	}
-	var p files.SharePage
-	if len(list) > opts.Limit {
-		list = list[:opts.Limit]
-		last := list[len(list)-1]
-		p.NextCursor = encodeShareCursor(last.CreatedAt, last.UserID)
-	}
-	p.Shares = list
-	return p, nil
+	list, next := cutPage(list, opts.Limit, func(sh files.Share) string { return encodeShareCursor(sh.CreatedAt, sh.UserID) })
+	return files.SharePage{Shares: list, NextCursor: next}, nil
 }
 
 // FileMarks implements files.ShareStore in one statement for a page of files.

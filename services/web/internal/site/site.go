@@ -109,6 +109,7 @@ func origin(raw string) (string, error) {
 
 // securityHeaders confine the page: scripts and styles only from this origin (no inline code,
 // no eval), network access only to this origin and the two services, no framing, no plugins,
+// frames and images from the page's own object URLs only (previews),
 // DOM sinks closed by Trusted Types, and nothing leaked in Referer headers.
 func securityHeaders(authOrigin, filesOrigin string) http.Header {
 	connect := []string{"'self'", authOrigin}
@@ -119,7 +120,10 @@ func securityHeaders(authOrigin, filesOrigin string) http.Header {
 		"default-src 'none'",
 		"script-src 'self'",
 		"style-src 'self'",
-		"img-src 'self' data: blob:", // blob: image previews (preview.ts)
+		// Previews (preview.ts): an image or a PDF from an object URL the page made, and
+		// nothing else framed or embedded (object-src stays 'none').
+		"img-src 'self' blob:",
+		"frame-src blob:",
 		"connect-src " + strings.Join(connect, " "),
 		"manifest-src 'self'",
 		"form-action 'none'",

@@ -134,6 +134,14 @@ func TestSecurityHeaders(t *testing.T) {
 		"frame-ancestors": "'none'",
 		"base-uri":        "'none'",
 		"form-action":     "'none'",
+		// Previews: object URLs the page made, nothing else; no plugins.
+		"img-src":   "'self' blob:",
+		"frame-src": "blob:",
+	}
+	for _, absent := range []string{"object-src", "child-src", "worker-src"} {
+		if _, ok := directives[absent]; ok {
+			t.Errorf("CSP sets %s (default-src 'none' must govern it): %q", absent, csp)
+		}
 	}
 	for k, v := range want {
 		if directives[k] != v {

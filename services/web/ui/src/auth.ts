@@ -66,16 +66,27 @@ export class Session {
     return `${this.cfg.auth_url}/oauth2/account`
   }
 
-  // roles are the access token's roles claim, read only to choose what the page shows: the
+  // claims are the access token's payload, read only to choose what the page shows: the
   // services check the signed token themselves.
-  get roles(): string[] {
+  private claims(): Record<string, unknown> {
     try {
       const part = this.access.split('.')[1] ?? ''
-      const claims = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as { roles?: unknown }
-      return Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : []
+      return JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as Record<string, unknown>
     } catch {
-      return []
+      return {}
     }
+  }
+
+  // roles are the access token's roles claim.
+  get roles(): string[] {
+    const roles = this.claims().roles
+    return Array.isArray(roles) ? roles.filter((r): r is string => typeof r === 'string') : []
+  }
+
+  // username is the access token's preferred_username claim ('' when it has none).
+  get username(): string {
+    const name = this.claims().preferred_username
+    return typeof name === 'string' ? name : ''
   }
 
   // signIn sends the browser to the auth service's authorization page.

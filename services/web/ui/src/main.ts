@@ -16,7 +16,7 @@ import { accessDialog, linkDialog, marks } from './sharing'
 import { Menu } from './menu'
 import { UserMenu } from './usermenu'
 import { icon, iconKind } from './icons'
-import { previewType } from './preview'
+import { previewType, showPreview } from './preview'
 import { fromDrop, fromPicker } from './dropped'
 import { addAdminEntries } from './admin'
 
@@ -376,23 +376,11 @@ class App {
       h('td', {}, h('div', { class: 'actions' }, more.element)))
   }
 
-  // preview shows a raster image in a dialog, or a PDF in a new tab (preview.ts says why
-  // neither can reach this page).
+  // preview shows a raster image or a PDF in a dialog (preview.ts says why neither can
+  // reach this page).
   private async preview(f: FileInfo, type: string): Promise<void> {
     try {
-      const blob = new Blob([await this.files.content(f.id)], { type })
-      const url = URL.createObjectURL(blob)
-      if (type === 'application/pdf') {
-        window.open(url, '_blank', 'noopener,noreferrer')
-        setTimeout(() => URL.revokeObjectURL(url), 60_000)
-        return
-      }
-      dialog(f.name, (d, close) => {
-        const shut = cancel(close, 'Close')
-        append(d, h('img', { src: url, alt: `Preview of ${f.name}`, class: 'preview' }), h('div', { class: 'dialog-actions' }, shut))
-        d.addEventListener('close', () => URL.revokeObjectURL(url))
-        return shut
-      })
+      showPreview(f.name, await this.files.content(f.id), type)
     } catch (e) {
       replace(this.error, explain(e, { fileName: f.name, action: 'download' }))
     }

@@ -42,6 +42,8 @@ export class UserMenu {
     this.menu.addNote(this.note)
     this.menu.add({ label: 'Sign out', onSelect: signOut }, true)
     this.element = h('div', { class: 'user-area' }, this.quota, this.menu.element)
+    // The token names the user at once; /v1/me then confirms it and adds the admin flag.
+    if (session.username) this.show(avatar, session.username, false)
     this.ready = this.loadMe(avatar)
     void this.refreshUsage()
   }
@@ -56,14 +58,18 @@ export class UserMenu {
       const res = await this.session.fetch(`${this.authURL}/v1/me`)
       if (!res.ok) throw await apiError(res)
       this.me = (await res.json()) as Me
-      replace(this.who, this.me.username)
-      replace(avatar, this.me.username.slice(0, 1).toUpperCase())
-      replace(this.note, 'Signed in as ', h('strong', {}, this.me.username), this.me.admin ? ' (administrator)' : '')
-      this.menu.button.setAttribute('aria-label', `Account menu of ${this.me.username}`)
+      this.show(avatar, this.me.username, this.me.admin)
     } catch {
-      replace(this.who, 'Account')
+      if (!this.session.username) replace(this.who, 'Account') // else the token's name stays
     }
     return this.me
+  }
+
+  private show(avatar: HTMLElement, username: string, admin: boolean): void {
+    replace(this.who, username)
+    replace(avatar, username.slice(0, 1).toUpperCase())
+    replace(this.note, 'Signed in as ', h('strong', {}, username), admin ? ' (administrator)' : '')
+    this.menu.button.setAttribute('aria-label', `Account menu of ${username}`)
   }
 
   // refreshUsage redraws the quota bar (after an upload or a delete).
