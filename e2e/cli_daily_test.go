@@ -276,18 +276,48 @@ func TestCLIDaily(t *testing.T) {
 		defer cancel()
 		cmd := exec.CommandContext(ctx, c.bin, "put", "--no-resume", "--limit-rate", "2M", path)
 		cmd.Env = c.env
-		start := time.Now()
 		tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 140})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var screen bytes.Buffer
-		io.Copy(&screen, tty)
+		// The stopwatch: the bytes-done counter of each frame as it reaches the terminal,
+		// with the time it arrived. The real rate is the bytes done between the first frame
+		// that shows progress and the last one, over the time between them (the command's
+		// start-up, sign-in and read-back are not part of the transfer).
+		type frame struct {
+			at   time.Time
+			done float64
+		}
+		var (
+			screen bytes.Buffer
+			frames []frame
+			buf    = make([]byte, 4096)
+		)
+		counter := regexp.MustCompile(`([0-9.]+) MiB / 6\.0 MiB`)
+		for {
+			n, err := tty.Read(buf)
+			if n > 0 {
+				screen.Write(buf[:n])
+				if m := counter.FindAllSubmatch(buf[:n], -1); len(m) > 0 {
+					v, _ := strconv.ParseFloat(string(m[len(m)-1][1]), 64)
+					if v > 0 {
+						frames = append(frames, frame{time.Now(), v * (1 << 20)})
+					}
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
 		tty.Close()
 		if err := cmd.Wait(); err != nil {
 			t.Fatalf("put: %v\n%s", err, screen.String())
 		}
-		real := float64(size) / time.Since(start).Seconds()
+		if len(frames) < 4 {
+			t.Fatalf("only %d progress frames drawn:\n%q", len(frames), screen.String())
+		}
+		first, last := frames[0], frames[len(frames)-1]
+		real := (last.done - first.done) / last.at.Sub(first.at).Seconds()
 		rates := regexp.MustCompile(`([0-9.]+) MiB/s`).FindAllStringSubmatch(screen.String(), -1)
 		if len(rates) < 4 {
 			t.Fatalf("only %d rates drawn:\n%q", len(rates), screen.String())

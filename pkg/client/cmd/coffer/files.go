@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"regexp"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,29 +22,14 @@ func (a *app) lsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			files := []client.File{}
-			for f, err := range c.List(cmd.Context(), &opts) {
-				if err != nil {
-					return err
-				}
-				files = append(files, f)
-			}
-			if a.json {
-				return a.printJSON(files)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 			if opts.Shared { // who shared each file: their name, or their id when it is unknown
-				fprintf(tw, "ID\tSIZE\tCREATED\tSHARED BY\tNAME\n")
-				for _, f := range files {
-					fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.ID, human(f.Size), f.CreatedAt.Local().Format(time.DateTime), cmp.Or(f.SharedByName, f.SharedBy), f.Name)
-				}
-				return tw.Flush()
+				return printList(a, c.List(cmd.Context(), &opts), []string{"ID", "SIZE", "CREATED", "SHARED BY", "NAME"}, func(f client.File) []string {
+					return []string{f.ID, human(f.Size), f.CreatedAt.Local().Format(time.DateTime), cmp.Or(f.SharedByName, f.SharedBy), f.Name}
+				})
 			}
-			fprintf(tw, "ID\tSIZE\tCREATED\tNAME\n")
-			for _, f := range files {
-				fprintf(tw, "%s\t%s\t%s\t%s\n", f.ID, human(f.Size), f.CreatedAt.Local().Format(time.DateTime), f.Name)
-			}
-			return tw.Flush()
+			return printList(a, c.List(cmd.Context(), &opts), []string{"ID", "SIZE", "CREATED", "NAME"}, func(f client.File) []string {
+				return []string{f.ID, human(f.Size), f.CreatedAt.Local().Format(time.DateTime), f.Name}
+			})
 		},
 	}
 	cmd.Flags().StringVar(&opts.Prefix, "prefix", "", "only names starting with this")

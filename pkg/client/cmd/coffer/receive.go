@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -30,26 +29,13 @@ func (a *app) linksCommand() *cobra.Command {
 				}
 				fileID = f.ID
 			}
-			links := []client.Link{}
-			for l, err := range c.Links(cmd.Context(), fileID) {
-				if err != nil {
-					return err
-				}
-				links = append(links, l)
-			}
-			if a.json {
-				return a.printJSON(links)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fprintf(tw, "LINK ID\tFILE\tEXPIRES\tSERVED\tURL\n")
-			for _, l := range links {
+			return printList(a, c.Links(cmd.Context(), fileID), []string{"LINK ID", "FILE", "EXPIRES", "SERVED", "URL"}, func(l client.Link) []string {
 				served := human(l.ServedBytes)
 				if l.BudgetBytes != nil {
 					served += " of " + human(*l.BudgetBytes)
 				}
-				fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.ID, l.FileName, l.ExpiresAt.Local().Format(time.DateTime), served, linkForPeople(l))
-			}
-			return tw.Flush()
+				return []string{l.ID, l.FileName, l.ExpiresAt.Local().Format(time.DateTime), served, linkForPeople(l)}
+			})
 		},
 	}
 }
@@ -69,22 +55,9 @@ func (a *app) sharesCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			shares := []client.Share{}
-			for s, err := range c.Shares(cmd.Context(), f.ID) {
-				if err != nil {
-					return err
-				}
-				shares = append(shares, s)
-			}
-			if a.json {
-				return a.printJSON(shares)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fprintf(tw, "USER ID\tSHARED\n")
-			for _, s := range shares {
-				fprintf(tw, "%s\t%s\n", s.UserID, s.CreatedAt.Local().Format(time.DateTime))
-			}
-			return tw.Flush()
+			return printList(a, c.Shares(cmd.Context(), f.ID), []string{"USER ID", "SHARED"}, func(s client.Share) []string {
+				return []string{s.UserID, s.CreatedAt.Local().Format(time.DateTime)}
+			})
 		},
 	}
 }
@@ -188,44 +161,18 @@ func (a *app) requestLsCommand() *cobra.Command {
 				return err
 			}
 			if files != "" {
-				list := []client.File{}
-				for f, err := range c.RequestFiles(cmd.Context(), files) {
-					if err != nil {
-						return err
-					}
-					list = append(list, f)
-				}
-				if a.json {
-					return a.printJSON(list)
-				}
-				tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-				fprintf(tw, "ID\tSIZE\tARRIVED\tFROM\tNAME\n")
-				for _, f := range list {
-					fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.ID, human(f.Size), f.CreatedAt.Local().Format(time.DateTime), f.UploaderName, f.Name)
-				}
-				return tw.Flush()
+				return printList(a, c.RequestFiles(cmd.Context(), files), []string{"ID", "SIZE", "ARRIVED", "FROM", "NAME"}, func(f client.File) []string {
+					return []string{f.ID, human(f.Size), f.CreatedAt.Local().Format(time.DateTime), f.UploaderName, f.Name}
+				})
 			}
-			list := []client.Request{}
-			for r, err := range c.Requests(cmd.Context()) {
-				if err != nil {
-					return err
-				}
-				list = append(list, r)
-			}
-			if a.json {
-				return a.printJSON(list)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fprintf(tw, "ID\tSTATE\tFILES\tBYTES\tEXPIRES\tTITLE\tURL\n")
-			for _, r := range list {
+			return printList(a, c.Requests(cmd.Context()), []string{"ID", "STATE", "FILES", "BYTES", "EXPIRES", "TITLE", "URL"}, func(r client.Request) []string {
 				state := "open"
 				if !r.Open {
 					state = "closed"
 				}
-				fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, state, limit(int64(r.FilesUsed), intPtr64(r.MaxFiles), count),
-					limit(r.BytesUsed, r.MaxBytes, human), r.ExpiresAt.Local().Format(time.DateTime), r.Title, requestForPeople(r))
-			}
-			return tw.Flush()
+				return []string{r.ID, state, limit(int64(r.FilesUsed), intPtr64(r.MaxFiles), count),
+					limit(r.BytesUsed, r.MaxBytes, human), r.ExpiresAt.Local().Format(time.DateTime), r.Title, requestForPeople(r)}
+			})
 		},
 	}
 	cmd.Flags().StringVar(&files, "files", "", "list the files that arrived through this request")
