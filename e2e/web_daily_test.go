@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"archive/zip"
 	"bytes"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -49,6 +50,33 @@ func TestWebDaily(t *testing.T) {
 		c.upload(u.Token, f.name, f.data)
 		used += len(f.data)
 	}
+	// many/ holds more files than a page (100) with sizes out of name order: sorting it must
+	// ask the server, which sorts all its files, not only the first page loaded by name.
+	type sized struct {
+		name string
+		size int
+	}
+	var many []sized
+	for i := range 105 {
+		f := sized{fmt.Sprintf("f%03d.txt", i), (i*37)%105 + 1} // 37 is prime to 105: sizes 1..105, each once
+		c.upload(u.Token, "many/"+f.name, bytes.Repeat([]byte("m"), f.size))
+		used += f.size
+		many = append(many, f)
+	}
+	manyByName := func() []string {
+		out := []string{}
+		for _, f := range many {
+			out = append(out, f.name)
+		}
+		return out
+	}()
+	slices.SortFunc(many, func(a, b sized) int { return a.size - b.size })
+	var manyBySize []string
+	for _, f := range many {
+		manyBySize = append(manyBySize, f.name)
+	}
+	manyBySizeDesc := slices.Clone(manyBySize)
+	slices.Reverse(manyBySizeDesc)
 	// The folder a person drops from their disk.
 	drop := filepath.Join(t.TempDir(), "trip")
 	for name, body := range map[string]string{"day1/a.txt": "first day, a\n", "day1/b.txt": "first day, b\n", "c.txt": "c\n"} {
@@ -63,7 +91,10 @@ func TestWebDaily(t *testing.T) {
 	res := runBrowser(t, "daily.mjs", map[string]any{
 		"web": ws.Web.URL, "auth": ws.Auth.URL, "user": u.Name, "pass": "pw-" + u.Name + "-long-enough", "artifacts": artifacts,
 		"quota": 6 << 20, "used": used,
-		"top":               []string{"photos/", "reports/", "notes.txt"},
+		"top":               []string{"many/", "photos/", "reports/", "notes.txt"},
+		"manyByName":        manyByName,
+		"manyBySize":        manyBySize,
+		"manyBySizeDesc":    manyBySizeDesc,
 		"reports":           []string{"2025/", "2026/", "summary.txt"},
 		"reports2026":       []string{"q3.pdf", "q4.pdf"},
 		"searchQ3":          []string{"reports/2025/q3-old.pdf", "reports/2026/q3.pdf"},
@@ -78,7 +109,7 @@ func TestWebDaily(t *testing.T) {
 		"deletePick":        []string{"reports/trip/c.txt"},
 		"dropAfterDelete":   []string{"day1/"},
 		"reportsAfterMove":  []string{"2025/", "2026/", "trip/"},
-		"topAfterMove":      []string{"archive/", "photos/", "reports/", "notes.txt"},
+		"topAfterMove":      []string{"archive/", "many/", "photos/", "reports/", "notes.txt"},
 	})
 	t.Logf("browser steps: %s", strings.Join(res.Steps, "; "))
 	if n := ws.queryInt(`SELECT count(*) FROM files WHERE name = 'archive/summary.txt'`); n != 1 {

@@ -38,6 +38,7 @@ const (
 	codeOffsetMismatch    = "mismatched_offset"
 	codeUploadExpired     = "upload_expired"
 	codeContentMissing    = "content_missing"
+	codeInvalidSort       = "invalid_sort"
 )
 
 const (
@@ -117,6 +118,8 @@ func (e Errors) Problem(ctx context.Context, err error, attrs ...any) *problem.D
 		p = problem.New(http.StatusGone, codeUploadExpired, "the upload has expired")
 	case errors.Is(err, files.ErrLinksDisabled):
 		p = problem.New(http.StatusNotImplemented, codeLinksDisabled, "signed links are not configured on this service")
+	case errors.Is(err, files.ErrBadSort):
+		p = problem.New(http.StatusBadRequest, codeInvalidSort, "sort must be name, size or modified and order asc or desc (search and shared listings: name and newest first only)")
 	case errors.As(err, &input):
 		p = problem.New(http.StatusBadRequest, codeInvalidRequest, "invalid input: "+input.Reason)
 	case errors.Is(err, files.ErrInvalidInput):

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -89,11 +90,17 @@ func (s *Server) handleList() gin.HandlerFunc {
 		if s.listFolders(c) { // delimiter=/ or q= (folders.go)
 			return
 		}
+		sort, err := listSort(c)
+		if err != nil {
+			s.error(c, err)
+			return
+		}
 		opts, err := listOptions(c)
 		if err != nil {
 			s.error(c, err)
 			return
 		}
+		opts.Sort = sort
 		var page files.Page
 		switch c.Query("shared") {
 		case "", "false":
@@ -101,6 +108,10 @@ func (s *Server) handleList() gin.HandlerFunc {
 		case "true":
 			if s.opts.Shares == nil {
 				err = files.ErrNotFound
+				break
+			}
+			if sort != (files.Sort{}) {
+				err = fmt.Errorf("%w: shared listings are newest first", files.ErrBadSort)
 				break
 			}
 			page, err = s.opts.Shares.ListShared(c.Request.Context(), owner(c), opts)
@@ -152,6 +163,11 @@ func servePage[T, J any](s *Server, c *gin.Context, key string, list func(contex
 	}
 	c.Header("Cache-Control", "private, no-store")
 	c.JSON(http.StatusOK, gin.H{key: out, "next_cursor": cursor})
+}
+
+// listSort reads ?sort=name|size|modified&order=asc|desc (files.ParseSort).
+func listSort(c *gin.Context) (files.Sort, error) {
+	return files.ParseSort(c.Query("sort"), c.Query("order"))
 }
 
 // listOptions reads the paging parameters every listing takes: ?limit=&cursor=&prefix=.

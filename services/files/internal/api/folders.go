@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -46,7 +47,12 @@ func (s *Server) listFolders(c *gin.Context) bool {
 			return true
 		}
 	}
+	sort, sortErr := listSort(c)
 	switch {
+	case sortErr != nil:
+		err = sortErr
+	case hasQ && sort != (files.Sort{}) && sort != (files.Sort{Key: files.SortName}):
+		err = fmt.Errorf("%w: search lists names in order", files.ErrBadSort)
 	case s.opts.Folders == nil:
 		err = files.ErrNotFound
 	case c.Query("shared") == "true":
@@ -72,7 +78,7 @@ func (s *Server) listFolders(c *gin.Context) bool {
 		next = p.NextCursor
 	} else {
 		var p files.LevelPage
-		p, err = s.opts.Folders.ListLevel(ctx, ownerID, files.LevelOptions{Prefix: c.Query("prefix"), Limit: limit, Cursor: c.Query("cursor")})
+		p, err = s.opts.Folders.ListLevel(ctx, ownerID, files.LevelOptions{Prefix: c.Query("prefix"), Limit: limit, Cursor: c.Query("cursor"), Sort: sort})
 		for _, f := range p.Files {
 			out.Files = append(out.Files, toJSON(f))
 		}

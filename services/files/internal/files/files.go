@@ -100,6 +100,7 @@ type ListOptions struct {
 	Limit  int
 	Cursor string // opaque, from a previous Page
 	Prefix string // name prefix filter
+	Sort   Sort   // the zero Sort: newest first
 }
 
 // MetadataStore keeps file metadata.

@@ -59,6 +59,9 @@ type LevelOptions struct {
 	Prefix string // the folder ("" or ending in "/")
 	Limit  int
 	Cursor string // opaque, from a previous LevelPage
+	// Sort: the zero Sort (and name ascending) is one name sequence of folders and files;
+	// any other lists the level's folders first (by name), then its files in that order.
+	Sort Sort
 }
 
 // LevelPage is one page of a folder level: the folders and files directly in it, in name

@@ -90,6 +90,9 @@ const qualifiedFileColumns = `f.id, f.owner_id, f.name, f.size, f.sha256, f.cont
 
 // ListLevel implements files.FolderStore.
 func (db *DB) ListLevel(ctx context.Context, ownerID string, opts files.LevelOptions) (files.LevelPage, error) {
+	if opts.Sort.Key != "" && opts.Sort != (files.Sort{Key: files.SortName}) {
+		return db.listLevelSorted(ctx, ownerID, opts) // sort.go
+	}
 	name, id, err := decodeNameCursor(opts.Cursor)
 	if err != nil {
 		return files.LevelPage{}, err

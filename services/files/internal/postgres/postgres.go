@@ -252,6 +252,9 @@ func (db *DB) FileByID(ctx context.Context, ownerID string, id uuid.UUID) (files
 
 // ListFiles implements files.MetadataStore with keyset pagination on (created_at, id).
 func (db *DB) ListFiles(ctx context.Context, ownerID string, opts files.ListOptions) (files.Page, error) {
+	if opts.Sort.Key != "" {
+		return db.listFilesSorted(ctx, ownerID, opts) // sort.go
+	}
 	q, args, err := listQuery(ownerID, opts)
 	if err != nil {
 		return files.Page{}, err

@@ -55,9 +55,14 @@ export class Files {
     return (await this.call(`/v1/files?${q}`)).json()
   }
 
-  // level lists one folder ("" or ending in "/"): its folders beside its files, by name.
-  async level(prefix: string, cursor?: string): Promise<Page> {
+  // level lists one folder ("" or ending in "/"): its folders beside its files, by name, or
+  // sorted on the server (sort: name, size or modified): its folders first, then its files.
+  async level(prefix: string, cursor?: string, sort?: { key: 'name' | 'size' | 'modified'; order: 'asc' | 'desc' }): Promise<Page> {
     const q = new URLSearchParams({ limit: '100', delimiter: '/', prefix })
+    if (sort) {
+      q.set('sort', sort.key)
+      q.set('order', sort.order)
+    }
     if (cursor) q.set('cursor', cursor)
     return (await this.call(`/v1/files?${q}`)).json()
   }

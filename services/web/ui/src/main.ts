@@ -235,14 +235,29 @@ class App {
     const b = h('button', { type: 'button', class: 'sort', 'data-key': key }, label, h('span', { class: 'sort-arrow', 'aria-hidden': 'true' }))
     b.addEventListener('click', () => {
       this.sort = { key, dir: this.sort.key === key ? (-this.sort.dir as 1 | -1) : key === 'date' ? -1 : 1 }
-      this.draw()
+      // A folder is sorted by the server (all its pages, not only those loaded): from its
+      // first page again, in the same folder. Search and shared files sort what is loaded.
+      if (this.serverSorted()) void this.load()
+      else this.draw()
     })
     this.sortButtons.set(key, b)
     return h('th', { scope: 'col', class: `sort-col col-${key}` }, b)
   }
 
-  // draw fills the table from what is loaded, folders first, in the chosen order, and the
-  // selection bar from what is checked.
+  // serverSorted says whether the list shown is a folder level, which the server sorts.
+  private serverSorted(): boolean {
+    return this.tab === 'mine' && !this.nav.query
+  }
+
+  // levelSort is the sort the server is asked for: none for names ascending (its default).
+  private levelSort(): { key: 'name' | 'size' | 'modified'; order: 'asc' | 'desc' } | undefined {
+    const { key, dir } = this.sort
+    if (key === 'name' && dir === 1) return undefined
+    return { key: key === 'date' ? 'modified' : key, order: dir === 1 ? 'asc' : 'desc' }
+  }
+
+  // draw fills the table from what is loaded, folders first, in the chosen order (a folder's
+  // as the server sent it), and the selection bar from what is checked.
   private draw(): void {
     const { key, dir } = this.sort
     const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
@@ -250,8 +265,9 @@ class App {
       key === 'size' ? a.size - b.size || byName(a.name, b.name)
         : key === 'date' ? byName(a.created_at, b.created_at) || byName(a.name, b.name)
           : byName(a.name, b.name)
-    const files = [...this.items].sort((a, b) => dir * cmp(a, b))
-    const folders = key === 'name' && dir === -1 ? [...this.folders].reverse() : this.folders
+    const server = this.serverSorted()
+    const files = server ? this.items : [...this.items].sort((a, b) => dir * cmp(a, b))
+    const folders = !server && key === 'name' && dir === -1 ? [...this.folders].reverse() : this.folders
     for (const [k, b] of this.sortButtons) {
       const th = b.parentElement!
       if (k === key) th.setAttribute('aria-sort', dir === 1 ? 'ascending' : 'descending')
@@ -304,7 +320,7 @@ class App {
       const cursor = more ? (this.cursor ?? undefined) : undefined
       const page = tab === 'shared' ? await this.files.list(true, cursor)
         : this.nav.query ? await this.files.search(this.nav.prefix, this.nav.query, cursor)
-          : await this.files.level(this.nav.prefix, cursor)
+          : await this.files.level(this.nav.prefix, cursor, this.levelSort())
       if (tab !== this.tab) return
       if (!more) {
         this.folders = []
