@@ -103,6 +103,9 @@ func TestInvitationStore(t *testing.T) {
 	invite("inv-1", auth.InviteKind, nil, at.Add(time.Hour))
 	invite("inv-2", auth.InviteKind, nil, at)
 	invite("reset-1", auth.ResetKind, &bob.ID, at.Add(time.Hour))
+	if l, err := db.ListInvitations(ctx); err != nil || len(l) != 3 {
+		t.Errorf("ListInvitations: %d invitations, %v; want the 3 made", len(l), err)
+	}
 	if u, _ := db.UserByUsername(ctx, "bob"); u.PasswordHash != "" {
 		t.Errorf("password after a reset link was made: %q, want cleared", u.PasswordHash)
 	}
