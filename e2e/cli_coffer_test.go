@@ -197,6 +197,21 @@ func TestCLI(t *testing.T) {
 	if table := c.ok("", "ls"); !strings.HasPrefix(table, "ID") || !strings.Contains(table, "one.bin") || !strings.Contains(table, "1.0 MiB") {
 		t.Fatalf("ls table:\n%s", table)
 	}
+	// Sorted by the server, a page of one file at a time (the cursor carries the sort).
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--sort", "size"}, []string{"two.txt", "one.bin"}},
+		{[]string{"--sort", "size", "--reverse"}, []string{"one.bin", "two.txt"}},
+		{[]string{"--sort", "name", "--reverse"}, []string{"two.txt", "one.bin"}},
+	} {
+		var sorted []coffer.File
+		c.okJSON(&sorted, append([]string{"ls", "--page-size", "1"}, tc.args...)...)
+		if len(sorted) != 2 || sorted[0].Name != tc.want[0] || sorted[1].Name != tc.want[1] {
+			t.Errorf("ls %v: %+v, want %v", tc.args, sorted, tc.want)
+		}
+	}
 
 	t.Run("get checks the digest and renames into place", func(t *testing.T) {
 		var got []cliFile

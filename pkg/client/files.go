@@ -185,10 +185,14 @@ type ListOptions struct {
 	Shared bool
 	// PageSize is how many files each request asks for (1..1000); default 50.
 	PageSize int
+	// Sort orders the files by "name", "size" or "modified" (the date stored), ties by id;
+	// empty: newest first. Order is "asc" (the default) or "desc". The server refuses other
+	// values (invalid_sort) and a shared listing's sort.
+	Sort, Order string
 }
 
-// ListPage returns one page of the caller's files, newest first, starting at cursor (empty
-// for the first page).
+// ListPage returns one page of the caller's files, newest first or in opts' sort, starting
+// at cursor (empty for the first page; a cursor belongs to its sort).
 func (c *Client) ListPage(ctx context.Context, opts *ListOptions, cursor string) (Page, error) {
 	var o ListOptions
 	if opts != nil {
@@ -203,6 +207,12 @@ func (c *Client) ListPage(ctx context.Context, opts *ListOptions, cursor string)
 	}
 	if o.Shared {
 		q.Set("shared", "true")
+	}
+	if o.Sort != "" {
+		q.Set("sort", o.Sort)
+	}
+	if o.Order != "" {
+		q.Set("order", o.Order)
 	}
 	if cursor != "" {
 		q.Set("cursor", cursor)

@@ -13,11 +13,28 @@ import (
 
 func (a *app) lsCommand() *cobra.Command {
 	var opts client.ListOptions
+	var reverse bool
 	cmd := &cobra.Command{
-		Use:   "ls",
-		Short: "List your files (or those shared with you), newest first",
-		Args:  exactArgs(0),
+		Use:     "ls",
+		Short:   "List your files (or those shared with you), newest first",
+		Long:    "List your files (or those shared with you), newest first, or sorted by the server\n(--sort name, size or modified; --reverse the other way).",
+		Example: "  coffer ls --prefix reports/\n  coffer ls --sort size --reverse",
+		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch opts.Sort {
+			case "", "name", "size", "modified":
+			default:
+				return usagef("ls: --sort must be name, size or modified")
+			}
+			if reverse {
+				opts.Order = "desc"
+				if opts.Sort == "" { // newest first, reversed
+					opts.Sort, opts.Order = "modified", "asc"
+				}
+			}
+			if opts.Shared && opts.Sort != "" {
+				return usagef("ls: files shared with you are listed newest first; --sort and --reverse are for your own")
+			}
 			c, _, err := a.loggedIn()
 			if err != nil {
 				return err
@@ -35,6 +52,8 @@ func (a *app) lsCommand() *cobra.Command {
 	cmd.Flags().StringVar(&opts.Prefix, "prefix", "", "only names starting with this")
 	cmd.Flags().BoolVar(&opts.Shared, "shared", false, "list the files others shared with you")
 	cmd.Flags().IntVar(&opts.PageSize, "page-size", 200, "files fetched per request")
+	cmd.Flags().StringVar(&opts.Sort, "sort", "", "sort by name, size or modified (the server sorts every page)")
+	cmd.Flags().BoolVar(&reverse, "reverse", false, "the other way round (largest, last name or newest first)")
 	return cmd
 }
 

@@ -79,6 +79,7 @@ func TestRunUsage(t *testing.T) {
 		{[]string{"put", "--if-exists", "maybe", "x"}, "--if-exists must be"},
 		{[]string{"put", "--name", "a", "x", "y"}, "--name names one file"},
 		{[]string{"put", "-r", "a", "b", "c"}, "one folder"},
+		{[]string{"ls", "--sort", "date"}, "--sort must be"},
 	} {
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), tc.args, env, strings.NewReader(""), &stdout, &stderr)

@@ -166,7 +166,7 @@ func TestSortedFlat(t *testing.T) {
 // TestSortedLevelIsIndexBacked: at 50,000 files of one owner, a level's folders are probed
 // in a files_owner_dir_* index and a page of its files (at the first page and past a cursor, each
 // sort and order) is a seek in a files_owner_dir_* index, with no Sort node and no
-// sequential scan, with custom and generic plans.
+// sequential scan, with custom and generic plans; so is a page of the flat listing.
 func TestSortedLevelIsIndexBacked(t *testing.T) {
 	_, pool := newDB(t)
 	loadPaths(t, pool, 50_000, "owner")
@@ -192,6 +192,12 @@ func TestSortedLevelIsIndexBacked(t *testing.T) {
 		for _, c := range []sortCursor{{}, fileCursor(s, phaseFiles, last)} {
 			q, args := levelFilesQuery("owner", "d15/s3/", s, c, 50)
 			check(s.Key+" files", idx, q, 0, args...)
+		}
+		// The flat listing (no prefix) walks the owner's index of the key.
+		flat := map[string]string{files.SortName: "files_owner_name", files.SortSize: "files_owner_size", files.SortModified: "files_owner_created"}[s.Key]
+		for _, c := range []sortCursor{{}, fileCursor(s, phaseFlat, last)} {
+			q, args := flatQuery("owner", files.ListOptions{Limit: 50, Sort: s}, c)
+			check(s.Key+" flat", flat, q, 0, args...)
 		}
 	}
 }
