@@ -155,9 +155,22 @@ func TestInvitationStore(t *testing.T) {
 	if _, err := db.AcceptReset(ctx, auth.HashSecret("inv-1"), at, "p"); !errors.Is(err, auth.ErrNotFound) {
 		t.Errorf("AcceptReset(invitation): err = %v, want ErrNotFound", err)
 	}
+	// Sign-ins made while the reset link was out (its creation ended the earlier ones) end
+	// when it is used: whoever held them may be who the reset locks out.
+	rt2 := refreshToken(bob.ID, "bob-rt-2", at)
+	if err := db.CreateRefreshToken(ctx, rt2); err != nil {
+		t.Fatal(err)
+	}
+	newSession(t, db, bob.ID, "bob-s-2", at.Add(time.Hour))
 	u, err := db.AcceptReset(ctx, auth.HashSecret("reset-2"), at, "new-hash")
 	if err != nil || u.ID != bob.ID || u.PasswordHash != "new-hash" {
 		t.Fatalf("AcceptReset = %+v, %v", u, err)
+	}
+	if err := rotate(db, rt2.Hash, at, nil); !errors.Is(err, auth.ErrInvalidGrant) {
+		t.Errorf("refresh token after the reset was used: err = %v, want ErrInvalidGrant", err)
+	}
+	if _, err := db.SessionUser(ctx, auth.HashSecret("bob-s-2"), at); !errors.Is(err, auth.ErrNotFound) {
+		t.Errorf("session after the reset was used: err = %v, want ErrNotFound", err)
 	}
 	if _, err := db.AcceptReset(ctx, auth.HashSecret("reset-2"), at, "again"); !errors.Is(err, auth.ErrNotFound) {
 		t.Errorf("second AcceptReset: err = %v, want ErrNotFound", err)
