@@ -16,15 +16,28 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// newDB returns the auth storage on a fresh, migrated database.
+// newDB returns the auth storage on a fresh, migrated database. Every connection the store
+// took must be back in the pool when the test ends: a query whose rows are left open holds
+// its connection, which the test reports (instead of hanging in pool.Close, or in a later
+// Acquire once the pool is used up: the pool is large enough for a test to run to its end).
 func newDB(t *testing.T) *postgres.DB {
 	t.Helper()
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pgtest.NewMigratedDatabase(t, "auth", migrate))
+	cfg, err := pgxpool.ParseConfig(pgtest.NewMigratedDatabase(t, "auth", migrate))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pool.Close)
+	cfg.MaxConns = 32
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if n := pool.Stat().AcquiredConns(); n != 0 {
+			t.Errorf("%d connections still taken when the test ended: a query's rows were left open", n)
+			return // pool.Close would wait for them for ever
+		}
+		pool.Close()
+	})
 	return postgres.New(pool)
 }
 
