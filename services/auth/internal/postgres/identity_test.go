@@ -188,6 +188,34 @@ func TestInvitationStore(t *testing.T) {
 			t.Errorf("DeleteExpiredInvitations(%v) = %d, %v; want %d", tc.t, n, err, tc.want)
 		}
 	}
+
+	// An unused invitation can be revoked, once; a used one cannot.
+	invite("inv-3", auth.InviteKind, nil, at.Add(2*time.Hour))
+	inv3, err := db.InvitationByHash(ctx, auth.HashSecret("inv-3"), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.RevokeInvitation(ctx, inv3.ID); err != nil || got.ID != inv3.ID || got.Kind != auth.InviteKind {
+		t.Errorf("RevokeInvitation(unused) = %+v, %v", got, err)
+	}
+	if _, err := db.InvitationByHash(ctx, auth.HashSecret("inv-3"), at); !errors.Is(err, auth.ErrNotFound) {
+		t.Errorf("a revoked invitation is still found: %v", err)
+	}
+	if _, err := db.RevokeInvitation(ctx, inv3.ID); !errors.Is(err, auth.ErrNotFound) {
+		t.Errorf("second RevokeInvitation: err = %v, want ErrNotFound", err)
+	}
+	invite("inv-4", auth.InviteKind, nil, at.Add(2*time.Hour))
+	inv4, err := db.InvitationByHash(ctx, auth.HashSecret("inv-4"), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	erin := auth.User{ID: uuid.New(), Username: "erin", PasswordHash: "h", CreatedAt: at}
+	if err := db.AcceptInvitation(ctx, auth.HashSecret("inv-4"), at, erin, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RevokeInvitation(ctx, inv4.ID); !errors.Is(err, auth.ErrNotFound) {
+		t.Errorf("RevokeInvitation(used): err = %v, want ErrNotFound", err)
+	}
 }
 
 // A person sees their live sign-ins and ends only their own.
