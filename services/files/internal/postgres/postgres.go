@@ -259,8 +259,17 @@ func (db *DB) ListFiles(ctx context.Context, ownerID string, opts files.ListOpti
 	if err != nil {
 		return files.Page{}, err
 	}
+	list, err := db.listRows(ctx, ownerID, q, args)
+	if err != nil {
+		return files.Page{}, err
+	}
+	return page(list, opts.Limit), nil
+}
+
+// listRows runs a listing query of ownerID's files where that user's reads go (readFor).
+func (db *DB) listRows(ctx context.Context, ownerID, q string, args []any) ([]files.File, error) {
 	var list []files.File
-	err = db.readFor(ctx, ownerID, func(db querier) error {
+	err := db.readFor(ctx, ownerID, func(db querier) error {
 		rows, err := db.Query(ctx, q, args...)
 		if err == nil {
 			list, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.File, error) { return scanFile(r) })
@@ -270,10 +279,7 @@ func (db *DB) ListFiles(ctx context.Context, ownerID string, opts files.ListOpti
 		}
 		return nil
 	})
-	if err != nil {
-		return files.Page{}, err
-	}
-	return page(list, opts.Limit), nil
+	return list, err
 }
 
 // listQuery is the query of one page of ListFiles: it walks the files_owner_created index

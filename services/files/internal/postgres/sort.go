@@ -265,17 +265,7 @@ func (db *DB) listFilesSorted(ctx context.Context, ownerID string, opts files.Li
 		return files.Page{}, err
 	}
 	q, args := flatQuery(ownerID, opts, c)
-	var list []files.File
-	err = db.readFor(ctx, ownerID, func(db querier) error {
-		rows, err := db.Query(ctx, q, args...)
-		if err == nil {
-			list, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (files.File, error) { return scanFile(r) })
-		}
-		if err != nil {
-			return fmt.Errorf("postgres: list files: %w", mapErr(err))
-		}
-		return nil
-	})
+	list, err := db.listRows(ctx, ownerID, q, args)
 	if err != nil {
 		return files.Page{}, err
 	}
