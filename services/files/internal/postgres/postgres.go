@@ -54,6 +54,8 @@ type DB struct {
 	// search's plan choice (folders.go); 0: the constants searchRare and searchCap. Tests
 	// force each plan: rare -1 always walks names in order, cap -1 never caps the lookup.
 	search struct{ rare, cap int }
+	// lookups coalesces concurrent FileByID statements (lookups.go).
+	lookups *lookups
 }
 
 var _ files.MetadataStore = (*DB)(nil)
@@ -61,6 +63,7 @@ var _ files.MetadataStore = (*DB)(nil)
 // New wraps a pool.
 func New(pool *pgxpool.Pool) *DB {
 	db := &DB{pool: pool, direct: pool}
+	db.lookups = &lookups{run: db.lookupBatch}
 	db.leases = db.Leases(DefaultLeaseTTL, nil)
 	return db
 }
@@ -231,19 +234,10 @@ func (db *DB) FileByID(ctx context.Context, ownerID string, id uuid.UUID) (files
 		}
 		t = db.cache.Begin()
 	}
-	var f files.File
-	err := db.read(ctx, func(q querier) error {
-		var err error
-		f, err = scanFile(q.QueryRow(ctx, `SELECT `+readColumns+` FROM files WHERE id = $1 AND (owner_id = $2
-			OR EXISTS (SELECT 1 FROM file_shares WHERE file_id = $1 AND user_id = $2))`, [16]byte(id), ownerID))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return files.ErrNotFound
-		}
-		if err != nil {
-			return fmt.Errorf("postgres: file by id: %w", mapErr(err))
-		}
-		return nil
-	})
+	// Coalesced with the node's concurrent lookups into one statement (lookups.go); the
+	// ticket was taken first, so a fence that arrives meanwhile keeps the answer out of the
+	// cache.
+	f, err := db.lookups.fileByID(ctx, ownerID, id)
 	if err == nil && db.cache != nil {
 		db.cache.Put(t, ownerID, f)
 	}
