@@ -325,7 +325,8 @@ func TestPeriodicGC(t *testing.T) {
 
 // TestS3Downloads: the download features that lean on the blob's Seek (HEAD, single, suffix
 // and multiple ranges, 416, conditional requests) work the same when the bytes come from S3
-// through ranged GETs.
+// through ranged GETs, and when a whole file or a large range is spliced from a connection
+// of its own.
 func TestS3Downloads(t *testing.T) {
 	srv := s3test.Start(t)
 	s := startStack(t, stackOptions{FilesEnv: s3Env(srv, srv.Bucket)})
@@ -356,6 +357,8 @@ func TestS3Downloads(t *testing.T) {
 	}{
 		{"bytes=0-9", data[:10]},
 		{"bytes=5242870-5242899", data[5242870:5242900]}, // across the part boundary
+		// At least 1 MiB: sent from a connection of its own to S3 (s3.ConnRange, spliced).
+		{"bytes=4000000-6999999", data[4000000:7000000]},
 		{"bytes=-5", data[size-5:]},
 		{fmt.Sprintf("bytes=%d-", size-100), data[size-100:]},
 	} {

@@ -70,7 +70,8 @@ func serveBlob(c *gin.Context, f files.File, blob files.Blob, cacheControl strin
 	if file, ok := blob.(*os.File); ok {
 		content = &sizedFile{File: file, size: f.Size}
 	}
-	http.ServeContent(sendfileWriter{c.Writer}, c.Request, "", f.CreatedAt, content)
+	plain := c.Request.TLS == nil && c.Request.ProtoMajor == 1
+	http.ServeContent(sendfileWriter{ResponseWriter: c.Writer, plain: plain}, c.Request, "", f.CreatedAt, content)
 }
 
 // sizedFile answers http.ServeContent's two seeks that find a file's size (to the end and

@@ -250,9 +250,39 @@ func (s *Server) problem(c *gin.Context, p *problem.Details) {
 
 // sendfileWriter gives back the io.ReaderFrom that gin's ResponseWriter hides, so that
 // http.ServeContent copies a file to the socket with sendfile(2) instead of through a buffer.
-type sendfileWriter struct{ gin.ResponseWriter }
+type sendfileWriter struct {
+	gin.ResponseWriter
+	// plain: the client's connection is a TCP connection of HTTP/1 without TLS, which
+	// net/http writes to with splice(2) from another TCP connection (connRanger).
+	plain bool
+}
+
+// connRanger is a blob whose next n bytes can come straight off a TCP connection (an S3
+// object on a plain-HTTP endpoint, s3.blob): head came with the response's headers, rest
+// reads the connection. net/http moves rest to a plain client connection with splice(2),
+// so the bytes never enter the process. Any error leaves the blob readable as before.
+type connRanger interface {
+	ConnRange(n int64) (head []byte, rest *io.LimitedReader, release func(), err error)
+}
+
+// spliceMin is the smallest range worth a connection of its own (a dial and a request).
+const spliceMin = 1 << 20
 
 func (w sendfileWriter) ReadFrom(r io.Reader) (int64, error) {
+	if lr, ok := r.(*io.LimitedReader); ok && w.plain && lr.N >= spliceMin {
+		if cr, ok := lr.R.(connRanger); ok {
+			if head, rest, release, err := cr.ConnRange(lr.N); err == nil {
+				defer release()
+				lr.N = 0
+				n, err := w.ResponseWriter.Write(head)
+				if err != nil {
+					return int64(n), err
+				}
+				m, err := w.ReadFrom(rest) // a connection: the file branch below
+				return int64(n) + m, err
+			}
+		}
+	}
 	if !isFile(r) {
 		// An S3 object's body or a blob held in memory: net/http would copy it in 32 KiB
 		// pieces, one memmove out of the S3 response's read buffer and one write(2) each (the

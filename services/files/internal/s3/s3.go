@@ -85,6 +85,8 @@ type Store struct {
 
 	presign    *s3.PresignClient // nil when built over an S3API that is not an *s3.Client
 	presignTTL time.Duration
+	// conns: GETs marked with connKey come on a connection of their own (conn.go).
+	conns bool
 }
 
 var (
@@ -143,7 +145,16 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Endpoint != "" {
 		opts.BaseEndpoint = aws.String(strings.TrimSuffix(cfg.Endpoint, "/"))
 	}
-	return NewWithAPI(s3.New(opts), cfg), nil
+	// Large downloads from a plain-HTTP endpoint take their bytes off a connection of their
+	// own (conn.go); every other request goes through hc as before.
+	conns := strings.HasPrefix(cfg.Endpoint, "http://")
+	if conns {
+		opts.HTTPClient = &connClient{next: hc, dial: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			proxy: http.ProxyFromEnvironment, headerTimeout: cfg.Timeout}
+	}
+	st := NewWithAPI(s3.New(opts), cfg)
+	st.conns = conns
+	return st, nil
 }
 
 // NewWithAPI builds a Store over any S3API (an *s3.Client configured elsewhere). Only
