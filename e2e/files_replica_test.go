@@ -71,7 +71,7 @@ func fileLookups(t testing.TB, dsn string) int64 {
 	defer conn.Close(ctx)
 	var n int64
 	if err := conn.QueryRow(ctx, `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements
-		WHERE query LIKE '%FROM files WHERE id = $1 AND (owner_id = $2%'`).Scan(&n); err != nil {
+		WHERE query LIKE '%FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS k(file_id, user_id, n)%'`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
