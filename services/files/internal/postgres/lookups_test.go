@@ -19,21 +19,13 @@ func lookupFixture(t *testing.T, db *DB, n int) (alices []uuid.UUID, bobs uuid.U
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	file := func(owner string) uuid.UUID {
-		f := files.File{ID: uuid.New(), OwnerID: owner, Name: "f-" + uuid.NewString(), Size: 1, SHA256: make([]byte, 32), ContentType: "x", CreatedAt: now}
-		f.BlobKey = f.ID.String()
-		if err := db.CreateFile(ctx, f); err != nil {
-			t.Fatal(err)
-		}
-		return f.ID
-	}
 	for range n {
-		alices = append(alices, file("alice"))
+		alices = append(alices, newFile(t, db, "alice", now))
 	}
 	if err := db.CreateShare(ctx, "alice", files.Share{FileID: alices[0], UserID: "carol", CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
-	return alices, file("bob")
+	return alices, newFile(t, db, "bob", now)
 }
 
 // gateLookups holds every coalesced statement until the returned func is called: before it

@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cofferhq/coffer/pkg/pgtest"
+	"github.com/cofferhq/coffer/services/files/internal/files"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(runner{m})) }
@@ -55,4 +57,15 @@ func newDB(tb testing.TB) (*DB, *pgxpool.Pool) {
 		tb.Fatal(err)
 	}
 	return New(pool), pool
+}
+
+// newFile stores a one-byte file of owner's, named and keyed by its new id, and returns the id.
+func newFile(t testing.TB, db *DB, owner string, at time.Time) uuid.UUID {
+	t.Helper()
+	f := files.File{ID: uuid.New(), OwnerID: owner, Name: "f-" + uuid.NewString(), Size: 1, SHA256: make([]byte, 32), ContentType: "x", CreatedAt: at}
+	f.BlobKey = f.ID.String()
+	if err := db.CreateFile(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+	return f.ID
 }

@@ -16,14 +16,7 @@ func TestFileMarks(t *testing.T) {
 	db, _ := newDB(t)
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	file := func(owner string) uuid.UUID {
-		f := files.File{ID: uuid.New(), OwnerID: owner, Name: "f-" + uuid.NewString(), Size: 1, SHA256: make([]byte, 32), ContentType: "x", CreatedAt: now}
-		f.BlobKey = f.ID.String()
-		if err := db.CreateFile(ctx, f); err != nil {
-			t.Fatal(err)
-		}
-		return f.ID
-	}
+	file := func(owner string) uuid.UUID { return newFile(t, db, owner, now) }
 	link := func(owner string, id uuid.UUID, expires time.Time) {
 		if _, err := db.CreateLink(ctx, owner, files.Link{ID: uuid.New(), FileID: id, JTI: uuid.NewString(), ShortID: uuid.NewString(), ExpiresAt: expires, CreatedAt: now}); err != nil {
 			t.Fatal(err)
