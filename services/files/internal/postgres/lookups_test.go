@@ -48,20 +48,28 @@ func gateLookups(db *DB, answered bool) (open func(), ran <-chan struct{}) {
 	return func() { once.Do(func() { close(gate) }) }, done
 }
 
+// eventually polls cond, at most for within, and reports whether it came to hold.
+func eventually(within time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(within); !cond(); {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond) // polling, with a deadline
+	}
+	return true
+}
+
 // waitQueued polls until n lookups wait for a statement.
 func waitQueued(t *testing.T, db *DB, n int) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	queued := 0
+	if !eventually(30*time.Second, func() bool {
 		db.lookups.mu.Lock()
-		queued := len(db.lookups.queue)
-		db.lookups.mu.Unlock()
-		if queued >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d lookups queued, want %d", queued, n)
-		}
-		time.Sleep(time.Millisecond) // polling, with a deadline
+		defer db.lookups.mu.Unlock()
+		queued = len(db.lookups.queue)
+		return queued >= n
+	}) {
+		t.Fatalf("%d lookups queued, want %d", queued, n)
 	}
 }
 
@@ -214,6 +222,8 @@ func TestFileByIDCoalescedRevocation(t *testing.T) {
 			var after, foundBefore atomic.Int64
 			stop := make(chan struct{})
 			var wg sync.WaitGroup
+			// The lookups end before the subtest does, also when it fails.
+			defer func() { close(stop); wg.Wait() }()
 			for range 16 {
 				wg.Go(func() {
 					for {
@@ -238,25 +248,16 @@ func TestFileByIDCoalescedRevocation(t *testing.T) {
 				})
 			}
 			// Revoke once the lookups are running, then let 500 more start.
-			for deadline := time.Now().Add(30 * time.Second); foundBefore.Load() < 50; {
-				if time.Now().After(deadline) {
-					t.Fatalf("only %d lookups found the file before the revocation", foundBefore.Load())
-				}
-				time.Sleep(time.Millisecond) // polling, with a deadline
+			if !eventually(30*time.Second, func() bool { return foundBefore.Load() >= 50 }) {
+				t.Fatalf("only %d lookups found the file before the revocation", foundBefore.Load())
 			}
 			if err := tc.revoke(alices[0]); err != nil {
 				t.Fatal(err)
 			}
 			revoked.Store(true)
-			for deadline := time.Now().Add(60 * time.Second); after.Load() < 500 && !t.Failed(); {
-				if time.Now().After(deadline) {
-					t.Errorf("only %d lookups after the revocation", after.Load())
-					break
-				}
-				time.Sleep(time.Millisecond) // polling, with a deadline
+			if !eventually(60*time.Second, func() bool { return after.Load() >= 500 || t.Failed() }) {
+				t.Errorf("only %d lookups after the revocation", after.Load())
 			}
-			close(stop)
-			wg.Wait()
 		})
 	}
 }
